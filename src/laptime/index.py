@@ -1,0 +1,476 @@
+"""The SQLite index: a derived, rebuildable view of the log.
+
+One table per event type, with one column per field (``attrs`` and ``source`` kept as
+JSON text), plus a ``runs`` table derived from them. Ingest is incremental: the index
+remembers, per segment, how many bytes it has read, and reads only what is new. A
+rebuilt index (``laptime refresh``) equals the incremental one, because both run the
+same statements over the same lines in the same order.
+
+The hot path decodes whole chunks with msgspec into per-type structs whose ``attrs`` stay
+raw JSON, and hands tuples straight to SQLite: no per-field Python work per event.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import os
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Final, Literal
+
+import apsw
+import msgspec
+
+from laptime import events as ev
+from laptime.log import LineChunk, read_chunks, torn_tail
+from laptime.store import Store
+
+INDEX_VERSION: Final = 1
+
+# Timestamps are canonical (``YYYY-MM-DDTHH:MM:SS.ffffffZ``), so SQL can turn them
+# into integer microseconds exactly, without float rounding.
+TS_US_SQL: Final = "(unixepoch(substr({col},1,19))*1000000 + CAST(substr({col},21,6) AS INTEGER))"
+
+
+def ts_us(col: str) -> str:
+    """SQL for the integer microseconds of a timestamp column."""
+    return TS_US_SQL.format(col=col)
+
+
+_TABLE_OF: Final[dict[type[Any], str]] = {
+    ev.SpanStart: "span_starts",
+    ev.SpanEnd: "span_ends",
+    ev.LlmUsage: "llm_calls",
+    ev.Validation: "validations",
+    ev.FileChange: "file_changes",
+    ev.QueueSample: "queue_samples",
+    ev.Milestone: "milestones",
+    ev.Checkpoint: "checkpoints",
+    ev.ScopeViolation: "scope_violations",
+    ev.ErrorEvent: "errors",
+    ev.Metric: "metrics",
+}
+_RAW_FIELDS: Final = frozenset({"attrs", "source"})
+
+
+def _ingest_struct(event_type: type[Any]) -> type[msgspec.Struct]:
+    """A twin of an event struct whose ``attrs`` and ``source`` stay raw JSON bytes.
+
+    Decoding into it validates every typed field but builds no dict per event.
+    """
+    fields: list[tuple[str, Any, Any]] = []
+    for info in msgspec.structs.fields(event_type):
+        if info.name in _RAW_FIELDS:
+            fields.append((info.name, msgspec.Raw, msgspec.Raw(b"{}" if info.name == "attrs" else b"")))
+        elif info.name == "v":
+            # Checked in C while decoding: a line of another schema version fails
+            # its chunk's fast path and is reported on its own.
+            fields.append(("v", Literal[1], msgspec.NODEFAULT))
+        elif info.required:
+            fields.append((info.name, info.type, msgspec.NODEFAULT))
+        else:
+            fields.append((info.name, info.type, info.default))
+    config = event_type.__struct_config__
+    return msgspec.defstruct(
+        f"Ingest{event_type.__name__}",
+        fields,
+        tag_field="type",
+        tag=config.tag,
+        kw_only=True,
+    )
+
+
+_INGEST_TYPES: Final = {event_type: _ingest_struct(event_type) for event_type in _TABLE_OF}
+_TABLE_OF_INGEST: Final = {_INGEST_TYPES[t]: table for t, table in _TABLE_OF.items()}
+_COLUMNS: Final = {table: msgspec.structs.fields(_INGEST_TYPES[t]) for t, table in _TABLE_OF.items()}
+
+
+def _union() -> Any:
+    members = tuple(_INGEST_TYPES.values())
+    union: Any = members[0]
+    for member in members[1:]:
+        union = union | member
+    return union
+
+
+_UNION: Final = _union()
+_decoder: Final[msgspec.json.Decoder[Any]] = msgspec.json.Decoder(_UNION)
+
+
+def _sql_type(annotation: Any) -> str:
+    text = str(annotation)
+    if "int" in text and "float" not in text:
+        return "INTEGER"
+    if "float" in text:
+        return "REAL"
+    if "bool" in text:
+        return "INTEGER"
+    return "TEXT"
+
+
+def _create_table_sql(table: str) -> str:
+    cols = ", ".join(f'"{info.name}" {_sql_type(info.type)}' for info in _COLUMNS[table])
+    return f'CREATE TABLE IF NOT EXISTS {table} (seg INTEGER NOT NULL, {cols}, UNIQUE("id"))'
+
+
+def _insert_sql(table: str, seg: int) -> str:
+    names = ", ".join(f'"{info.name}"' for info in _COLUMNS[table])
+    values = ", ".join("NULLIF(CAST(? AS TEXT), '')" if info.name in _RAW_FIELDS else "?" for info in _COLUMNS[table])
+    return f"INSERT OR IGNORE INTO {table} (seg, {names}) VALUES ({seg}, {values})"
+
+
+_SCHEMA: Final = [
+    *(_create_table_sql(table) for table in _TABLE_OF.values()),
+    *(f"CREATE INDEX IF NOT EXISTS {table}_run ON {table}(run)" for table in _TABLE_OF.values()),
+    "CREATE INDEX IF NOT EXISTS span_ends_span ON span_ends(span)",
+    """CREATE TABLE IF NOT EXISTS segments (
+        seg INTEGER PRIMARY KEY, name TEXT UNIQUE NOT NULL, offset INTEGER NOT NULL DEFAULT 0,
+        lines INTEGER NOT NULL DEFAULT 0, inode INTEGER, size INTEGER NOT NULL DEFAULT 0)""",
+    """CREATE TABLE IF NOT EXISTS bad_lines (
+        seg INTEGER NOT NULL, line INTEGER NOT NULL, offset INTEGER NOT NULL, reason TEXT NOT NULL,
+        PRIMARY KEY (seg, line))""",
+    """CREATE TABLE IF NOT EXISTS runs (
+        run_id TEXT PRIMARY KEY, name TEXT, runner TEXT, started_us INTEGER, ended_us INTEGER,
+        last_us INTEGER NOT NULL, outcome TEXT, error TEXT, attrs TEXT, end_attrs TEXT)""",
+    "CREATE INDEX IF NOT EXISTS runs_started ON runs(started_us)",
+    "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)",
+    f"""CREATE VIEW IF NOT EXISTS spans AS
+        SELECT s.span AS span_id, s.run AS run_id, s.parent AS parent_id, s.kind, s.name,
+               s.ts AS started_at, e.ts AS ended_at,
+               {ts_us("s.ts")} AS start_us, {ts_us("e.ts")} AS end_us,
+               COALESCE(e.outcome, 'running') AS outcome, e.error, s.attrs, e.attrs AS end_attrs, s.source
+        FROM span_starts s LEFT JOIN span_ends e ON e.span = s.span""",
+    # Seed 003's table, as a view over the log: one row per phase span, numbered by
+    # attempt within its run.
+    """CREATE VIEW IF NOT EXISTS run_phase_metrics AS
+        SELECT span_id AS id, run_id, name AS phase,
+               ROW_NUMBER() OVER (PARTITION BY run_id, name ORDER BY start_us, span_id) AS iteration,
+               started_at, ended_at,
+               CASE WHEN end_us IS NULL THEN NULL ELSE (end_us - start_us) / 1000000 END AS duration_seconds,
+               outcome, attrs AS metadata
+        FROM spans WHERE kind = 'phase'""",
+]
+
+_TABLES_WITH_TIME: Final = tuple(_TABLE_OF.values())
+
+
+class IndexError_(Exception):  # noqa: N801 - "IndexError" is a builtin
+    """The index cannot be opened or updated; ``laptime refresh`` rebuilds it."""
+
+
+@dataclass(frozen=True)
+class BadLine:
+    """A log line that could not be read, and why."""
+
+    segment: str
+    line: int
+    offset: int
+    reason: str
+
+
+@dataclass
+class IngestStats:
+    """What one ingest pass read."""
+
+    segments: int = 0
+    bytes: int = 0
+    events: int = 0
+    bad_lines: list[BadLine] = field(default_factory=list)
+
+
+class Index:
+    """An open ``index.sqlite``. Use as a context manager, or call ``close()``."""
+
+    def __init__(self, store: Store, *, create: bool = True) -> None:
+        self.store = store
+        path = store.index_path
+        if not create and not path.exists():
+            msg = f"no index at {path}; run `laptime refresh` to build it"
+            raise IndexError_(msg)
+        try:
+            store.root.mkdir(parents=True, exist_ok=True)
+            self.db = apsw.Connection(str(path))
+            self.db.set_busy_timeout(30_000)
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=NORMAL")
+            self._ensure_schema()
+        except (apsw.Error, OSError) as exc:
+            msg = f"cannot open the index {path}: {exc}; delete it and run `laptime refresh` to rebuild it"
+            raise IndexError_(msg) from None
+
+    def _ensure_schema(self) -> None:
+        version = None
+        with contextlib.suppress(apsw.SQLError):
+            row = self.db.execute("SELECT value FROM meta WHERE key='index_version'").fetchone()
+            version = row[0] if row else None
+        if version is not None and version != str(INDEX_VERSION):
+            self._drop_all()
+        with self.db:
+            for statement in _SCHEMA:
+                self.db.execute(statement)
+            self.db.execute(
+                "INSERT OR REPLACE INTO meta(key, value) VALUES ('index_version', ?)", (str(INDEX_VERSION),)
+            )
+
+    def _drop_all(self) -> None:
+        with self.db:
+            rows = self.db.execute(
+                "SELECT type, name FROM sqlite_master WHERE type IN ('table','view') AND name NOT LIKE 'sqlite_%'"
+            ).fetchall()
+            for kind, name in rows:
+                self.db.execute(f'DROP {"VIEW" if kind == "view" else "TABLE"} IF EXISTS "{name}"')
+
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self) -> Index:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- reading helpers ----------------------------------------------------------------
+
+    def query(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[tuple[Any, ...]]:
+        return list(self.db.execute(sql, params))
+
+    def query_dicts(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[dict[str, Any]]:
+        cursor = self.db.execute(sql, params)
+        try:
+            names = [d[0] for d in cursor.get_description()]
+        except apsw.ExecutionCompleteError:
+            return []  # no row at all
+        return [dict(zip(names, row, strict=True)) for row in cursor]
+
+    def bad_lines(self) -> list[BadLine]:
+        return [
+            BadLine(name, line, offset, reason)
+            for name, line, offset, reason in self.db.execute(
+                "SELECT s.name, b.line, b.offset, b.reason FROM bad_lines b JOIN segments s USING (seg) "
+                "ORDER BY s.name, b.line"
+            )
+        ]
+
+    def segment_state(self) -> dict[str, tuple[int, int, int | None, int]]:
+        """name -> (bytes indexed, lines indexed, inode, size at last ingest)."""
+        return {
+            name: (offset, lines, inode, size)
+            for name, offset, lines, inode, size in self.db.execute(
+                "SELECT name, offset, lines, inode, size FROM segments"
+            )
+        }
+
+    # -- ingest ----------------------------------------------------------------------------
+
+    def update(self) -> IngestStats:
+        """Read whatever the log gained since the last update."""
+        stats = IngestStats()
+        known = self.segment_state()
+        present = {p.name: p for p in self.store.segments()}
+        gc_was_enabled = gc.isenabled()
+        gc.disable()  # millions of short-lived structs; the cycle collector only slows this down
+        try:
+            for name in sorted(set(known) - set(present)):
+                self._forget_segment(name)  # removed by `clean`, or by hand
+            for name, path in present.items():
+                try:
+                    st = path.stat()
+                except OSError:
+                    continue
+                offset, lines, inode, _ = known.get(name, (0, 0, None, 0))
+                if name in known and (st.st_ino != inode or st.st_size < offset):
+                    # Replaced or truncated: its old rows may no longer be in the log.
+                    self._forget_segment(name)
+                    offset, lines = 0, 0
+                if st.st_size == offset:
+                    continue
+                stats.segments += 1
+                self._ingest_segment(path, offset, lines, st.st_ino, stats)
+        finally:
+            if gc_was_enabled:
+                gc.enable()
+        return stats
+
+    def rebuild(self) -> IngestStats:
+        """Drop everything and index the whole log again."""
+        self._drop_all()
+        self._ensure_schema()
+        return self.update()
+
+    def _segment_id(self, name: str, inode: int) -> int:
+        row = self.db.execute("SELECT seg FROM segments WHERE name = ?", (name,)).fetchone()
+        if row is not None:
+            return int(row[0])
+        self.db.execute("INSERT INTO segments(name, offset, lines, inode, size) VALUES (?, 0, 0, ?, 0)", (name, inode))
+        return int(self.db.last_insert_rowid())
+
+    def _forget_segment(self, name: str) -> None:
+        with self.db:
+            row = self.db.execute("SELECT seg FROM segments WHERE name = ?", (name,)).fetchone()
+            if row is None:
+                return
+            seg = row[0]
+            touched = self._runs_in_segment(seg)
+            for table in _TABLE_OF.values():
+                self.db.execute(f"DELETE FROM {table} WHERE seg = ?", (seg,))
+            self.db.execute("DELETE FROM bad_lines WHERE seg = ?", (seg,))
+            self.db.execute("DELETE FROM segments WHERE seg = ?", (seg,))
+            self._refresh_runs(touched)
+
+    def _runs_in_segment(self, seg: int) -> set[str]:
+        runs: set[str] = set()
+        for table in _TABLE_OF.values():
+            runs.update(r[0] for r in self.db.execute(f"SELECT DISTINCT run FROM {table} WHERE seg = ?", (seg,)))
+        return runs
+
+    def _ingest_segment(self, path: Path, offset: int, lines: int, inode: int, stats: IngestStats) -> None:
+        with self.db:
+            seg = self._segment_id(path.name, inode)
+            marks = self._rowid_marks()
+            end, line_no = offset, lines + 1
+            for chunk in read_chunks(path, offset, lines + 1):
+                stats.events += self._ingest_chunk(seg, chunk, stats)
+                stats.bytes += len(chunk.data)
+                end, line_no = chunk.end, chunk.first_line + chunk.line_count
+            size = path.stat().st_size
+            self.db.execute(
+                "UPDATE segments SET offset = ?, lines = ?, inode = ?, size = ? WHERE seg = ?",
+                (end, line_no - 1, inode, size, seg),
+            )
+            self._refresh_runs(self._runs_since(marks))
+
+    def _ingest_chunk(self, seg: int, chunk: LineChunk, stats: IngestStats) -> int:
+        try:
+            decoded: list[Any] = _decoder.decode_lines(chunk.data)
+        except (msgspec.ValidationError, msgspec.DecodeError):
+            decoded = self._decode_line_by_line(seg, chunk, stats)
+        by_table: dict[str, list[Any]] = {}
+        astuple = msgspec.structs.astuple
+        table_of = _TABLE_OF_INGEST
+        for event in decoded:
+            table = table_of[type(event)]
+            rows = by_table.get(table)
+            if rows is None:
+                rows = by_table[table] = []
+            rows.append(astuple(event))
+        for table, rows in by_table.items():
+            self.db.executemany(_insert_sql(table, seg), rows)
+        return len(decoded)
+
+    def _decode_line_by_line(self, seg: int, chunk: LineChunk, stats: IngestStats) -> list[Any]:
+        good: list[Any] = []
+        offset = chunk.start
+        for number, raw in enumerate(chunk.data.split(b"\n")[:-1], start=chunk.first_line):
+            line_start = offset
+            offset += len(raw) + 1
+            if not raw.strip():
+                continue
+            event, reason = _decode_with_recovery(raw)
+            if event is not None:
+                good.append(event)
+            if reason is not None:
+                bad = BadLine(chunk.path.name, number, line_start, reason)
+                stats.bad_lines.append(bad)
+                self.db.execute(
+                    "INSERT OR REPLACE INTO bad_lines(seg, line, offset, reason) VALUES (?, ?, ?, ?)",
+                    (seg, number, line_start, reason),
+                )
+        return good
+
+    # -- the derived runs table ------------------------------------------------------------
+
+    def _rowid_marks(self) -> dict[str, int]:
+        return {
+            table: int(self.db.execute(f"SELECT COALESCE(MAX(rowid), 0) FROM {table}").fetchone()[0])
+            for table in _TABLES_WITH_TIME
+        }
+
+    def _runs_since(self, marks: dict[str, int]) -> set[str]:
+        runs: set[str] = set()
+        for table, mark in marks.items():
+            runs.update(r[0] for r in self.db.execute(f"SELECT DISTINCT run FROM {table} WHERE rowid > ?", (mark,)))
+        return runs
+
+    def _refresh_runs(self, run_ids: set[str]) -> None:
+        if not run_ids:
+            return
+        self.db.execute("CREATE TEMP TABLE IF NOT EXISTS touched (run_id TEXT PRIMARY KEY)")
+        self.db.execute("DELETE FROM temp.touched")
+        self.db.executemany("INSERT OR IGNORE INTO temp.touched VALUES (?)", ((r,) for r in run_ids))
+        self.db.execute("DELETE FROM runs WHERE run_id IN (SELECT run_id FROM temp.touched)")
+        last_parts = " UNION ALL ".join(
+            f"SELECT run, MAX(ts) AS ts FROM {table} WHERE run IN (SELECT run_id FROM temp.touched) GROUP BY run"
+            for table in _TABLES_WITH_TIME
+        )
+        self.db.execute(
+            f"""
+            INSERT INTO runs(run_id, name, runner, started_us, ended_us, last_us, outcome, error, attrs, end_attrs)
+            SELECT t.run_id, s.name, s.attrs ->> '$.runner',
+                   {ts_us("s.ts")}, {ts_us("e.ts")}, {ts_us("l.ts")},
+                   e.outcome, e.error, s.attrs, e.attrs
+            FROM temp.touched t
+            JOIN (SELECT run, MAX(ts) AS ts FROM ({last_parts}) GROUP BY run) l ON l.run = t.run_id
+            LEFT JOIN span_starts s ON s.span = t.run_id AND s.kind = 'run'
+            LEFT JOIN span_ends e ON e.span = t.run_id
+            """
+        )
+
+
+def _decode_with_recovery(raw: bytes) -> tuple[Any | None, str | None]:
+    """Decode one line. A torn fragment glued to a whole event (a writer killed
+    mid-line, then another writer's append) is reported, and the event after it kept."""
+    try:
+        event = _decoder.decode(raw)
+    except (msgspec.ValidationError, msgspec.DecodeError) as exc:
+        reason = _short_reason(exc)
+        start = raw.find(b'{"', 1)
+        while start > 0:
+            try:
+                event = _decoder.decode(raw[start:])
+            except (msgspec.ValidationError, msgspec.DecodeError):
+                start = raw.find(b'{"', start + 1)
+                continue
+            return event, f"torn line: {start} bytes of garbage before an event, which was kept ({reason})"
+        return None, reason
+    return event, None
+
+
+def _short_reason(exc: Exception) -> str:
+    text = str(exc)
+    return text if len(text) <= 200 else text[:197] + "..."
+
+
+def open_index(store: Store, *, update: bool = True) -> Index:
+    """Open the index and bring it up to date with the log."""
+    index = Index(store)
+    if update:
+        index.update()
+    return index
+
+
+def iter_log_lines(store: Store) -> Iterator[tuple[Path, int, bytes]]:
+    """Every non-empty line of the log as (segment, line number, bytes); for tools."""
+    for path in store.segments():
+        for chunk in read_chunks(path):
+            for number, raw in enumerate(chunk.data.split(b"\n")[:-1], start=chunk.first_line):
+                if raw.strip():
+                    yield path, number, raw
+
+
+def pending_torn_tail(store: Store) -> list[tuple[str, int]]:
+    """Segments ending in an unfinished line: (name, bytes after the last newline)."""
+    out = []
+    for path in store.segments():
+        tail = torn_tail(path, 0)
+        if tail:
+            out.append((path.name, tail))
+    return out
+
+
+def file_size(path: Path) -> int:
+    try:
+        return os.stat(path).st_size
+    except OSError:
+        return 0

@@ -1,0 +1,688 @@
+"""The recorder SDK: runs, phases and measurements, written straight to the log.
+
+Instrumentation must never break the program it measures. Every failure inside the
+recorder (a full disk, a read-only store, a bad attribute) becomes one warning and is
+swallowed; the user's own exceptions pass through unchanged and are recorded as the
+outcome of the span they crossed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import functools
+import inspect
+import os
+import sys
+import threading
+import warnings
+from collections.abc import Callable, Mapping
+from types import TracebackType
+from typing import Any, Protocol, TypeVar, cast
+
+import msgspec
+from laptime import events as ev
+from laptime.clock import Clock, format_timestamp, new_id, system_clock
+from laptime.events import FileChangeKind, MilestoneStatus, Outcome, SpanKind
+from laptime.store import Store, find_store
+from laptime.usage import Usage
+
+F = TypeVar("F", bound=Callable[..., Any])
+_encode = msgspec.json.Encoder().encode
+
+PROFILE_ENV = "LAPTIME_PROFILE"
+
+
+class RecorderWarning(UserWarning):
+    """laptime could not record something; the program being measured carries on."""
+
+
+class Sink(Protocol):
+    """Where encoded events go: the log writer, or an in-memory list in tests."""
+
+    def append(self, line: bytes, day: str) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class _Frame:
+    """What the current context is inside: which run, which span, which worker."""
+
+    __slots__ = ("run", "span", "worker")
+
+    def __init__(self, run: Run, span: str, worker: str | None) -> None:
+        self.run = run
+        self.span = span
+        self.worker = worker
+
+
+_current: contextvars.ContextVar[_Frame | None] = contextvars.ContextVar("laptime_frame", default=None)
+
+
+class Recorder:
+    """Owns the store, the clock and the log writer. Use it as a context manager.
+
+    >>> with Recorder(home="/tmp/demo/.laptime") as rec:      # doctest: +SKIP
+    ...     with rec.run("fix-login-bug", runner="my-pipeline") as run:
+    ...         with run.phase("plan"):
+    ...             ...
+    """
+
+    def __init__(
+        self,
+        home: str | os.PathLike[str] | None = None,
+        *,
+        clock: Clock | None = None,
+        sink: Sink | None = None,
+        profile: bool | None = None,
+        profile_stream: Any = None,
+        flush_interval: float = 0.2,
+    ) -> None:
+        self.clock: Clock = clock or system_clock
+        self._sink: Sink | None = sink
+        self._home = home
+        self.store: Store | None = None
+        self._warned: set[str] = set()
+        self._lock = threading.Lock()
+        self._active: list[Run] = []
+        env_profile = os.environ.get(PROFILE_ENV, "").strip().lower() not in ("", "0", "false", "no")
+        self.profile = env_profile if profile is None else profile
+        self._profile_stream = profile_stream
+        self._flush_interval = flush_interval
+        self._append: Callable[[bytes, str], None] | None = sink.append if sink is not None else None
+
+    # -- plumbing ---------------------------------------------------------------
+
+    def _open_sink(self) -> Callable[[bytes, str], None]:
+        with self._lock:
+            if self._sink is None:
+                from laptime.log import LogWriter
+
+                self.store = find_store(self._home)
+                self._sink = LogWriter(self.store, flush_interval=self._flush_interval, on_error=self.warn)
+            self._append = self._sink.append
+            return self._append
+
+    def emit(self, event: ev.Event) -> None:
+        """Append one event; failures become a single warning per kind of failure."""
+        try:
+            append = self._append or self._open_sink()
+            append(_encode(event) + b"\n", event.ts[:10])
+        except Exception as exc:  # noqa: BLE001 - instrumentation must never break the caller
+            self.warn(exc)
+
+    def flush(self) -> None:
+        """Write buffered events to the log now."""
+        flush = getattr(self._sink, "flush", None)
+        if flush is not None:
+            try:
+                flush()
+            except Exception as exc:  # noqa: BLE001 - instrumentation must never break the caller
+                self.warn(exc)
+
+    def warn(self, exc: BaseException | str) -> None:
+        """Warn once per distinct failure, so a full disk yields one warning, not millions."""
+        key = exc if isinstance(exc, str) else f"{type(exc).__name__}:{getattr(exc, 'errno', '')}"
+        if key in self._warned:
+            return
+        self._warned.add(key)
+        text = exc if isinstance(exc, str) else f"{type(exc).__name__}: {exc}"
+        warnings.warn(f"laptime could not record events ({text}); your program continues", RecorderWarning, stacklevel=3)
+
+    def now(self) -> tuple[int, str]:
+        ns = self.clock()
+        return ns, format_timestamp(ns)
+
+    def close(self) -> None:
+        """Close the log writer. Safe to call twice."""
+        if self._sink is not None:
+            try:
+                self._sink.close()
+            except Exception as exc:  # noqa: BLE001 - closing must not raise into user code
+                self.warn(exc)
+
+    def __enter__(self) -> Recorder:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- runs and spans -----------------------------------------------------------
+
+    def run(
+        self,
+        name: str,
+        *,
+        run_id: str | None = None,
+        runner: str | None = None,
+        **attrs: Any,
+    ) -> Run:
+        """A new run. Enter it (``with``) to start it; leaving it ends it."""
+        if runner is not None:
+            attrs["runner"] = runner
+        return Run(self, name, run_id=run_id, attrs=attrs)
+
+    def phase(self, name: str, **attrs: Any) -> SpanScope:
+        """A phase of whatever run is current in this context."""
+        return SpanScope(self, None, "phase", name, attrs)
+
+    def span(self, kind: SpanKind, name: str, **attrs: Any) -> SpanScope:
+        """A span of any kind (task, tool, git, validation, other) in the current run."""
+        return SpanScope(self, None, kind, name, attrs)
+
+    def current_run(self) -> Run | None:
+        """The run this context is inside; in a bare thread, the only active run."""
+        frame = _current.get()
+        if frame is not None:
+            return frame.run
+        with self._lock:
+            return self._active[0] if len(self._active) == 1 else None
+
+    def _register(self, run: Run) -> None:
+        with self._lock:
+            self._active.append(run)
+
+    def _unregister(self, run: Run) -> None:
+        with self._lock:
+            if run in self._active:
+                self._active.remove(run)
+
+    def _print_profile(self, run: Run, timings: Mapping[str, int]) -> None:
+        stream = self._profile_stream or sys.stderr
+        parts = " | ".join(f"{name} {ns / 1e9:.{_profile_digits(ns)}f}s" for name, ns in timings.items())
+        try:
+            print(f"[profile] {parts}" if parts else "[profile] (no phases)", file=stream, flush=True)
+        except Exception as exc:  # noqa: BLE001 - a closed stream must not break the run
+            self.warn(exc)
+
+
+def _profile_digits(ns: int) -> int:
+    return 2 if ns < 1e9 else 1
+
+
+class SpanScope:
+    """A span as context manager (sync or async) and as decorator (sync or async).
+
+    As a decorator, each call opens its own span. Nested scopes become child spans,
+    across threads started inside a run and across asyncio tasks (contextvars).
+    """
+
+    __slots__ = ("_frame", "_kind", "_name", "_rec", "_run", "_start_ns", "_token", "attrs", "outcome", "span_id")
+
+    def __init__(self, recorder: Recorder, run: Run | None, kind: SpanKind, name: str, attrs: dict[str, Any]) -> None:
+        self._rec = recorder
+        self._run = run
+        self._kind: SpanKind = kind
+        self._name = name
+        self.attrs = attrs
+        self.outcome: Outcome | None = None
+        self.span_id: str | None = None
+        self._token: contextvars.Token[_Frame | None] | None = None
+        self._frame: _Frame | None = None
+        self._start_ns = 0
+
+    def set(self, **attrs: Any) -> None:
+        """Add attributes, written when the span ends."""
+        self.attrs.update(attrs)
+
+    # -- context manager ------------------------------------------------------------
+
+    def __enter__(self) -> SpanScope:
+        try:
+            self._open()
+        except Exception as exc:  # noqa: BLE001 - instrumentation must never break the caller
+            self._rec.warn(exc)
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        try:
+            self._close(exc)
+        except Exception as err:  # noqa: BLE001 - instrumentation must never break the caller
+            self._rec.warn(err)
+
+    async def __aenter__(self) -> SpanScope:
+        return self.__enter__()
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.__exit__(exc_type, exc, tb)
+
+    def _open(self) -> None:
+        frame = _current.get()
+        run = self._run
+        if run is None:
+            run = frame.run if frame is not None else self._rec.current_run()
+            if run is None:
+                self._rec.warn(f"no run is active for {self._kind} {self._name!r}; start one with laptime.run(...)")
+                return
+        parent = frame.span if frame is not None and frame.run is run else run.id
+        ns = self._rec.clock()
+        span_id = new_id(ns)
+        self.span_id = span_id
+        self._start_ns = ns
+        self._rec.emit(
+            ev.SpanStart(
+                v=1,
+                id=span_id,
+                ts=format_timestamp(ns),
+                run=run.id,
+                parent=parent,
+                span=span_id,
+                kind=self._kind,
+                name=self._name,
+                attrs=self.attrs,
+            )
+        )
+        worker = self.attrs.get("worker")
+        new_frame = _Frame(run, span_id, worker if worker is not None else (frame.worker if frame is not None else None))
+        self._frame = new_frame
+        self._token = _current.set(new_frame)
+        if run.profiling and self._kind == "phase" and parent == run.id:
+            run._phase_opened(self._name)  # noqa: SLF001 - Run and SpanScope are one unit
+
+    def _close(self, exc: BaseException | None) -> None:
+        if self._frame is None:
+            return
+        run = self._frame.run
+        if self._token is not None:
+            try:
+                _current.reset(self._token)
+            except ValueError:
+                # Exited in another context than it was entered in (a generator moved
+                # across tasks); restore the parent frame by hand instead.
+                _current.set(None)
+            self._token = None
+        outcome, error = _outcome_of(exc, self.outcome)
+        ns = self._rec.clock()
+        self._rec.emit(
+            ev.SpanEnd(
+                v=1,
+                id=new_id(ns),
+                ts=format_timestamp(ns),
+                run=run.id,
+                span=self._frame.span,
+                outcome=outcome,
+                error=error,
+            )
+        )
+        if run.profiling and self._kind == "phase":
+            run._phase_closed(self._name, ns - self._start_ns, self._frame.span)  # noqa: SLF001
+        self._frame = None
+
+    # -- decorator ------------------------------------------------------------------
+
+    def __call__(self, func: F) -> F:
+        rec, run, kind, name, attrs = self._rec, self._run, self._kind, self._name, self.attrs
+
+        if inspect.iscoroutinefunction(func):
+
+            @functools.wraps(func)
+            async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
+                async with SpanScope(rec, run, kind, name, dict(attrs)):
+                    return await func(*args, **kwargs)
+
+            return cast("F", async_wrapper)
+
+        @functools.wraps(func)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            with SpanScope(rec, run, kind, name, dict(attrs)):
+                return func(*args, **kwargs)
+
+        return cast("F", wrapper)
+
+
+def _outcome_of(exc: BaseException | None, chosen: Outcome | None) -> tuple[Outcome, str | None]:
+    if exc is None:
+        return (chosen or "completed"), None
+    error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    if isinstance(exc, KeyboardInterrupt | asyncio.CancelledError | SystemExit):
+        return "stopped", error
+    return (chosen if chosen not in (None, "completed") else "failed"), error  # type: ignore[return-value]
+
+
+class LlmScope(SpanScope):
+    """An llm span that writes the call's usage when it ends.
+
+    >>> with run.llm("claude-sonnet-4-5", provider="anthropic") as call:  # doctest: +SKIP
+    ...     response = client.messages.create(...)
+    ...     call.usage(laptime.from_anthropic(response))
+    """
+
+    __slots__ = ("_provider", "_usage", "cost_usd")
+
+    def __init__(self, recorder: Recorder, run: Run | None, model: str, provider: str, attrs: dict[str, Any]) -> None:
+        super().__init__(recorder, run, "llm", model, attrs)
+        self._provider = provider
+        self._usage: Usage | None = None
+        self.cost_usd: float | None = None
+
+    def usage(self, usage: Usage, *, cost_usd: float | None = None) -> None:
+        """Attach the call's usage; it is written when the span ends."""
+        self._usage = usage
+        self.cost_usd = cost_usd
+
+    def _close(self, exc: BaseException | None) -> None:
+        frame = self._frame
+        if frame is not None:
+            ns = self._rec.clock()
+            usage = self._usage or Usage()
+            self._rec.emit(
+                _llm_event(
+                    run=frame.run.id,
+                    parent=frame.span,
+                    span=frame.span,
+                    ns=ns,
+                    model=usage.model or self._name,
+                    provider=usage.provider or self._provider,
+                    usage=usage,
+                    latency_ms=(ns - self._start_ns) / 1e6,
+                    cost_usd=self.cost_usd,
+                    worker=frame.worker,
+                    attrs={},
+                )
+            )
+        super()._close(exc)
+
+
+def _llm_event(
+    *,
+    run: str,
+    parent: str | None,
+    span: str | None,
+    ns: int,
+    model: str,
+    provider: str,
+    usage: Usage,
+    latency_ms: float | None,
+    cost_usd: float | None,
+    worker: str | None,
+    attrs: dict[str, Any],
+) -> ev.LlmUsage:
+    return ev.LlmUsage(
+        v=1,
+        id=new_id(ns),
+        ts=format_timestamp(ns),
+        run=run,
+        parent=parent,
+        span=span,
+        provider=provider,
+        model=model,
+        input_tokens=usage.input_tokens,
+        output_tokens=usage.output_tokens,
+        cache_read_tokens=usage.cache_read_tokens,
+        cache_write_tokens=usage.cache_write_tokens,
+        input_includes_cache=usage.input_includes_cache,
+        latency_ms=latency_ms,
+        estimated=usage.estimated,
+        cost_usd=cost_usd,
+        worker=worker,
+        attrs=attrs,
+    )
+
+
+class Run(SpanScope):
+    """One run: the root span, and the place to record everything that happens in it."""
+
+    __slots__ = ("_profile_timings", "id", "profiling")
+
+    def __init__(self, recorder: Recorder, name: str, *, run_id: str | None, attrs: dict[str, Any]) -> None:
+        super().__init__(recorder, None, "run", name, attrs)
+        self._run = self
+        self.id = run_id or new_id(recorder.clock())
+        self.profiling = recorder.profile
+        self._profile_timings: dict[str, int] = {}
+
+    def _open(self) -> None:
+        ns = self._rec.clock()
+        self._start_ns = ns
+        self.span_id = self.id
+        self._rec.emit(
+            ev.SpanStart(
+                v=1,
+                id=self.id,
+                ts=format_timestamp(ns),
+                run=self.id,
+                span=self.id,
+                kind="run",
+                name=self._name,
+                attrs=self.attrs,
+            )
+        )
+        self._frame = _Frame(self, self.id, self.attrs.get("worker"))
+        self._token = _current.set(self._frame)
+        self._rec._register(self)  # noqa: SLF001 - Run and Recorder are one unit
+
+    def _close(self, exc: BaseException | None) -> None:
+        self._rec._unregister(self)  # noqa: SLF001
+        if self.profiling and self._profile_timings:
+            self._flush_profile()
+        super()._close(exc)
+
+    # Profiling output: one line per iteration, an iteration ending when a top-level
+    # phase name repeats (the loop came round again) and at the end of the run.
+    def _phase_opened(self, name: str) -> None:
+        if self.profiling and name in self._profile_timings:
+            self._flush_profile()
+
+    def _phase_closed(self, name: str, elapsed_ns: int, span: str) -> None:
+        del span
+        self._profile_timings[name] = self._profile_timings.get(name, 0) + elapsed_ns
+
+    def _flush_profile(self) -> None:
+        self._rec._print_profile(self, self._profile_timings)  # noqa: SLF001
+        self._profile_timings = {}
+
+    # -- spans bound to this run ------------------------------------------------------
+
+    def phase(self, name: str, **attrs: Any) -> SpanScope:
+        """A phase (plan, implement, verify, ...): context manager or decorator."""
+        return SpanScope(self._rec, self, "phase", name, attrs)
+
+    def span(self, kind: SpanKind, name: str, **attrs: Any) -> SpanScope:
+        """A span of any kind: task, tool, validation, git or other."""
+        return SpanScope(self._rec, self, kind, name, attrs)
+
+    def task(self, name: str, **attrs: Any) -> SpanScope:
+        return SpanScope(self._rec, self, "task", name, attrs)
+
+    def tool(self, name: str, **attrs: Any) -> SpanScope:
+        return SpanScope(self._rec, self, "tool", name, attrs)
+
+    def git(self, name: str, **attrs: Any) -> SpanScope:
+        return SpanScope(self._rec, self, "git", name, attrs)
+
+    def llm(self, model: str, *, provider: str = "", **attrs: Any) -> LlmScope:
+        """An llm span timing a model call; give it the usage with ``call.usage(...)``."""
+        return LlmScope(self._rec, self, model, provider, attrs)
+
+    # -- point events ---------------------------------------------------------------
+
+    def _where(self) -> tuple[str, str | None]:
+        frame = _current.get()
+        if frame is not None and frame.run is self:
+            return frame.span, frame.worker
+        return self.id, self.attrs.get("worker")
+
+    def _point(self, make: Callable[[str, str, str | None], ev.Event]) -> None:
+        try:
+            ns = self._rec.clock()
+            parent, _ = self._where()
+            self._rec.emit(make(new_id(ns), format_timestamp(ns), parent))
+        except Exception as exc:  # noqa: BLE001 - instrumentation must never break the caller
+            self._rec.warn(exc)
+
+    def llm_call(
+        self,
+        model: str | None = None,
+        *,
+        provider: str = "",
+        usage: Usage | None = None,
+        input_tokens: int = 0,
+        output_tokens: int = 0,
+        cache_read_tokens: int = 0,
+        cache_write_tokens: int = 0,
+        input_includes_cache: bool = False,
+        estimated: bool = False,
+        latency_ms: float | None = None,
+        cost_usd: float | None = None,
+        worker: str | None = None,
+        **attrs: Any,
+    ) -> None:
+        """Record one finished model call's usage (give ``usage`` or the counts)."""
+        try:
+            if usage is None:
+                usage = Usage(
+                    input_tokens=input_tokens,
+                    output_tokens=output_tokens,
+                    cache_read_tokens=cache_read_tokens,
+                    cache_write_tokens=cache_write_tokens,
+                    input_includes_cache=input_includes_cache,
+                    estimated=estimated,
+                )
+            resolved_model = model or usage.model
+            if not resolved_model:
+                self._rec.warn("llm_call needs a model name; the call was not recorded")
+                return
+            ns = self._rec.clock()
+            parent, frame_worker = self._where()
+            self._rec.emit(
+                _llm_event(
+                    run=self.id,
+                    parent=parent,
+                    span=None,
+                    ns=ns,
+                    model=resolved_model,
+                    provider=provider or usage.provider,
+                    usage=usage,
+                    latency_ms=latency_ms,
+                    cost_usd=cost_usd,
+                    worker=worker if worker is not None else frame_worker,
+                    attrs=attrs,
+                )
+            )
+        except Exception as exc:  # noqa: BLE001 - instrumentation must never break the caller
+            self._rec.warn(exc)
+
+    def validation(
+        self,
+        command: str,
+        *,
+        passed: bool,
+        exit_code: int | None = None,
+        duration_ms: float | None = None,
+        tier: str | None = None,
+        **attrs: Any,
+    ) -> None:
+        """Record a verification command and whether it passed."""
+        self._point(
+            lambda i, ts, parent: ev.Validation(
+                v=1, id=i, ts=ts, run=self.id, parent=parent, command=command, passed=passed,
+                exit_code=exit_code, duration_ms=duration_ms, tier=tier, attrs=attrs,
+            )
+        )  # fmt: skip
+
+    def file_change(
+        self,
+        path: str,
+        change: FileChangeKind = "modified",
+        *,
+        lines_added: int = 0,
+        lines_removed: int = 0,
+        **attrs: Any,
+    ) -> None:
+        """Record a file the run created, modified or deleted."""
+        self._point(
+            lambda i, ts, parent: ev.FileChange(
+                v=1, id=i, ts=ts, run=self.id, parent=parent, path=path, change=change,
+                lines_added=lines_added, lines_removed=lines_removed, attrs=attrs,
+            )
+        )  # fmt: skip
+
+    def queue(self, *, ready: int = 0, active: int = 0, waiting: int = 0, **attrs: Any) -> None:
+        """Record the work queue's depth now."""
+        self._point(
+            lambda i, ts, parent: ev.QueueSample(
+                v=1, id=i, ts=ts, run=self.id, parent=parent, ready=ready, active=active, waiting=waiting, attrs=attrs
+            )
+        )
+
+    def milestone(self, name: str, status: MilestoneStatus = "planned", *, index: int | None = None, **attrs: Any) -> None:
+        """Record a milestone being planned or completed."""
+        self._point(
+            lambda i, ts, parent: ev.Milestone(
+                v=1, id=i, ts=ts, run=self.id, parent=parent, name=name, status=status, index=index, attrs=attrs
+            )
+        )
+
+    def checkpoint(self, commit: str | None = None, *, verified: bool = False, **attrs: Any) -> None:
+        """Record a checkpoint; ``verified`` when a passing verification preceded it."""
+        self._point(
+            lambda i, ts, parent: ev.Checkpoint(
+                v=1, id=i, ts=ts, run=self.id, parent=parent, commit=commit, verified=verified, attrs=attrs
+            )
+        )
+
+    def scope_violation(self, path: str | None = None, *, reason: str | None = None, **attrs: Any) -> None:
+        """Record that the agent touched something outside its scope."""
+        self._point(
+            lambda i, ts, parent: ev.ScopeViolation(
+                v=1, id=i, ts=ts, run=self.id, parent=parent, path=path, reason=reason, attrs=attrs
+            )
+        )
+
+    def error(self, message: str, *, error_type: str | None = None, **attrs: Any) -> None:
+        """Record an error that did not necessarily end a span."""
+        self._point(
+            lambda i, ts, parent: ev.ErrorEvent(
+                v=1, id=i, ts=ts, run=self.id, parent=parent, message=message, error_type=error_type, attrs=attrs
+            )
+        )
+
+    def metric(self, name: str, value: float, unit: str = "", **attrs: Any) -> None:
+        """Record a custom measurement."""
+        self._point(
+            lambda i, ts, parent: ev.Metric(
+                v=1, id=i, ts=ts, run=self.id, parent=parent, name=name, value=value, unit=unit, attrs=attrs
+            )
+        )
+
+    def set_outcome(self, outcome: Outcome) -> None:
+        """Choose the run's outcome (blocked, stopped, ...) instead of the default."""
+        self.outcome = outcome
+
+
+# -- the module-level API, on a default recorder ---------------------------------------
+
+_default: Recorder | None = None
+_default_lock = threading.Lock()
+
+
+def default_recorder() -> Recorder:
+    """The process-wide recorder behind ``laptime.run`` and ``laptime.phase``."""
+    global _default  # noqa: PLW0603 - one lazily built recorder per process
+    if _default is None:
+        with _default_lock:
+            if _default is None:
+                _default = Recorder()
+    return _default
+
+
+def run(name: str, *, run_id: str | None = None, runner: str | None = None, **attrs: Any) -> Run:
+    """Start a run on the default recorder: ``with laptime.run("task") as run: ...``."""
+    return default_recorder().run(name, run_id=run_id, runner=runner, **attrs)
+
+
+def phase(name: str, **attrs: Any) -> SpanScope:
+    """A phase of the current run: ``with laptime.phase("plan"):`` or ``@laptime.phase("plan")``."""
+    frame = _current.get()
+    recorder = frame.run._rec if frame is not None else default_recorder()  # noqa: SLF001
+    return SpanScope(recorder, None, "phase", name, attrs)
+
+
+def current_run() -> Run | None:
+    """The run the calling context is inside, if any."""
+    frame = _current.get()
+    return frame.run if frame is not None else default_recorder().current_run()
