@@ -4,7 +4,8 @@ Each line of the log is one JSON object, tagged by ``type``. The spec for writer
 other languages is ``docs/events.md``; the machine-readable JSON Schema ships as
 ``laptime/schema/events-v1.schema.json`` and is generated from these structs.
 
-Timestamps are RFC 3339 UTC strings with microseconds (``2026-11-21T10:00:00.123456Z``).
+Timestamps are UTC in one canonical form, ``YYYY-MM-DDTHH:MM:SS.ffffffZ`` (for example
+``2026-11-21T10:00:00.123456Z``): the index does exact integer arithmetic on them.
 Token counts keep the provider's own meaning: ``input_includes_cache`` says whether
 ``input_tokens`` already contains the cache reads and writes (OpenTelemetry, OpenAI) or
 not (Anthropic).
@@ -43,11 +44,15 @@ MilestoneStatus = Literal["planned", "completed"]
 
 
 class Source(msgspec.Struct, frozen=True, omit_defaults=True):
-    """Where an imported event came from: importer name, file and position in it."""
+    """Where an imported event came from: importer name, file and position in it.
 
-    importer: str
-    file: str
-    pos: str = ""
+    Imported events derive their ``id`` deterministically from these three values, so
+    importing the same file twice writes the same ids and the index keeps one copy.
+    """
+
+    importer: str  # the importer's name, e.g. "claude-code"
+    file: str  # the file the event was read from, as the importer saw it
+    pos: str = ""  # position inside that file (line number, byte offset, record key), as text
 
 
 class _Event(
@@ -59,110 +64,119 @@ class _Event(
 ):
     """Fields every event carries."""
 
-    v: int
-    id: str
-    ts: str
-    run: str
-    parent: str | None = None
-    attrs: dict[str, Any] = {}
-    source: Source | None = None
+    v: int  # schema version; always 1 for this schema, and required
+    id: str  # unique event id; 32 lowercase hex digits in the UUIDv7 layout (time-ordered)
+    ts: str  # when it happened: canonical UTC ``YYYY-MM-DDTHH:MM:SS.ffffffZ``, 6 fraction digits
+    run: str  # id of the run this event belongs to (the run span's id)
+    parent: str | None = None  # the enclosing span (the run id at top level); none for the run span
+    attrs: dict[str, Any] = {}  # free attributes: a JSON object of any JSON values
+    source: Source | None = None  # set on imported events only
 
 
 class SpanStart(_Event, tag="span_start", kw_only=True):
-    """A span opened. Written at once, so a crash leaves evidence behind."""
+    """A span opened. Written when it opens, so a crash leaves evidence behind.
 
-    span: str
-    kind: SpanKind
-    name: str
+    By convention ``id`` equals ``span``. For the run span it must, and its ``span`` is
+    also the run id.
+    """
+
+    span: str  # the span's id, unique across the log
+    kind: SpanKind  # run, phase, task, llm, tool, validation, git or other
+    name: str  # what the span is: the run's task, the phase's name, the model, the command
 
 
 class SpanEnd(_Event, tag="span_end", kw_only=True):
     """A span closed. ``attrs`` here add to (and override) the start's attrs."""
 
-    span: str
-    outcome: Outcome = "completed"
-    error: str | None = None
+    span: str  # the id of the span this closes
+    outcome: Outcome = "completed"  # completed, failed, blocked, stopped, running or crashed
+    error: str | None = None  # what went wrong, when the span did not complete
 
 
 class LlmUsage(_Event, tag="llm", kw_only=True):
-    """One model call's usage. ``span`` is the llm span it closes, when there is one."""
+    """One model call's usage. ``span`` is the llm span it closes, when there is one.
 
-    span: str | None = None
-    provider: str = ""
-    model: str
-    input_tokens: int = 0
-    output_tokens: int = 0
-    cache_read_tokens: int = 0
-    cache_write_tokens: int = 0
-    input_includes_cache: bool = False
-    latency_ms: float | None = None
-    estimated: bool = False
-    cost_usd: float | None = None
-    worker: str | None = None
+    Token counts keep the provider's meaning; ``input_includes_cache`` states whether
+    ``input_tokens`` already counts the cache reads and writes (OpenAI, OpenTelemetry)
+    or not (Anthropic). ``cost_usd`` is only set when the source itself reported a cost.
+    """
+
+    span: str | None = None  # the llm span this usage belongs to; none for an untimed call
+    provider: str = ""  # "anthropic", "openai", ... ("" when unknown)
+    model: str  # the model name as the provider reports it
+    input_tokens: int = 0  # input (prompt) tokens, in the provider's meaning
+    output_tokens: int = 0  # output (completion) tokens
+    cache_read_tokens: int = 0  # input tokens served from the prompt cache
+    cache_write_tokens: int = 0  # input tokens written to the prompt cache
+    input_includes_cache: bool = False  # True: input_tokens already counts the cache tokens
+    latency_ms: float | None = None  # wall time of the call in milliseconds
+    estimated: bool = False  # True: the counts were estimated, not reported by the provider
+    cost_usd: float | None = None  # cost in USD, only when the source reported one
+    worker: str | None = None  # the worker (agent, process) that made the call
 
 
 class Validation(_Event, tag="validation", kw_only=True):
     """A verification command ran (tests, lint, type check)."""
 
-    command: str
-    passed: bool
-    exit_code: int | None = None
-    duration_ms: float | None = None
-    tier: str | None = None
+    command: str  # the command line, or a name for the check
+    passed: bool  # whether it passed
+    exit_code: int | None = None  # the process exit code, when there was one
+    duration_ms: float | None = None  # how long it ran, in milliseconds
+    tier: str | None = None  # free label for the check's level, e.g. "fast", "full"
 
 
 class FileChange(_Event, tag="file_change", kw_only=True):
     """A file was created, modified or deleted by the run."""
 
-    path: str
-    change: FileChangeKind = "modified"
-    lines_added: int = 0
-    lines_removed: int = 0
+    path: str  # the file's path, relative to the repository root when possible
+    change: FileChangeKind = "modified"  # created, modified or deleted
+    lines_added: int = 0  # lines added by this change
+    lines_removed: int = 0  # lines removed by this change
 
 
 class QueueSample(_Event, tag="queue", kw_only=True):
-    """Work queue depth at one instant (seed 002's ready / active / waiting)."""
+    """Work queue depth at one instant: items ready to start, in progress, and waiting."""
 
-    ready: int = 0
-    active: int = 0
-    waiting: int = 0
+    ready: int = 0  # items ready to be picked up
+    active: int = 0  # items being worked on
+    waiting: int = 0  # items waiting on something (a dependency, a review, a human)
 
 
 class Milestone(_Event, tag="milestone", kw_only=True):
     """A milestone was planned or completed."""
 
-    name: str
-    status: MilestoneStatus = "planned"
-    index: int | None = None
+    name: str  # the milestone's name
+    status: MilestoneStatus = "planned"  # planned or completed
+    index: int | None = None  # its position in the plan, when it has one
 
 
 class Checkpoint(_Event, tag="checkpoint", kw_only=True):
     """A checkpoint (usually a commit); ``verified`` when a passing verification preceded it."""
 
-    commit: str | None = None
-    verified: bool = False
+    commit: str | None = None  # the commit id, when the checkpoint is a commit
+    verified: bool = False  # True when a passing verification preceded it (this is what TVc counts)
 
 
 class ScopeViolation(_Event, tag="scope_violation", kw_only=True):
     """The agent touched something outside its allowed scope."""
 
-    path: str | None = None
-    reason: str | None = None
+    path: str | None = None  # what was touched, when it is a path
+    reason: str | None = None  # why it is out of scope
 
 
 class ErrorEvent(_Event, tag="error", kw_only=True):
     """An error worth reporting that did not necessarily end a span."""
 
-    message: str
-    error_type: str | None = None
+    message: str  # the error message
+    error_type: str | None = None  # the error's class or code, e.g. "TimeoutError"
 
 
 class Metric(_Event, tag="metric", kw_only=True):
     """A custom measurement: name, value and unit."""
 
-    name: str
-    value: float
-    unit: str = ""
+    name: str  # the metric's name
+    value: float  # its value; a finite number (JSON has no NaN or Infinity)
+    unit: str = ""  # its unit, e.g. "ms", "bytes" ("" when unitless)
 
 
 Event = (
@@ -227,4 +241,20 @@ def json_schema() -> dict[str, Any]:
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["$id"] = "https://laptime.dev/schema/events-v1.schema.json"
     schema["title"] = "laptime event, schema v1"
+    return schema
+
+
+SCHEMA_FILE: Final = "events-v1.schema.json"
+
+
+def load_json_schema() -> dict[str, Any]:
+    """The JSON Schema shipped in the package, ``laptime/schema/events-v1.schema.json``.
+
+    It equals ``json_schema()``: ``scripts/gen_schema.py`` writes it from there, and a
+    test keeps the two from drifting apart.
+    """
+    from importlib.resources import files  # noqa: PLC0415 - only the schema users pay for it
+
+    data = (files("laptime") / "schema" / SCHEMA_FILE).read_bytes()
+    schema: dict[str, Any] = msgspec.json.decode(data, type=dict[str, Any])
     return schema

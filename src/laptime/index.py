@@ -474,3 +474,8 @@ def file_size(path: Path) -> int:
         return os.stat(path).st_size
     except OSError:
         return 0
+
+
+def event_tables() -> tuple[str, ...]:
+    """The index's tables that hold events, one per event type."""
+    return tuple(_TABLE_OF.values())

@@ -129,7 +129,7 @@ class LogWriter:
             self.store.ensure()
             path = self.store.segment_path(day)
             fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-            _seal_torn_tail(fd)
+            _seal_torn_tail(fd, path)
             self._fds[day] = fd
             return fd
 
@@ -194,13 +194,13 @@ def _write_all(fd: int, data: bytes) -> None:
             raise
 
 
-def _seal_torn_tail(fd: int) -> None:
+def _seal_torn_tail(fd: int, path: Path) -> None:
     """If a crashed writer left the segment without a final newline, end that line, so
     the torn fragment stays one bad line instead of swallowing our first event."""
     size = os.fstat(fd).st_size
     if size == 0:
         return
-    with open(os.dup(fd), "rb") as reader:  # pread needs a readable descriptor
+    with path.open("rb") as reader:  # the append descriptor is write-only
         reader.seek(size - 1)
         last = reader.read(1)
     if last != b"\n":

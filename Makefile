@@ -1,0 +1,32 @@
+# The two set-up commands (README): `make demo` and `make test`. Both work on a fresh
+# machine with Python 3.11+; everything installs into .venv/.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: demo test lint typecheck pytest bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@
+
+## Record a simulated multi-agent run in ./.laptime (SQLite + local files) and print its report.
+demo: $(VENV)/.installed-dev
+	$(BIN)/laptime demo
+
+## The whole test suite: ruff, mypy --strict on src/, pytest.
+test: $(VENV)/.installed-dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/pytest -q
+
+bench: $(VENV)/.installed-dev
+	$(BIN)/python bench/run_all.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

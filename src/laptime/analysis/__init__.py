@@ -1,0 +1,1 @@
+"""Analysis: KPIs, statistics and comparisons, computed from the index."""

@@ -1,0 +1,483 @@
+"""One run's KPIs, by DESIGN.md's definitions, computed from the index.
+
+The JSON shape holds seed 000's KPI fields (run_id, started_at, ended_at,
+total_duration_ms, outcome, phases, models, verification, changes, milestones) plus
+``tvc_ms`` and ``unattributed_ms``, and more detail that the terminal views use.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from laptime.clock import timestamp_from_us
+from laptime.index import Index, ts_us
+
+US_PER_MS = 1000
+
+
+class RunLookupError(LookupError):
+    """No run, or more than one, matches what the user gave."""
+
+
+@dataclass(frozen=True)
+class RunRow:
+    """A run as the ``runs`` table knows it."""
+
+    run_id: str
+    name: str | None
+    runner: str | None
+    started_us: int | None
+    ended_us: int | None
+    last_us: int
+    raw_outcome: str | None
+    error: str | None
+    attrs: dict[str, Any]
+
+    def outcome(self, now_us: int, crashed_after_us: int) -> str:
+        """completed/failed/... as recorded; an unended run is running, then crashed."""
+        if self.ended_us is not None:
+            return self.raw_outcome or "completed"
+        return "crashed" if now_us - self.last_us > crashed_after_us else "running"
+
+    def end_us(self) -> int:
+        """The run's end, or its last sign of life while it has none."""
+        return self.ended_us if self.ended_us is not None else self.last_us
+
+    def duration_ms(self) -> float | None:
+        if self.started_us is None:
+            return None
+        return (self.end_us() - self.started_us) / US_PER_MS
+
+
+_RUN_COLUMNS = "run_id, name, runner, started_us, ended_us, last_us, outcome, error, attrs"
+
+
+def _run_row(row: tuple[Any, ...]) -> RunRow:
+    attrs = json.loads(row[8]) if row[8] else {}
+    return RunRow(row[0], row[1], row[2], row[3], row[4], row[5], row[6], row[7], attrs)
+
+
+def resolve_run(index: Index, given: str | None) -> RunRow:
+    """The run named by a full id or a unique prefix; the latest run when None."""
+    if given is None:
+        rows = index.query(
+            f"SELECT {_RUN_COLUMNS} FROM runs ORDER BY COALESCE(started_us, last_us) DESC, run_id DESC LIMIT 1"
+        )
+        if not rows:
+            msg = "no runs recorded yet; record one with the SDK, `laptime import`, or try `laptime demo`"
+            raise RunLookupError(msg)
+        return _run_row(rows[0])
+    given = given.strip()
+    if not given:
+        raise RunLookupError("the run id is empty; give a full id or a unique prefix")
+    upper = given + "\uffff"
+    rows = index.query(
+        f"SELECT {_RUN_COLUMNS} FROM runs WHERE run_id >= ? AND run_id < ? ORDER BY run_id LIMIT 6", (given, upper)
+    )
+    exact = [r for r in rows if r[0] == given]
+    if exact:
+        return _run_row(exact[0])
+    if not rows:
+        msg = f"no run matches {given!r}; `laptime report list` shows the recorded runs"
+        raise RunLookupError(msg)
+    if len(rows) > 1:
+        shown = ", ".join(r[0] for r in rows[:5])
+        more = " and more" if len(rows) > 5 else ""
+        msg = f"{given!r} matches several runs ({shown}{more}); give more characters of the id"
+        raise RunLookupError(msg)
+    return _run_row(rows[0])
+
+
+def list_runs(
+    index: Index,
+    *,
+    since_us: int | None = None,
+    until_us: int | None = None,
+    limit: int | None = None,
+) -> list[RunRow]:
+    """Runs started in [since, until), newest first."""
+    where, params = [], []
+    if since_us is not None:
+        where.append("COALESCE(started_us, last_us) >= ?")
+        params.append(since_us)
+    if until_us is not None:
+        where.append("COALESCE(started_us, last_us) < ?")
+        params.append(until_us)
+    sql = f"SELECT {_RUN_COLUMNS} FROM runs"
+    if where:
+        sql += " WHERE " + " AND ".join(where)
+    sql += " ORDER BY COALESCE(started_us, last_us) DESC, run_id DESC"
+    if limit is not None:
+        sql += f" LIMIT {int(limit)}"
+    return [_run_row(r) for r in index.query(sql, params)]
+
+
+@dataclass
+class SpanRow:
+    span_id: str
+    parent_id: str | None
+    kind: str
+    name: str
+    start_us: int
+    end_us: int | None
+    outcome: str
+    error: str | None
+    attrs: dict[str, Any]
+
+
+def load_spans(index: Index, run_id: str) -> list[SpanRow]:
+    rows = index.query(
+        f"""SELECT s.span, s.parent, s.kind, s.name, {ts_us("s.ts")}, {ts_us("e.ts")},
+                   COALESCE(e.outcome, 'running'), e.error, s.attrs, e.attrs
+            FROM span_starts s LEFT JOIN span_ends e ON e.span = s.span
+            WHERE s.run = ? ORDER BY s.ts, s.span""",
+        (run_id,),
+    )
+    spans = []
+    for span, parent, kind, name, start, end, outcome, error, attrs, end_attrs in rows:
+        merged = json.loads(attrs) if attrs else {}
+        if end_attrs and end_attrs != "{}":
+            merged.update(json.loads(end_attrs))
+        spans.append(SpanRow(span, parent, kind, name, start, end, outcome, error, merged))
+    return spans
+
+
+def union_ms(intervals: Iterable[tuple[int, int]]) -> float:
+    """Total length in ms of the union of [start, end) microsecond intervals."""
+    total = 0
+    current_start = current_end = None
+    for start, end in sorted(intervals):
+        if current_end is None or start > current_end:
+            if current_end is not None and current_start is not None:
+                total += current_end - current_start
+            current_start, current_end = start, end
+        else:
+            current_end = max(current_end, end)
+    if current_end is not None and current_start is not None:
+        total += current_end - current_start
+    return total / US_PER_MS
+
+
+def _normalized_input(input_tokens: int, cache_read: int, cache_write: int, includes_cache: int) -> int:
+    """Input tokens not read from or written to the cache (Anthropic's meaning)."""
+    if includes_cache:
+        return max(0, input_tokens - cache_read - cache_write)
+    return input_tokens
+
+
+def compute_kpi(index: Index, run: RunRow, *, now_us: int, crashed_after_us: int) -> dict[str, Any]:
+    """Every KPI of one run."""
+    run_id = run.run_id
+    spans = load_spans(index, run_id)
+    by_id = {s.span_id: s for s in spans}
+    run_end = run.end_us()
+    run_start = run.started_us if run.started_us is not None else min((s.start_us for s in spans), default=run_end)
+    duration_ms = (run_end - run_start) / US_PER_MS
+
+    def top_phase_of(span_id: str | None) -> str | None:
+        """The top-level phase a span or event sits in (None: directly in the run)."""
+        seen = 0
+        while span_id is not None and span_id in by_id and seen < 10_000:
+            span = by_id[span_id]
+            if span.kind == "phase" and span.parent_id == run_id:
+                return span.name
+            span_id = span.parent_id
+            seen += 1
+        return None
+
+    # -- phases ---------------------------------------------------------------------------
+    phases: dict[str, dict[str, Any]] = {}
+    intervals = []
+    for span in spans:
+        if span.kind != "phase" or span.parent_id != run_id:
+            continue
+        end = span.end_us if span.end_us is not None else run_end
+        end = max(end, span.start_us)
+        intervals.append((span.start_us, end))
+        entry = phases.setdefault(
+            span.name, {"duration_ms": 0.0, "attempts": 0, "failed": 0, "first_start_us": span.start_us}
+        )
+        entry["duration_ms"] += (end - span.start_us) / US_PER_MS
+        entry["attempts"] += 1
+        if span.outcome in ("failed", "blocked", "stopped", "crashed"):
+            entry["failed"] += 1
+    for entry in phases.values():
+        entry["share"] = entry["duration_ms"] / duration_ms if duration_ms > 0 else None
+    unattributed_ms = max(0.0, duration_ms - union_ms(intervals)) if spans else duration_ms
+
+    # -- llm calls ------------------------------------------------------------------------
+    llm_rows = index.query(
+        f"""SELECT model, provider, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens,
+                   input_includes_cache, latency_ms, estimated, cost_usd, worker, parent, {ts_us("ts")}
+            FROM llm_calls WHERE run = ? ORDER BY ts, id""",
+        (run_id,),
+    )
+    models: dict[str, dict[str, Any]] = {}
+    workers: dict[str, dict[str, Any]] = {}
+    tokens = {"input": 0, "output": 0, "cache_read": 0, "cache_write": 0, "estimated": 0, "total": 0}
+    reported_cost = 0.0
+    reported_cost_calls = 0
+    for (
+        model,
+        provider,
+        inp,
+        out,
+        cread,
+        cwrite,
+        includes,
+        latency,
+        estimated,
+        cost,
+        worker,
+        parent,
+        _ts,
+    ) in llm_rows:
+        tin = _normalized_input(inp, cread, cwrite, includes)
+        m = models.setdefault(
+            model,
+            {
+                "provider": provider or None,
+                "calls": 0,
+                "tokens_in": 0,
+                "tokens_out": 0,
+                "cache_read_tokens": 0,
+                "cache_write_tokens": 0,
+                "estimated_calls": 0,
+                "avg_latency_ms": None,
+                "_latencies": [],
+                "by_phase": {},
+            },
+        )
+        m["calls"] += 1
+        m["tokens_in"] += tin
+        m["tokens_out"] += out
+        m["cache_read_tokens"] += cread
+        m["cache_write_tokens"] += cwrite
+        m["estimated_calls"] += 1 if estimated else 0
+        if latency is not None:
+            m["_latencies"].append(latency)
+        phase = top_phase_of(parent) or "(no phase)"
+        bp = m["by_phase"].setdefault(phase, {"calls": 0, "tokens_in": 0, "tokens_out": 0})
+        bp["calls"] += 1
+        bp["tokens_in"] += tin
+        bp["tokens_out"] += out
+        w = workers.setdefault(worker or "(main)", {"calls": 0, "tokens_in": 0, "tokens_out": 0, "models": {}})
+        w["calls"] += 1
+        w["tokens_in"] += tin
+        w["tokens_out"] += out
+        w["models"][model] = w["models"].get(model, 0) + 1
+        call_total = tin + out + cread + cwrite
+        tokens["input"] += tin
+        tokens["output"] += out
+        tokens["cache_read"] += cread
+        tokens["cache_write"] += cwrite
+        tokens["total"] += call_total
+        if estimated:
+            tokens["estimated"] += call_total
+        if cost is not None:
+            reported_cost += cost
+            reported_cost_calls += 1
+    for m in models.values():
+        lat = m.pop("_latencies")
+        m["avg_latency_ms"] = sum(lat) / len(lat) if lat else None
+
+    # -- verification, checkpoints, TVc -------------------------------------------------------
+    validations = index.query_dicts(
+        f"""SELECT command, passed, exit_code, duration_ms, tier, {ts_us("ts")} AS at_us, parent
+            FROM validations WHERE run = ? ORDER BY ts, id""",
+        (run_id,),
+    )
+    failed_commands: set[str] = set()
+    retries = 0
+    tiers: list[str] = []
+    for v in validations:
+        if v["command"] in failed_commands:
+            retries += 1
+        if not v["passed"]:
+            failed_commands.add(v["command"])
+        if v["tier"] and v["tier"] not in tiers:
+            tiers.append(v["tier"])
+    # Phases named like verification and entered again count as retries too, when no
+    # validation events tell the story (runners that only time their verify phase).
+    if not validations:
+        for name, entry in phases.items():
+            if name.lower() in ("verify", "verification", "test", "validation"):
+                retries += max(0, entry["attempts"] - 1)
+    checkpoints = index.query_dicts(
+        f"SELECT \"commit\", verified, {ts_us('ts')} AS at_us FROM checkpoints WHERE run = ? ORDER BY ts, id",
+        (run_id,),
+    )
+    passing_times = [v["at_us"] for v in validations if v["passed"]]
+    tvc_ms: float | None = None
+    verified_checkpoint: str | None = None
+    for c in checkpoints:
+        if c["verified"] or any(t <= c["at_us"] for t in passing_times):
+            tvc_ms = (c["at_us"] - run_start) / US_PER_MS
+            verified_checkpoint = c["commit"]
+            break
+
+    # -- changes, milestones, the rest ----------------------------------------------------------
+    changes = index.query(
+        """SELECT path, change, SUM(lines_added), SUM(lines_removed) FROM file_changes
+           WHERE run = ? GROUP BY path ORDER BY path""",
+        (run_id,),
+    )
+    change_kinds: dict[str, int] = defaultdict(int)
+    for row in index.query("SELECT change, COUNT(DISTINCT path) FROM file_changes WHERE run = ? GROUP BY change", (run_id,)):
+        change_kinds[row[0]] = row[1]
+    milestone_rows = index.query("SELECT name, status FROM milestones WHERE run = ?", (run_id,))
+    planned = {name for name, _ in milestone_rows}
+    completed = {name for name, status in milestone_rows if status == "completed"}
+    scope_violations = index.query("SELECT COUNT(*) FROM scope_violations WHERE run = ?", (run_id,))[0][0]
+    errors = index.query("SELECT COUNT(*) FROM errors WHERE run = ?", (run_id,))[0][0]
+    queue = index.query(
+        "SELECT COUNT(*), MAX(ready), MAX(active), MAX(waiting), AVG(active) FROM queue_samples WHERE run = ?",
+        (run_id,),
+    )[0]
+
+    return {
+        "run_id": run_id,
+        "name": run.name,
+        "runner": run.runner,
+        "started_at": timestamp_from_us(run_start),
+        "ended_at": timestamp_from_us(run.ended_us) if run.ended_us is not None else None,
+        "total_duration_ms": duration_ms,
+        "outcome": run.outcome(now_us, crashed_after_us),
+        "error": run.error,
+        "tvc_ms": tvc_ms,
+        "tvc_checkpoint": verified_checkpoint,
+        "unattributed_ms": unattributed_ms,
+        "phases": {
+            name: {k: v for k, v in entry.items() if k != "first_start_us"}
+            for name, entry in sorted(phases.items(), key=lambda kv: kv[1]["first_start_us"])
+        },
+        "models": models,
+        "workers": workers,
+        "tokens": tokens,
+        "reported_cost_usd": reported_cost if reported_cost_calls else None,
+        "llm_calls": len(llm_rows),
+        "verification": {
+            "commands_run": len(validations),
+            "passed": sum(1 for v in validations if v["passed"]),
+            "failed": sum(1 for v in validations if not v["passed"]),
+            "retries": retries,
+            "tiers_executed": tiers,
+        },
+        "changes": {
+            "files_touched": len(changes),
+            "lines_added": sum(r[2] or 0 for r in changes),
+            "lines_removed": sum(r[3] or 0 for r in changes),
+            "created": change_kinds.get("created", 0),
+            "modified": change_kinds.get("modified", 0),
+            "deleted": change_kinds.get("deleted", 0),
+        },
+        "milestones": {"planned": len(planned), "completed": len(completed)},
+        "checkpoints": len(checkpoints),
+        "scope_violations": scope_violations,
+        "errors": errors,
+        "queue": {
+            "samples": queue[0],
+            "max_ready": queue[1],
+            "max_active": queue[2],
+            "max_waiting": queue[3],
+            "avg_active": queue[4],
+        },
+    }
+
+
+def run_detail(index: Index, run: RunRow, kpi: dict[str, Any]) -> dict[str, Any]:
+    """What ``report show`` adds to the KPIs: every span, validation and file."""
+    spans = load_spans(index, run.run_id)
+    run_end = run.end_us()
+    depth: dict[str, int] = {run.run_id: 0}
+    children: dict[str | None, list[SpanRow]] = defaultdict(list)
+    for span in spans:
+        if span.span_id != run.run_id:
+            children[span.parent_id].append(span)
+    ordered: list[dict[str, Any]] = []
+
+    def walk(parent: str, level: int) -> None:
+        for span in sorted(children.get(parent, []), key=lambda s: (s.start_us, s.span_id)):
+            end = span.end_us if span.end_us is not None else run_end
+            depth[span.span_id] = level
+            ordered.append(
+                {
+                    "span_id": span.span_id,
+                    "parent_id": span.parent_id,
+                    "depth": level,
+                    "kind": span.kind,
+                    "name": span.name,
+                    "started_at": timestamp_from_us(span.start_us),
+                    "ended_at": timestamp_from_us(span.end_us) if span.end_us is not None else None,
+                    "duration_ms": (max(end, span.start_us) - span.start_us) / US_PER_MS,
+                    "outcome": span.outcome if span.end_us is not None else kpi["outcome"],
+                    "error": span.error,
+                    "attrs": span.attrs,
+                }
+            )
+            walk(span.span_id, level + 1)
+
+    walk(run.run_id, 1)
+    known = {s.span_id for s in spans}
+    for span in spans:  # orphans whose parent never made it into the log
+        if span.span_id != run.run_id and span.parent_id not in known and span.parent_id != run.run_id:
+            walk(span.parent_id or "", 1)
+    validations = index.query_dicts(
+        "SELECT ts AS at, command, passed, exit_code, duration_ms, tier FROM validations WHERE run = ? ORDER BY ts, id",
+        (run.run_id,),
+    )
+    for v in validations:
+        v["passed"] = bool(v["passed"])
+    files = index.query_dicts(
+        """SELECT path, GROUP_CONCAT(DISTINCT change) AS change, SUM(lines_added) AS lines_added,
+                  SUM(lines_removed) AS lines_removed
+           FROM file_changes WHERE run = ? GROUP BY path ORDER BY path""",
+        (run.run_id,),
+    )
+    checkpoints = index.query_dicts(
+        'SELECT ts AS at, "commit", verified FROM checkpoints WHERE run = ? ORDER BY ts, id', (run.run_id,)
+    )
+    for c in checkpoints:
+        c["verified"] = bool(c["verified"])
+    return {**kpi, "spans": ordered, "validations": validations, "files": files, "checkpoint_list": checkpoints}
+
+
+def run_summaries(
+    index: Index, runs: list[RunRow], *, now_us: int, crashed_after_us: int
+) -> list[dict[str, Any]]:
+    """The light per-run rows of ``report list``: no per-span work."""
+    if not runs:
+        return []
+    ids = [r.run_id for r in runs]
+    totals: dict[str, tuple[int, int]] = {}
+    for start in range(0, len(ids), 500):
+        part = ids[start : start + 500]
+        marks = ",".join("?" * len(part))
+        for run_id, calls, toks in index.query(
+            f"""SELECT run, COUNT(*), SUM(input_tokens + output_tokens +
+                       CASE WHEN input_includes_cache THEN 0 ELSE cache_read_tokens + cache_write_tokens END)
+                FROM llm_calls WHERE run IN ({marks}) GROUP BY run""",
+            part,
+        ):
+            totals[run_id] = (calls, toks or 0)
+    out = []
+    for r in runs:
+        calls, toks = totals.get(r.run_id, (0, 0))
+        out.append(
+            {
+                "run_id": r.run_id,
+                "name": r.name,
+                "runner": r.runner,
+                "started_at": timestamp_from_us(r.started_us) if r.started_us is not None else None,
+                "ended_at": timestamp_from_us(r.ended_us) if r.ended_us is not None else None,
+                "total_duration_ms": r.duration_ms(),
+                "outcome": r.outcome(now_us, crashed_after_us),
+                "llm_calls": calls,
+                "tokens": toks,
+            }
+        )
+    return out

@@ -1,0 +1,131 @@
+"""What every command shares: the store, errors with exit codes, dates, JSON output."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import click
+
+if TYPE_CHECKING:
+    from laptime.config import Config
+    from laptime.index import Index
+    from laptime.store import Store
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+MAX_BAD_LINE_WARNINGS = 10
+
+
+@dataclass
+class Obj:
+    """The context object: options of the top-level group."""
+
+    home: str | None = None
+
+
+class UsageProblem(click.ClickException):
+    """Bad input from the user (unknown run, bad config, bad date): exit code 2."""
+
+    exit_code = 2
+
+
+def store_of(ctx: click.Context) -> Store:
+    from laptime.store import StoreError, find_store
+
+    obj = ctx.find_object(Obj)
+    try:
+        return find_store(obj.home if obj else None)
+    except StoreError as exc:
+        raise UsageProblem(str(exc)) from None
+
+
+def config_of(store: Store) -> Config:
+    from laptime.config import ConfigError, load_config
+
+    try:
+        return load_config(store)
+    except ConfigError as exc:
+        raise UsageProblem(str(exc)) from None
+
+
+@contextmanager
+def open_index(ctx: click.Context, *, update: bool = True) -> Iterator[Index]:
+    """The store's index, brought up to date; new bad lines are reported on stderr."""
+    from laptime.index import Index, IndexError_
+
+    store = store_of(ctx)
+    if not store.exists():
+        msg = (
+            f"no laptime store at {store.root}; record a run with the SDK, run `laptime demo`, "
+            "or point --home / LAPTIME_HOME at an existing store"
+        )
+        raise UsageProblem(msg)
+    try:
+        index = Index(store)
+    except IndexError_ as exc:
+        raise click.ClickException(str(exc)) from None
+    try:
+        if update:
+            stats = index.update()
+            report_bad_lines(stats.bad_lines)
+        yield index
+    finally:
+        index.close()
+
+
+def report_bad_lines(bad: list[Any]) -> None:
+    for line in bad[:MAX_BAD_LINE_WARNINGS]:
+        click.echo(f"warning: {line.segment}:{line.line}: skipped a bad line: {line.reason}", err=True)
+    if len(bad) > MAX_BAD_LINE_WARNINGS:
+        click.echo(
+            f"warning: ... and {len(bad) - MAX_BAD_LINE_WARNINGS} more bad lines (`laptime doctor` lists them)",
+            err=True,
+        )
+
+
+def now_us() -> int:
+    return time.time_ns() // 1000
+
+
+def json_option(func: F) -> F:
+    return click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")(func)
+
+
+def echo_json(data: Any) -> None:
+    click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+
+
+_RELATIVE = re.compile(r"^(\d+)\s*(m|min|h|d|w)$")
+_UNITS = {"m": "minutes", "min": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+
+
+def parse_when(value: str, *, option: str, now: datetime | None = None) -> int:
+    """Microseconds since the epoch for a date, a datetime, or an age like ``7d``."""
+    text = value.strip()
+    now = now or datetime.now(UTC)
+    match = _RELATIVE.match(text)
+    if match:
+        delta = timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+        return int((now - delta).timestamp() * 1_000_000)
+    try:
+        if len(text) == 10:
+            parsed = datetime.combine(date.fromisoformat(text), datetime.min.time(), UTC)
+        else:
+            parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+            if parsed.tzinfo is None:
+                parsed = parsed.replace(tzinfo=UTC)
+    except ValueError:
+        msg = f"{option}: {value!r} is not a date; use YYYY-MM-DD, an ISO datetime, or an age like 7d, 12h, 30m, 2w"
+        raise UsageProblem(msg) from None
+    return int(parsed.timestamp() * 1_000_000)
+
+
+def crashed_after_us(store: Store) -> int:
+    return int(config_of(store).crashed_after_minutes * 60 * 1_000_000)

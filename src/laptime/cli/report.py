@@ -1,0 +1,159 @@
+"""``laptime report``: the scoreboard of a run, the list of runs, one run in full."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from laptime.cli._common import (
+    UsageProblem,
+    crashed_after_us,
+    echo_json,
+    json_option,
+    now_us,
+    open_index,
+    parse_when,
+    store_of,
+)
+from laptime.events import OUTCOMES
+
+DEFAULT_SUBCOMMAND = "scoreboard"
+
+
+class ReportGroup(click.Group):
+    """``laptime report [RUN]`` runs the scoreboard; ``laptime report list`` etc. the rest."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if not args or (args[0] not in self.commands and args[0] not in ("-h", "--help")):
+            args = [DEFAULT_SUBCOMMAND, *args]
+        return super().parse_args(ctx, args)
+
+    def format_usage(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        formatter.write_usage(ctx.command_path, "[RUN] [--json] | COMMAND [ARGS]...")
+
+
+def _kpi_for(ctx: click.Context, run: str | None) -> tuple[Any, dict[str, Any], Any]:
+    from laptime.analysis.kpi import RunLookupError, compute_kpi, resolve_run
+
+    store = store_of(ctx)
+    crashed = crashed_after_us(store)
+    with open_index(ctx) as index:
+        try:
+            row = resolve_run(index, run)
+        except RunLookupError as exc:
+            raise UsageProblem(str(exc)) from None
+        kpi = compute_kpi(index, row, now_us=now_us(), crashed_after_us=crashed)
+        return row, kpi, None
+
+
+@click.group(cls=ReportGroup)
+def report() -> None:
+    """Reports on recorded runs.
+
+    With no command, or with a run id, prints the 10-line KPI scoreboard of the latest
+    run, or of the given one (a unique prefix of its id is enough).
+
+    \b
+    Examples:
+      laptime report                  the latest run
+      laptime report 01a2b3 --json    one run's KPIs as JSON
+      laptime report list --since 7d --status failed
+      laptime report show 01a2b3
+    """
+
+
+@report.command(DEFAULT_SUBCOMMAND)
+@click.argument("run", required=False)
+@json_option
+@click.pass_context
+def scoreboard(ctx: click.Context, run: str | None, as_json: bool) -> None:
+    """The 10-line KPI scoreboard of the latest run, or of RUN.
+
+    \b
+    Example:
+      laptime report scoreboard 01a2b3    (same as: laptime report 01a2b3)
+    """
+    from laptime.report.terminal import phase_bars, scoreboard as render
+
+    _, kpi, _ = _kpi_for(ctx, run)
+    if as_json:
+        echo_json(kpi)
+        return
+    for line in render(kpi):
+        click.echo(line)
+    bars = phase_bars(kpi)
+    if bars:
+        click.echo("")
+        for line in bars:
+            click.echo(line)
+
+
+@report.command("list")
+@click.option("--since", help="Runs started at or after: YYYY-MM-DD, ISO datetime, or an age like 7d.")
+@click.option("--until", help="Runs started before: YYYY-MM-DD, ISO datetime, or an age like 1d.")
+@click.option("--status", type=click.Choice(OUTCOMES), help="Only runs with this outcome.")
+@click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True, help="At most this many runs.")
+@json_option
+@click.pass_context
+def list_(
+    ctx: click.Context, since: str | None, until: str | None, status: str | None, limit: int, as_json: bool
+) -> None:
+    """Recent runs, newest first.
+
+    \b
+    Example:
+      laptime report list --since 2026-11-01 --status completed --limit 50
+    """
+    from laptime.analysis.kpi import list_runs, run_summaries
+    from laptime.report.terminal import run_list
+
+    since_us = parse_when(since, option="--since") if since else None
+    until_us = parse_when(until, option="--until") if until else None
+    store = store_of(ctx)
+    crashed = crashed_after_us(store)
+    now = now_us()
+    with open_index(ctx) as index:
+        runs = list_runs(index, since_us=since_us, until_us=until_us, limit=None if status else limit)
+        if status:
+            runs = [r for r in runs if r.outcome(now, crashed) == status][:limit]
+        rows = run_summaries(index, runs, now_us=now, crashed_after_us=crashed)
+    if as_json:
+        echo_json(rows)
+        return
+    if not rows:
+        click.echo("no runs match")
+        return
+    for line in run_list(rows):
+        click.echo(line)
+
+
+@report.command("show")
+@click.argument("run")
+@json_option
+@click.pass_context
+def show(ctx: click.Context, run: str, as_json: bool) -> None:
+    """Everything about one run: phases, spans, LLM totals by model and by phase,
+    validations and files.
+
+    \b
+    Example:
+      laptime report show 01a2b3 --json
+    """
+    from laptime.analysis.kpi import RunLookupError, compute_kpi, resolve_run, run_detail
+    from laptime.report.terminal import show as render
+
+    store = store_of(ctx)
+    crashed = crashed_after_us(store)
+    with open_index(ctx) as index:
+        try:
+            row = resolve_run(index, run)
+        except RunLookupError as exc:
+            raise UsageProblem(str(exc)) from None
+        kpi = compute_kpi(index, row, now_us=now_us(), crashed_after_us=crashed)
+        detail = run_detail(index, row, kpi)
+    if as_json:
+        echo_json(detail)
+        return
+    for line in render(detail):
+        click.echo(line)

@@ -1,0 +1,61 @@
+"""``laptime doctor`` and ``laptime refresh``: the log's health and the index's rebuild."""
+
+from __future__ import annotations
+
+import time
+
+import click
+
+from laptime.cli._common import UsageProblem, echo_json, json_option, report_bad_lines, store_of
+
+
+@click.command()
+@json_option
+@click.pass_context
+def doctor(ctx: click.Context, as_json: bool) -> None:
+    """The log's and the index's health: segments, events, bad lines and where they
+    are, and whether the index is current. Exits 1 when it finds bad lines.
+
+    \b
+    Example:
+      laptime doctor --json
+    """
+    from laptime.health import check_health
+
+    store = store_of(ctx)
+    if not store.exists():
+        raise UsageProblem(f"no laptime store at {store.root}; nothing to check")
+    health = check_health(store)
+    if as_json:
+        echo_json(health)
+    else:
+        for line in health["text"]:
+            click.echo(line)
+    if health["bad_lines_total"]:
+        ctx.exit(1)
+
+
+@click.command()
+@click.pass_context
+def refresh(ctx: click.Context) -> None:
+    """Rebuild the index from the log. The log is the truth; the index is derived.
+
+    \b
+    Example:
+      laptime refresh
+    """
+    from laptime.index import Index
+
+    store = store_of(ctx)
+    if not store.exists():
+        raise UsageProblem(f"no laptime store at {store.root}; nothing to rebuild")
+    started = time.perf_counter()
+    with Index(store) as index:
+        stats = index.rebuild()
+    elapsed = time.perf_counter() - started
+    report_bad_lines(stats.bad_lines)
+    rate = stats.events / elapsed if elapsed > 0 else 0
+    click.echo(
+        f"rebuilt {store.index_path} from {stats.segments} segments: {stats.events} events, "
+        f"{len(stats.bad_lines)} bad lines, {elapsed:.2f}s ({rate:,.0f} events/s)"
+    )

@@ -1,0 +1,177 @@
+"""Terminal views of one run: the 10-line KPI scoreboard and the full ``show``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from laptime.report.format import bar, count, duration, percent, table, timestamp
+
+SCOREBOARD_LINES = 10
+
+
+def _short(run_id: str) -> str:
+    return run_id[:12]
+
+
+def scoreboard(kpi: dict[str, Any]) -> list[str]:
+    """Exactly ten lines: the run at a glance."""
+    total = kpi["total_duration_ms"]
+    title = kpi["name"] or "(unnamed)"
+    runner = f" · {kpi['runner']}" if kpi.get("runner") else ""
+    lines = [f"run {_short(kpi['run_id'])} · {title}{runner} · started {timestamp(kpi['started_at'])}"]
+
+    outcome = kpi["outcome"]
+    error = f" ({kpi['error']})" if kpi.get("error") and outcome != "completed" else ""
+    lines.append(f"outcome       {outcome}{error} in {duration(total)}")
+
+    if kpi["tvc_ms"] is not None:
+        at = f" at checkpoint {kpi['tvc_checkpoint'][:10]}" if kpi.get("tvc_checkpoint") else ""
+        lines.append(f"TVc           {duration(kpi['tvc_ms'])}{at}")
+    else:
+        lines.append("TVc           - (no checkpoint after a passing verification)")
+
+    phase_parts = []
+    for name, p in kpi["phases"].items():
+        retry = f" ×{p['attempts']}" if p["attempts"] > 1 else ""
+        phase_parts.append(f"{name} {duration(p['duration_ms'])} {percent(p['share'])}{retry}")
+    unattributed = f" · unattributed {duration(kpi['unattributed_ms'])}"
+    lines.append("phases        " + (" · ".join(phase_parts) or "(none)") + unattributed)
+
+    tok = kpi["tokens"]
+    est = f" ({percent(tok['estimated'] / tok['total'])} estimated)" if tok["total"] and tok["estimated"] else ""
+    lines.append(
+        f"llm           {kpi['llm_calls']} calls · {count(tok['input'])} in · {count(tok['output'])} out"
+        f" · cache {count(tok['cache_read'])} read / {count(tok['cache_write'])} write{est}"
+    )
+    model_parts = [
+        f"{name} {m['calls']} ({count(m['tokens_in'])}/{count(m['tokens_out'])})"
+        for name, m in sorted(kpi["models"].items(), key=lambda kv: -kv[1]["calls"])
+    ]
+    lines.append("by model      " + (" · ".join(model_parts) or "-"))
+    worker_parts = [
+        f"{name} {w['calls']}" for name, w in sorted(kpi["workers"].items(), key=lambda kv: (-kv[1]["calls"], kv[0]))
+    ]
+    lines.append("by worker     " + (" · ".join(worker_parts) or "-"))
+
+    ver = kpi["verification"]
+    tiers = ", ".join(ver["tiers_executed"]) or "-"
+    retries = "retry" if ver["retries"] == 1 else "retries"
+    lines.append(
+        f"verification  {ver['commands_run']} runs · {ver['passed']} passed · {ver['failed']} failed"
+        f" · {ver['retries']} {retries} · tiers {tiers}"
+    )
+    ch = kpi["changes"]
+    lines.append(
+        f"changes       {ch['files_touched']} files (+{ch['created']} new, {ch['deleted']} deleted)"
+        f" · +{ch['lines_added']} −{ch['lines_removed']} lines"
+    )
+    ms = kpi["milestones"]
+    extra = f" · {kpi['scope_violations']} scope violations" if kpi["scope_violations"] else ""
+    lines.append(
+        f"milestones    {ms['completed']}/{ms['planned']} completed · {kpi['checkpoints']} checkpoint{'' if kpi['checkpoints'] == 1 else 's'}{extra}"
+    )
+    assert len(lines) == SCOREBOARD_LINES
+    return lines
+
+
+def phase_bars(kpi: dict[str, Any]) -> list[str]:
+    """The run's phase breakdown as bars with percentages."""
+    phases = kpi["phases"]
+    if not phases:
+        return []
+    width = max(len(name) for name in [*phases, "unattributed"])
+    lines = []
+    for name, p in phases.items():
+        share = p["share"] or 0.0
+        lines.append(f"{name.ljust(width)}  {bar(share)} {percent(share).rjust(4)}  {duration(p['duration_ms'])}")
+    total = kpi["total_duration_ms"]
+    if total:
+        share = kpi["unattributed_ms"] / total
+        lines.append(
+            f"{'unattributed'.ljust(width)}  {bar(share)} {percent(share).rjust(4)}  {duration(kpi['unattributed_ms'])}"
+        )
+    return lines
+
+
+def show(detail: dict[str, Any]) -> list[str]:
+    """Everything about one run: scoreboard, phase bars, spans, LLM totals, validations, files."""
+    out = scoreboard(detail)
+    out += ["", "Phase breakdown", *phase_bars(detail)]
+
+    out += ["", f"Spans ({len(detail['spans'])})"]
+    rows = []
+    for s in detail["spans"]:
+        label = "  " * (s["depth"] - 1) + s["name"]
+        worker = s["attrs"].get("worker")
+        rows.append(
+            [
+                label,
+                s["kind"],
+                duration(s["duration_ms"]),
+                s["outcome"],
+                timestamp(s["started_at"])[11:],
+                str(worker) if worker else "",
+            ]
+        )
+    out += table(["span", "kind", "duration", "outcome", "start", "worker"], rows, "llrllr")
+
+    out += ["", "LLM by model"]
+    rows = []
+    for name, m in sorted(detail["models"].items()):
+        rows.append(
+            [
+                name,
+                str(m["calls"]),
+                count(m["tokens_in"]),
+                count(m["tokens_out"]),
+                count(m["cache_read_tokens"]),
+                count(m["cache_write_tokens"]),
+                duration(m["avg_latency_ms"]),
+            ]
+        )
+    out += table(["model", "calls", "in", "out", "cache read", "cache write", "avg latency"], rows, "lrrrrrr")
+
+    out += ["", "LLM by phase"]
+    rows = []
+    for name, m in sorted(detail["models"].items()):
+        for phase, p in m["by_phase"].items():
+            rows.append([phase, name, str(p["calls"]), count(p["tokens_in"]), count(p["tokens_out"])])
+    rows.sort()
+    out += table(["phase", "model", "calls", "in", "out"], rows, "llrrr")
+
+    out += ["", f"Validations ({len(detail['validations'])})"]
+    rows = [
+        [
+            timestamp(v["at"])[11:],
+            v["command"],
+            "passed" if v["passed"] else "FAILED",
+            "-" if v["exit_code"] is None else str(v["exit_code"]),
+            v["tier"] or "-",
+            duration(v["duration_ms"]),
+        ]
+        for v in detail["validations"]
+    ]
+    out += table(["at", "command", "result", "exit", "tier", "duration"], rows, "lllrlr")
+
+    out += ["", f"Files ({len(detail['files'])})"]
+    rows = [[f["path"], f["change"] or "", f"+{f['lines_added'] or 0}", f"−{f['lines_removed'] or 0}"] for f in detail["files"]]
+    out += table(["path", "change", "added", "removed"], rows, "llrr")
+    return out
+
+
+def run_list(rows: list[dict[str, Any]]) -> list[str]:
+    """``report list``: one line per run."""
+    body = [
+        [
+            r["run_id"][:12],
+            timestamp(r["started_at"]),
+            duration(r["total_duration_ms"]),
+            r["outcome"],
+            str(r["llm_calls"]),
+            count(r["tokens"]),
+            (r["name"] or "")[:48],
+            r["runner"] or "",
+        ]
+        for r in rows
+    ]
+    return table(["run", "started", "duration", "outcome", "llm", "tokens", "name", "runner"], body, "llrlrrll")
