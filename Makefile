@@ -18,8 +18,13 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 demo: $(VENV)/.installed-dev
 	$(BIN)/laptime demo
 
+# ccusage: the reference the Claude Code importer's numbers are tested against.
+# 20.0.24 ships a linux-x64 binary; 20.0.26 does not.
+node_modules/.bin/ccusage:
+	npm install --no-save --no-audit --no-fund --loglevel=error ccusage@20.0.24
+
 ## The whole test suite: ruff, mypy --strict on src/, pytest.
-test: $(VENV)/.installed-dev
+test: $(VENV)/.installed-dev node_modules/.bin/ccusage
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy

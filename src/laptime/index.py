@@ -115,10 +115,25 @@ def _create_table_sql(table: str) -> str:
     return f'CREATE TABLE IF NOT EXISTS {table} (seg INTEGER NOT NULL, {cols}, UNIQUE("id"))'
 
 
+_LLM_TOTAL: Final = "input_tokens + output_tokens + cache_read_tokens + cache_write_tokens"
+
+
 def _insert_sql(table: str, seg: int) -> str:
+    """An event seen twice (same id) is indexed once. For llm usage the copy with the
+    largest token total wins (a streamed response is logged again with its final
+    counts); on a tie the first stays. Both rules are order-independent, so a rebuilt
+    index equals an incremental one."""
     names = ", ".join(f'"{info.name}"' for info in _COLUMNS[table])
     values = ", ".join("NULLIF(CAST(? AS TEXT), '')" if info.name in _RAW_FIELDS else "?" for info in _COLUMNS[table])
-    return f"INSERT OR IGNORE INTO {table} (seg, {names}) VALUES ({seg}, {values})"
+    if table != "llm_calls":
+        return f"INSERT OR IGNORE INTO {table} (seg, {names}) VALUES ({seg}, {values})"
+    updates = ", ".join(f'"{info.name}" = excluded."{info.name}"' for info in _COLUMNS[table] if info.name != "id")
+    excluded_total = " + ".join(f"excluded.{c.strip()}" for c in _LLM_TOTAL.split("+"))
+    return (
+        f"INSERT INTO {table} (seg, {names}) VALUES ({seg}, {values}) "
+        f"ON CONFLICT(id) DO UPDATE SET seg = excluded.seg, {updates} "
+        f"WHERE {excluded_total} > {table}.{_LLM_TOTAL.replace('+', f'+ {table}.')}"
+    )
 
 
 _SCHEMA: Final = [

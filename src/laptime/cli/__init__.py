@@ -7,6 +7,7 @@ Commands live in their own modules and are imported only when used, so that
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import sys
 
 import click
@@ -14,35 +15,47 @@ import click
 from laptime.cli._common import Obj
 
 # command name -> (module, attribute). Order is the order of `laptime --help`.
+# A command whose module is not installed is left out.
 _COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("laptime.cli.demo", "demo"),
     "report": ("laptime.cli.report", "report"),
+    "compare": ("laptime.cli.compare", "compare"),
+    "status": ("laptime.cli.status", "status"),
+    "kpi": ("laptime.cli.export", "kpi"),
+    "pricing": ("laptime.cli.pricing", "pricing"),
+    "import": ("laptime.cli.importing", "import_"),
     "doctor": ("laptime.cli.store", "doctor"),
     "refresh": ("laptime.cli.store", "refresh"),
+    "compact": ("laptime.cli.retention", "compact"),
 }
 
 
-def register(name: str, module: str, attribute: str) -> None:
-    """Add a command; feature modules call this from their own registration list."""
-    _COMMANDS[name] = (module, attribute)
-
-
 class LazyGroup(click.Group):
-    """A group whose commands are imported on first use."""
+    """A group whose commands are imported on first use, from a name -> module table."""
+
+    def __init__(self, *args: object, lazy_commands: dict[str, tuple[str, str]] | None = None, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.lazy_commands = _COMMANDS if lazy_commands is None else lazy_commands
 
     def list_commands(self, ctx: click.Context) -> list[str]:
-        del ctx
-        return list(_COMMANDS)
+        eager = [name for name in super().list_commands(ctx) if name not in self.lazy_commands]
+        return [*(n for n, (m, _) in self.lazy_commands.items() if _module_exists(m)), *eager]
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        del ctx
-        target = _COMMANDS.get(cmd_name)
-        if target is None:
-            return None
+        target = self.lazy_commands.get(cmd_name)
+        if target is None or not _module_exists(target[0]):
+            return super().get_command(ctx, cmd_name)
         module = importlib.import_module(target[0])
         command = getattr(module, target[1])
         assert isinstance(command, click.Command)
         return command
+
+
+def _module_exists(name: str) -> bool:
+    try:
+        return importlib.util.find_spec(name) is not None
+    except ModuleNotFoundError:
+        return False
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})

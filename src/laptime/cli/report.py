@@ -16,16 +16,29 @@ from laptime.cli._common import (
     parse_when,
     store_of,
 )
+from laptime.cli import LazyGroup
 from laptime.events import OUTCOMES
 
 DEFAULT_SUBCOMMAND = "scoreboard"
 
+# Subcommands that live in their own modules (name -> module, attribute).
+_REPORT_COMMANDS: dict[str, tuple[str, str]] = {
+    "summary": ("laptime.cli.summary", "summary"),
+    "usage": ("laptime.cli.usage", "usage"),
+    "export": ("laptime.cli.export", "export"),
+    "clean": ("laptime.cli.retention", "clean"),
+}
 
-class ReportGroup(click.Group):
+
+class ReportGroup(LazyGroup):
     """``laptime report [RUN]`` runs the scoreboard; ``laptime report list`` etc. the rest."""
 
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, lazy_commands=_REPORT_COMMANDS, **kwargs)
+
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        if not args or (args[0] not in self.commands and args[0] not in ("-h", "--help")):
+        names = self.list_commands(ctx)
+        if not args or (args[0] not in names and args[0] not in ("-h", "--help")):
             args = [DEFAULT_SUBCOMMAND, *args]
         return super().parse_args(ctx, args)
 

@@ -1,0 +1,92 @@
+"""``laptime import``: events from the files agent runners already write."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from laptime.cli._common import UsageProblem, echo_json, json_option, store_of
+
+_FORMAT_NAMES = (
+    "auto",
+    "runr",
+    "aidf",
+    "choragen",
+    "choragen-git",
+    "pcc",
+    "langgraph-logs",
+    "claude-code",
+    "codex",
+    "otlp",
+)
+
+
+@click.command("import")
+@click.argument("fmt", metavar="FORMAT", type=click.Choice(_FORMAT_NAMES))
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar and no per-record warnings; the summary only.")
+@json_option
+@click.pass_context
+def import_(ctx: click.Context, fmt: str, paths: tuple[Path, ...], quiet: bool, as_json: bool) -> None:
+    """Import runs from the files an agent runner already wrote. Importing the same
+    files again adds nothing; a file that grew adds only its new part.
+
+    FORMAT is one of: runr, aidf, choragen, choragen-git, pcc, langgraph-logs,
+    claude-code, codex, otlp, or auto (detected per path). Without PATH, formats that
+    have a default location (claude-code, codex) read it.
+
+    Exit code: 0 when anything was imported or everything was already there, 1 when
+    nothing could be imported, 2 for a usage error.
+
+    \b
+    Examples:
+      laptime import runr ./runs
+      laptime import claude-code                 (~/.claude/projects, $CLAUDE_CONFIG_DIR)
+      laptime import auto .ai/reports .choragen/metrics/events.jsonl
+    """
+    from laptime.importers import UnknownFormatError, get_importer
+    from laptime.importers.base import ImportResult, detect_format, run_import
+
+    store = store_of(ctx)
+    groups: dict[str, list[Path]] = {}
+    if fmt == "auto":
+        if not paths:
+            raise UsageProblem("import auto needs at least one PATH to look at")
+        for path in paths:
+            if not path.exists():
+                raise UsageProblem(f"{path}: no such file or folder")
+            found = detect_format(path)
+            if found is None:
+                raise UsageProblem(f"{path}: not a format laptime can import; name the format instead of auto")
+            groups.setdefault(found, []).append(path)
+    else:
+        groups[fmt] = list(paths)
+
+    results: list[ImportResult] = []
+    for name, group in groups.items():
+        try:
+            importer = get_importer(name)
+        except (UnknownFormatError, ImportError) as exc:
+            raise UsageProblem(f"format {name}: {exc}") from None
+        targets = group or importer.default_paths()
+        if not targets:
+            raise UsageProblem(f"import {name} needs at least one PATH")
+        result = run_import(store, importer, targets, quiet=quiet)
+        results.append(result)
+
+    if as_json:
+        echo_json([r.as_dict() for r in results] if len(results) > 1 else results[0].as_dict())
+    else:
+        for result in results:
+            if not quiet:
+                for problem in result.problems[:20]:
+                    click.echo(f"warning: {problem}", err=True)
+                if len(result.problems) > 20:
+                    click.echo(f"warning: ... and {len(result.problems) - 20} more (--json lists them all)", err=True)
+            click.echo(
+                f"{result.format}: {result.events_new} new events in {len(result.runs)} runs from "
+                f"{result.files_read} files read ({result.files_unchanged} unchanged); "
+                f"{result.events_already_stored} already stored; {result.skipped_records} records skipped"
+            )
+    ctx.exit(max(r.exit_code for r in results))

@@ -1,0 +1,469 @@
+"""The machinery every importer shares.
+
+An importer turns one source file (or, for git, one repository) into laptime events.
+This module does the rest, the same way for every format:
+
+- **Idempotency.** Every imported event has an id derived from its source
+  (``source_event_id``). Before appending, ids already in the index are dropped, so
+  importing the same files twice adds nothing. A small cache, ``.laptime/imports.sqlite``,
+  remembers per file its size, mtime, inode and the byte offset read so far: an
+  unchanged file is skipped without being opened, and a grown file is read from where
+  the last import stopped. Losing that cache costs time, never correctness.
+- **Bad input.** Importers report bad records through ``ImportContext.warn`` with the
+  file and line; the run ends with a count of skipped records. The exit code is 0 if
+  anything was imported (or everything was already there), 1 if nothing could be.
+  What is already stored is never touched: imports only append.
+- **Progress.** A bar on stderr for imports that take more than about a second, only
+  on a terminal and never with ``--quiet``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sys
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar, TextIO
+
+import apsw
+
+from laptime import events as ev
+from laptime.clock import format_timestamp
+from laptime.index import Index, event_tables
+from laptime.log import LogWriter
+from laptime.store import Store
+
+BATCH_EVENTS = 50_000
+MAX_WRITE_BYTES = 1 << 20  # whole lines per write(2), so concurrent appenders never interleave
+MAX_WARNINGS_SHOWN = 20
+
+
+def source_event_id(ts_ns: int, *parts: object) -> str:
+    """A deterministic, time-ordered id: 12 hex digits of milliseconds, then 20 of a
+    hash of the source key (importer, file or record id, position...)."""
+    digest = hashlib.blake2b("\x1f".join(str(p) for p in parts).encode(), digest_size=10).hexdigest()
+    return f"{(ts_ns // 1_000_000) & 0xFFFFFFFFFFFF:012x}{digest}"
+
+
+def timestamp(ts_ns: int) -> str:
+    """The canonical event timestamp for epoch nanoseconds."""
+    return format_timestamp(ts_ns)
+
+
+@dataclass
+class FileState:
+    """What the import cache remembers of one file."""
+
+    size: int = 0
+    mtime_ns: int = 0
+    inode: int = 0
+    offset: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ImportProblem:
+    """A record that could not be imported, and where it is."""
+
+    file: str
+    line: int | None
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}" if self.line is not None else self.file
+        return f"{where}: {self.message}"
+
+
+@dataclass
+class ImportResult:
+    """What one ``laptime import`` did."""
+
+    format: str
+    files_seen: int = 0
+    files_read: int = 0
+    files_unchanged: int = 0
+    bytes_read: int = 0
+    records: int = 0
+    events_new: int = 0
+    events_already_stored: int = 0
+    skipped_records: int = 0
+    problems: list[ImportProblem] = field(default_factory=list)
+    runs: set[str] = field(default_factory=set)
+
+    @property
+    def exit_code(self) -> int:
+        """0 when anything was imported or everything was already there; 1 otherwise."""
+        if self.events_new or self.events_already_stored or self.files_unchanged:
+            return 0
+        if self.files_seen and not self.problems and not self.skipped_records:
+            return 0  # readable files that simply hold no events
+        return 1
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "format": self.format,
+            "files_seen": self.files_seen,
+            "files_read": self.files_read,
+            "files_unchanged": self.files_unchanged,
+            "bytes_read": self.bytes_read,
+            "records": self.records,
+            "events_new": self.events_new,
+            "events_already_stored": self.events_already_stored,
+            "skipped_records": self.skipped_records,
+            "runs": len(self.runs),
+            "problems": [
+                {"file": p.file, "line": p.line, "message": p.message} for p in self.problems
+            ],
+        }
+
+
+class ImportContext:
+    """Handed to an importer while it reads one file."""
+
+    def __init__(self, result: ImportResult, progress: Progress | None) -> None:
+        self.result = result
+        self._progress = progress
+        self.file: Path | None = None
+
+    def warn(self, line: int | None, message: str, *, file: Path | str | None = None) -> None:
+        """Report a record that was skipped; ``line`` is 1-based, or None for the whole file."""
+        where = str(file if file is not None else self.file)
+        self.result.problems.append(ImportProblem(where, line, message))
+        self.result.skipped_records += 1
+
+    def record(self, n: int = 1, nbytes: int = 0) -> None:
+        """Count source records (and bytes) read, for the summary and the progress bar."""
+        self.result.records += n
+        self.result.bytes_read += nbytes
+        if self._progress is not None:
+            self._progress.update(self.result)
+
+
+class Importer(ABC):
+    """One foreign format."""
+
+    name: ClassVar[str]
+    #: Whether files are read incrementally from the cached byte offset. Formats whose
+    #: files are rewritten whole (one JSON document per file) re-read changed files
+    #: from the start and rely on id de-duplication.
+    append_only: ClassVar[bool] = True
+
+    @abstractmethod
+    def discover(self, path: Path) -> Iterator[Path]:
+        """The files under ``path`` this format reads (``path`` itself if it is one).
+
+        Raise FileNotFoundError for a path that does not exist.
+        """
+
+    @abstractmethod
+    def detect(self, path: Path) -> bool:
+        """Whether ``path`` (a file or folder) looks like this format; for ``import auto``."""
+
+    @abstractmethod
+    def read(self, file: Path, state: FileState, ctx: ImportContext) -> Iterator[ev.Event]:
+        """Events from ``file``, starting at ``state.offset`` for append-only formats.
+
+        Before returning, set ``state.offset`` to the byte offset up to which records
+        were consumed (complete lines only), and keep in ``state.extra`` whatever the
+        next incremental read needs (JSON-serialisable).
+        """
+
+    def default_paths(self) -> list[Path]:
+        """Where to look when the user gives no path (e.g. ~/.claude/projects)."""
+        return []
+
+
+class ImportCache:
+    """``.laptime/imports.sqlite``: per-file sizes and offsets. A cache: safe to delete."""
+
+    def __init__(self, store: Store) -> None:
+        store.root.mkdir(parents=True, exist_ok=True)
+        self.db = apsw.Connection(str(store.root / "imports.sqlite"))
+        self.db.set_busy_timeout(30_000)
+        self.db.execute(
+            """CREATE TABLE IF NOT EXISTS files (
+                importer TEXT NOT NULL, path TEXT NOT NULL, size INTEGER, mtime_ns INTEGER, inode INTEGER,
+                "offset" INTEGER, extra TEXT, PRIMARY KEY (importer, path))"""
+        )
+
+    def get(self, importer: str, path: str) -> FileState | None:
+        import json
+
+        row = self.db.execute(
+            'SELECT size, mtime_ns, inode, "offset", extra FROM files WHERE importer = ? AND path = ?',
+            (importer, path),
+        ).fetchone()
+        if row is None:
+            return None
+        return FileState(row[0], row[1], row[2], row[3], json.loads(row[4]) if row[4] else {})
+
+    def put(self, importer: str, path: str, state: FileState) -> None:
+        import json
+
+        self.db.execute(
+            'INSERT OR REPLACE INTO files(importer, path, size, mtime_ns, inode, "offset", extra) '
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (importer, path, state.size, state.mtime_ns, state.inode, state.offset, json.dumps(state.extra)),
+        )
+
+    def close(self) -> None:
+        self.db.close()
+
+
+class Progress:
+    """A one-line progress display on stderr: files, bytes, records.
+
+    Silent unless the stream is a terminal; starts only after ``delay`` seconds, so
+    quick imports print nothing.
+    """
+
+    def __init__(self, total_files: int, stream: TextIO | None = None, delay: float = 1.0) -> None:
+        self.stream = stream or sys.stderr
+        self.total_files = total_files
+        self.files_done = 0
+        self.started = time.monotonic()
+        self.delay = delay
+        self._last = 0.0
+        self.shown = False
+
+    def update(self, result: ImportResult, *, force: bool = False) -> None:
+        now = time.monotonic()
+        if now - self.started < self.delay or (not force and now - self._last < 0.1):
+            return
+        self._last = now
+        self.shown = True
+        share = self.files_done / self.total_files if self.total_files else 1.0
+        filled = int(share * 24)
+        bar = "█" * filled + "░" * (24 - filled)
+        mb = result.bytes_read / 1e6
+        self.stream.write(
+            f"\r{bar} {self.files_done}/{self.total_files} files · {mb:,.1f} MB · {result.records:,} records"
+        )
+        self.stream.flush()
+
+    def close(self, result: ImportResult) -> None:
+        if self.shown:
+            self.update(result, force=True)
+            self.stream.write("\n")
+            self.stream.flush()
+
+
+def _stat_state(path: Path) -> FileState:
+    st = path.stat()
+    return FileState(size=st.st_size, mtime_ns=st.st_mtime_ns, inode=st.st_ino)
+
+
+class _Appender:
+    """Batches new events, drops those the index already has, appends the rest."""
+
+    def __init__(self, store: Store, index: Index, result: ImportResult) -> None:
+        self.index = index
+        self.result = result
+        self.writer = LogWriter(store, flush_interval=0)
+        self.pending: list[ev.Event] = []
+        self.tables = event_tables()
+
+    def add(self, events: Iterable[ev.Event]) -> None:
+        for event in events:
+            self.pending.append(event)
+            if len(self.pending) >= BATCH_EVENTS:
+                self.flush()
+
+    def _known_ids(self, ids: list[str]) -> dict[str, int]:
+        """Ids already indexed, with the stored token total for llm events (-1 otherwise)."""
+        known: dict[str, int] = {}
+        for start in range(0, len(ids), 900):
+            part = ids[start : start + 900]
+            marks = ",".join("?" * len(part))
+            union = " UNION ALL ".join(
+                f"SELECT id, {_LLM_TOTAL_SQL if t == 'llm_calls' else '-1'} FROM {t} WHERE id IN ({marks})"
+                for t in self.tables
+            )
+            known.update((r[0], r[1]) for r in self.index.db.execute(union, part * len(self.tables)))
+        return known
+
+    def flush(self) -> None:
+        if not self.pending:
+            return
+        batch, self.pending = self.pending, []
+        # The last copy of an id within one batch wins: importers may emit an event
+        # again with better data (a streamed response's final token counts).
+        unique: dict[str, ev.Event] = {}
+        for event in batch:
+            unique[event.id] = event
+        known = self._known_ids(list(unique))
+        by_day: dict[str, list[bytes]] = {}
+        for event_id, event in unique.items():
+            stored_total = known.get(event_id)
+            if stored_total is not None and not _improves(event, stored_total):
+                self.result.events_already_stored += 1
+                continue
+            by_day.setdefault(event.ts[:10], []).append(ev.encode(event))
+            self.result.runs.add(event.run)
+            if stored_total is not None:
+                self.result.events_already_stored += 1
+            else:
+                self.result.events_new += 1
+        for day, lines in sorted(by_day.items()):
+            chunk: list[bytes] = []
+            size = 0
+            for line in lines:
+                if size + len(line) > MAX_WRITE_BYTES and chunk:
+                    self.writer.append(b"".join(chunk), day)
+                    chunk, size = [], 0
+                chunk.append(line)
+                size += len(line)
+            if chunk:
+                self.writer.append(b"".join(chunk), day)
+        self.index.update()
+
+    def close(self) -> None:
+        self.flush()
+        self.writer.close()
+
+
+_LLM_TOTAL_SQL = "input_tokens + output_tokens + cache_read_tokens + cache_write_tokens"
+
+
+def _improves(event: ev.Event, stored_total: int) -> bool:
+    """An llm event seen again with a larger token total (a streamed response's final
+    counts) is appended again; the index keeps the copy with the largest total."""
+    if not isinstance(event, ev.LlmUsage) or stored_total < 0:
+        return False
+    total = event.input_tokens + event.output_tokens + event.cache_read_tokens + event.cache_write_tokens
+    return total > stored_total
+
+
+def run_import(
+    store: Store,
+    importer: Importer,
+    paths: list[Path],
+    *,
+    quiet: bool = False,
+    progress_stream: TextIO | None = None,
+) -> ImportResult:
+    """Import ``paths`` (files or folders) with ``importer`` into ``store``."""
+    result = ImportResult(format=importer.name)
+    files: list[Path] = []
+    for path in paths:
+        try:
+            found = list(importer.discover(path))
+        except FileNotFoundError:
+            result.problems.append(ImportProblem(str(path), None, "no such file or folder"))
+            result.skipped_records += 1
+            continue
+        except PermissionError:
+            result.problems.append(ImportProblem(str(path), None, "permission denied"))
+            result.skipped_records += 1
+            continue
+        files.extend(found)
+    result.files_seen = len(files)
+    stream = progress_stream or sys.stderr
+    progress = None if quiet or not stream.isatty() else Progress(len(files), stream)
+    ctx = ImportContext(result, progress)
+    store.ensure()
+    cache = ImportCache(store)
+    index = Index(store)
+    appender = _Appender(store, index, result)
+    try:
+        for file in files:
+            _import_file(importer, file, cache, ctx, appender)
+            if progress is not None:
+                progress.files_done += 1
+                progress.update(result)
+        appender.close()
+    finally:
+        index.close()
+        cache.close()
+        if progress is not None:
+            progress.close(result)
+    return result
+
+
+def _import_file(importer: Importer, file: Path, cache: ImportCache, ctx: ImportContext, appender: _Appender) -> None:
+    key = str(file.resolve())
+    try:
+        now = _stat_state(file)
+    except OSError as exc:
+        ctx.warn(None, f"cannot read: {exc.strerror or exc}", file=file)
+        return
+    before = cache.get(importer.name, key)
+    if before is not None and (before.size, before.mtime_ns, before.inode) == (now.size, now.mtime_ns, now.inode):
+        ctx.result.files_unchanged += 1
+        return
+    state = FileState(size=now.size, mtime_ns=now.mtime_ns, inode=now.inode)
+    if (
+        importer.append_only
+        and before is not None
+        and before.inode == now.inode
+        and now.size >= before.offset
+    ):
+        state.offset = before.offset
+        state.extra = before.extra
+    ctx.file = file
+    ctx.result.files_read += 1
+    try:
+        appender.add(importer.read(file, state, ctx))
+    except PermissionError:
+        ctx.warn(None, "permission denied", file=file)
+        return
+    except IsADirectoryError:
+        ctx.warn(None, "is a folder, not a file", file=file)
+        return
+    except OSError as exc:
+        ctx.warn(None, f"cannot read: {exc.strerror or exc}", file=file)
+        return
+    # Events must be in the log before the cache says the file was read.
+    appender.flush()
+    cache.put(importer.name, key, state)
+
+
+def detect_format(path: Path) -> str | None:
+    """The first format whose importer recognises ``path``."""
+    from laptime.importers import FORMATS, get_importer
+
+    for name in FORMATS:
+        try:
+            importer = get_importer(name)
+        except ImportError:
+            continue
+        try:
+            if importer.detect(path):
+                return name
+        except OSError:
+            continue
+    return None
+
+
+def iter_lines(file: Path, offset: int, chunk_size: int = 1 << 20) -> Iterator[tuple[int, int, bytes]]:
+    """(line number, byte offset, line) for every complete line from ``offset``.
+
+    Line numbers are counted from ``offset``'s line when it is 0, else they are
+    relative: importers that resume mid-file keep ``state.extra["line"]``.
+    Never holds more than one chunk plus one line in memory... except when a single
+    line is larger than a chunk, in which case that line is held whole; importers that
+    must survive huge lines stream with ``skip_long_lines`` instead.
+    """
+    with file.open("rb") as handle:
+        handle.seek(offset)
+        line_no = 0
+        carry = b""
+        position = offset
+        while True:
+            block = handle.read(chunk_size)
+            if not block:
+                return
+            data = carry + block if carry else block
+            start = 0
+            while True:
+                end = data.find(b"\n", start)
+                if end < 0:
+                    break
+                line_no += 1
+                yield line_no, position + start, data[start:end]
+                start = end + 1
+            position += start
+            carry = data[start:]
