@@ -207,7 +207,7 @@ EVENT_TYPES: Final[tuple[type[_Event], ...]] = (
 )
 
 _encoder = msgspec.json.Encoder()
-_decoder: msgspec.json.Decoder[Event] = msgspec.json.Decoder(Event)  # type: ignore[arg-type]
+_decoder: msgspec.json.Decoder[Event] = msgspec.json.Decoder(Event)
 
 
 class EventDecodeError(ValueError):
@@ -237,7 +237,7 @@ def decode(line: bytes | str) -> Event:
 
 def json_schema() -> dict[str, Any]:
     """The JSON Schema of one log line, as shipped in ``laptime/schema``."""
-    schema: dict[str, Any] = msgspec.json.schema(Event)  # type: ignore[arg-type]
+    schema: dict[str, Any] = msgspec.json.schema(Event)
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["$id"] = "https://laptime.dev/schema/events-v1.schema.json"
     schema["title"] = "laptime event, schema v1"
@@ -253,7 +253,7 @@ def load_json_schema() -> dict[str, Any]:
     It equals ``json_schema()``: ``scripts/gen_schema.py`` writes it from there, and a
     test keeps the two from drifting apart.
     """
-    from importlib.resources import files  # noqa: PLC0415 - only the schema users pay for it
+    from importlib.resources import files  # lazily: only schema users pay for the import
 
     data = (files("laptime") / "schema" / SCHEMA_FILE).read_bytes()
     schema: dict[str, Any] = msgspec.json.decode(data, type=dict[str, Any])
