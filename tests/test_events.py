@@ -324,7 +324,8 @@ class TestSpecCoverage:
                     assert (required, default) == ("yes", ""), row
                 else:
                     assert required == "no", row
-                    assert default == f"`{json.dumps(field.default)}`", row
+                    value = field.default_factory() if field.default is msgspec.NODEFAULT else field.default
+                    assert default == f"`{json.dumps(value)}`", row
 
 
 # -- encode and decode ------------------------------------------------------------------------
@@ -340,6 +341,17 @@ COMMON_FULL = {
 FULL: dict[type[Any], dict[str, Any]] = {
     ev.SpanStart: {"span": "s1", "kind": "tool", "name": "grep"},
     ev.SpanEnd: {"span": "s1", "outcome": "failed", "error": "boom"},
+    ev.Span: {
+        "span": "s1",
+        "kind": "phase",
+        "name": "verify",
+        "end_id": "01a1fd8c69007963804897320000dddd",
+        "end_ts": "2026-11-21T10:00:03.000000Z",
+        "outcome": "failed",
+        "error": "boom",
+        "end_attrs": {"retries": 2},
+        "end_source": ev.Source(importer="runr", file="timeline.jsonl", pos="9"),
+    },
     ev.LlmUsage: {
         "span": "s1",
         "provider": "openai",

@@ -13,6 +13,7 @@ not (Anthropic).
 
 from __future__ import annotations
 
+import re
 from typing import Any, Final, Literal
 
 import msgspec
@@ -91,6 +92,23 @@ class SpanEnd(_Event, tag="span_end", kw_only=True):
     span: str  # the id of the span this closes
     outcome: Outcome = "completed"  # completed, failed, blocked, stopped, running or crashed
     error: str | None = None  # what went wrong, when the span did not complete
+
+
+class Span(_Event, tag="span", kw_only=True):
+    """A whole span in one line: what ``laptime compact`` writes for a span_start and
+    its span_end. Readers treat it exactly as that pair: ``id``/``ts``/``attrs``/
+    ``source`` are the start's, ``end_id``/``end_ts``/``end_attrs``/``end_source`` the end's.
+    """
+
+    span: str  # the span's id
+    kind: SpanKind  # as in span_start
+    name: str  # as in span_start
+    end_id: str  # the id of the span_end this line replaces
+    end_ts: str  # when the span closed (canonical UTC timestamp)
+    outcome: Outcome = "completed"  # as in span_end
+    error: str | None = None  # as in span_end
+    end_attrs: dict[str, Any] = {}  # the span_end's attrs
+    end_source: Source | None = None  # the span_end's source, for imported spans
 
 
 class LlmUsage(_Event, tag="llm", kw_only=True):
@@ -182,6 +200,7 @@ class Metric(_Event, tag="metric", kw_only=True):
 Event = (
     SpanStart
     | SpanEnd
+    | Span
     | LlmUsage
     | Validation
     | FileChange
@@ -195,6 +214,7 @@ Event = (
 EVENT_TYPES: Final[tuple[type[_Event], ...]] = (
     SpanStart,
     SpanEnd,
+    Span,
     LlmUsage,
     Validation,
     FileChange,
@@ -232,12 +252,30 @@ def decode(line: bytes | str) -> Event:
     if event.v != SCHEMA_VERSION:
         msg = f"unsupported schema version {event.v!r} - at `$.v` (this laptime reads v{SCHEMA_VERSION})"
         raise EventDecodeError(msg)
+    for field, value in (("ts", event.ts), ("end_ts", getattr(event, "end_ts", None))):
+        if value is not None and not TIMESTAMP_PATTERN.match(value):
+            msg = f"timestamp {value!r} is not canonical UTC `YYYY-MM-DDTHH:MM:SS.ffffffZ` - at `$.{field}`"
+            raise EventDecodeError(msg)
     return event
 
 
+TIMESTAMP_PATTERN: Final = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$")
+
+
 def json_schema() -> dict[str, Any]:
-    """The JSON Schema of one log line, as shipped in ``laptime/schema``."""
+    """The JSON Schema of one log line, as shipped in ``laptime/schema``.
+
+    Beyond what the structs say, it pins ``v`` to 1 and the timestamps to their
+    canonical form, which ``decode`` checks too.
+    """
     schema: dict[str, Any] = msgspec.json.schema(Event)
+    for definition in schema.get("$defs", {}).values():
+        props = definition.get("properties", {})
+        if "v" in props:
+            props["v"] = {"const": SCHEMA_VERSION, "description": "schema version"}
+        for name in ("ts", "end_ts"):
+            if name in props:
+                props[name] = {"type": "string", "pattern": TIMESTAMP_PATTERN.pattern}
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["$id"] = "https://laptime.dev/schema/events-v1.schema.json"
     schema["title"] = "laptime event, schema v1"

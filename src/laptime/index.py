@@ -27,7 +27,7 @@ from laptime import events as ev
 from laptime.log import LineChunk, read_chunks, torn_tail
 from laptime.store import Store
 
-INDEX_VERSION: Final = 1
+INDEX_VERSION: Final = 3  # 3: the derived run_llm, run_phases and run_facts tables
 
 # Timestamps are canonical (``YYYY-MM-DDTHH:MM:SS.ffffffZ``), so SQL can turn them
 # into integer microseconds exactly, without float rounding.
@@ -52,7 +52,7 @@ _TABLE_OF: Final[dict[type[Any], str]] = {
     ev.ErrorEvent: "errors",
     ev.Metric: "metrics",
 }
-_RAW_FIELDS: Final = frozenset({"attrs", "source"})
+_RAW_FIELDS: Final = frozenset({"attrs", "source", "end_attrs", "end_source"})
 
 
 def _ingest_struct(event_type: type[Any]) -> type[msgspec.Struct]:
@@ -63,7 +63,8 @@ def _ingest_struct(event_type: type[Any]) -> type[msgspec.Struct]:
     fields: list[tuple[str, Any, Any]] = []
     for info in msgspec.structs.fields(event_type):
         if info.name in _RAW_FIELDS:
-            fields.append((info.name, msgspec.Raw, msgspec.Raw(b"{}" if info.name == "attrs" else b"")))
+            empty = b"{}" if info.name in ("attrs", "end_attrs") else b""
+            fields.append((info.name, msgspec.Raw, msgspec.Raw(empty)))
         elif info.name == "v":
             # Checked in C while decoding: a line of another schema version fails
             # its chunk's fast path and is reported on its own.
@@ -85,10 +86,17 @@ def _ingest_struct(event_type: type[Any]) -> type[msgspec.Struct]:
 _INGEST_TYPES: Final = {event_type: _ingest_struct(event_type) for event_type in _TABLE_OF}
 _TABLE_OF_INGEST: Final = {_INGEST_TYPES[t]: table for t, table in _TABLE_OF.items()}
 _COLUMNS: Final = {table: msgspec.structs.fields(_INGEST_TYPES[t]) for t, table in _TABLE_OF.items()}
+# A compacted ``span`` line is indexed as the span_start and span_end it replaces.
+_SPAN_INGEST: Final = _ingest_struct(ev.Span)
+_SPAN_START_FIELDS: Final = tuple(info.name for info in _COLUMNS["span_starts"])
+_SPAN_END_FIELDS: Final = tuple(
+    {"id": "end_id", "ts": "end_ts", "attrs": "end_attrs", "source": "end_source"}.get(info.name, info.name)
+    for info in _COLUMNS["span_ends"]
+)
 
 
 def _union() -> Any:
-    members = tuple(_INGEST_TYPES.values())
+    members = (*_INGEST_TYPES.values(), _SPAN_INGEST)
     union: Any = members[0]
     for member in members[1:]:
         union = union | member
@@ -99,20 +107,12 @@ _UNION: Final = _union()
 _decoder: Final[msgspec.json.Decoder[Any]] = msgspec.json.Decoder(_UNION)
 
 
-def _sql_type(annotation: Any) -> str:
-    text = str(annotation)
-    if "int" in text and "float" not in text:
-        return "INTEGER"
-    if "float" in text:
-        return "REAL"
-    if "bool" in text:
-        return "INTEGER"
-    return "TEXT"
-
-
 def _create_table_sql(table: str) -> str:
-    cols = ", ".join(f'"{info.name}" {_sql_type(info.type)}' for info in _COLUMNS[table])
-    return f'CREATE TABLE IF NOT EXISTS {table} (seg INTEGER NOT NULL, {cols}, UNIQUE("id"))'
+    # Columns carry no declared type on purpose: with no type affinity SQLite stores
+    # each value as bound, which makes inserts about 40% faster. msgspec has already
+    # validated every value's type while decoding.
+    cols = ", ".join(f'"{info.name}"' for info in _COLUMNS[table])
+    return f'CREATE TABLE IF NOT EXISTS {table} (seg, {cols}, UNIQUE("id"))'
 
 
 _LLM_TOTAL: Final = "input_tokens + output_tokens + cache_read_tokens + cache_write_tokens"
@@ -121,13 +121,20 @@ _LLM_TOTAL: Final = "input_tokens + output_tokens + cache_read_tokens + cache_wr
 def _insert_sql(table: str, seg: int) -> str:
     """An event seen twice (same id) is indexed once. For llm usage the copy with the
     largest token total wins (a streamed response is logged again with its final
-    counts); on a tie the first stays. Both rules are order-independent, so a rebuilt
-    index equals an incremental one."""
+    counts), for a span end the latest; on a tie the first stays. These rules are
+    order-independent, so a rebuilt index equals an incremental one."""
     names = ", ".join(f'"{info.name}"' for info in _COLUMNS[table])
     values = ", ".join("NULLIF(CAST(? AS TEXT), '')" if info.name in _RAW_FIELDS else "?" for info in _COLUMNS[table])
+    updates = ", ".join(f'"{info.name}" = excluded."{info.name}"' for info in _COLUMNS[table] if info.name != "id")
+    if table == "span_ends":
+        # A span end seen again with a later time wins (an importer re-closes a span
+        # whose source grew, e.g. a live Claude Code session); on a tie the first stays.
+        return (
+            f"INSERT INTO {table} (seg, {names}) VALUES ({seg}, {values}) "
+            f"ON CONFLICT(id) DO UPDATE SET seg = excluded.seg, {updates} WHERE excluded.ts > {table}.ts"
+        )
     if table != "llm_calls":
         return f"INSERT OR IGNORE INTO {table} (seg, {names}) VALUES ({seg}, {values})"
-    updates = ", ".join(f'"{info.name}" = excluded."{info.name}"' for info in _COLUMNS[table] if info.name != "id")
     excluded_total = " + ".join(f"excluded.{c.strip()}" for c in _LLM_TOTAL.split("+"))
     return (
         f"INSERT INTO {table} (seg, {names}) VALUES ({seg}, {values}) "
@@ -166,12 +173,90 @@ _SCHEMA: Final = [
                CASE WHEN end_us IS NULL THEN NULL ELSE (end_us - start_us) / 1000000 END AS duration_seconds,
                outcome, attrs AS metadata
         FROM spans WHERE kind = 'phase'""",
+    # Per-run aggregates for `report summary` (and cost): derived from the event tables
+    # in _refresh_runs for the runs an ingest touched, so a rebuilt index equals an
+    # incremental one. See _DERIVED_REFRESH for what each column means.
+    """CREATE TABLE IF NOT EXISTS run_llm (
+        run_id TEXT NOT NULL, model TEXT NOT NULL, provider TEXT NOT NULL, day TEXT NOT NULL,
+        bucket INTEGER NOT NULL, reported INTEGER NOT NULL, calls INTEGER NOT NULL,
+        input INTEGER NOT NULL, output INTEGER NOT NULL, cache_read INTEGER NOT NULL, cache_write INTEGER NOT NULL,
+        estimated_tokens INTEGER NOT NULL, cost_usd REAL, latency_sum REAL, latency_n INTEGER NOT NULL,
+        PRIMARY KEY (run_id, model, provider, day, bucket, reported)) WITHOUT ROWID""",
+    """CREATE TABLE IF NOT EXISTS run_phases (
+        run_id TEXT NOT NULL, phase TEXT NOT NULL, duration_us INTEGER NOT NULL, attempts INTEGER NOT NULL,
+        first_start_us INTEGER NOT NULL, PRIMARY KEY (run_id, phase)) WITHOUT ROWID""",
+    """CREATE TABLE IF NOT EXISTS run_facts (
+        run_id TEXT PRIMARY KEY, tvc_us INTEGER, retries INTEGER NOT NULL,
+        changes_requested INTEGER NOT NULL) WITHOUT ROWID""",
 ]
+
+# The derived per-run tables, rebuilt for the runs in temp.touched (after `runs`).
+#   run_llm: llm usage per (run, model, provider, UTC day, tier bucket, cost reported?):
+#     calls; token sums with input in Anthropic's meaning (cache excluded); estimated_tokens
+#     (the call totals of estimated calls); the reported cost; latency sum and count. The
+#     day and tier bucket let laptime.pricing price the groups exactly (see its docstring).
+#   run_phases: top-level phase spans per (run, phase): summed duration (an open span ends
+#     at the run's end), attempts, first start.
+#   run_facts: TVc (run start to the first checkpoint after a passing validation, or a
+#     verified one), retries (as analysis.kpi counts them), and whether any span's attrs
+#     carry source_outcome "changes_requested".
+_TOUCHED: Final = "(SELECT run_id FROM temp.touched)"
+_LLM_INPUT: Final = (
+    "CASE WHEN input_includes_cache THEN MAX(0, input_tokens - cache_read_tokens - cache_write_tokens) "
+    "ELSE input_tokens END"
+)
+_VERIFY_PHASES: Final = "('verify', 'verification', 'test', 'validation')"
+
+
+def _derived_refresh() -> list[str]:
+    from laptime.pricing import tier_bucket_sql  # no genai-prices import: just the thresholds
+
+    bucket = tier_bucket_sql("inp + cache_read_tokens + cache_write_tokens")
+    return [
+        *(f"DELETE FROM {t} WHERE run_id IN {_TOUCHED}" for t in ("run_llm", "run_phases", "run_facts")),
+        f"""INSERT INTO run_llm
+            SELECT run, model, provider, substr(ts, 1, 10), {bucket}, cost_usd IS NOT NULL, COUNT(*),
+                   SUM(inp), SUM(output_tokens), SUM(cache_read_tokens), SUM(cache_write_tokens),
+                   SUM(CASE WHEN estimated THEN inp + output_tokens + cache_read_tokens + cache_write_tokens
+                       ELSE 0 END),
+                   SUM(cost_usd), SUM(latency_ms), COUNT(latency_ms)
+            FROM (SELECT *, {_LLM_INPUT} AS inp FROM llm_calls WHERE run IN {_TOUCHED})
+            GROUP BY 1, 2, 3, 4, 5, 6""",
+        f"""INSERT INTO run_phases
+            SELECT s.run, s.name,
+                   SUM(MAX(COALESCE({ts_us("e.ts")}, COALESCE(r.ended_us, r.last_us)), {ts_us("s.ts")})
+                       - {ts_us("s.ts")}),
+                   COUNT(*), MIN({ts_us("s.ts")})
+            FROM span_starts s JOIN runs r ON r.run_id = s.run LEFT JOIN span_ends e ON e.span = s.span
+            WHERE s.run IN {_TOUCHED} AND s.kind = 'phase' AND s.parent = s.run
+            GROUP BY s.run, s.name""",
+        f"""INSERT INTO run_facts
+            SELECT r.run_id,
+                   (SELECT {ts_us("c.ts")} FROM checkpoints c WHERE c.run = r.run_id AND (c.verified OR EXISTS (
+                        SELECT 1 FROM validations v WHERE v.run = c.run AND v.passed AND v.ts <= c.ts))
+                    ORDER BY c.ts, c.id LIMIT 1) - r.started_us,
+                   CASE WHEN EXISTS (SELECT 1 FROM validations WHERE run = r.run_id) THEN
+                       (SELECT COUNT(*) FROM validations v WHERE v.run = r.run_id AND EXISTS (
+                            SELECT 1 FROM validations w WHERE w.run = v.run AND w.command = v.command
+                            AND NOT w.passed AND (w.ts < v.ts OR (w.ts = v.ts AND w.id < v.id))))
+                   ELSE (SELECT COALESCE(SUM(attempts - 1), 0) FROM run_phases p
+                         WHERE p.run_id = r.run_id AND lower(p.phase) IN {_VERIFY_PHASES}) END,
+                   EXISTS (SELECT 1 FROM span_starts s WHERE s.run = r.run_id
+                           AND s.attrs LIKE '%changes_requested%'
+                           AND s.attrs ->> '$.source_outcome' = 'changes_requested')
+                   OR EXISTS (SELECT 1 FROM span_ends s WHERE s.run = r.run_id
+                              AND s.attrs LIKE '%changes_requested%'
+                              AND s.attrs ->> '$.source_outcome' = 'changes_requested')
+            FROM runs r WHERE r.run_id IN {_TOUCHED}""",
+    ]
+
+
+_DERIVED_REFRESH: Final = _derived_refresh()
 
 _TABLES_WITH_TIME: Final = tuple(_TABLE_OF.values())
 
 
-class IndexError_(Exception):  # noqa: N801 - "IndexError" is a builtin
+class IndexOpenError(Exception):
     """The index cannot be opened or updated; ``laptime refresh`` rebuilds it."""
 
 
@@ -203,7 +288,7 @@ class Index:
         path = store.index_path
         if not create and not path.exists():
             msg = f"no index at {path}; run `laptime refresh` to build it"
-            raise IndexError_(msg)
+            raise IndexOpenError(msg)
         try:
             store.root.mkdir(parents=True, exist_ok=True)
             self.db = apsw.Connection(str(path))
@@ -213,7 +298,7 @@ class Index:
             self._ensure_schema()
         except (apsw.Error, OSError) as exc:
             msg = f"cannot open the index {path}: {exc}; delete it and run `laptime refresh` to rebuild it"
-            raise IndexError_(msg) from None
+            raise IndexOpenError(msg) from None
 
     def _ensure_schema(self) -> None:
         version = None
@@ -365,7 +450,10 @@ class Index:
         astuple = msgspec.structs.astuple
         table_of = _TABLE_OF_INGEST
         for event in decoded:
-            table = table_of[type(event)]
+            table = table_of.get(type(event))
+            if table is None:  # a compacted span: one start row and one end row
+                _add_merged_span(by_table, event)
+                continue
             rows = by_table.get(table)
             if rows is None:
                 rows = by_table[table] = []
@@ -431,6 +519,15 @@ class Index:
             LEFT JOIN span_ends e ON e.span = t.run_id
             """
         )
+        for statement in _DERIVED_REFRESH:  # per-run aggregates of report summary (set-based SQL)
+            self.db.execute(statement)
+
+
+def _add_merged_span(by_table: dict[str, list[Any]], event: Any) -> None:
+    start = tuple(getattr(event, name) for name in _SPAN_START_FIELDS)
+    end = tuple(None if name == "parent" else getattr(event, name) for name in _SPAN_END_FIELDS)
+    by_table.setdefault("span_starts", []).append(start)
+    by_table.setdefault("span_ends", []).append(end)
 
 
 def _decode_with_recovery(raw: bytes) -> tuple[Any | None, str | None]:
@@ -489,6 +586,11 @@ def file_size(path: Path) -> int:
         return os.stat(path).st_size
     except OSError:
         return 0
+
+
+def table_of(event_type: type[Any]) -> str | None:
+    """The index table that holds events of ``event_type`` (None for a compacted span)."""
+    return _TABLE_OF.get(event_type)
 
 
 def event_tables() -> tuple[str, ...]:

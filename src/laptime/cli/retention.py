@@ -1,0 +1,100 @@
+"""``laptime report clean`` and ``laptime compact``: keep the log the size you want."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import click
+
+from laptime.cli._common import UsageProblem, echo_json, json_option, open_index, store_of
+
+
+def _bytes(n: int) -> str:
+    size = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if size < 1024 or unit == "GiB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{n} B"
+
+
+@click.command()
+@click.option("--before", required=True, help="Remove day segments before this date (YYYY-MM-DD, UTC).")
+@click.option("--confirm", is_flag=True, help="Really remove them. Without it, only say what would be removed.")
+@json_option
+@click.pass_context
+def clean(ctx: click.Context, before: str, confirm: bool, as_json: bool) -> None:
+    """Remove log segments of days before DATE and rebuild the index. Without
+    --confirm, nothing is removed: it prints what would be.
+
+    A run that spans the cut keeps its later events only.
+
+    \b
+    Examples:
+      laptime report clean --before 2026-01-01             (dry run)
+      laptime report clean --before 2026-01-01 --confirm
+    """
+    from laptime.retention import MaintenanceBusyError, apply_clean, plan_clean
+
+    try:
+        cut = date.fromisoformat(before.strip())
+    except ValueError:
+        raise UsageProblem(f"--before: {before!r} is not a date; use YYYY-MM-DD") from None
+    store = store_of(ctx)
+    with open_index(ctx) as index:
+        plan = plan_clean(store, index, cut)
+    if confirm and plan.segments:
+        try:
+            apply_clean(store, plan)
+        except MaintenanceBusyError as exc:
+            raise click.ClickException(str(exc)) from None
+    if as_json:
+        echo_json({**plan.as_dict(), "removed": bool(confirm and plan.segments)})
+        return
+    if not plan.segments:
+        click.echo(f"nothing to remove: no segment is older than {cut.isoformat()}")
+        return
+    verb = "removed" if confirm else "would remove"
+    click.echo(
+        f"{verb} {len(plan.segments)} segments ({_bytes(plan.bytes)}, {plan.events} events) "
+        f"before {cut.isoformat()}: {plan.segments[0].name} .. {plan.segments[-1].name}"
+    )
+    click.echo(f"runs: {plan.runs_removed_whole} removed whole, {plan.runs_touched - plan.runs_removed_whole} keep later events")
+    if not confirm:
+        click.echo("nothing was removed; add --confirm to remove them")
+    else:
+        click.echo("index rebuilt")
+
+
+@click.command()
+@json_option
+@click.pass_context
+def compact(ctx: click.Context, as_json: bool) -> None:
+    """Rewrite past day segments smaller: drop torn lines and merge each span's
+    open and close events into one line. Nothing else is dropped, so every report is
+    the same afterwards. The two most recent days are left alone, since writers may
+    still be appending to them.
+
+    \b
+    Example:
+      laptime compact
+    """
+    from laptime.retention import MaintenanceBusyError, compact as run_compact
+
+    store = store_of(ctx)
+    if not store.exists():
+        raise UsageProblem(f"no laptime store at {store.root}; nothing to compact")
+    try:
+        result = run_compact(store)
+    except MaintenanceBusyError as exc:
+        raise click.ClickException(str(exc)) from None
+    if as_json:
+        echo_json(result.as_dict())
+        return
+    click.echo(
+        f"compacted {result.segments_rewritten} segments: {_bytes(result.bytes_before)} -> {_bytes(result.bytes_after)}, "
+        f"{result.lines_before} -> {result.lines_after} lines; {result.spans_merged} spans merged, "
+        f"{result.torn_lines_dropped} torn lines dropped"
+    )
+    if result.skipped_recent:
+        click.echo(f"left alone (recent): {', '.join(result.skipped_recent)}")
