@@ -184,7 +184,7 @@ _SCHEMA: Final = [
         PRIMARY KEY (run_id, model, provider, day, bucket, reported)) WITHOUT ROWID""",
     """CREATE TABLE IF NOT EXISTS run_phases (
         run_id TEXT NOT NULL, phase TEXT NOT NULL, duration_us INTEGER NOT NULL, attempts INTEGER NOT NULL,
-        first_start_us INTEGER NOT NULL, PRIMARY KEY (run_id, phase)) WITHOUT ROWID""",
+        start_offset_us INTEGER NOT NULL, PRIMARY KEY (run_id, phase)) WITHOUT ROWID""",
     """CREATE TABLE IF NOT EXISTS run_facts (
         run_id TEXT PRIMARY KEY, tvc_us INTEGER, retries INTEGER NOT NULL,
         changes_requested INTEGER NOT NULL) WITHOUT ROWID""",
@@ -196,7 +196,7 @@ _SCHEMA: Final = [
 #     (the call totals of estimated calls); the reported cost; latency sum and count. The
 #     day and tier bucket let laptime.pricing price the groups exactly (see its docstring).
 #   run_phases: top-level phase spans per (run, phase): summed duration (an open span ends
-#     at the run's end), attempts, first start.
+#     at the run's end), attempts, and when the phase first started, from the run's start.
 #   run_facts: TVc (run start to the first checkpoint after a passing validation, or a
 #     verified one), retries (as analysis.kpi counts them), and whether any span's attrs
 #     carry source_outcome "changes_requested".
@@ -226,7 +226,7 @@ def _derived_refresh() -> list[str]:
             SELECT s.run, s.name,
                    SUM(MAX(COALESCE({ts_us("e.ts")}, COALESCE(r.ended_us, r.last_us)), {ts_us("s.ts")})
                        - {ts_us("s.ts")}),
-                   COUNT(*), MIN({ts_us("s.ts")})
+                   COUNT(*), MIN({ts_us("s.ts")}) - COALESCE(r.started_us, MIN({ts_us("s.ts")}))
             FROM span_starts s JOIN runs r ON r.run_id = s.run LEFT JOIN span_ends e ON e.span = s.span
             WHERE s.run IN {_TOUCHED} AND s.kind = 'phase' AND s.parent = s.run
             GROUP BY s.run, s.name""",
@@ -486,7 +486,7 @@ class Index:
 
     def _rowid_marks(self) -> dict[str, int]:
         return {
-            table: int(self.db.execute(f"SELECT COALESCE(MAX(rowid), 0) FROM {table}").fetchone()[0])
+            table: int(next(iter(self.db.execute(f"SELECT COALESCE(MAX(rowid), 0) FROM {table}")))[0])
             for table in _TABLES_WITH_TIME
         }
 

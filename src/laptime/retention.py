@@ -98,7 +98,9 @@ def plan_clean(store: Store, index: Index, before: date) -> CleanPlan:
             kept: set[str] = set()
             for table in event_tables():
                 plan.events += index.query(f"SELECT COUNT(*) FROM {table} WHERE seg IN ({seg_marks})", segs)[0][0]
-                touched.update(r[0] for r in index.query(f"SELECT DISTINCT run FROM {table} WHERE seg IN ({seg_marks})", segs))
+                touched.update(
+                    r[0] for r in index.query(f"SELECT DISTINCT run FROM {table} WHERE seg IN ({seg_marks})", segs)
+                )
                 kept.update(
                     r[0] for r in index.query(f"SELECT DISTINCT run FROM {table} WHERE seg NOT IN ({seg_marks})", segs)
                 )
@@ -168,7 +170,7 @@ def _compact_segment(path: Path, result: CompactResult) -> None:
                 continue
             if reason is not None:
                 result.torn_lines_dropped += 1  # garbage before a kept event
-            events.append(_full_event(raw, decoded))
+            events.append(_full_event(raw))
     tail = _unterminated_tail(path)
     if tail:
         result.torn_lines_dropped += 1
@@ -197,23 +199,20 @@ def _unterminated_tail(path: Path) -> int:
     return torn_tail(path, 0)
 
 
-_full_decoder = msgspec.json.Decoder(ev.Event)  # type: ignore[arg-type]
+_full_decoder: msgspec.json.Decoder[ev.Event] = msgspec.json.Decoder(ev.Event)
 
 
-def _full_event(raw: bytes, decoded: Any) -> ev.Event:
-    """The full event (attrs as dicts) for a line the index decoder accepted."""
-    start = raw.find(b"{") if decoded is not None else 0
-    try:
-        return _full_decoder.decode(raw)  # type: ignore[no-any-return]
-    except (msgspec.ValidationError, msgspec.DecodeError):
-        # a torn prefix was cut off by the recovering decoder: find the event again
-        position = raw.find(b'{"', start + 1)
-        while position > 0:
-            try:
-                return _full_decoder.decode(raw[position:])  # type: ignore[no-any-return]
-            except (msgspec.ValidationError, msgspec.DecodeError):
-                position = raw.find(b'{"', position + 1)
-        raise
+def _full_event(raw: bytes) -> ev.Event:
+    """The full event (attrs as dicts) of a line the index accepted, torn prefix or not."""
+    position = 0
+    while True:
+        try:
+            return _full_decoder.decode(raw[position:])
+        except (msgspec.ValidationError, msgspec.DecodeError):
+            # the recovering decoder kept an event after some garbage: find it again
+            position = raw.find(b'{"', position + 1)
+            if position < 0:
+                raise
 
 
 def _merge_spans(events: list[ev.Event], result: CompactResult) -> list[ev.Event]:

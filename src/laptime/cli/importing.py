@@ -47,6 +47,7 @@ def import_(ctx: click.Context, fmt: str, paths: tuple[Path, ...], quiet: bool, 
     """
     from laptime.importers import UnknownFormatError, get_importer
     from laptime.importers.base import ImportResult, detect_format, run_import
+    from laptime.retention import MaintenanceBusyError
 
     store = store_of(ctx)
     groups: dict[str, list[Path]] = {}
@@ -72,7 +73,10 @@ def import_(ctx: click.Context, fmt: str, paths: tuple[Path, ...], quiet: bool, 
         targets = group or importer.default_paths()
         if not targets:
             raise UsageProblem(f"import {name} needs at least one PATH")
-        result = run_import(store, importer, targets, quiet=quiet)
+        try:
+            result = run_import(store, importer, targets, quiet=quiet)
+        except MaintenanceBusyError as exc:
+            raise click.ClickException(str(exc)) from None
         results.append(result)
 
     if as_json:

@@ -59,7 +59,8 @@ def clean(ctx: click.Context, before: str, confirm: bool, as_json: bool) -> None
         f"{verb} {len(plan.segments)} segments ({_bytes(plan.bytes)}, {plan.events} events) "
         f"before {cut.isoformat()}: {plan.segments[0].name} .. {plan.segments[-1].name}"
     )
-    click.echo(f"runs: {plan.runs_removed_whole} removed whole, {plan.runs_touched - plan.runs_removed_whole} keep later events")
+    partial = plan.runs_touched - plan.runs_removed_whole
+    click.echo(f"runs: {plan.runs_removed_whole} removed whole, {partial} keep later events")
     if not confirm:
         click.echo("nothing was removed; add --confirm to remove them")
     else:
@@ -79,7 +80,8 @@ def compact(ctx: click.Context, as_json: bool) -> None:
     Example:
       laptime compact
     """
-    from laptime.retention import MaintenanceBusyError, compact as run_compact
+    from laptime.retention import MaintenanceBusyError
+    from laptime.retention import compact as run_compact
 
     store = store_of(ctx)
     if not store.exists():
@@ -92,7 +94,8 @@ def compact(ctx: click.Context, as_json: bool) -> None:
         echo_json(result.as_dict())
         return
     click.echo(
-        f"compacted {result.segments_rewritten} segments: {_bytes(result.bytes_before)} -> {_bytes(result.bytes_after)}, "
+        f"compacted {result.segments_rewritten} segments: "
+        f"{_bytes(result.bytes_before)} -> {_bytes(result.bytes_after)}, "
         f"{result.lines_before} -> {result.lines_after} lines; {result.spans_merged} spans merged, "
         f"{result.torn_lines_dropped} torn lines dropped"
     )

@@ -20,6 +20,7 @@ This module does the rest, the same way for every format:
 from __future__ import annotations
 
 import hashlib
+import os
 import sys
 import time
 from abc import ABC, abstractmethod
@@ -32,8 +33,9 @@ import apsw
 
 from laptime import events as ev
 from laptime.clock import format_timestamp
-from laptime.index import Index, event_tables
+from laptime.index import Index, event_tables, table_of
 from laptime.log import LogWriter
+from laptime.retention import maintenance_lock
 from laptime.store import Store
 
 BATCH_EVENTS = 50_000
@@ -114,9 +116,7 @@ class ImportResult:
             "events_already_stored": self.events_already_stored,
             "skipped_records": self.skipped_records,
             "runs": len(self.runs),
-            "problems": [
-                {"file": p.file, "line": p.line, "message": p.message} for p in self.problems
-            ],
+            "problems": [{"file": p.file, "line": p.line, "message": p.message} for p in self.problems],
         }
 
 
@@ -177,39 +177,65 @@ class Importer(ABC):
 
 
 class ImportCache:
-    """``.laptime/imports.sqlite``: per-file sizes and offsets. A cache: safe to delete."""
+    """``.laptime/imports.sqlite``: per-file sizes and offsets. A cache: safe to delete.
+
+    An importer's rows are read once (``get`` then answers from memory) and new rows
+    are written in batches (``commit``), after the log holds the files' events: a
+    crash in between costs a re-read, never an event."""
 
     def __init__(self, store: Store) -> None:
         store.root.mkdir(parents=True, exist_ok=True)
         self.db = apsw.Connection(str(store.root / "imports.sqlite"))
         self.db.set_busy_timeout(30_000)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.execute(
             """CREATE TABLE IF NOT EXISTS files (
                 importer TEXT NOT NULL, path TEXT NOT NULL, size INTEGER, mtime_ns INTEGER, inode INTEGER,
                 "offset" INTEGER, extra TEXT, PRIMARY KEY (importer, path))"""
         )
+        self._rows: dict[str, dict[str, tuple[Any, ...]]] = {}
+        self._pending: list[tuple[Any, ...]] = []
 
     def get(self, importer: str, path: str) -> FileState | None:
         import json
 
-        row = self.db.execute(
-            'SELECT size, mtime_ns, inode, "offset", extra FROM files WHERE importer = ? AND path = ?',
-            (importer, path),
-        ).fetchone()
+        rows = self._rows.get(importer)
+        if rows is None:
+            rows = self._rows[importer] = {
+                r[0]: r[1:]
+                for r in self.db.execute(
+                    'SELECT path, size, mtime_ns, inode, "offset", extra FROM files WHERE importer = ?', (importer,)
+                )
+            }
+        row = rows.get(path)
         if row is None:
             return None
         return FileState(row[0], row[1], row[2], row[3], json.loads(row[4]) if row[4] else {})
 
     def put(self, importer: str, path: str, state: FileState) -> None:
+        """Remember a file's state; written by the next ``commit``."""
         import json
 
-        self.db.execute(
-            'INSERT OR REPLACE INTO files(importer, path, size, mtime_ns, inode, "offset", extra) '
-            "VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (importer, path, state.size, state.mtime_ns, state.inode, state.offset, json.dumps(state.extra)),
-        )
+        extra = json.dumps(state.extra)
+        self._pending.append((importer, path, state.size, state.mtime_ns, state.inode, state.offset, extra))
+        self._rows.setdefault(importer, {})[path] = (state.size, state.mtime_ns, state.inode, state.offset, extra)
+        if len(self._pending) >= 1000:
+            self.commit()
+
+    def commit(self) -> None:
+        if not self._pending:
+            return
+        pending, self._pending = self._pending, []
+        with self.db:
+            self.db.executemany(
+                'INSERT OR REPLACE INTO files(importer, path, size, mtime_ns, inode, "offset", extra) '
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                pending,
+            )
 
     def close(self) -> None:
+        self.commit()
         self.db.close()
 
 
@@ -257,7 +283,11 @@ def _stat_state(path: Path) -> FileState:
 
 
 class _Appender:
-    """Batches new events, drops those the index already has, appends the rest."""
+    """Batches new events, drops those the index already has, appends the rest.
+
+    ``flush`` writes to the log; the index catches up every ``BATCH_EVENTS`` appended
+    events (and at ``close``), not after every file. Until then the ids appended but
+    not yet indexed are remembered, so de-duplication sees them too."""
 
     def __init__(self, store: Store, index: Index, result: ImportResult) -> None:
         self.index = index
@@ -265,6 +295,7 @@ class _Appender:
         self.writer = LogWriter(store, flush_interval=0)
         self.pending: list[ev.Event] = []
         self.tables = event_tables()
+        self.unindexed: dict[str, int | str] = {}
 
     def add(self, events: Iterable[ev.Event]) -> None:
         for event in events:
@@ -272,17 +303,23 @@ class _Appender:
             if len(self.pending) >= BATCH_EVENTS:
                 self.flush()
 
-    def _known_ids(self, ids: list[str]) -> dict[str, int]:
-        """Ids already indexed, with the stored token total for llm events (-1 otherwise)."""
-        known: dict[str, int] = {}
-        for start in range(0, len(ids), 900):
-            part = ids[start : start + 900]
-            marks = ",".join("?" * len(part))
-            union = " UNION ALL ".join(
-                f"SELECT id, {_LLM_TOTAL_SQL if t == 'llm_calls' else '-1'} FROM {t} WHERE id IN ({marks})"
-                for t in self.tables
-            )
-            known.update((r[0], r[1]) for r in self.index.db.execute(union, part * len(self.tables)))
+    def _known_ids(self, events: Iterable[ev.Event]) -> dict[str, int | str]:
+        """Ids already indexed, with the stored token total for llm events, the stored
+        time for span ends, and -1 otherwise. Each id is looked up in its own type's
+        table only (ids are unique across the log), one probe per id."""
+        by_table: dict[str, list[str]] = {}
+        for event in events:
+            table = table_of(type(event))
+            for t in (table,) if table is not None else self.tables:
+                by_table.setdefault(t, []).append(event.id)
+        known: dict[str, int | str] = {}
+        for table, ids in by_table.items():
+            value = _LLM_TOTAL_SQL if table == "llm_calls" else "ts" if table == "span_ends" else "-1"
+            for start in range(0, len(ids), 900):
+                part = ids[start : start + 900]
+                marks = ",".join("?" * len(part))
+                sql = f"SELECT id, {value} FROM {table} WHERE id IN ({marks})"
+                known.update((r[0], r[1]) for r in self.index.db.execute(sql, part))
         return known
 
     def flush(self) -> None:
@@ -294,13 +331,19 @@ class _Appender:
         unique: dict[str, ev.Event] = {}
         for event in batch:
             unique[event.id] = event
-        known = self._known_ids(list(unique))
+        known = self._known_ids(unique.values())
+        unindexed = self.unindexed
         by_day: dict[str, list[bytes]] = {}
         for event_id, event in unique.items():
-            stored_total = known.get(event_id)
+            stored_total = unindexed.get(event_id)
+            if stored_total is None:
+                stored_total = known.get(event_id)
+            elif event_id in known and not _improves(event, known[event_id]):
+                stored_total = known[event_id]  # the index already holds a copy at least as good
             if stored_total is not None and not _improves(event, stored_total):
                 self.result.events_already_stored += 1
                 continue
+            unindexed[event_id] = _stored_value(event)
             by_day.setdefault(event.ts[:10], []).append(ev.encode(event))
             self.result.runs.add(event.run)
             if stored_total is not None:
@@ -318,23 +361,41 @@ class _Appender:
                 size += len(line)
             if chunk:
                 self.writer.append(b"".join(chunk), day)
+        if len(unindexed) >= BATCH_EVENTS:
+            self.update_index()
+
+    def update_index(self) -> None:
         self.index.update()
+        self.unindexed = {}
 
     def close(self) -> None:
         self.flush()
+        self.update_index()
         self.writer.close()
 
 
 _LLM_TOTAL_SQL = "input_tokens + output_tokens + cache_read_tokens + cache_write_tokens"
 
 
-def _improves(event: ev.Event, stored_total: int) -> bool:
+def _stored_value(event: ev.Event) -> int | str:
+    """What ``_known_ids`` would return for ``event`` once it is indexed."""
+    if isinstance(event, ev.LlmUsage):
+        return event.input_tokens + event.output_tokens + event.cache_read_tokens + event.cache_write_tokens
+    if isinstance(event, ev.SpanEnd):
+        return event.ts
+    return -1
+
+
+def _improves(event: ev.Event, stored: int | str) -> bool:
     """An llm event seen again with a larger token total (a streamed response's final
-    counts) is appended again; the index keeps the copy with the largest total."""
-    if not isinstance(event, ev.LlmUsage) or stored_total < 0:
+    counts) is appended again, and so is a span end seen again later (a span whose
+    source grew); the index keeps the largest total and the latest end."""
+    if isinstance(event, ev.SpanEnd):
+        return isinstance(stored, str) and event.ts > stored
+    if not isinstance(event, ev.LlmUsage) or not isinstance(stored, int) or stored < 0:
         return False
     total = event.input_tokens + event.output_tokens + event.cache_read_tokens + event.cache_write_tokens
-    return total > stored_total
+    return total > stored
 
 
 def run_import(
@@ -344,8 +405,11 @@ def run_import(
     *,
     quiet: bool = False,
     progress_stream: TextIO | None = None,
+    progress_delay: float = 1.0,
 ) -> ImportResult:
-    """Import ``paths`` (files or folders) with ``importer`` into ``store``."""
+    """Import ``paths`` (files or folders) with ``importer`` into ``store``.
+
+    The progress bar appears after ``progress_delay`` seconds (tests pass 0)."""
     result = ImportResult(format=importer.name)
     files: list[Path] = []
     for path in paths:
@@ -362,29 +426,31 @@ def run_import(
         files.extend(found)
     result.files_seen = len(files)
     stream = progress_stream or sys.stderr
-    progress = None if quiet or not stream.isatty() else Progress(len(files), stream)
+    progress = None if quiet or not stream.isatty() else Progress(len(files), stream, delay=progress_delay)
     ctx = ImportContext(result, progress)
     store.ensure()
-    cache = ImportCache(store)
-    index = Index(store)
-    appender = _Appender(store, index, result)
-    try:
-        for file in files:
-            _import_file(importer, file, cache, ctx, appender)
+    # Shared: imports may run side by side, but never under a clean or compact.
+    with maintenance_lock(store, exclusive=False):
+        cache = ImportCache(store)
+        index = Index(store)
+        appender = _Appender(store, index, result)
+        try:
+            for file in files:
+                _import_file(importer, file, cache, ctx, appender)
+                if progress is not None:
+                    progress.files_done += 1
+                    progress.update(result)
+            appender.close()
+        finally:
+            index.close()
+            cache.close()
             if progress is not None:
-                progress.files_done += 1
-                progress.update(result)
-        appender.close()
-    finally:
-        index.close()
-        cache.close()
-        if progress is not None:
-            progress.close(result)
+                progress.close(result)
     return result
 
 
 def _import_file(importer: Importer, file: Path, cache: ImportCache, ctx: ImportContext, appender: _Appender) -> None:
-    key = str(file.resolve())
+    key = os.path.abspath(file)  # noqa: PTH100 - resolve() costs a syscall per path part, per file
     try:
         now = _stat_state(file)
     except OSError as exc:
@@ -395,12 +461,7 @@ def _import_file(importer: Importer, file: Path, cache: ImportCache, ctx: Import
         ctx.result.files_unchanged += 1
         return
     state = FileState(size=now.size, mtime_ns=now.mtime_ns, inode=now.inode)
-    if (
-        importer.append_only
-        and before is not None
-        and before.inode == now.inode
-        and now.size >= before.offset
-    ):
+    if importer.append_only and before is not None and before.inode == now.inode and now.size >= before.offset:
         state.offset = before.offset
         state.extra = before.extra
     ctx.file = file
