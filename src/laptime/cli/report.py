@@ -6,6 +6,7 @@ from typing import Any
 
 import click
 
+from laptime.cli import LazyGroup
 from laptime.cli._common import (
     UsageProblem,
     crashed_after_us,
@@ -16,7 +17,6 @@ from laptime.cli._common import (
     parse_when,
     store_of,
 )
-from laptime.cli import LazyGroup
 from laptime.events import OUTCOMES
 
 DEFAULT_SUBCOMMAND = "scoreboard"
@@ -27,6 +27,7 @@ _REPORT_COMMANDS: dict[str, tuple[str, str]] = {
     "usage": ("laptime.cli.usage", "usage"),
     "export": ("laptime.cli.export", "export"),
     "clean": ("laptime.cli.retention", "clean"),
+    "pipeline": ("laptime.cli.pipeline", "pipeline"),
 }
 
 
@@ -87,7 +88,8 @@ def scoreboard(ctx: click.Context, run: str | None, as_json: bool) -> None:
     Example:
       laptime report scoreboard 01a2b3    (same as: laptime report 01a2b3)
     """
-    from laptime.report.terminal import phase_bars, scoreboard as render
+    from laptime.report.terminal import phase_bars
+    from laptime.report.terminal import scoreboard as render
 
     _, kpi, _ = _kpi_for(ctx, run)
     if as_json:
@@ -109,7 +111,7 @@ def scoreboard(ctx: click.Context, run: str | None, as_json: bool) -> None:
 @click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True, help="At most this many runs.")
 @json_option
 @click.pass_context
-def list_(
+def list_(  # noqa: PLR0917 - click passes each option positionally
     ctx: click.Context, since: str | None, until: str | None, status: str | None, limit: int, as_json: bool
 ) -> None:
     """Recent runs, newest first.

@@ -1,0 +1,500 @@
+"""OTLP/JSON trace files that use the OpenTelemetry GenAI conventions (FORMATS.md).
+
+A file holds one ``{"resourceSpans": [...]}`` document (an OTLP/JSON export, pretty
+printed or not), or JSON Lines of such documents (the collector's file exporter).
+
+Mapping (docs/importers-choragen-otlp.md has the full table):
+
+- a **trace** is a run; the run id is the trace id. The run starts at its root span's
+  start (or the earliest span first seen) and ends with its root span;
+- every OTLP span is a span: ``invoke_workflow`` a phase, ``invoke_agent`` a task,
+  ``chat``/``text_completion``/``generate_content``/``embeddings`` an llm span,
+  ``execute_tool`` a tool span, anything else ``other``. Span ids are the trace id's
+  first half plus the span id, so parents need no look-ahead;
+- an llm span with usage attributes also gives an ``llm`` usage event:
+  ``gen_ai.usage.input_tokens`` includes cached tokens (``input_includes_cache``), the
+  model is ``gen_ai.response.model``, else ``gen_ai.request.model``; a reported cost
+  comes from ``laptime.cost_usd``;
+- status ``ERROR`` or an ``error.type`` attribute make the span ``failed``.
+
+JSON Lines files are read incrementally; a single-document file that changed is read
+again whole, and the ids (derived from trace and span ids) keep only what is new.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+import msgspec
+
+from laptime import events as ev
+from laptime.importers.base import FileState, ImportContext, Importer, source_event_id, timestamp
+from laptime.importers.choragen import read_lines
+
+NAME = "otlp"
+_MAX_NS = 253_402_300_799_999_999_000
+_HEX = re.compile(r"^[0-9a-f]+$")
+_LLM_OPERATIONS = frozenset({"chat", "text_completion", "generate_content", "embeddings"})
+_KIND_OF_OPERATION: dict[str, ev.SpanKind] = {
+    "invoke_workflow": "phase",
+    "invoke_agent": "task",
+    "create_agent": "other",
+    "execute_tool": "tool",
+    **dict.fromkeys(_LLM_OPERATIONS, "llm"),
+}
+_STATUS_ERROR = 2
+
+
+class RecordError(ValueError):
+    """A span or document that cannot be used; the message says where and why."""
+
+
+@dataclass(frozen=True, slots=True)
+class OtlpSpan:
+    """One parsed OTLP span, with its resource's attributes."""
+
+    trace_id: str
+    span_id: str
+    parent_span_id: str | None
+    name: str
+    start_ns: int
+    end_ns: int | None
+    attrs: dict[str, Any]
+    status_error: bool = False
+    status_message: str | None = None
+    resource: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def operation(self) -> str:
+        op = self.attrs.get("gen_ai.operation.name")
+        if isinstance(op, str) and op:
+            return op
+        return self.name.split(" ", 1)[0]
+
+    @property
+    def kind(self) -> ev.SpanKind:
+        given = self.attrs.get("laptime.kind")
+        if isinstance(given, str) and given in ev.SPAN_KINDS and given != "run":
+            return given  # type: ignore[return-value]
+        return _KIND_OF_OPERATION.get(self.operation, "other")
+
+
+def _any_value(value: Any, where: str) -> Any:  # noqa: PLR0911 - one return per AnyValue variant
+    """An OTLP/JSON AnyValue as a plain JSON value."""
+    if not isinstance(value, dict):
+        raise RecordError(f"{where}: an attribute value must be an object, got {type(value).__name__}")
+    if not value:
+        return None
+    if "stringValue" in value:
+        text = value["stringValue"]
+        if not isinstance(text, str):
+            raise RecordError(f"{where}.stringValue must be a string")
+        return text
+    if "boolValue" in value:
+        flag = value["boolValue"]
+        if not isinstance(flag, bool):
+            raise RecordError(f"{where}.boolValue must be true or false")
+        return flag
+    if "intValue" in value:
+        return _int(value["intValue"], f"{where}.intValue")
+    if "doubleValue" in value:
+        number = value["doubleValue"]
+        if isinstance(number, bool) or not isinstance(number, int | float | str):
+            raise RecordError(f"{where}.doubleValue must be a number")
+        try:
+            result = float(number)
+        except ValueError:
+            raise RecordError(f"{where}.doubleValue {number!r} is not a number") from None
+        return result if math.isfinite(result) else None  # JSON has no NaN or Infinity
+    if "arrayValue" in value:
+        array = value["arrayValue"]
+        items = array.get("values", []) if isinstance(array, dict) else None
+        if not isinstance(items, list):
+            raise RecordError(f"{where}.arrayValue must hold a list of values")
+        return [_any_value(item, f"{where}.arrayValue[{i}]") for i, item in enumerate(items)]
+    if "kvlistValue" in value:
+        kvlist = value["kvlistValue"]
+        items = kvlist.get("values", []) if isinstance(kvlist, dict) else None
+        if not isinstance(items, list):
+            raise RecordError(f"{where}.kvlistValue must hold a list of key-values")
+        return _attributes(items, f"{where}.kvlistValue")
+    if "bytesValue" in value:
+        data = value["bytesValue"]
+        if not isinstance(data, str):
+            raise RecordError(f"{where}.bytesValue must be a base64 string")
+        return data
+    return None
+
+
+def _int(value: Any, where: str) -> int:
+    """OTLP/JSON writes 64-bit integers as strings; accept numbers too."""
+    if isinstance(value, bool):
+        raise RecordError(f"{where} must be an integer, got a boolean")
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, str):
+        try:
+            value = int(value.strip())
+        except ValueError:
+            raise RecordError(f"{where} {value!r} is not an integer") from None
+    if not isinstance(value, int):
+        raise RecordError(f"{where} must be an integer, got {type(value).__name__}")
+    if abs(value) >= 1 << 63:
+        raise RecordError(f"{where} {value} does not fit 64 bits")
+    return value
+
+
+def _attributes(items: Any, where: str) -> dict[str, Any]:
+    if items is None:
+        return {}
+    if not isinstance(items, list):
+        raise RecordError(f"{where} must be a list of {{key, value}}")
+    out: dict[str, Any] = {}
+    for i, item in enumerate(items):
+        if not isinstance(item, dict) or not isinstance(item.get("key"), str):
+            raise RecordError(f"{where}[{i}] must be an object with a string `key`")
+        out[item["key"]] = _any_value(item.get("value", {}), f"{where}[{i}]")
+    return out
+
+
+def _hex_id(value: Any, where: str, length: int) -> str:
+    if not isinstance(value, str) or not value:
+        raise RecordError(f"missing {where}")
+    text = value.lower()
+    if len(text) != length or not _HEX.match(text) or text == "0" * length:
+        raise RecordError(f"{where} {value!r} is not {length} hex digits")
+    return text
+
+
+def _time_ns(value: Any, where: str) -> int:
+    ns = _int(value, where)
+    if not 0 < ns <= _MAX_NS:
+        raise RecordError(f"{where} {value!r} is out of range")
+    return ns
+
+
+def parse_span(obj: Any, resource: dict[str, Any] | None = None, where: str = "span") -> OtlpSpan:
+    """One OTLP/JSON span. Raises RecordError (only) for anything unusable."""
+    if not isinstance(obj, dict):
+        raise RecordError(f"{where} must be an object, got {type(obj).__name__}")
+    trace_id = _hex_id(obj.get("traceId"), f"{where}.traceId", 32)
+    span_id = _hex_id(obj.get("spanId"), f"{where}.spanId", 16)
+    parent = obj.get("parentSpanId")
+    parent_id = _hex_id(parent, f"{where}.parentSpanId", 16) if parent else None
+    name = obj.get("name")
+    if not isinstance(name, str):
+        raise RecordError(f"{where}.name must be a string")
+    if "startTimeUnixNano" not in obj:
+        raise RecordError(f"missing {where}.startTimeUnixNano")
+    start_ns = _time_ns(obj["startTimeUnixNano"], f"{where}.startTimeUnixNano")
+    end_raw = obj.get("endTimeUnixNano")
+    end_ns = None if end_raw in (None, 0, "0", "") else _time_ns(end_raw, f"{where}.endTimeUnixNano")
+    if end_ns is not None and end_ns < start_ns:
+        raise RecordError(f"{where} ends before it starts")
+    attrs = _attributes(obj.get("attributes"), f"{where}.attributes")
+    status = obj.get("status") or {}
+    if not isinstance(status, dict):
+        raise RecordError(f"{where}.status must be an object")
+    code = status.get("code", 0)
+    error = code in (_STATUS_ERROR, "STATUS_CODE_ERROR", str(_STATUS_ERROR))
+    message = status.get("message")
+    return OtlpSpan(
+        trace_id=trace_id,
+        span_id=span_id,
+        parent_span_id=parent_id,
+        name=name or "(unnamed)",
+        start_ns=start_ns,
+        end_ns=end_ns,
+        attrs=attrs,
+        status_error=error,
+        status_message=message if isinstance(message, str) and message else None,
+        resource=resource or {},
+    )
+
+
+def parse_document(obj: Any) -> Iterator[OtlpSpan | RecordError]:
+    """Every span of an OTLP/JSON traces document, or the error that made one unusable."""
+    if not isinstance(obj, dict):
+        yield RecordError(f"not an OTLP/JSON object but {type(obj).__name__}")
+        return
+    resource_spans = obj.get("resourceSpans")
+    if not isinstance(resource_spans, list):
+        yield RecordError("missing `resourceSpans` list: not an OTLP/JSON traces document")
+        return
+    for r, rs in enumerate(resource_spans):
+        where = f"resourceSpans[{r}]"
+        if not isinstance(rs, dict):
+            yield RecordError(f"{where} must be an object")
+            continue
+        resource_obj = rs.get("resource") or {}
+        if not isinstance(resource_obj, dict):
+            yield RecordError(f"{where}.resource must be an object")
+            continue
+        try:
+            resource = _attributes(resource_obj.get("attributes"), f"{where}.resource.attributes")
+        except RecordError as exc:
+            yield exc
+            continue
+        scopes = rs.get("scopeSpans", rs.get("instrumentationLibrarySpans", []))
+        if not isinstance(scopes, list):
+            yield RecordError(f"{where}.scopeSpans must be a list")
+            continue
+        for s, scope in enumerate(scopes):
+            spans = scope.get("spans", []) if isinstance(scope, dict) else None
+            if not isinstance(spans, list):
+                yield RecordError(f"{where}.scopeSpans[{s}].spans must be a list")
+                continue
+            for i, span in enumerate(spans):
+                try:
+                    yield parse_span(span, resource, f"{where}.scopeSpans[{s}].spans[{i}]")
+                except RecordError as exc:
+                    yield exc
+
+
+def _tokens(attrs: dict[str, Any], *keys: str) -> int:
+    for key in keys:
+        value = attrs.get(key)
+        if isinstance(value, bool):
+            continue
+        if isinstance(value, int | float) and value >= 0:
+            return int(value)
+        if isinstance(value, str) and value.isdigit():
+            return int(value)
+    return 0
+
+
+class _Builder:
+    """Spans to events; remembers which traces have their run span already."""
+
+    def __init__(self, file: Path, extra: dict[str, Any]) -> None:
+        self.file = str(file)
+        self.traces: dict[str, list[bool]] = extra.setdefault("traces", {})  # trace -> [started, ended]
+
+    @staticmethod
+    def span_id(span: OtlpSpan) -> str:
+        return f"{span.trace_id[:16]}{span.span_id}"
+
+    def _source(self, line: int, span: OtlpSpan) -> ev.Source:
+        return ev.Source(NAME, self.file, f"{line}:{span.span_id}")
+
+    def document(self, spans: list[OtlpSpan], line: int) -> Iterator[ev.Event]:
+        by_trace: dict[str, list[OtlpSpan]] = {}
+        for span in spans:
+            by_trace.setdefault(span.trace_id, []).append(span)
+        for trace_id, members in by_trace.items():
+            state = self.traces.setdefault(trace_id, [False, False])
+            root = next((s for s in members if s.parent_span_id is None), None)
+            if not state[0]:
+                state[0] = True
+                first = root or min(members, key=lambda s: s.start_ns)
+                yield self._run_start(trace_id, first, root, line)
+            for span in sorted(members, key=lambda s: (s.start_ns, s.span_id)):
+                yield from self.span_events(span, line)
+            if root is not None and root.end_ns is not None and not state[1]:
+                state[1] = True
+                yield ev.SpanEnd(
+                    v=ev.SCHEMA_VERSION,
+                    id=source_event_id(root.end_ns, NAME, trace_id, "run-end"),
+                    ts=timestamp(root.end_ns),
+                    run=trace_id,
+                    span=trace_id,
+                    outcome="failed" if self._failed(root) else "completed",
+                    error=self._error(root),
+                    source=self._source(line, root),
+                )
+
+    def _run_start(self, trace_id: str, first: OtlpSpan, root: OtlpSpan | None, line: int) -> ev.SpanStart:
+        attrs: dict[str, Any] = {"runner": NAME, "otel.trace_id": trace_id}
+        anchor = root or first
+        for key in ("gen_ai.conversation.id", "gen_ai.workflow.name", "gen_ai.agent.name", "gen_ai.provider.name"):
+            if key in anchor.attrs:
+                attrs[key] = anchor.attrs[key]
+        for key in ("service.name", "service.version"):
+            if key in anchor.resource:
+                attrs[key] = anchor.resource[key]
+        name = anchor.attrs.get("gen_ai.workflow.name") or anchor.attrs.get("gen_ai.agent.name") or anchor.name
+        return ev.SpanStart(
+            v=ev.SCHEMA_VERSION,
+            id=trace_id,
+            span=trace_id,
+            run=trace_id,
+            kind="run",
+            name=str(name),
+            ts=timestamp(anchor.start_ns),
+            attrs=attrs,
+            source=self._source(line, anchor),
+        )
+
+    @staticmethod
+    def _failed(span: OtlpSpan) -> bool:
+        return span.status_error or bool(span.attrs.get("error.type"))
+
+    @staticmethod
+    def _error(span: OtlpSpan) -> str | None:
+        if not (span.status_error or span.attrs.get("error.type")):
+            return None
+        parts = [str(p) for p in (span.attrs.get("error.type"), span.status_message) if p]
+        return ": ".join(parts) or "error"
+
+    def span_events(self, span: OtlpSpan, line: int) -> Iterator[ev.Event]:
+        own = self.span_id(span)
+        parent = f"{span.trace_id[:16]}{span.parent_span_id}" if span.parent_span_id else span.trace_id
+        source = self._source(line, span)
+        attrs = {**span.attrs, "otel.span_id": span.span_id}
+        if span.status_error:
+            attrs["otel.status_code"] = "ERROR"
+        yield ev.SpanStart(
+            v=ev.SCHEMA_VERSION,
+            id=own,
+            span=own,
+            run=span.trace_id,
+            parent=parent,
+            kind=span.kind,
+            name=span.name,
+            ts=timestamp(span.start_ns),
+            attrs=attrs,
+            source=source,
+        )
+        if span.end_ns is None:
+            return  # still open when exported: running
+        yield ev.SpanEnd(
+            v=ev.SCHEMA_VERSION,
+            id=source_event_id(span.end_ns, NAME, span.trace_id, span.span_id, "end"),
+            ts=timestamp(span.end_ns),
+            run=span.trace_id,
+            parent=parent,
+            span=own,
+            outcome="failed" if self._failed(span) else "completed",
+            error=self._error(span),
+            source=source,
+        )
+        if span.kind == "llm" and any(k.startswith("gen_ai.usage.") for k in span.attrs):
+            yield self._usage(span, own, parent, source)
+
+    def _usage(self, span: OtlpSpan, own: str, parent: str, source: ev.Source) -> ev.LlmUsage:
+        a = span.attrs
+        assert span.end_ns is not None
+        model = a.get("gen_ai.response.model") or a.get("gen_ai.request.model")
+        if not isinstance(model, str) or not model:
+            model = span.name.split(" ", 1)[1] if " " in span.name else "unknown"
+        provider = a.get("gen_ai.provider.name") or a.get("gen_ai.system") or ""
+        cost = a.get("laptime.cost_usd")
+        agent = a.get("gen_ai.agent.name")
+        return ev.LlmUsage(
+            v=ev.SCHEMA_VERSION,
+            id=source_event_id(span.end_ns, NAME, span.trace_id, span.span_id, "llm"),
+            ts=timestamp(span.end_ns),
+            run=span.trace_id,
+            parent=parent,
+            span=own,
+            provider=str(provider),
+            model=model,
+            input_tokens=_tokens(a, "gen_ai.usage.input_tokens", "gen_ai.usage.prompt_tokens"),
+            output_tokens=_tokens(a, "gen_ai.usage.output_tokens", "gen_ai.usage.completion_tokens"),
+            cache_read_tokens=_tokens(
+                a, "gen_ai.usage.cache_read.input_tokens", "gen_ai.usage.cache_read_input_tokens"
+            ),
+            cache_write_tokens=_tokens(
+                a, "gen_ai.usage.cache_creation.input_tokens", "gen_ai.usage.cache_creation_input_tokens"
+            ),
+            input_includes_cache=True,
+            latency_ms=(span.end_ns - span.start_ns) / 1e6,
+            cost_usd=float(cost)
+            if isinstance(cost, int | float) and not isinstance(cost, bool) and cost >= 0
+            else None,
+            worker=agent if isinstance(agent, str) and agent else None,
+            source=source,
+        )
+
+
+_BYTE = re.compile(r"byte (\d+)")
+
+
+def _line_of_error(data: bytes, exc: Exception) -> int:
+    match = _BYTE.search(str(exc))
+    if not match:
+        return data.rstrip().count(b"\n") + 1 if "truncated" in str(exc) else 1
+    return data.count(b"\n", 0, int(match.group(1))) + 1
+
+
+class OtlpImporter(Importer):
+    """``laptime import otlp traces.json``."""
+
+    name: ClassVar[str] = NAME
+    append_only: ClassVar[bool] = True
+
+    def discover(self, path: Path) -> Iterator[Path]:
+        if not path.exists():
+            raise FileNotFoundError(path)
+        if path.is_dir():
+            yield from sorted(p for p in path.rglob("*") if p.is_file() and p.suffix in (".json", ".jsonl", ".ndjson"))
+        else:
+            yield path
+
+    def detect(self, path: Path) -> bool:
+        if path.is_dir():
+            return False
+        if not path.is_file():
+            return False
+        with path.open("rb") as handle:
+            head = handle.read(4096)
+        return b'"resourceSpans"' in head
+
+    def read(self, file: Path, state: FileState, ctx: ImportContext) -> Iterator[ev.Event]:
+        mode = state.extra.get("mode")
+        if mode is None or mode == "document":
+            mode = self._mode(file)
+        if mode == "document":
+            # One document: read again whole when it changed; ids keep only what is new.
+            state.offset = 0
+            state.extra = {"mode": "document"}
+            yield from self._read_document(file, state, ctx)
+            return
+        state.extra["mode"] = "lines"
+        builder = _Builder(file, state.extra)
+        for number, line in read_lines(file, state, ctx):
+            try:
+                obj = msgspec.json.decode(line)
+            except msgspec.DecodeError as exc:
+                ctx.warn(number, f"not JSON ({exc})")
+                continue
+            yield from self._spans(builder, obj, number, ctx)
+
+    @staticmethod
+    def _mode(file: Path) -> str:
+        with file.open("rb") as handle:
+            first = handle.readline(1 << 24)
+        try:
+            msgspec.json.decode(first)
+        except msgspec.DecodeError:
+            return "document"  # pretty printed: one document over many lines
+        return "lines"
+
+    def _read_document(self, file: Path, state: FileState, ctx: ImportContext) -> Iterator[ev.Event]:
+        data = file.read_bytes()
+        ctx.record(1, len(data))
+        state.offset = len(data)
+        if not data.strip():
+            ctx.warn(None, "empty file: no records")
+            return
+        try:
+            obj = msgspec.json.decode(data)
+        except msgspec.DecodeError as exc:
+            ctx.warn(_line_of_error(data, exc), f"not JSON ({exc})")
+            return
+        yield from self._spans(_Builder(file, state.extra), obj, 1, ctx)
+
+    @staticmethod
+    def _spans(builder: _Builder, obj: Any, line: int, ctx: ImportContext) -> Iterator[ev.Event]:
+        spans: list[OtlpSpan] = []
+        for item in parse_document(obj):
+            if isinstance(item, RecordError):
+                ctx.warn(line, str(item))
+            else:
+                spans.append(item)
+        yield from builder.document(spans, line)
