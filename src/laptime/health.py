@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from laptime.index import Index, IndexError_, event_tables, pending_torn_tail
+from laptime.index import Index, IndexOpenError, event_tables, pending_torn_tail
 from laptime.store import Store
 
 MAX_LISTED_BAD_LINES = 50
@@ -16,7 +16,7 @@ def check_health(store: Store) -> dict[str, Any]:
     sizes = {p.name: p.stat().st_size for p in segments}
     try:
         index = Index(store)
-    except IndexError_ as exc:
+    except IndexOpenError as exc:
         return _broken_index(store, sizes, str(exc))
     with index:
         known = index.segment_state()
@@ -38,16 +38,19 @@ def check_health(store: Store) -> dict[str, Any]:
         "index      current"
         if current
         else "index      was behind: "
-        + ", ".join([*(f"{n} new bytes in {name}" for name, n in sorted(behind.items())), *(f"{g} removed" for g in gone)])
+        + ", ".join(
+            [*(f"{n} new bytes in {name}" for name, n in sorted(behind.items())), *(f"{g} removed" for g in gone)]
+        )
         + "; now brought up to date",
         f"bad lines  {len(bad)}" + (" (skipped; every other line counts)" if bad else ""),
     ]
-    for b in bad[:MAX_LISTED_BAD_LINES]:
-        text.append(f"  {store.log_dir / b.segment}:{b.line}: {b.reason}")
+    text.extend(f"  {store.log_dir / b.segment}:{b.line}: {b.reason}" for b in bad[:MAX_LISTED_BAD_LINES])
     if len(bad) > MAX_LISTED_BAD_LINES:
         text.append(f"  ... and {len(bad) - MAX_LISTED_BAD_LINES} more (--json lists them all)")
     for name, tail in torn:
-        text.append(f"torn tail  {store.log_dir / name}: last {tail} bytes have no newline (a write cut short, or in progress)")
+        text.append(
+            f"torn tail  {store.log_dir / name}: last {tail} bytes have no newline (a write cut short, or in progress)"
+        )
     if not bad and not torn:
         text.append("health     ok")
     return {
@@ -63,7 +66,10 @@ def check_health(store: Store) -> dict[str, Any]:
         "index_behind_bytes": behind,
         "index_segments_removed": gone,
         "bad_lines_total": len(bad),
-        "bad_lines": [{"file": str(store.log_dir / b.segment), "line": b.line, "offset": b.offset, "reason": b.reason} for b in bad],
+        "bad_lines": [
+            {"file": str(store.log_dir / b.segment), "line": b.line, "offset": b.offset, "reason": b.reason}
+            for b in bad
+        ],
         "torn_tails": [{"file": str(store.log_dir / name), "bytes": tail} for name, tail in torn],
         "text": text,
     }  # fmt: skip

@@ -17,6 +17,7 @@ from laptime.clock import timestamp_from_us
 from laptime.index import Index, ts_us
 
 US_PER_MS = 1000
+_SQLITE_MAX_INT = 2**63 - 1
 
 
 class RunLookupError(LookupError):
@@ -112,7 +113,8 @@ def list_runs(
         sql += " WHERE " + " AND ".join(where)
     sql += " ORDER BY COALESCE(started_us, last_us) DESC, run_id DESC"
     if limit is not None:
-        sql += f" LIMIT {int(limit)}"
+        sql += " LIMIT ?"
+        params.append(min(int(limit), _SQLITE_MAX_INT))  # a huge --limit means "no limit", not an error
     return [_run_row(r) for r in index.query(sql, params)]
 
 
@@ -308,7 +310,7 @@ def compute_kpi(index: Index, run: RunRow, *, now_us: int, crashed_after_us: int
             if name.lower() in ("verify", "verification", "test", "validation"):
                 retries += max(0, entry["attempts"] - 1)
     checkpoints = index.query_dicts(
-        f"SELECT \"commit\", verified, {ts_us('ts')} AS at_us FROM checkpoints WHERE run = ? ORDER BY ts, id",
+        f'SELECT "commit", verified, {ts_us("ts")} AS at_us FROM checkpoints WHERE run = ? ORDER BY ts, id',
         (run_id,),
     )
     passing_times = [v["at_us"] for v in validations if v["passed"]]
@@ -327,7 +329,9 @@ def compute_kpi(index: Index, run: RunRow, *, now_us: int, crashed_after_us: int
         (run_id,),
     )
     change_kinds: dict[str, int] = defaultdict(int)
-    for row in index.query("SELECT change, COUNT(DISTINCT path) FROM file_changes WHERE run = ? GROUP BY change", (run_id,)):
+    for row in index.query(
+        "SELECT change, COUNT(DISTINCT path) FROM file_changes WHERE run = ? GROUP BY change", (run_id,)
+    ):
         change_kinds[row[0]] = row[1]
     milestone_rows = index.query("SELECT name, status FROM milestones WHERE run = ?", (run_id,))
     planned = {name for name, _ in milestone_rows}
@@ -446,9 +450,7 @@ def run_detail(index: Index, run: RunRow, kpi: dict[str, Any]) -> dict[str, Any]
     return {**kpi, "spans": ordered, "validations": validations, "files": files, "checkpoint_list": checkpoints}
 
 
-def run_summaries(
-    index: Index, runs: list[RunRow], *, now_us: int, crashed_after_us: int
-) -> list[dict[str, Any]]:
+def run_summaries(index: Index, runs: list[RunRow], *, now_us: int, crashed_after_us: int) -> list[dict[str, Any]]:
     """The light per-run rows of ``report list``: no per-span work."""
     if not runs:
         return []

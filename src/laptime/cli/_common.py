@@ -58,7 +58,7 @@ def config_of(store: Store) -> Config:
 @contextmanager
 def open_index(ctx: click.Context, *, update: bool = True) -> Iterator[Index]:
     """The store's index, brought up to date; new bad lines are reported on stderr."""
-    from laptime.index import Index, IndexError_
+    from laptime.index import Index, IndexOpenError
 
     store = store_of(ctx)
     if not store.exists():
@@ -69,7 +69,7 @@ def open_index(ctx: click.Context, *, update: bool = True) -> Iterator[Index]:
         raise UsageProblem(msg)
     try:
         index = Index(store)
-    except IndexError_ as exc:
+    except IndexOpenError as exc:
         raise click.ClickException(str(exc)) from None
     try:
         if update:
@@ -112,13 +112,17 @@ def parse_when(value: str, *, option: str, now: datetime | None = None) -> int:
     now = now or datetime.now(UTC)
     match = _RELATIVE.match(text)
     if match:
-        delta = timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
-        return int((now - delta).timestamp() * 1_000_000)
+        try:
+            delta = timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+            return int((now - delta).timestamp() * 1_000_000)
+        except OverflowError:
+            msg = f"{option}: {value!r} reaches back before year 1; give a smaller age or a date"
+            raise UsageProblem(msg) from None
     try:
         if len(text) == 10:
             parsed = datetime.combine(date.fromisoformat(text), datetime.min.time(), UTC)
         else:
-            parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+            parsed = datetime.fromisoformat(text)  # Python 3.11+ reads a trailing Z
             if parsed.tzinfo is None:
                 parsed = parsed.replace(tzinfo=UTC)
     except ValueError:

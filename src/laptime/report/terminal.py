@@ -67,8 +67,9 @@ def scoreboard(kpi: dict[str, Any]) -> list[str]:
     )
     ms = kpi["milestones"]
     extra = f" · {kpi['scope_violations']} scope violations" if kpi["scope_violations"] else ""
+    plural = "" if kpi["checkpoints"] == 1 else "s"
     lines.append(
-        f"milestones    {ms['completed']}/{ms['planned']} completed · {kpi['checkpoints']} checkpoint{'' if kpi['checkpoints'] == 1 else 's'}{extra}"
+        f"milestones    {ms['completed']}/{ms['planned']} completed · {kpi['checkpoints']} checkpoint{plural}{extra}"
     )
     assert len(lines) == SCOREBOARD_LINES
     return lines
@@ -154,7 +155,10 @@ def show(detail: dict[str, Any]) -> list[str]:
     out += table(["at", "command", "result", "exit", "tier", "duration"], rows, "lllrlr")
 
     out += ["", f"Files ({len(detail['files'])})"]
-    rows = [[f["path"], f["change"] or "", f"+{f['lines_added'] or 0}", f"−{f['lines_removed'] or 0}"] for f in detail["files"]]
+    rows = [
+        [f["path"], f["change"] or "", f"+{f['lines_added'] or 0}", f"−{f['lines_removed'] or 0}"]
+        for f in detail["files"]
+    ]
     out += table(["path", "change", "added", "removed"], rows, "llrr")
     return out
 

@@ -1,0 +1,406 @@
+"""The index: incremental ingest, ``refresh`` rebuilding it equal, seed 003's view, ``doctor``.
+
+The central test records a store in several steps, updating the index between them (so
+ingest is incremental: appends to the same segment, a run that crosses midnight into a
+new day segment, a bad line), then rebuilds the index with ``laptime refresh`` and checks
+that every report answers identically, and that every table holds the same rows.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from helpers import (
+    FIXED_RUN_ID,
+    SONNET,
+    T0,
+    invoke,
+    invoke_json,
+    make_recorder,
+    record_fixed_run,
+    record_simple_run,
+)
+from laptime import SimulatedClock
+from laptime.health import _bytes
+from laptime.index import Index, IngestStats, event_tables
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from laptime.store import Store
+
+DAY1, DAY2 = "2026-01-05", "2026-01-06"
+BAD_LINE = b'{"type":"milestone","v":1,"id":"broken"}\n'  # no ts, run or name
+
+
+def _size(store: Store, day: str) -> int:
+    return store.segment_path(day).stat().st_size
+
+
+def _lines(store: Store, day: str) -> int:
+    return store.segment_path(day).read_bytes().count(b"\n")
+
+
+def _update(store: Store) -> IngestStats:
+    with Index(store) as index:
+        return index.update()
+
+
+def _state(store: Store) -> dict[str, tuple[int, int]]:
+    """segment -> (bytes indexed, lines indexed)."""
+    with Index(store) as index:
+        return {name: (offset, lines) for name, (offset, lines, _, _) in index.segment_state().items()}
+
+
+def _every_answer(home: Path) -> dict[str, Any]:
+    """What every report says, as JSON (and text) keyed by the command line."""
+    answers: dict[str, Any] = {}
+    runs = invoke_json(home, "report", "list", "--limit", "1000")
+    answers["report list --json"] = runs
+    answers["report --json"] = invoke_json(home, "report")
+    for status in ("completed", "failed", "running", "crashed"):
+        answers[f"report list --status {status}"] = invoke_json(home, "report", "list", "--status", status)
+    for row in runs:
+        run_id = row["run_id"]
+        answers[f"report {run_id} --json"] = invoke_json(home, "report", run_id)
+        answers[f"report show {run_id} --json"] = invoke_json(home, "report", "show", run_id)
+        answers[f"report show {run_id}"] = invoke(home, "report", "show", run_id).stdout
+    answers["report list"] = invoke(home, "report", "list").stdout
+    doctor = invoke(home, "doctor", "--json")
+    answers["doctor --json"] = (doctor.exit_code, _without_timing(json.loads(doctor.stdout)))
+    return answers
+
+
+TIMING = re.compile(r"elapsed|took|per_s|_rate$|duration_s$")
+
+
+def _without_timing(data: Any) -> Any:
+    """``data`` without wall-clock measurements of the command itself (none today)."""
+    if isinstance(data, dict):
+        return {k: _without_timing(v) for k, v in data.items() if not TIMING.search(k)}
+    if isinstance(data, list):
+        return [_without_timing(v) for v in data]
+    return data
+
+
+def _table_rows(store: Store) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of every table of the index, in a stable order (rowids left out)."""
+    with Index(store) as index:
+        tables = [*event_tables(), "runs", "segments", "bad_lines", "meta"]
+        return {table: sorted(index.query(f"SELECT * FROM {table}"), key=repr) for table in tables}
+
+
+def test_incremental_and_rebuilt_indexes_answer_every_report_identically(store: Store) -> None:
+    home = store.root
+
+    # Step 1: one finished run on day 1.
+    record_fixed_run(store)
+    stats = _update(store)
+    assert (stats.segments, stats.bytes, stats.events) == (1, _size(store, DAY1), _lines(store, DAY1))
+    assert stats.bad_lines == []
+    assert _state(store) == {f"{DAY1}.jsonl": (_size(store, DAY1), _lines(store, DAY1))}
+
+    # Step 2: a run starts late on day 1 and the index catches up while it is open.
+    clock = SimulatedClock(start=datetime(2026, 1, 5, 23, 55, tzinfo=UTC))
+    with make_recorder(store, clock) as rec:
+        run = rec.run("overnight", run_id="night0000", runner="cron")
+        with run:
+            with run.phase("plan"):
+                run.llm_call(SONNET, input_tokens=10, output_tokens=1, worker="w1")
+                clock.advance(120)
+            before = _size(store, DAY1)
+            size_after_step_1 = _state(store)[f"{DAY1}.jsonl"][0]
+            stats = _update(store)  # incremental: only the bytes appended since step 1
+            assert (stats.segments, stats.bytes) == (1, before - size_after_step_1)
+            assert invoke_json(home, "report", "night")["ended_at"] is None
+
+            # Step 3: past midnight, into day 2's segment.
+            with run.phase("implement"):
+                clock.advance(240)  # 23:57 -> 00:01
+                run.file_change("x.py", "created", lines_added=5)
+                run.validation("pytest", passed=True)
+                run.checkpoint("c0ffee")
+    assert store.segment_path(DAY2).exists()
+    day1_before = _state(store)[f"{DAY1}.jsonl"][0]
+    stats = _update(store)
+    assert stats.segments == 2  # the day-1 append and the new day-2 segment
+    assert stats.bytes == (_size(store, DAY1) - day1_before) + _size(store, DAY2)
+    night = invoke_json(home, "report", "night")
+    assert night["ended_at"] == "2026-01-06T00:01:00.000000Z"
+    assert night["total_duration_ms"] == 360_000.0
+    assert night["tvc_ms"] == 360_000.0
+
+    # Step 4: more appends to both days, a bad line, and reports between them.
+    record_simple_run(store, "aaaa1111", start=T0 + timedelta(days=1), name="day two", calls=2)
+    assert len(invoke_json(home, "report", "list")) == 3
+    with store.segment_path(DAY2).open("ab") as handle:
+        handle.write(BAD_LINE)
+    bad_line_number = _lines(store, DAY2)
+    record_simple_run(store, "aaaa2222", start=T0 + timedelta(hours=3), name="late day one", outcome="failed")
+    record_simple_run(store, "bbbb3333", start=T0 + timedelta(days=1, hours=1), name="day two again", calls=0)
+
+    # Nothing new: an update reads nothing.
+    _update(store)
+    assert _update(store) == IngestStats(segments=0, bytes=0, events=0, bad_lines=[])
+    assert _state(store) == {
+        f"{DAY1}.jsonl": (_size(store, DAY1), _lines(store, DAY1)),
+        f"{DAY2}.jsonl": (_size(store, DAY2), _lines(store, DAY2)),
+    }
+
+    incremental = _every_answer(home)
+    incremental_rows = _table_rows(store)
+    assert len(incremental["report list --json"]) == 5
+    assert incremental["doctor --json"][0] == 1  # the bad line
+    assert incremental["doctor --json"][1]["bad_lines"][0]["line"] == bad_line_number
+
+    result = invoke(home, "refresh")
+    assert result.exit_code == 0
+    assert result.stdout.startswith(f"rebuilt {store.index_path} from 2 segments: ")
+    events = incremental["doctor --json"][1]["events"]
+    assert f": {events} events, 1 bad lines, " in result.stdout
+    assert result.stderr.startswith(f"warning: {DAY2}.jsonl:")
+
+    rebuilt = _every_answer(home)
+    assert rebuilt.keys() == incremental.keys()
+    for key, answer in incremental.items():
+        assert rebuilt[key] == answer, key
+    assert _table_rows(store) == incremental_rows
+
+
+def test_update_reads_only_bytes_it_has_not_indexed(store: Store) -> None:
+    # Proof by tampering: rewrite an already indexed byte range in place (same size, same
+    # file). The next update does not read it; only the rebuild sees it. (The log is
+    # append-only, so this never happens in real use.)
+    record_simple_run(store, "r1", name="alpha")
+    assert _update(store).events > 0
+    path = store.segment_path(DAY1)
+    data = path.read_bytes()
+    assert data.count(b'"alpha"') == 1
+    with path.open("r+b") as handle:  # same inode, same size
+        handle.write(data.replace(b'"alpha"', b'"omega"'))
+    assert _update(store) == IngestStats()
+    size = path.stat().st_size
+    record_simple_run(store, "r2", start=T0 + timedelta(hours=1), name="beta")
+    stats = _update(store)
+    assert (stats.segments, stats.bytes) == (1, path.stat().st_size - size)
+    assert invoke_json(store.root, "report", "r1")["name"] == "alpha"
+    assert invoke(store.root, "refresh").exit_code == 0
+    assert invoke_json(store.root, "report", "r1")["name"] == "omega"
+
+
+def test_a_replaced_or_truncated_segment_is_read_again(store: Store) -> None:
+    record_simple_run(store, "r1", name="one")
+    record_simple_run(store, "r2", start=T0 + timedelta(hours=1), name="two")
+    _update(store)
+    path = store.segment_path(DAY1)
+    lines = path.read_bytes().splitlines(keepends=True)
+    keep = b"".join(line for line in lines if b'"run":"r1"' in line)
+    path.write_bytes(keep)  # truncated: r2 is gone from the log
+    stats = _update(store)
+    assert (stats.segments, stats.bytes) == (1, len(keep))
+    assert [r["run_id"] for r in invoke_json(store.root, "report", "list")] == ["r1"]
+
+    replacement = path.with_suffix(".tmp")
+    replacement.write_bytes(b"".join(lines))
+    replacement.replace(path)  # a new file (new inode), bigger again
+    assert _update(store).bytes == len(b"".join(lines))
+    assert [r["run_id"] for r in invoke_json(store.root, "report", "list")] == ["r2", "r1"]
+
+    path.unlink()  # a removed segment takes its runs with it
+    _update(store)
+    assert invoke_json(store.root, "report", "list") == []
+
+
+def test_a_line_still_being_written_is_left_for_the_next_update(store: Store) -> None:
+    record_simple_run(store, "r1")
+    path = store.segment_path(DAY1)
+    before = path.stat().st_size
+    other = path.with_name("other.bin")
+    record_simple_run(store, "r2", start=T0 + timedelta(hours=1))
+    new = path.read_bytes()[before:]
+    path.write_bytes(path.read_bytes()[:before])
+    other.write_bytes(new)
+    _update(store)
+    half = len(new) // 2 + 3
+    with path.open("ab") as handle:
+        handle.write(new[:half])  # a torn tail, no newline yet
+    first = _update(store)
+    complete = new[:half].rfind(b"\n") + 1
+    assert first.bytes == complete
+    assert first.bad_lines == []
+    with path.open("ab") as handle:
+        handle.write(new[half:])
+    second = _update(store)
+    assert second.bytes == len(new) - complete
+    assert second.bad_lines == []
+    assert [r["run_id"] for r in invoke_json(store.root, "report", "list")] == ["r2", "r1"]
+
+
+# -- seed 003's run_phase_metrics view --------------------------------------------------------
+
+
+def test_run_phase_metrics_view(store: Store) -> None:
+    record_fixed_run(store)
+    clock = SimulatedClock(start=T0 + timedelta(hours=1))
+    with make_recorder(store, clock) as rec, rec.run("odd", run_id="odd") as run:
+        with run.phase("build", target="web"):
+            clock.advance(90.7)  # whole seconds in the view: 90
+        with run.phase("build"), run.phase("lint"):  # a phase inside a phase is listed too
+            clock.advance(0.4)
+    with Index(store) as index:
+        index.update()
+        cursor = index.db.execute("SELECT * FROM run_phase_metrics ORDER BY run_id, started_at, phase, iteration")
+        names = [d[0] for d in cursor.get_description()]
+        rows = [dict(zip(names, row, strict=True)) for row in cursor]
+    assert names == [
+        "id",
+        "run_id",
+        "phase",
+        "iteration",
+        "started_at",
+        "ended_at",
+        "duration_seconds",
+        "outcome",
+        "metadata",
+    ]
+    fixed = [r for r in rows if r["run_id"] == FIXED_RUN_ID]
+    assert [(r["phase"], r["iteration"], r["duration_seconds"], r["outcome"]) for r in fixed] == [
+        ("plan", 1, 60, "completed"),
+        ("implement", 1, 120, "completed"),
+        ("verify", 1, 30, "completed"),
+        ("implement", 2, 30, "completed"),
+        ("verify", 2, 20, "completed"),
+    ]
+    assert [json.loads(r["metadata"]) for r in fixed] == [{"goal": "login"}, {}, {}, {"retry_of": "verify"}, {}]
+    assert fixed[0]["started_at"] == "2026-01-05T09:00:00.000000Z"
+    assert fixed[0]["ended_at"] == "2026-01-05T09:01:00.000000Z"
+    assert all(isinstance(r["duration_seconds"], int) for r in rows)
+    assert len({r["id"] for r in rows}) == len(rows) == 8
+    odd = [(r["phase"], r["iteration"], r["duration_seconds"]) for r in rows if r["run_id"] == "odd"]
+    assert odd == [("build", 1, 90), ("build", 2, 0), ("lint", 1, 0)]
+
+
+def test_run_phase_metrics_of_an_open_phase(store: Store) -> None:
+    from helpers import record_unfinished
+
+    record_unfinished(store, "dead", start=T0)
+    with Index(store) as index:
+        index.update()
+        rows = index.query("SELECT phase, iteration, ended_at, duration_seconds, outcome FROM run_phase_metrics")
+    assert rows == [("work", 1, None, None, "running")]
+
+
+# -- doctor ---------------------------------------------------------------------------------
+
+
+def _doctor_head(store: Store, events: int, runs: int) -> list[str]:
+    segments = store.segments()
+    total = sum(p.stat().st_size for p in segments)
+    return [
+        f"store      {store.root}",
+        f"segments   {len(segments)} ({_bytes(total)}), {segments[0].name} .. {segments[-1].name}",
+        f"events     {events} in {runs} runs",
+    ]
+
+
+def test_doctor_on_a_healthy_store(store: Store) -> None:
+    record_fixed_run(store)
+    events = _lines(store, DAY1)
+    result = invoke(store.root, "doctor")  # first look: the index did not exist
+    assert result.exit_code == 0
+    assert result.stdout.splitlines() == [
+        *_doctor_head(store, events, 1),
+        f"index      was behind: {_size(store, DAY1)} new bytes in {DAY1}.jsonl; now brought up to date",
+        "bad lines  0",
+        "health     ok",
+    ]
+    result = invoke(store.root, "doctor")
+    assert result.exit_code == 0
+    assert result.stdout.splitlines() == [
+        *_doctor_head(store, events, 1),
+        "index      current",
+        "bad lines  0",
+        "health     ok",
+    ]
+
+
+def test_doctor_reports_bad_lines_where_they_are_and_exits_1(store: Store) -> None:
+    record_fixed_run(store)
+    assert invoke(store.root, "doctor").exit_code == 0
+    path = store.segment_path(DAY1)
+    good = _lines(store, DAY1)
+    before = path.stat().st_size
+    with path.open("ab") as handle:
+        handle.write(BAD_LINE + b"not json at all\n")
+    record_simple_run(store, "after", start=T0 + timedelta(hours=2))  # lines after the bad ones still count
+    events = _lines(store, DAY1) - 2
+    result = invoke(store.root, "doctor")
+    assert result.exit_code == 1
+    assert result.stdout.splitlines()[:-1] == [
+        *_doctor_head(store, events, 2),
+        f"index      was behind: {path.stat().st_size - before} new bytes in {DAY1}.jsonl; now brought up to date",
+        "bad lines  2 (skipped; every other line counts)",
+        f"  {path}:{good + 1}: Object missing required field `ts`",
+    ]
+    assert result.stdout.splitlines()[-1].startswith(f"  {path}:{good + 2}: JSON is malformed: ")
+    data = json.loads(invoke(store.root, "doctor", "--json").stdout)
+    assert data["index_was_current"] is True
+    assert data["bad_lines_total"] == 2
+    assert [(b["file"], b["line"]) for b in data["bad_lines"]] == [(str(path), good + 1), (str(path), good + 2)]
+    assert data["events"] == events
+    assert data["runs"] == 2
+    # reports warn about skipped lines only when they are first met, and still work
+    assert [r["run_id"] for r in invoke_json(store.root, "report", "list")] == ["after", FIXED_RUN_ID]
+
+
+def test_report_warns_about_a_new_bad_line_on_stderr(store: Store) -> None:
+    record_fixed_run(store)
+    with store.segment_path(DAY1).open("ab") as handle:
+        handle.write(b"{oops\n")
+    result = invoke(store.root, "report", "list")
+    assert result.exit_code == 0
+    line = _lines(store, DAY1)
+    assert result.stderr.startswith(f"warning: {DAY1}.jsonl:{line}: skipped a bad line: ")
+    assert FIXED_RUN_ID[:12] in result.stdout
+
+
+def test_doctor_mentions_a_torn_tail(store: Store) -> None:
+    record_fixed_run(store)
+    with store.segment_path(DAY1).open("ab") as handle:
+        handle.write(b'{"type":"milest')
+    result = invoke(store.root, "doctor")
+    assert result.exit_code == 0  # not a bad line (yet): it may still be being written
+    assert (
+        f"torn tail  {store.segment_path(DAY1)}: last 15 bytes have no newline (a write cut short, or in progress)"
+        in result.stdout.splitlines()
+    )
+    assert "health     ok" not in result.stdout
+
+
+@pytest.mark.parametrize("command", ["doctor", "refresh"])
+def test_doctor_and_refresh_without_a_store_are_exit_2(tmp_path: Path, command: str) -> None:
+    missing = tmp_path / "none" / ".laptime"
+    result = invoke(missing, command)
+    assert result.exit_code == 2
+    verb = "check" if command == "doctor" else "rebuild"
+    assert result.stderr == f"Error: no laptime store at {missing}; nothing to {verb}\n"
+    assert not missing.exists()
+
+
+def test_doctor_on_an_empty_store(store: Store) -> None:
+    store.ensure()
+    result = invoke(store.root, "doctor")
+    assert result.exit_code == 0
+    assert result.stdout.splitlines() == [
+        f"store      {store.root}",
+        "segments   0 (0 B)",
+        "events     0 in 0 runs",
+        "index      current",
+        "bad lines  0",
+        "health     ok",
+    ]
