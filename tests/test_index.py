@@ -24,6 +24,7 @@ from helpers import (
     make_recorder,
     record_fixed_run,
     record_simple_run,
+    write_lines,
 )
 from laptime import SimulatedClock
 from laptime.health import _bytes
@@ -404,3 +405,37 @@ def test_doctor_on_an_empty_store(store: Store) -> None:
         "bad lines  0",
         "health     ok",
     ]
+
+
+class TestRepeatedEvents:
+    """A writer may close a span twice (a retried flush, a buggy runner): the first end wins."""
+
+    def test_a_second_end_of_a_run_and_of_a_phase_is_ignored(self, store: Store) -> None:
+        from laptime import events as ev
+
+        def line(event: ev.Event) -> tuple[bytes, str]:
+            return ev.encode(event), event.ts[:10]
+
+        run, phase = "twice-ended-run", "twice-ended-phase"
+        write_lines(
+            store,
+            [
+                line(ev.SpanStart(v=1, id=run, ts="2026-01-05T09:00:00.000000Z", run=run, span=run, kind="run", name="r")),
+                line(
+                    ev.SpanStart(
+                        v=1, id=phase, ts="2026-01-05T09:00:01.000000Z", run=run, parent=run, span=phase,
+                        kind="phase", name="plan",
+                    )
+                ),
+                line(ev.SpanEnd(v=1, id="e1", ts="2026-01-05T09:00:11.000000Z", run=run, span=phase)),
+                line(ev.SpanEnd(v=1, id="e2", ts="2026-01-05T09:00:21.000000Z", run=run, span=phase, outcome="failed")),
+                line(ev.SpanEnd(v=1, id="e3", ts="2026-01-05T09:01:00.000000Z", run=run, span=run)),
+                line(ev.SpanEnd(v=1, id="e4", ts="2026-01-05T09:02:00.000000Z", run=run, span=run, outcome="failed")),
+            ],
+        )  # fmt: skip
+        kpi = invoke_json(store.root, "report", "show", run)
+        assert kpi["outcome"] == "completed"
+        assert kpi["total_duration_ms"] == 60_000
+        assert kpi["phases"]["plan"]["duration_ms"] == 10_000
+        assert [s["outcome"] for s in kpi["spans"]] == ["completed"]
+        assert len(invoke_json(store.root, "report", "list")) == 1

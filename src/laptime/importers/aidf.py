@@ -1,0 +1,373 @@
+"""AIDF execution reports: ``.ai/reports/YYYY-MM-DD/run-<8 chars>.json``.
+
+One pretty-printed ExecutionReport per run, written whole when the run ends. Each file
+is one record: it is re-read whole when it changes (``append_only = False``) and the
+ids, derived from the report's ``runId``, de-duplicate. The mapping is documented in
+``docs/importers.md``.
+
+Phase timing: AIDF reports cumulative milliseconds per phase, not when each phase ran.
+When ``timing.perIteration[].phases`` is there, each iteration is laid out from the
+run's start (iteration after iteration, by ``durationMs``) and, inside it, its phases
+one after the other in AIDF's order; otherwise the run-wide ``timing.phases`` are laid
+out one after the other from ``startedAt``. Durations are exact; the placement inside
+an iteration is a reconstruction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, ClassVar
+
+from laptime import events as ev
+from laptime.importers.base import FileState, ImportContext, Importer, source_event_id, timestamp
+from laptime.importers.runr import (
+    RecordError,
+    as_object,
+    decode_json,
+    get_bool,
+    get_count,
+    get_int,
+    get_list,
+    get_num,
+    get_obj,
+    get_str,
+    parse_ts_ns,
+    short,
+    type_name,
+)
+
+IMPORTER = "aidf"
+PHASE_ORDER = ("contextLoading", "aiExecution", "scopeChecking", "validation", "gitOperations", "other")
+_STATUS: dict[str, ev.Outcome] = {
+    "completed": "completed",
+    "complete": "completed",
+    "success": "completed",
+    "blocked": "blocked",
+    "failed": "failed",
+    "error": "failed",
+    "stopped": "stopped",
+    "cancelled": "stopped",
+    "aborted": "stopped",
+    "interrupted": "stopped",
+}
+_MS = 1_000_000  # ns per ms
+_MAX_ITEMS = 10_000
+
+
+def provider_name(provider_type: str) -> str:
+    """AIDF's provider type (anthropic-api, claude-cli, openai-api, cursor-cli) as a provider."""
+    t = provider_type.lower()
+    if "anthropic" in t or "claude" in t:
+        return "anthropic"
+    if "openai" in t or "codex" in t or "gpt" in t:
+        return "openai"
+    if "cursor" in t:
+        return "cursor"
+    return t
+
+
+class _Doc:
+    """Builds the events of one report."""
+
+    def __init__(self, run_id: str, file: str, start_ns: int) -> None:
+        self.run_id = run_id
+        self.file = file
+        self.start_ns = start_ns
+        self.events: list[ev.Event] = []
+
+    def common(self, ts_ns: int, pos: str, *parts: object) -> dict[str, Any]:
+        return {
+            "v": 1,
+            "id": source_event_id(ts_ns, IMPORTER, self.run_id, *parts),
+            "ts": timestamp(ts_ns),
+            "run": self.run_id,
+            "source": ev.Source(IMPORTER, self.file, pos),
+        }
+
+
+def _phase_ms(phases: dict[str, Any]) -> list[tuple[str, float]]:
+    """(phase, ms) in AIDF's order, then any other names alphabetically; zero phases dropped."""
+    names = [p for p in PHASE_ORDER if p in phases] + sorted(p for p in phases if p not in PHASE_ORDER)
+    out = []
+    for name in names:
+        ms = get_num(phases, name)
+        if ms:
+            out.append((name, ms))
+    return out
+
+
+def report_events(data: bytes, file: str) -> list[ev.Event]:
+    """The events of one ExecutionReport. Raises RecordError for a report that is not one."""
+    doc = as_object(decode_json(data), "the report")
+    run_id = get_str(doc, "runId", required=True)
+    assert run_id is not None
+    if not run_id.strip():
+        raise RecordError("`runId` is empty", key="runId")
+    timing = get_obj(doc, "timing")
+    started = timing.get("startedAt") if timing.get("startedAt") is not None else doc.get("timestamp")
+    start_ns = parse_ts_ns(started, "startedAt")
+    total_ms = get_num(timing, "totalDurationMs")
+    if timing.get("completedAt") is not None:
+        end_ns = parse_ts_ns(timing.get("completedAt"), "completedAt")
+    elif total_ms is not None:
+        end_ns = start_ns + int(total_ms * _MS)
+    else:
+        end_ns = None
+    if end_ns is not None and end_ns < start_ns:
+        raise RecordError("`completedAt` is before `startedAt`", key="completedAt")
+    status = get_str(doc, "status", required=True)
+    assert status is not None
+    d = _Doc(run_id, file, start_ns)
+
+    provider = get_obj(doc, "provider")
+    provider_type = get_str(provider, "type") or ""
+    model = get_str(provider, "model") or provider_type or "unknown"
+    attrs: dict[str, Any] = {"runner": IMPORTER}
+    for key in ("taskPath", "taskGoal", "taskType", "roleName", "cwd", "aidfVersion"):
+        text = get_str(doc, key)
+        if text:
+            attrs[key] = short(text, 2000)
+    for key in ("iterations", "maxIterations", "consecutiveFailures"):
+        value = get_int(doc, key)
+        if value is not None:
+            attrs[key] = value
+    if provider_type:
+        attrs["provider"] = provider_type
+    if get_str(provider, "model"):
+        attrs["model"] = model
+    environment = get_obj(doc, "environment")
+    for key in ("nodeVersion", "os", "ciProvider", "ciBuildId", "ciBranch", "ciCommit"):
+        text = get_str(environment, key)
+        if text:
+            attrs[f"env.{key}"] = short(text, 500)
+    ci = get_bool(environment, "ci")
+    if ci is not None:
+        attrs["env.ci"] = ci
+    name = get_str(doc, "taskGoal") or get_str(doc, "taskPath") or run_id
+    d.events.append(
+        ev.SpanStart(
+            **{**d.common(start_ns, "runId", "run"), "id": run_id},
+            span=run_id,
+            kind="run",
+            name=short(name),
+            attrs=attrs,
+        )
+    )
+
+    # -- phases, per iteration when the report has them --------------------------------------
+    iteration_start: dict[int, int] = {}
+    phase_span: dict[tuple[int, str], str] = {}
+    phase_at: dict[tuple[int, str], int] = {}
+    ai_ms: dict[int, float] = {}
+    per_iteration = get_list(timing, "perIteration")[:_MAX_ITEMS]
+    cursor = start_ns
+    laid_out = False
+    for i, item in enumerate(per_iteration):
+        it = as_object(item, f"`timing.perIteration[{i}]`")
+        number = get_int(it, "iteration")
+        number = i + 1 if number is None else number
+        iteration_start.setdefault(number, cursor)
+        duration = get_num(it, "durationMs") or 0.0
+        phase_cursor = cursor
+        for phase, ms in _phase_ms(get_obj(it, "phases")):
+            laid_out = True
+            span = _phase(d, phase, phase_cursor, ms, pos=f"timing.perIteration[{i}].phases.{phase}", iteration=number)
+            phase_span.setdefault((number, phase), span)
+            phase_at.setdefault((number, phase), phase_cursor)
+            if phase == "aiExecution":
+                ai_ms[number] = ai_ms.get(number, 0.0) + ms
+            phase_cursor += int(ms * _MS)
+        cursor += max(int(duration * _MS), phase_cursor - cursor)
+    if not laid_out:
+        phase_cursor = start_ns
+        for phase, ms in _phase_ms(get_obj(timing, "phases")):
+            span = _phase(d, phase, phase_cursor, ms, pos=f"timing.phases.{phase}", iteration=None)
+            phase_span.setdefault((0, phase), span)
+            phase_at.setdefault((0, phase), phase_cursor)
+            phase_cursor += int(ms * _MS)
+
+    def at(iteration: int | None, phase: str, default: int) -> int:
+        """Where an event of ``phase`` in ``iteration`` sits: the phase's start, else the iteration's."""
+        if iteration is not None and (iteration, phase) in phase_at:
+            return phase_at[iteration, phase]
+        return iteration_start.get(iteration, default) if iteration is not None else default
+
+    def parent(iteration: int | None, phase: str) -> str:
+        return phase_span.get((iteration or 0, phase)) or phase_span.get((0, phase)) or run_id
+
+    # -- tokens and cost -----------------------------------------------------------------------
+    tokens = get_obj(doc, "tokens")
+    estimated = bool(get_bool(tokens, "estimated"))
+    costs: dict[int, float] = {}
+    cost = get_obj(doc, "cost")
+    for i, item in enumerate(get_list(cost, "perIteration")[:_MAX_ITEMS]):
+        c = as_object(item, f"`cost.perIteration[{i}]`")
+        number = get_int(c, "iteration")
+        amount = get_num(c, "cost")
+        if number is not None and amount is not None:
+            costs[number] = costs.get(number, 0.0) + amount
+    llm_common: dict[str, Any] = {"provider": provider_name(provider_type), "model": model, "estimated": estimated}
+    per_tokens = get_list(tokens, "perIteration")[:_MAX_ITEMS]
+    for i, item in enumerate(per_tokens):
+        t = as_object(item, f"`tokens.perIteration[{i}]`")
+        number = get_int(t, "iteration")
+        number = i + 1 if number is None else number
+        ts_ns = at(number, "aiExecution", start_ns)
+        d.events.append(
+            ev.LlmUsage(
+                **d.common(ts_ns, f"tokens.perIteration[{i}]", "llm", i, number),
+                parent=parent(number, "aiExecution"),
+                input_tokens=get_count(t, "input"),
+                output_tokens=get_count(t, "output"),
+                latency_ms=ai_ms.get(number),
+                cost_usd=costs.get(number),
+                attrs={"iteration": number},
+                **llm_common,
+            )
+        )
+    if not per_tokens and (tokens.get("totalInput") is not None or tokens.get("totalOutput") is not None):
+        total_cost = get_num(cost, "estimatedTotal")
+        d.events.append(
+            ev.LlmUsage(
+                **d.common(start_ns, "tokens", "llm_total"),
+                parent=run_id,
+                input_tokens=get_count(tokens, "totalInput"),
+                output_tokens=get_count(tokens, "totalOutput"),
+                cost_usd=total_cost,
+                attrs={"whole_run": True},
+                **llm_common,
+            )
+        )
+
+    # -- validations ------------------------------------------------------------------------------
+    validation = get_obj(doc, "validation")
+    last_ns = end_ns if end_ns is not None else cursor
+    for i, item in enumerate(get_list(validation, "runs")[:_MAX_ITEMS]):
+        v = as_object(item, f"`validation.runs[{i}]`")
+        number = get_int(v, "iteration")
+        command = get_str(v, "command") or get_str(v, "phase") or "validation"
+        passed = get_bool(v, "passed", required=True)
+        ts_ns = at(number, "validation", last_ns)
+        d.events.append(
+            ev.Validation(
+                **d.common(ts_ns, f"validation.runs[{i}]", "validation", i),
+                parent=parent(number, "validation"),
+                command=short(command, 2000),
+                passed=bool(passed),
+                exit_code=get_int(v, "exitCode"),
+                duration_ms=get_num(v, "durationMs"),
+                tier=get_str(v, "phase"),
+                attrs={"iteration": number} if number is not None else {},
+            )
+        )
+
+    # -- files and scope ---------------------------------------------------------------------------
+    files = get_obj(doc, "files")
+    for change, key in (("created", "created"), ("modified", "modified"), ("deleted", "deleted")):
+        for i, path in enumerate(get_list(files, key)[:_MAX_ITEMS]):
+            if not isinstance(path, str):
+                raise RecordError(f"`files.{key}[{i}]`: expected a path, got {type_name(path)}", key=key)
+            d.events.append(
+                ev.FileChange(
+                    **d.common(last_ns, f"files.{key}[{i}]", "file", key, path),
+                    parent=run_id,
+                    path=path,
+                    change=change,  # type: ignore[arg-type]
+                )
+            )
+    scope = get_obj(doc, "scope")
+    mode = get_str(scope, "mode")
+    blocked = get_list(scope, "blockedFiles")[:_MAX_ITEMS]
+    reason = f"outside the task's scope (mode {mode})" if mode else "outside the task's scope"
+    for i, path in enumerate(blocked):
+        if not isinstance(path, str):
+            raise RecordError(f"`scope.blockedFiles[{i}]`: expected a path, got {type_name(path)}", key="blockedFiles")
+        d.events.append(
+            ev.ScopeViolation(
+                **d.common(last_ns, f"scope.blockedFiles[{i}]", "scope", i, path),
+                parent=run_id,
+                path=path,
+                reason=reason,
+            )
+        )
+    for i in range(len(blocked), min(get_count(scope, "violations"), _MAX_ITEMS)):
+        d.events.append(
+            ev.ScopeViolation(**d.common(last_ns, "scope.violations", "scope", i), parent=run_id, reason=reason)
+        )
+
+    # -- the end ---------------------------------------------------------------------------------
+    if end_ns is not None:
+        outcome = _STATUS.get(status.strip().lower(), "failed")
+        error = get_str(doc, "error") or get_str(doc, "blockedReason")
+        d.events.append(
+            ev.SpanEnd(
+                **{
+                    **d.common(end_ns, "timing.completedAt", "run_end"),
+                    "id": source_event_id(start_ns, IMPORTER, run_id, "run_end"),
+                },
+                span=run_id,
+                outcome=outcome,
+                error=short(error, 2000) if error else None,
+                attrs={"source_outcome": status},
+            )
+        )
+    return d.events
+
+
+def _phase(d: _Doc, phase: str, start_ns: int, ms: float, *, pos: str, iteration: int | None) -> str:
+    """A phase span of ``ms`` from ``start_ns``; returns its id."""
+    attrs: dict[str, Any] = {"reconstructed_start": True}
+    if iteration is not None:
+        attrs["iteration"] = iteration
+    common = d.common(start_ns, pos, "phase", iteration, phase)
+    span: str = common["id"]
+    d.events.append(ev.SpanStart(**common, parent=d.run_id, span=span, kind="phase", name=phase, attrs=attrs))
+    end_ns = start_ns + int(ms * _MS)
+    d.events.append(ev.SpanEnd(**d.common(end_ns, pos, "phase_end", iteration, phase), parent=d.run_id, span=span))
+    return span
+
+
+class AidfImporter(Importer):
+    """AIDF's ``.ai/reports/**/run-*.json`` execution reports."""
+
+    name: ClassVar[str] = "aidf"
+    append_only: ClassVar[bool] = False
+
+    def discover(self, path: Path) -> Iterator[Path]:
+        if not path.exists():
+            raise FileNotFoundError(path)
+        if path.is_file():
+            yield path
+            return
+        root = path / ".ai" / "reports" if (path / ".ai" / "reports").is_dir() else path
+        yield from sorted(p for p in root.rglob("run-*.json") if p.is_file())
+
+    def detect(self, path: Path) -> bool:
+        if path.is_file():
+            return path.name.startswith("run-") and path.suffix == ".json" and _looks_like_report(path)
+        if (path / ".ai" / "reports").is_dir():
+            return True
+        if path.name == "reports" and path.parent.name == ".ai":
+            return True
+        return any(True for _ in path.glob("*/run-*.json"))
+
+    def read(self, file: Path, state: FileState, ctx: ImportContext) -> Iterator[ev.Event]:
+        data = file.read_bytes()
+        state.offset = len(data)
+        ctx.record(1, len(data))
+        if not data.strip():
+            ctx.warn(None, "empty file")
+            return
+        try:
+            events = report_events(data, str(file))
+        except RecordError as exc:
+            ctx.warn(exc.line_in(data), str(exc))
+            return
+        yield from events
+
+
+def _looks_like_report(path: Path) -> bool:
+    with path.open("rb") as handle:
+        head = handle.read(4096)
+    return b'"runId"' in head

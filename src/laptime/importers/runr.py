@@ -1,0 +1,765 @@
+"""runr (formerly agent-run): ``runs/<runId>/timeline.jsonl`` and ``state.json``.
+
+The mapping, source field by field, is in ``docs/importers.md``. In short: the run span
+runs from ``run_started`` to the first ``stop``; each ``phase_start`` opens a phase that
+ends where the next ``phase_start`` or the ``stop`` begins; ``verification`` becomes a
+Validation, ``checkpoint_complete`` a Checkpoint plus a completed Milestone, and
+``state.json``'s milestones the planned ones.
+
+``timeline.jsonl`` is read incrementally from the cached byte offset. The little state
+the next read needs (the open phase, whether a verification has passed, worker call
+counts already emitted) lives in ``FileState.extra``. Event ids come from the run id
+and the line's ``seq``, so a re-read after a lost cache writes the same ids.
+
+This module also holds the small field helpers (``RecordError``, ``decode_json``,
+``get_*``, ``parse_ts_ns``) that laptime's other file importers (aidf, pcc,
+langgraph-logs) share.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, ClassVar
+
+import msgspec
+
+from laptime import events as ev
+from laptime.importers.base import FileState, ImportContext, Importer, iter_lines, source_event_id, timestamp
+
+# -- field helpers shared by the file importers ----------------------------------------------
+
+MAX_INT = 2**53  # larger counts are not credible, and SQLite and JSON readers lose precision
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+class RecordError(ValueError):
+    """A source record that cannot become events; the message names the field and why.
+
+    ``key`` is the field at fault and ``byte`` the position of a JSON syntax error, when
+    known: importers of whole documents turn them into a line number.
+    """
+
+    def __init__(self, message: str, *, key: str | None = None, byte: int | None = None, value: Any = None) -> None:
+        super().__init__(message)
+        self.key = key
+        self.byte = byte
+        self.value = value
+
+    def line_in(self, data: bytes) -> int:
+        """The 1-based line of ``data`` this error points at (1 when unknown)."""
+        if self.byte is not None:
+            return data.count(b"\n", 0, max(0, self.byte)) + 1
+        if self.key is not None:
+            key = re.escape(msgspec.json.encode(self.key))
+            found = None
+            if self.value is not None:
+                try:
+                    value = re.escape(msgspec.json.encode(self.value))
+                except (TypeError, ValueError, OverflowError):
+                    value = b""
+                if value:
+                    found = re.search(key + rb"\s*:\s*" + value, data)
+            found = found or re.search(key + rb"\s*:", data)
+            if found:
+                return data.count(b"\n", 0, found.start()) + 1
+        return 1
+
+
+_BYTE_RE = re.compile(r"\(byte (\d+)\)")
+
+
+def decode_json(data: bytes | str) -> Any:
+    """Parse JSON text, or raise RecordError (never anything else)."""
+    try:
+        return msgspec.json.decode(data)
+    except (msgspec.MsgspecError, ValueError) as exc:
+        text = str(exc)
+        found = _BYTE_RE.search(text)
+        size = len(data)
+        byte = int(found.group(1)) if found else (size if "truncated" in text else None)
+        raise RecordError(f"not valid JSON: {text}", byte=byte) from None
+    except RecursionError:
+        raise RecordError("not valid JSON: nested too deeply") from None
+
+
+def as_object(value: Any, what: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise RecordError(f"{what}: expected a JSON object, got {type_name(value)}")
+    return value
+
+
+def type_name(value: Any) -> str:  # noqa: PLR0911 - one return per JSON type
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, dict):
+        return "an object"
+    return type(value).__name__
+
+
+def get_str(data: dict[str, Any], key: str, *, required: bool = False) -> str | None:
+    value = data.get(key)
+    if value is None:
+        if required:
+            raise RecordError(f"missing field `{key}`", key=key)
+        return None
+    if not isinstance(value, str):
+        raise RecordError(f"`{key}`: expected a string, got {type_name(value)}", key=key, value=value)
+    return value
+
+
+def get_int(data: dict[str, Any], key: str, *, required: bool = False) -> int | None:
+    value = data.get(key)
+    if value is None:
+        if required:
+            raise RecordError(f"missing field `{key}`", key=key)
+        return None
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise RecordError(f"`{key}`: expected an integer, got {type_name(value)}", key=key, value=value)
+    if not -MAX_INT <= value <= MAX_INT:
+        raise RecordError(f"`{key}`: {value} is out of range", key=key, value=value)
+    return value
+
+
+def get_count(data: dict[str, Any], key: str) -> int:
+    """A non-negative integer count; 0 when absent."""
+    value = get_int(data, key)
+    if value is None:
+        return 0
+    if value < 0:
+        raise RecordError(f"`{key}`: a count cannot be negative ({value})", key=key, value=value)
+    return value
+
+
+def get_num(data: dict[str, Any], key: str, *, required: bool = False) -> float | None:
+    """A finite, non-negative number (durations, costs)."""
+    value = data.get(key)
+    if value is None:
+        if required:
+            raise RecordError(f"missing field `{key}`", key=key)
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise RecordError(f"`{key}`: expected a number, got {type_name(value)}", key=key, value=value)
+    number = float(value)
+    if not math.isfinite(number) or abs(number) > MAX_INT:
+        raise RecordError(f"`{key}`: {value} is out of range", key=key, value=value)
+    if number < 0:
+        raise RecordError(f"`{key}`: cannot be negative ({value})", key=key, value=value)
+    return number
+
+
+def get_bool(data: dict[str, Any], key: str, *, required: bool = False) -> bool | None:
+    value = data.get(key)
+    if value is None:
+        if required:
+            raise RecordError(f"missing field `{key}`", key=key)
+        return None
+    if not isinstance(value, bool):
+        raise RecordError(f"`{key}`: expected true or false, got {type_name(value)}", key=key, value=value)
+    return value
+
+
+def get_list(data: dict[str, Any], key: str) -> list[Any]:
+    value = data.get(key)
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise RecordError(f"`{key}`: expected an array, got {type_name(value)}", key=key, value=value)
+    return value
+
+
+def get_obj(data: dict[str, Any], key: str) -> dict[str, Any]:
+    value = data.get(key)
+    if value is None:
+        return {}
+    return as_object(value, f"`{key}`")
+
+
+def parse_ts_ns(value: Any, key: str) -> int:
+    """Epoch nanoseconds for an ISO 8601 timestamp; one without an offset is taken as UTC."""
+    if value is None:
+        raise RecordError(f"missing field `{key}`", key=key)
+    if not isinstance(value, str):
+        raise RecordError(f"`{key}`: expected an ISO 8601 timestamp, got {type_name(value)}", key=key, value=value)
+    try:
+        parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00").replace("z", "+00:00"))
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=UTC)
+        delta = parsed - _EPOCH
+    except (ValueError, OverflowError):
+        raise RecordError(f"`{key}`: {value[:60]!r} is not an ISO 8601 timestamp", key=key, value=value) from None
+    us = (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+    if us < 0:
+        raise RecordError(f"`{key}`: {value[:60]!r} is before 1970", key=key, value=value)
+    return us * 1000
+
+
+def short(text: str, limit: int = 200) -> str:
+    """One line of at most ``limit`` characters, for span names and messages."""
+    line = " ".join(text.split())
+    return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
+# -- outcome words ---------------------------------------------------------------------------
+
+_COMPLETED_WORDS = frozenset({"complete", "completed", "done", "success", "succeeded", "finished", "ok"})
+
+
+def runr_outcome(reason: str, *, has_error: bool = False) -> ev.Outcome:
+    """A runr stop reason as one of laptime's outcome words (the table in docs/importers.md)."""
+    word = reason.strip().lower()
+    if word in _COMPLETED_WORDS:
+        return "completed"
+    if any(k in word for k in ("block", "escalat", "guard", "scope", "dirty", "preflight", "human")):
+        return "blocked"
+    if any(k in word for k in ("fail", "error", "crash", "max_retries", "parse", "exception")):
+        return "failed"
+    if any(k in word for k in ("budget", "timeout", "time_", "max_ticks", "user", "interrupt", "cancel", "abort")):
+        return "stopped"
+    if any(k in word for k in ("manual", "dry", "stop", "sigint", "sigterm", "killed")):
+        return "stopped"
+    return "failed" if has_error else "stopped"
+
+
+# -- the timeline parser ----------------------------------------------------------------------
+
+IMPORTER = "runr"
+_WORKER_PROVIDERS = {"claude": "anthropic", "codex": "openai"}
+_SCOPE_LIST_KEYS = ("violations", "files", "paths", "blocked_files", "blockedFiles", "out_of_scope")
+
+
+class TimelineParser:
+    """Turns the lines of one run's ``timeline.jsonl`` into events, one line at a time.
+
+    ``state`` is ``FileState.extra``: what the parser remembers between lines and
+    between imports. A line that raises RecordError leaves it untouched.
+    """
+
+    def __init__(self, run_id: str, file: str, state: dict[str, Any]) -> None:
+        self.run_id = run_id
+        self.file = file
+        self.state = state
+
+    def _id(self, ts_ns: int, *parts: object) -> str:
+        return source_event_id(ts_ns, IMPORTER, self.run_id, *parts)
+
+    def feed(self, data: bytes, line: int) -> list[ev.Event]:
+        """The events of one line. Raises RecordError for a line that is not a timeline record."""
+        record = as_object(decode_json(data), "the line")
+        seq = get_int(record, "seq", required=True)
+        ts_ns = parse_ts_ns(record.get("timestamp"), "timestamp")
+        kind = get_str(record, "type", required=True)
+        payload = get_obj(record, "payload")
+        assert seq is not None
+        assert kind is not None
+        new_state = dict(self.state)
+        common: dict[str, Any] = {
+            "v": 1,
+            "ts": timestamp(ts_ns),
+            "run": self.run_id,
+            "source": ev.Source(IMPORTER, self.file, f"{line}:seq={seq}"),
+        }
+        handler = getattr(self, f"_on_{kind}", None)
+        out: list[ev.Event] = handler(seq, ts_ns, payload, common, new_state) if handler is not None else []
+        self.state.clear()
+        self.state.update(new_state)
+        return out
+
+    # Each handler validates everything before returning, and writes only to ``st``.
+
+    def _parent(self, st: dict[str, Any]) -> str:
+        phase = st.get("open_phase")
+        return str(phase["span"]) if isinstance(phase, dict) else self.run_id
+
+    def _close_phase(
+        self, ts_ns: int, seq: int, common: dict[str, Any], st: dict[str, Any], outcome: ev.Outcome
+    ) -> list[ev.Event]:
+        phase = st.pop("open_phase", None)
+        if not isinstance(phase, dict):
+            return []
+        if outcome == "completed" and phase.get("verify_ok") is False:
+            outcome = "failed"  # the phase's last verification failed
+        return [
+            ev.SpanEnd(
+                **{**common, "id": self._id(ts_ns, "phase_end", phase["span"], seq)},
+                parent=phase.get("parent", self.run_id),
+                span=phase["span"],
+                outcome=outcome,
+            )
+        ]
+
+    def _on_run_started(
+        self,
+        seq: int,  # noqa: ARG002 - every handler takes the same arguments
+        ts_ns: int,
+        p: dict[str, Any],
+        common: dict[str, Any],
+        st: dict[str, Any],
+    ) -> list[ev.Event]:
+        if st.get("run_started"):
+            return []  # a second run_started in the same run: the first one opened the span
+        task = get_str(p, "task") or ""
+        attrs: dict[str, Any] = {"runner": IMPORTER}
+        for key in (
+            "repo",
+            "time_budget_minutes",
+            "allow_deps",
+            "allow_dirty",
+            "web",
+            "no_branch",
+            "dry_run",
+            "max_ticks",
+        ):
+            value = p.get(key)
+            if isinstance(value, str | int | float | bool) and not (
+                isinstance(value, float) and not math.isfinite(value)
+            ):
+                attrs[key] = value
+        if task:
+            attrs["task"] = short(task, 2000)
+        st["run_started"] = True
+        st["run_start_ns"] = ts_ns
+        return [
+            ev.SpanStart(
+                **{**common, "id": self.run_id},
+                span=self.run_id,
+                kind="run",
+                name=short(task) if task else self.run_id,
+                attrs=attrs,
+            )
+        ]
+
+    def _on_phase_start(
+        self, seq: int, ts_ns: int, p: dict[str, Any], common: dict[str, Any], st: dict[str, Any]
+    ) -> list[ev.Event]:
+        phase = get_str(p, "phase", required=True)
+        assert phase is not None
+        out = self._close_phase(ts_ns, seq, common, st, "completed")
+        span = self._id(ts_ns, "phase", seq)
+        attrs: dict[str, Any] = {"source_phase": phase}
+        retry = st.pop("pending_retry", None)
+        if isinstance(retry, dict):
+            attrs.update(retry)
+        name = phase.lower()
+        counts = dict(st.get("phase_counts") or {})
+        counts[name] = int(counts.get(name, 0)) + 1
+        st["phase_counts"] = counts
+        st["last_phase_span"] = {**dict(st.get("last_phase_span") or {}), name: span}
+        st["open_phase"] = {"span": span, "name": name, "parent": self.run_id}
+        out.append(
+            ev.SpanStart(**{**common, "id": span}, parent=self.run_id, span=span, kind="phase", name=name, attrs=attrs)
+        )
+        return out
+
+    def _stop(
+        self, seq: int, ts_ns: int, p: dict[str, Any], common: dict[str, Any], st: dict[str, Any], *, default: str
+    ) -> list[ev.Event]:
+        reason = get_str(p, "reason") or default
+        error = p.get("error")
+        error_text = (
+            error
+            if isinstance(error, str)
+            else (None if error is None else short(msgspec.json.encode(error).decode(), 2000))
+        )
+        outcome = runr_outcome(reason, has_error=bool(error_text))
+        out = self._close_phase(ts_ns, seq, common, st, outcome)
+        if st.get("run_closed"):
+            return out  # a stop after run_resumed: the run span already ended at the first stop
+        st["run_closed"] = True
+        out.append(
+            ev.SpanEnd(
+                # keyed on the run's start, so that no run can ever get two ends
+                **{**common, "id": self._id(int(st.get("run_start_ns", 0)), "run_end")},
+                span=self.run_id,
+                outcome=outcome,
+                error=short(error_text, 2000) if error_text else None,
+                attrs={"source_outcome": reason},
+            )
+        )
+        return out
+
+    def _on_stop(
+        self, seq: int, ts_ns: int, p: dict[str, Any], common: dict[str, Any], st: dict[str, Any]
+    ) -> list[ev.Event]:
+        return self._stop(seq, ts_ns, p, common, st, default="unknown")
+
+    def _on_run_dry_stop(
+        self, seq: int, ts_ns: int, p: dict[str, Any], common: dict[str, Any], st: dict[str, Any]
+    ) -> list[ev.Event]:
+        return self._stop(seq, ts_ns, p, common, st, default="dry_run")
+
+    def _on_verification(
+        self, seq: int, ts_ns: int, p: dict[str, Any], common: dict[str, Any], st: dict[str, Any]
+    ) -> list[ev.Event]:
+        ok = get_bool(p, "ok", required=True)
+        commands_raw = p.get("commands")
+        if isinstance(commands_raw, str):
+            commands = [commands_raw]
+        elif commands_raw is None:
+            commands = []
+        elif isinstance(commands_raw, list) and all(isinstance(c, str) for c in commands_raw):
+            commands = list(commands_raw)
+        else:
+            raise RecordError("`commands`: expected an array of strings")
+        tier = get_str(p, "tier")
+        duration = get_num(p, "duration_ms")
+        phase = st.get("open_phase")
+        if isinstance(phase, dict):
+            st["open_phase"] = {**phase, "verify_ok": ok}
+        if ok:
+            st["verified"] = True
+        command = " && ".join(commands) if commands else f"verify {tier or ''}".strip()
+        return [
+            ev.Validation(
+                **{**common, "id": self._id(ts_ns, "verification", seq)},
+                parent=self._parent(st),
+                command=short(command, 2000),
+                passed=bool(ok),
+                duration_ms=duration,
+                tier=tier,
+                attrs={"commands": commands} if len(commands) > 1 else {},
+            )
+        ]
+
+    def _on_verify_failed_retry(
+        self,
+        seq: int,  # noqa: ARG002 - every handler takes the same arguments
+        ts_ns: int,  # noqa: ARG002
+        p: dict[str, Any],
+        common: dict[str, Any],  # noqa: ARG002
+        st: dict[str, Any],
+    ) -> list[ev.Event]:
+        retry: dict[str, Any] = {"retry_of": "verify"}
+        for key in ("retry_count", "max_retries"):
+            value = get_int(p, key)
+            if value is not None:
+                retry[key] = value
+        for key in ("tier", "failed_command"):
+            text = get_str(p, key)
+            if text is not None:
+                retry[key] = short(text, 500)
+        st["pending_retry"] = retry
+        return []
+
+    def _on_verify_failed_max_retries(
+        self, seq: int, ts_ns: int, p: dict[str, Any], common: dict[str, Any], st: dict[str, Any]
+    ) -> list[ev.Event]:
+        failed = get_str(p, "failed_command")
+        tier = get_str(p, "tier")
+        message = "verification failed after the maximum number of retries"
+        if failed:
+            message += f": {short(failed, 500)}"
+        return [
+            ev.ErrorEvent(
+                **{**common, "id": self._id(ts_ns, "error", seq)},
+                parent=self._parent(st),
+                message=message,
+                error_type="verify_failed_max_retries",
+                attrs={"tier": tier} if tier else {},
+            )
+        ]
+
+    def _on_implement_complete(
+        self, seq: int, ts_ns: int, p: dict[str, Any], common: dict[str, Any], st: dict[str, Any]
+    ) -> list[ev.Event]:
+        files = get_list(p, "changed_files")
+        out: list[ev.Event] = []
+        seen: set[str] = set()
+        for i, item in enumerate(files):
+            if not isinstance(item, str):
+                raise RecordError(f"`changed_files[{i}]`: expected a path string, got {type_name(item)}")
+            if not item or item in seen:
+                continue
+            seen.add(item)
+            out.append(
+                ev.FileChange(
+                    **{**common, "id": self._id(ts_ns, "file", seq, item)},
+                    parent=self._parent(st),
+                    path=item,
+                    change="modified",
+                )
+            )
+        return out
+
+    def _on_checkpoint_complete(
+        self, seq: int, ts_ns: int, p: dict[str, Any], common: dict[str, Any], st: dict[str, Any]
+    ) -> list[ev.Event]:
+        commit = get_str(p, "commit")
+        index = get_int(p, "milestone_index")
+        out: list[ev.Event] = [
+            ev.Checkpoint(
+                **{**common, "id": self._id(ts_ns, "checkpoint", seq)},
+                parent=self._parent(st),
+                commit=commit,
+                verified=bool(st.get("verified")),
+            )
+        ]
+        if index is not None:
+            out.append(
+                ev.Milestone(
+                    **{**common, "id": self._id(ts_ns, "milestone", seq)},
+                    parent=self._parent(st),
+                    name=milestone_name(index),
+                    status="completed",
+                    index=index,
+                )
+            )
+        return out
+
+    def _scope(
+        self, seq: int, ts_ns: int, p: dict[str, Any], common: dict[str, Any], st: dict[str, Any], *, kind: str
+    ) -> list[ev.Event]:
+        items: list[Any] = []
+        for key in _SCOPE_LIST_KEYS:
+            value = p.get(key)
+            if isinstance(value, list):
+                items.extend(value)
+        reason = get_str(p, "reason") or get_str(p, "message") or kind
+        out: list[ev.Event] = []
+        for i, item in enumerate(items):
+            path: str | None = None
+            why = reason
+            if isinstance(item, str):
+                path = item
+            elif isinstance(item, dict):
+                path = get_str(item, "path") or get_str(item, "file")
+                why = get_str(item, "reason") or reason
+            else:
+                raise RecordError(f"violation {i}: expected a path or an object, got {type_name(item)}")
+            out.append(
+                ev.ScopeViolation(
+                    **{**common, "id": self._id(ts_ns, "scope", seq, i)},
+                    parent=self._parent(st),
+                    path=path,
+                    reason=short(why, 500),
+                    attrs={"source_type": kind},
+                )
+            )
+        if not out:
+            out.append(
+                ev.ScopeViolation(
+                    **{**common, "id": self._id(ts_ns, "scope", seq)},
+                    parent=self._parent(st),
+                    reason=short(reason, 500),
+                    attrs={"source_type": kind},
+                )
+            )
+        return out
+
+    def _on_plan_scope_violation(
+        self, seq: int, ts_ns: int, p: dict[str, Any], common: dict[str, Any], st: dict[str, Any]
+    ) -> list[ev.Event]:
+        return self._scope(seq, ts_ns, p, common, st, kind="plan_scope_violation")
+
+    def _on_guard_violation(
+        self, seq: int, ts_ns: int, p: dict[str, Any], common: dict[str, Any], st: dict[str, Any]
+    ) -> list[ev.Event]:
+        return self._scope(seq, ts_ns, p, common, st, kind="guard_violation")
+
+    def _on_parse_failed(
+        self, seq: int, ts_ns: int, p: dict[str, Any], common: dict[str, Any], st: dict[str, Any]
+    ) -> list[ev.Event]:
+        text = (
+            get_str(p, "error")
+            or get_str(p, "message")
+            or get_str(p, "stage")
+            or "a worker's output could not be parsed"
+        )
+        return [
+            ev.ErrorEvent(
+                **{**common, "id": self._id(ts_ns, "error", seq)},
+                parent=self._parent(st),
+                message=short(text, 2000),
+                error_type="parse_failed",
+            )
+        ]
+
+    def _on_worker_stats(
+        self,
+        seq: int,  # noqa: ARG002 - every handler takes the same arguments
+        ts_ns: int,
+        p: dict[str, Any],
+        common: dict[str, Any],
+        st: dict[str, Any],
+    ) -> list[ev.Event]:
+        """Call counts only: one zero-token LlmUsage per call not seen yet, marked estimated."""
+        totals = {worker: get_count(p, worker) for worker in _WORKER_PROVIDERS}
+        wanted: dict[str, int] = {}
+        by_phase = get_obj(p, "by_phase")
+        for phase_name, counts in sorted(by_phase.items()):
+            counts_obj = as_object(counts, f"`by_phase.{phase_name}`")
+            for worker in _WORKER_PROVIDERS:
+                n = get_count(counts_obj, worker)
+                if n:
+                    wanted[f"{phase_name}/{worker}"] = n
+        for worker, total in totals.items():
+            in_phases = sum(n for key, n in wanted.items() if key.endswith(f"/{worker}"))
+            if total > in_phases:
+                wanted[f"/{worker}"] = total - in_phases
+        if sum(wanted.values()) > 100_000:
+            raise RecordError("`worker_stats`: more than 100000 calls is not credible")
+        emitted = dict(st.get("worker_calls") or {})
+        phase_spans = dict(st.get("last_phase_span") or {})
+        out: list[ev.Event] = []
+        for key, n in sorted(wanted.items()):
+            phase_name, worker = key.split("/", 1)
+            parent = phase_spans.get(phase_name.lower(), self.run_id) if phase_name else self.run_id
+            out.extend(
+                ev.LlmUsage(
+                    **{**common, "id": self._id(ts_ns, "worker_call", key, i)},
+                    parent=parent,
+                    provider=_WORKER_PROVIDERS[worker],
+                    model=worker,
+                    worker=worker,
+                    estimated=True,
+                    attrs={"tokens_unknown": True, "phase": phase_name or None},
+                )
+                for i in range(int(emitted.get(key, 0)), n)
+            )
+            emitted[key] = max(n, int(emitted.get(key, 0)))
+        st["worker_calls"] = emitted
+        return out
+
+
+def milestone_name(index: int) -> str:
+    """The name both the planned (state.json) and completed (timeline) milestone carry."""
+    return f"milestone {index}"
+
+
+def state_events(run_id: str, file: str, data: bytes) -> list[ev.Event]:
+    """The planned milestones of ``state.json``. Raises RecordError for a bad document."""
+    doc = as_object(decode_json(data), "state.json")
+    raw_ts = doc.get("started_at") if doc.get("started_at") is not None else doc.get("updated_at")
+    ts_ns = parse_ts_ns(raw_ts, "started_at")
+    milestones = get_list(doc, "milestones")
+    out: list[ev.Event] = []
+    for i, item in enumerate(milestones):
+        m = as_object(item, f"`milestones[{i}]`")
+        goal = get_str(m, "goal") or ""
+        attrs: dict[str, Any] = {}
+        if goal:
+            attrs["goal"] = short(goal, 500)
+        risk = get_str(m, "risk_level")
+        if risk:
+            attrs["risk_level"] = risk
+        expected = [f for f in get_list(m, "files_expected") if isinstance(f, str)]
+        if expected:
+            attrs["files_expected"] = expected[:200]
+        out.append(
+            ev.Milestone(
+                v=1,
+                id=source_event_id(ts_ns, IMPORTER, run_id, "milestone_planned", i),
+                ts=timestamp(ts_ns),
+                run=run_id,
+                parent=run_id,
+                name=milestone_name(i),
+                status="planned",
+                index=i,
+                attrs=attrs,
+                source=ev.Source(IMPORTER, file, f"milestones[{i}]"),
+            )
+        )
+    return out
+
+
+# -- the importer ----------------------------------------------------------------------------
+
+_FILES = ("state.json", "timeline.jsonl")
+
+
+def _is_run_dir(path: Path) -> bool:
+    return (path / "timeline.jsonl").is_file() or (path / "state.json").is_file()
+
+
+class RunrImporter(Importer):
+    """runr's run folders: ``runs/<runId>/timeline.jsonl`` and ``state.json``."""
+
+    name: ClassVar[str] = "runr"
+    append_only: ClassVar[bool] = True  # timeline.jsonl; state.json is re-read whole when it changes
+
+    def discover(self, path: Path) -> Iterator[Path]:
+        if not path.exists():
+            raise FileNotFoundError(path)
+        if path.is_file():
+            yield path
+            return
+        if _is_run_dir(path):
+            run_dirs = [path]
+        else:
+            run_dirs = sorted({p.parent for name in _FILES for p in path.rglob(name) if p.is_file()})
+        for run_dir in run_dirs:
+            for name in _FILES:
+                candidate = run_dir / name
+                if candidate.exists():
+                    yield candidate
+
+    def detect(self, path: Path) -> bool:
+        if path.is_file():
+            return path.name == "timeline.jsonl"
+        if (path / "timeline.jsonl").is_file():
+            return True
+        return any(True for _ in path.glob("*/timeline.jsonl")) or any(True for _ in path.glob("runs/*/timeline.jsonl"))
+
+    def read(self, file: Path, state: FileState, ctx: ImportContext) -> Iterator[ev.Event]:
+        run_id = file.resolve().parent.name
+        if file.name == "state.json":
+            yield from self._read_state(run_id, file, state, ctx)
+            return
+        yield from self._read_timeline(run_id, file, state, ctx)
+
+    def _read_state(self, run_id: str, file: Path, state: FileState, ctx: ImportContext) -> Iterator[ev.Event]:
+        data = file.read_bytes()
+        state.offset = len(data)  # a whole document: re-read from the start when it changes
+        ctx.record(1, len(data))
+        if not data.strip():
+            ctx.warn(None, "empty file")
+            return
+        try:
+            events = state_events(run_id, str(file), data)
+        except RecordError as exc:
+            ctx.warn(exc.line_in(data), str(exc))
+            return
+        yield from events
+
+    def _read_timeline(self, run_id: str, file: Path, state: FileState, ctx: ImportContext) -> Iterator[ev.Event]:
+        extra = state.extra
+        parser_state = extra.setdefault("parser", {})
+        first_line = int(extra.get("line", 0))
+        parser = TimelineParser(run_id, str(file), parser_state)
+        offset = state.offset
+        line_no = first_line
+        for rel, start, raw in iter_lines(file, state.offset):
+            line_no = first_line + rel
+            offset = start + len(raw) + 1
+            ctx.record(1, len(raw) + 1)
+            if not raw.strip():
+                continue
+            try:
+                events = parser.feed(raw, line_no)
+            except RecordError as exc:
+                ctx.warn(line_no, str(exc))
+                continue
+            yield from events
+            state.offset = offset
+            extra["line"] = line_no
+        state.offset = offset
+        extra["line"] = line_no
+        size = file.stat().st_size
+        if size == 0:
+            ctx.warn(None, "empty file")
+        elif size > offset:
+            tail = size - offset
+            ctx.warn(line_no + 1, f"incomplete last line ({tail} bytes, no newline yet); it is read once complete")
