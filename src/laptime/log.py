@@ -12,6 +12,7 @@ from __future__ import annotations
 import atexit
 import contextlib
 import os
+import sys
 import threading
 import weakref
 from collections import deque
@@ -75,6 +76,10 @@ class LogWriter:
         self._pending += len(line)
         if self._thread is None:
             self._start_thread()
+            if self._thread is None:
+                # Closed: no thread and no exit hook will write this line later.
+                self.flush()
+                return
         if self._pending >= self._max_pending:
             self.flush()
 
@@ -106,7 +111,10 @@ class LogWriter:
             self.flush()
         except Exception as exc:  # noqa: BLE001 - reported through on_error, never raised
             if self._on_error is not None:
-                self._on_error(exc)
+                # A handler that raises (a warning turned into an error by -W error)
+                # must not kill the flushing thread or the exit hook.
+                with contextlib.suppress(Exception):
+                    self._on_error(exc)
 
     def _start_thread(self) -> None:
         with self._open_lock:
@@ -115,6 +123,7 @@ class LogWriter:
             thread = threading.Thread(target=self._flush_loop, name="laptime-log-flush", daemon=True)
             self._thread = thread
             thread.start()
+        _flush_at_multiprocessing_exit()
 
     def _flush_loop(self) -> None:
         while not self._closed:
@@ -175,6 +184,22 @@ def _reset_all_in_child() -> None:
         writer._after_fork_in_child()  # noqa: SLF001 - module-level fork hook of this class
 
 
+_exit_flush_pid = 0
+
+
+def _flush_at_multiprocessing_exit() -> None:
+    """A multiprocessing child ends with ``os._exit``, which skips atexit, so its waiting
+    lines would be lost: have multiprocessing flush them at its exit, once per process.
+    Called when a flushing thread starts, which in a child is after multiprocessing has
+    cleared the finalizers inherited from the parent."""
+    global _exit_flush_pid  # noqa: PLW0603 - one registration per process
+    mp_util = sys.modules.get("multiprocessing.util")
+    if mp_util is None or _exit_flush_pid == os.getpid():
+        return
+    _exit_flush_pid = os.getpid()
+    mp_util.Finalize(None, _flush_all_at_exit, exitpriority=0)
+
+
 atexit.register(_flush_all_at_exit)
 os.register_at_fork(after_in_child=_reset_all_in_child)
 
@@ -196,7 +221,11 @@ def _write_all(fd: int, data: bytes) -> None:
 
 def _seal_torn_tail(fd: int, path: Path) -> None:
     """If a crashed writer left the segment without a final newline, end that line, so
-    the torn fragment stays one bad line instead of swallowing our first event."""
+    the torn fragment stays one bad line instead of swallowing our first event.
+
+    Another process's write in flight looks the same for an instant (the file grows a
+    page at a time). Our newline then waits for that write to finish and lands after
+    it: one blank line, which readers skip, never a broken one."""
     size = os.fstat(fd).st_size
     if size == 0:
         return
@@ -223,9 +252,7 @@ class LineChunk:
     line_count: int
 
 
-def read_chunks(
-    path: Path, start: int = 0, first_line: int = 1, chunk_size: int = _READ_CHUNK
-) -> Iterator[LineChunk]:
+def read_chunks(path: Path, start: int = 0, first_line: int = 1, chunk_size: int = _READ_CHUNK) -> Iterator[LineChunk]:
     """Stream the complete lines of ``path`` from byte ``start``, a chunk at a time.
 
     A trailing fragment with no newline is not returned: it is either still being

@@ -18,9 +18,10 @@ import threading
 import warnings
 from collections.abc import Callable, Mapping
 from types import TracebackType
-from typing import Any, Protocol, TypeVar, cast
+from typing import Any, Protocol, Self, TypeVar, cast
 
 import msgspec
+
 from laptime import events as ev
 from laptime.clock import Clock, format_timestamp, new_id, system_clock
 from laptime.events import FileChangeKind, MilestoneStatus, Outcome, SpanKind
@@ -29,6 +30,7 @@ from laptime.usage import Usage
 
 F = TypeVar("F", bound=Callable[..., Any])
 _encode = msgspec.json.Encoder().encode
+_NO_ATTRS: dict[str, Any] = {}  # shared, never mutated: events are encoded as soon as they are made
 
 PROFILE_ENV = "LAPTIME_PROFILE"
 
@@ -83,6 +85,7 @@ class Recorder:
         self._home = home
         self.store: Store | None = None
         self._warned: set[str] = set()
+        self._warn_lock = threading.Lock()
         self._lock = threading.Lock()
         self._active: list[Run] = []
         env_profile = os.environ.get(PROFILE_ENV, "").strip().lower() not in ("", "0", "false", "no")
@@ -123,11 +126,14 @@ class Recorder:
     def warn(self, exc: BaseException | str) -> None:
         """Warn once per distinct failure, so a full disk yields one warning, not millions."""
         key = exc if isinstance(exc, str) else f"{type(exc).__name__}:{getattr(exc, 'errno', '')}"
-        if key in self._warned:
-            return
-        self._warned.add(key)
+        with self._warn_lock:  # the log's flushing thread reports here too
+            if key in self._warned:
+                return
+            self._warned.add(key)
         text = exc if isinstance(exc, str) else f"{type(exc).__name__}: {exc}"
-        warnings.warn(f"laptime could not record events ({text}); your program continues", RecorderWarning, stacklevel=3)
+        warnings.warn(
+            f"laptime could not record events ({text}); your program continues", RecorderWarning, stacklevel=3
+        )
 
     def now(self) -> tuple[int, str]:
         ns = self.clock()
@@ -141,7 +147,7 @@ class Recorder:
             except Exception as exc:  # noqa: BLE001 - closing must not raise into user code
                 self.warn(exc)
 
-    def __enter__(self) -> Recorder:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -176,18 +182,27 @@ class Recorder:
         if frame is not None:
             return frame.run
         with self._lock:
-            return self._active[0] if len(self._active) == 1 else None
+            if self._active:
+                return self._active[0] if len(self._active) == 1 else None
+        # None here: a decorator or ``laptime.phase`` bound to the default recorder,
+        # called in a thread of a run that another recorder owns.
+        return _sole_active_run()
 
     def _register(self, run: Run) -> None:
         with self._lock:
             self._active.append(run)
+        with _active_runs_lock:
+            _active_runs.append(run)
 
     def _unregister(self, run: Run) -> None:
         with self._lock:
             if run in self._active:
                 self._active.remove(run)
+        with _active_runs_lock:
+            if run in _active_runs:
+                _active_runs.remove(run)
 
-    def _print_profile(self, run: Run, timings: Mapping[str, int]) -> None:
+    def _print_profile(self, run: Run, timings: Mapping[str, int]) -> None:  # noqa: ARG002 - hook signature
         stream = self._profile_stream or sys.stderr
         parts = " | ".join(f"{name} {ns / 1e9:.{_profile_digits(ns)}f}s" for name, ns in timings.items())
         try:
@@ -200,6 +215,16 @@ def _profile_digits(ns: int) -> int:
     return 2 if ns < 1e9 else 1
 
 
+# Every run in progress in this process, whichever recorder owns it.
+_active_runs: list[Run] = []
+_active_runs_lock = threading.Lock()
+
+
+def _sole_active_run() -> Run | None:
+    with _active_runs_lock:
+        return _active_runs[0] if len(_active_runs) == 1 else None
+
+
 class SpanScope:
     """A span as context manager (sync or async) and as decorator (sync or async).
 
@@ -207,7 +232,19 @@ class SpanScope:
     across threads started inside a run and across asyncio tasks (contextvars).
     """
 
-    __slots__ = ("_frame", "_kind", "_name", "_rec", "_run", "_start_ns", "_token", "attrs", "outcome", "span_id")
+    __slots__ = (
+        "_end_attrs",
+        "_frame",
+        "_kind",
+        "_name",
+        "_rec",
+        "_run",
+        "_start_ns",
+        "_token",
+        "attrs",
+        "outcome",
+        "span_id",
+    )
 
     def __init__(self, recorder: Recorder, run: Run | None, kind: SpanKind, name: str, attrs: dict[str, Any]) -> None:
         self._rec = recorder
@@ -220,14 +257,20 @@ class SpanScope:
         self._token: contextvars.Token[_Frame | None] | None = None
         self._frame: _Frame | None = None
         self._start_ns = 0
+        self._end_attrs: dict[str, Any] | None = None
 
     def set(self, **attrs: Any) -> None:
-        """Add attributes, written when the span ends."""
-        self.attrs.update(attrs)
+        """Add attributes: with the start if the span has not opened yet, else with its end."""
+        if self.span_id is None:
+            self.attrs.update(attrs)
+        elif self._end_attrs is None:
+            self._end_attrs = attrs
+        else:
+            self._end_attrs.update(attrs)
 
     # -- context manager ------------------------------------------------------------
 
-    def __enter__(self) -> SpanScope:
+    def __enter__(self) -> Self:
         try:
             self._open()
         except Exception as exc:  # noqa: BLE001 - instrumentation must never break the caller
@@ -242,7 +285,7 @@ class SpanScope:
         except Exception as err:  # noqa: BLE001 - instrumentation must never break the caller
             self._rec.warn(err)
 
-    async def __aenter__(self) -> SpanScope:
+    async def __aenter__(self) -> Self:
         return self.__enter__()
 
     async def __aexit__(
@@ -259,11 +302,14 @@ class SpanScope:
                 self._rec.warn(f"no run is active for {self._kind} {self._name!r}; start one with laptime.run(...)")
                 return
         parent = frame.span if frame is not None and frame.run is run else run.id
-        ns = self._rec.clock()
+        # The run's recorder, not the one this scope was made on: a decorator made at
+        # import time is bound to the default recorder but may run in another's run.
+        self._rec = rec = run._rec  # noqa: SLF001 - Run and SpanScope are one unit
+        ns = rec.clock()
         span_id = new_id(ns)
         self.span_id = span_id
         self._start_ns = ns
-        self._rec.emit(
+        rec.emit(
             ev.SpanStart(
                 v=1,
                 id=span_id,
@@ -277,11 +323,13 @@ class SpanScope:
             )
         )
         worker = self.attrs.get("worker")
-        new_frame = _Frame(run, span_id, worker if worker is not None else (frame.worker if frame is not None else None))
+        new_frame = _Frame(
+            run, span_id, worker if worker is not None else (frame.worker if frame is not None else None)
+        )
         self._frame = new_frame
         self._token = _current.set(new_frame)
         if run.profiling and self._kind == "phase" and parent == run.id:
-            run._phase_opened(self._name)  # noqa: SLF001 - Run and SpanScope are one unit
+            run._phase_opened(self._name, span_id)  # noqa: SLF001 - Run and SpanScope are one unit
 
     def _close(self, exc: BaseException | None) -> None:
         if self._frame is None:
@@ -293,7 +341,8 @@ class SpanScope:
             except ValueError:
                 # Exited in another context than it was entered in (a generator moved
                 # across tasks); restore the parent frame by hand instead.
-                _current.set(None)
+                parent_frame = self._token.old_value
+                _current.set(None if parent_frame is contextvars.Token.MISSING else parent_frame)
             self._token = None
         outcome, error = _outcome_of(exc, self.outcome)
         ns = self._rec.clock()
@@ -306,6 +355,7 @@ class SpanScope:
                 span=self._frame.span,
                 outcome=outcome,
                 error=error,
+                attrs=self._end_attrs or _NO_ATTRS,
             )
         )
         if run.profiling and self._kind == "phase":
@@ -340,7 +390,7 @@ def _outcome_of(exc: BaseException | None, chosen: Outcome | None) -> tuple[Outc
     error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
     if isinstance(exc, KeyboardInterrupt | asyncio.CancelledError | SystemExit):
         return "stopped", error
-    return (chosen if chosen not in (None, "completed") else "failed"), error  # type: ignore[return-value]
+    return (chosen if chosen not in (None, "completed") else "failed"), error
 
 
 class LlmScope(SpanScope):
@@ -426,7 +476,7 @@ def _llm_event(
 class Run(SpanScope):
     """One run: the root span, and the place to record everything that happens in it."""
 
-    __slots__ = ("_profile_timings", "id", "profiling")
+    __slots__ = ("_profile_open", "_profile_timings", "id", "profiling")
 
     def __init__(self, recorder: Recorder, name: str, *, run_id: str | None, attrs: dict[str, Any]) -> None:
         super().__init__(recorder, None, "run", name, attrs)
@@ -434,6 +484,7 @@ class Run(SpanScope):
         self.id = run_id or new_id(recorder.clock())
         self.profiling = recorder.profile
         self._profile_timings: dict[str, int] = {}
+        self._profile_open: set[str] = set()
 
     def _open(self) -> None:
         ns = self._rec.clock()
@@ -463,12 +514,16 @@ class Run(SpanScope):
 
     # Profiling output: one line per iteration, an iteration ending when a top-level
     # phase name repeats (the loop came round again) and at the end of the run.
-    def _phase_opened(self, name: str) -> None:
+    # Only top-level phases count: a nested phase's time is already inside its parent's.
+    def _phase_opened(self, name: str, span: str) -> None:
         if self.profiling and name in self._profile_timings:
             self._flush_profile()
+        self._profile_open.add(span)
 
     def _phase_closed(self, name: str, elapsed_ns: int, span: str) -> None:
-        del span
+        if span not in self._profile_open:
+            return
+        self._profile_open.discard(span)
         self._profile_timings[name] = self._profile_timings.get(name, 0) + elapsed_ns
 
     def _flush_profile(self) -> None:
@@ -609,7 +664,9 @@ class Run(SpanScope):
             )
         )
 
-    def milestone(self, name: str, status: MilestoneStatus = "planned", *, index: int | None = None, **attrs: Any) -> None:
+    def milestone(
+        self, name: str, status: MilestoneStatus = "planned", *, index: int | None = None, **attrs: Any
+    ) -> None:
         """Record a milestone being planned or completed."""
         self._point(
             lambda i, ts, parent: ev.Milestone(

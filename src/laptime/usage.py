@@ -47,8 +47,14 @@ def _get(obj: Any, key: str) -> Any:
     return getattr(obj, key, None)
 
 
-def _int(value: Any) -> int:
-    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
+def _int(value: Any, field: str) -> int:
+    """A reported count: missing or null is 0; anything but a non-negative int is refused."""
+    if value is None:
+        return 0
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        msg = f"{field} must be a non-negative integer, got {value!r}"
+        raise ValueError(msg)
+    return value
 
 
 def from_openai(response: Any) -> Usage:
@@ -59,17 +65,14 @@ def from_openai(response: Any) -> Usage:
     ``input_tokens`` with ``input_tokens_details.cached_tokens``.
     """
     usage = _get(response, "usage") or {}
-    prompt = _get(usage, "prompt_tokens")
-    if prompt is None:
-        prompt = _get(usage, "input_tokens")
-    completion = _get(usage, "completion_tokens")
-    if completion is None:
-        completion = _get(usage, "output_tokens")
-    details = _get(usage, "prompt_tokens_details") or _get(usage, "input_tokens_details") or {}
+    prompt_key, completion_key, details_key = "prompt_tokens", "completion_tokens", "prompt_tokens_details"
+    if _get(usage, prompt_key) is None and _get(usage, "input_tokens") is not None:
+        prompt_key, completion_key, details_key = "input_tokens", "output_tokens", "input_tokens_details"
+    details = _get(usage, details_key) or {}
     return Usage(
-        input_tokens=_int(prompt),
-        output_tokens=_int(completion),
-        cache_read_tokens=_int(_get(details, "cached_tokens")),
+        input_tokens=_int(_get(usage, prompt_key), f"usage.{prompt_key}"),
+        output_tokens=_int(_get(usage, completion_key), f"usage.{completion_key}"),
+        cache_read_tokens=_int(_get(details, "cached_tokens"), f"usage.{details_key}.cached_tokens"),
         input_includes_cache=True,
         provider="openai",
         model=str(_get(response, "model") or ""),
@@ -83,15 +86,18 @@ def from_anthropic(response: Any) -> Usage:
     separately; that meaning is kept.
     """
     usage = _get(response, "usage") or {}
-    cache_write = _int(_get(usage, "cache_creation_input_tokens"))
+    cache_write = _int(_get(usage, "cache_creation_input_tokens"), "usage.cache_creation_input_tokens")
     split = _get(usage, "cache_creation")
     if split:
-        parts = _int(_get(split, "ephemeral_5m_input_tokens")) + _int(_get(split, "ephemeral_1h_input_tokens"))
+        parts = sum(
+            _int(_get(split, key), f"usage.cache_creation.{key}")
+            for key in ("ephemeral_5m_input_tokens", "ephemeral_1h_input_tokens")
+        )
         cache_write = parts or cache_write
     return Usage(
-        input_tokens=_int(_get(usage, "input_tokens")),
-        output_tokens=_int(_get(usage, "output_tokens")),
-        cache_read_tokens=_int(_get(usage, "cache_read_input_tokens")),
+        input_tokens=_int(_get(usage, "input_tokens"), "usage.input_tokens"),
+        output_tokens=_int(_get(usage, "output_tokens"), "usage.output_tokens"),
+        cache_read_tokens=_int(_get(usage, "cache_read_input_tokens"), "usage.cache_read_input_tokens"),
         cache_write_tokens=cache_write,
         input_includes_cache=False,
         provider="anthropic",
