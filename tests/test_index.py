@@ -417,10 +417,11 @@ class TestRepeatedEvents:
             return ev.encode(event), event.ts[:10]
 
         run, phase = "twice-ended-run", "twice-ended-phase"
+        DAY = "2026-01-05"  # noqa: N806 - a constant of this test
         write_lines(
             store,
             [
-                line(ev.SpanStart(v=1, id=run, ts="2026-01-05T09:00:00.000000Z", run=run, span=run, kind="run", name="r")),
+                line(ev.SpanStart(v=1, id=run, ts=f"{DAY}T09:00:00.000000Z", run=run, span=run, kind="run", name="")),
                 line(
                     ev.SpanStart(
                         v=1, id=phase, ts="2026-01-05T09:00:01.000000Z", run=run, parent=run, span=phase,

@@ -91,7 +91,7 @@ format_timestamp = _TimestampFormatter()
 
 def parse_timestamp_us(ts: str) -> int:
     """Microseconds since the epoch for an RFC 3339 timestamp (any offset; naive is UTC)."""
-    value = datetime.fromisoformat(ts.replace("Z", "+00:00"))
+    value = datetime.fromisoformat(ts)
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
     delta = value - datetime(1970, 1, 1, tzinfo=UTC)

@@ -57,7 +57,7 @@ def _openai(model: str, prompt: int, completion: int, cached: int = 0) -> Usage:
 
 
 async def _worker(
-    run: Run, clock: SimulatedClock, n: int, title: str, minutes: float, files: list[tuple[str, str, int, int]]
+    run: Run, clock: SimulatedClock, n: int, *, title: str, minutes: float, files: list[tuple[str, str, int, int]]
 ) -> None:
     with run.task(f"worker-{n}: {title}", worker=f"worker-{n}"):
         steps = max(2, round(minutes / 1.5))
@@ -85,15 +85,29 @@ async def _pipeline(run: Run, clock: SimulatedClock) -> None:
     with run.phase("implement"):
         run.queue(ready=0, active=3, waiting=1)
         await asyncio.gather(
-            _worker(run, clock, 1, "email validator", 2.5, [("src/auth/validate.py", "modified", 38, 12)]),
-            _worker(run, clock, 2, "session refresh lock", 3.0, [("src/auth/session.py", "modified", 61, 20)]),
+            _worker(
+                run,
+                clock,
+                1,
+                title="email validator",
+                minutes=2.5,
+                files=[("src/auth/validate.py", "modified", 38, 12)],
+            ),
+            _worker(
+                run,
+                clock,
+                2,
+                title="session refresh lock",
+                minutes=3.0,
+                files=[("src/auth/session.py", "modified", 61, 20)],
+            ),
             _worker(
                 run,
                 clock,
                 3,
-                "regression tests",
-                8.5,  # the straggler: the next batch waits on it
-                [("tests/test_login.py", "created", 142, 0), ("tests/conftest.py", "modified", 9, 2)],
+                title="regression tests",
+                minutes=8.5,  # the straggler: the next batch waits on it
+                files=[("tests/test_login.py", "created", 142, 0), ("tests/conftest.py", "modified", 9, 2)],
             ),
         )
         run.queue(ready=0, active=0, waiting=0)
@@ -104,11 +118,10 @@ async def _pipeline(run: Run, clock: SimulatedClock) -> None:
         with run.span("validation", "pytest -q", tier="unit"):
             await clock.sleep(48)
         run.validation("pytest -q", passed=False, exit_code=1, duration_ms=48_000, tier="unit")
-    with run.phase("implement", retry_of="verify"):
-        with run.task("worker-3: fix flaky fixture", worker="worker-3"):
-            await _llm(run, clock, _HAIKU, 9, _anthropic(_HAIKU, 3_100, 600, 9_500, 0))
-            await clock.sleep(25)
-            run.file_change("tests/conftest.py", "modified", lines_added=4, lines_removed=3)
+    with run.phase("implement", retry_of="verify"), run.task("worker-3: fix flaky fixture", worker="worker-3"):
+        await _llm(run, clock, _HAIKU, 9, _anthropic(_HAIKU, 3_100, 600, 9_500, 0))
+        await clock.sleep(25)
+        run.file_change("tests/conftest.py", "modified", lines_added=4, lines_removed=3)
     with run.phase("verify"):
         with run.span("validation", "pytest -q", tier="unit"):
             await clock.sleep(51)

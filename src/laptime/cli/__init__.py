@@ -33,7 +33,9 @@ _COMMANDS: dict[str, tuple[str, str]] = {
 class LazyGroup(click.Group):
     """A group whose commands are imported on first use, from a name -> module table."""
 
-    def __init__(self, *args: object, lazy_commands: dict[str, tuple[str, str]] | None = None, **kwargs: object) -> None:
+    def __init__(
+        self, *args: object, lazy_commands: dict[str, tuple[str, str]] | None = None, **kwargs: object
+    ) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         self.lazy_commands = _COMMANDS if lazy_commands is None else lazy_commands
 
