@@ -18,7 +18,7 @@ import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, Self
 
 import apsw
 import msgspec
@@ -27,7 +27,7 @@ from laptime import events as ev
 from laptime.log import LineChunk, read_chunks, torn_tail
 from laptime.store import Store
 
-INDEX_VERSION: Final = 3  # 3: the derived run_llm, run_phases and run_facts tables
+INDEX_VERSION: Final = 4  # 3: derived run_llm, run_phases, run_facts; 4: the first span_end of a span wins
 
 # Timestamps are canonical (``YYYY-MM-DDTHH:MM:SS.ffffffZ``), so SQL can turn them
 # into integer microseconds exactly, without float rounding.
@@ -163,7 +163,8 @@ _SCHEMA: Final = [
                s.ts AS started_at, e.ts AS ended_at,
                {ts_us("s.ts")} AS start_us, {ts_us("e.ts")} AS end_us,
                COALESCE(e.outcome, 'running') AS outcome, e.error, s.attrs, e.attrs AS end_attrs, s.source
-        FROM span_starts s LEFT JOIN span_ends e ON e.span = s.span""",
+        FROM span_starts s LEFT JOIN span_ends e ON e.id = (
+                SELECT x.id FROM span_ends x WHERE x.span = s.span ORDER BY x.ts, x.id LIMIT 1)""",
     # Seed 003's table, as a view over the log: one row per phase span, numbered by
     # attempt within its run.
     """CREATE VIEW IF NOT EXISTS run_phase_metrics AS
@@ -227,7 +228,8 @@ def _derived_refresh() -> list[str]:
                    SUM(MAX(COALESCE({ts_us("e.ts")}, COALESCE(r.ended_us, r.last_us)), {ts_us("s.ts")})
                        - {ts_us("s.ts")}),
                    COUNT(*), MIN({ts_us("s.ts")}) - COALESCE(r.started_us, MIN({ts_us("s.ts")}))
-            FROM span_starts s JOIN runs r ON r.run_id = s.run LEFT JOIN span_ends e ON e.span = s.span
+            FROM span_starts s JOIN runs r ON r.run_id = s.run LEFT JOIN span_ends e ON e.id = (
+                SELECT x.id FROM span_ends x WHERE x.span = s.span ORDER BY x.ts, x.id LIMIT 1)
             WHERE s.run IN {_TOUCHED} AND s.kind = 'phase' AND s.parent = s.run
             GROUP BY s.run, s.name""",
         f"""INSERT INTO run_facts
@@ -325,7 +327,7 @@ class Index:
     def close(self) -> None:
         self.db.close()
 
-    def __enter__(self) -> Index:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -374,20 +376,29 @@ class Index:
         try:
             for name in sorted(set(known) - set(present)):
                 self._forget_segment(name)  # removed by `clean`, or by hand
-            for name, path in present.items():
-                try:
-                    st = path.stat()
-                except OSError:
-                    continue
-                offset, lines, inode, _ = known.get(name, (0, 0, None, 0))
-                if name in known and (st.st_ino != inode or st.st_size < offset):
-                    # Replaced or truncated: its old rows may no longer be in the log.
-                    self._forget_segment(name)
-                    offset, lines = 0, 0
-                if st.st_size == offset:
-                    continue
-                stats.segments += 1
-                self._ingest_segment(path, offset, lines, st.st_ino, stats)
+            # One transaction, and one refresh of the derived run tables, for all the
+            # segments that grew: an import spread over many days touches many segments.
+            with self.db:
+                marks = self._rowid_marks()
+                for name, path in present.items():
+                    try:
+                        st = path.stat()
+                    except OSError:
+                        continue
+                    offset, lines, inode, _ = known.get(name, (0, 0, None, 0))
+                    if name in known and (st.st_ino != inode or st.st_size < offset):
+                        # Replaced or truncated: its old rows may no longer be in the log.
+                        self._forget_segment(name)
+                        offset, lines = 0, 0
+                        # New rows may now reuse rowids below the marks: lower them.
+                        now = self._rowid_marks()
+                        marks = {table: min(mark, now[table]) for table, mark in marks.items()}
+                    if st.st_size == offset:
+                        continue
+                    stats.segments += 1
+                    self._ingest_segment(path, offset, lines, st.st_ino, stats)
+                if stats.segments:
+                    self._refresh_runs(self._runs_since(marks))
         finally:
             if gc_was_enabled:
                 gc.enable()
@@ -428,7 +439,6 @@ class Index:
     def _ingest_segment(self, path: Path, offset: int, lines: int, inode: int, stats: IngestStats) -> None:
         with self.db:
             seg = self._segment_id(path.name, inode)
-            marks = self._rowid_marks()
             end, line_no = offset, lines + 1
             for chunk in read_chunks(path, offset, lines + 1):
                 stats.events += self._ingest_chunk(seg, chunk, stats)
@@ -439,7 +449,6 @@ class Index:
                 "UPDATE segments SET offset = ?, lines = ?, inode = ?, size = ? WHERE seg = ?",
                 (end, line_no - 1, inode, size, seg),
             )
-            self._refresh_runs(self._runs_since(marks))
 
     def _ingest_chunk(self, seg: int, chunk: LineChunk, stats: IngestStats) -> int:
         try:
@@ -515,8 +524,11 @@ class Index:
                    e.outcome, e.error, s.attrs, e.attrs
             FROM temp.touched t
             JOIN (SELECT run, MAX(ts) AS ts FROM ({last_parts}) GROUP BY run) l ON l.run = t.run_id
-            LEFT JOIN span_starts s ON s.span = t.run_id AND s.kind = 'run'
-            LEFT JOIN span_ends e ON e.span = t.run_id
+            LEFT JOIN span_starts s ON s.id = (
+                SELECT x.id FROM span_starts x WHERE x.run = t.run_id AND x.span = t.run_id AND x.kind = 'run'
+                ORDER BY x.ts, x.id LIMIT 1)
+            LEFT JOIN span_ends e ON e.id = (
+                SELECT x.id FROM span_ends x WHERE x.span = t.run_id ORDER BY x.ts, x.id LIMIT 1)
             """
         )
         for statement in _DERIVED_REFRESH:  # per-run aggregates of report summary (set-based SQL)
@@ -580,12 +592,6 @@ def pending_torn_tail(store: Store) -> list[tuple[str, int]]:
             out.append((path.name, tail))
     return out
 
-
-def file_size(path: Path) -> int:
-    try:
-        return os.stat(path).st_size
-    except OSError:
-        return 0
 
 
 def table_of(event_type: type[Any]) -> str | None:

@@ -1,0 +1,84 @@
+"""``laptime compare A B``: two runs side by side, and where the time went."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+
+from laptime.cli._common import (
+    UsageProblem,
+    config_of,
+    crashed_after_us,
+    echo_json,
+    json_option,
+    now_us,
+    open_index,
+    store_of,
+)
+
+
+@click.command()
+@click.argument("run_a", metavar="A")
+@click.argument("run_b", metavar="B")
+@click.option(
+    "--threshold",
+    "threshold_pct",
+    type=click.FloatRange(min=0),
+    default=10.0,
+    show_default=True,
+    metavar="PCT",
+    help="Mark a phase slower (▲) when B spent at least PCT percent more time in it than A.",
+)
+@click.option(
+    "--min-seconds",
+    type=click.FloatRange(min=0),
+    default=1.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="...and at least this many seconds more, so that tiny phases are not flagged.",
+)
+@json_option
+@click.pass_context
+def compare(  # noqa: PLR0917 - click passes each option positionally
+    ctx: click.Context, run_a: str, run_b: str, threshold_pct: float, min_seconds: float, as_json: bool
+) -> None:
+    """Two runs side by side: per phase the duration, attempts, delta and % change; LLM
+    calls, tokens and cost per model; verification and outcome; and one line saying
+    where the time went. Deltas are B minus A. A and B are run ids or unique prefixes.
+    Slower phases are marked ▲ (and red when stdout is a terminal, unless NO_COLOR is set).
+
+    \b
+    Example:
+      laptime compare 01a2b3 01c4d5
+      laptime compare 01a2b3 01c4d5 --threshold 25 --json
+    """
+    from laptime.analysis.compare import compare_kpis, model_costs
+    from laptime.analysis.kpi import RunLookupError, compute_kpi, resolve_run
+    from laptime.pricing import PriceBook
+    from laptime.report.compare_view import render
+
+    store = store_of(ctx)
+    crashed = crashed_after_us(store)
+    book = PriceBook.from_config(config_of(store))
+    now = now_us()
+    with open_index(ctx) as index:
+        kpis = []
+        costs = []
+        for given in (run_a, run_b):
+            try:
+                row = resolve_run(index, given)
+            except RunLookupError as exc:
+                raise UsageProblem(str(exc)) from None
+            kpis.append(compute_kpi(index, row, now_us=now, crashed_after_us=crashed))
+            costs.append(model_costs(index, book, row.run_id))
+    result = compare_kpis(
+        kpis[0], kpis[1], a_costs=costs[0], b_costs=costs[1], threshold_pct=threshold_pct, min_seconds=min_seconds
+    )
+    if as_json:
+        echo_json(result)
+        return
+    color = sys.stdout.isatty() and not os.environ.get("NO_COLOR")  # https://no-color.org
+    for line in render(result, color=color):
+        click.echo(line)

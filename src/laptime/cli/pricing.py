@@ -1,0 +1,98 @@
+"""``laptime pricing``: every model seen, its resolved price, and where it came from."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from laptime.cli._common import config_of, echo_json, json_option, open_index, store_of
+
+
+def _per_1m(value: float | None) -> str:
+    if value is None:
+        return "-"
+    return f"${value:,.4f}".rstrip("0").rstrip(".") if value else "$0"
+
+
+@click.command("pricing")
+@json_option
+@click.pass_context
+def pricing(ctx: click.Context, as_json: bool) -> None:
+    """Every model seen in the log, with the price (USD per million tokens) in effect at
+    its last call, and where that price came from: config:<pattern> (your config),
+    genai-prices (the price library), or unpriced (cost shown as null, never $0).
+    Calls whose source reported a cost are counted in the "reported" column; that
+    reported cost wins over any price.
+
+    \b
+    Examples:
+      laptime pricing
+      laptime pricing --json
+    """
+    from laptime.index import ts_us
+    from laptime.pricing import PriceBook
+
+    store = store_of(ctx)
+    book = PriceBook.from_config(config_of(store))
+    with open_index(ctx) as index:
+        seen = index.query(
+            f"""SELECT model, provider, COUNT(*), COUNT(cost_usd), MAX({ts_us("ts")})
+                FROM llm_calls GROUP BY model, provider ORDER BY model, provider"""
+        )
+    rows: list[dict[str, Any]] = []
+    for model, provider, calls, reported, last_us in seen:
+        resolved = book.resolve(model, provider, last_us)
+        rates = resolved.rates
+        rows.append(
+            {
+                "model": model,
+                "provider": provider or None,
+                "calls": calls,
+                "reported_cost_calls": reported,
+                "source": resolved.source,
+                "price_at": _day(last_us),
+                "input_per_1m": rates.input if rates else None,
+                "output_per_1m": rates.output if rates else None,
+                "cache_read_per_1m": rates.cache_read if rates else None,
+                "cache_write_per_1m": rates.cache_write if rates else None,
+                "long_context_tiers": resolved.tiered,
+                "library_model": resolved.library_model,
+                "note": resolved.note or None,
+            }
+        )
+    if as_json:
+        echo_json(rows)
+        return
+    if not rows:
+        click.echo("no LLM calls recorded yet")
+        return
+    from laptime.report.format import table
+
+    body = [
+        [
+            r["model"],
+            r["provider"] or "-",
+            str(r["calls"]),
+            str(r["reported_cost_calls"]),
+            _per_1m(r["input_per_1m"]),
+            _per_1m(r["output_per_1m"]),
+            _per_1m(r["cache_read_per_1m"]),
+            _per_1m(r["cache_write_per_1m"]),
+            r["source"] + (" (+long-context tiers)" if r["long_context_tiers"] else ""),
+        ]
+        for r in rows
+    ]
+    headers = ["model", "provider", "calls", "reported", "input", "output", "cache read", "cache write", "source"]
+    for line in table(headers, body, "llrrrrrrl"):
+        click.echo(line)
+    click.echo("prices: USD per million tokens, in effect at each model's last call")
+    notes = sorted({r["note"] for r in rows if r["note"]})
+    for note in notes:
+        click.echo(f"note: {note}")
+
+
+def _day(at_us: int) -> str:
+    from laptime.pricing import day_of_us
+
+    return day_of_us(at_us)

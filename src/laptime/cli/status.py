@@ -1,0 +1,97 @@
+"""``laptime status [--report]``: the store's health, and the last run with its trends."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from laptime.cli._common import config_of, crashed_after_us, echo_json, json_option, now_us, open_index, store_of
+
+# How many runs before the latest are read to find the previous finished ones.
+_LOOKBACK = 64
+
+
+@click.command()
+@click.option("--report", "with_report", is_flag=True, help="Add the last run's summary, cost and trends.")
+@json_option
+@click.pass_context
+def status(ctx: click.Context, with_report: bool, as_json: bool) -> None:
+    """The store's health: where it is, its segments, events, runs, bad lines, and
+    whether the index is current (brought up to date if not).
+
+    With --report, adds the last run's summary and cost, and trend arrows for its
+    duration, cost and success against the mean of the previous 5 finished runs:
+    ↑ more than 5% above the mean, ↓ more than 5% below, → within ±5% (success: the
+    run counts 100% if completed, else 0%, against the previous runs' success rate,
+    in percentage points). Without --report the output is the same as it always was.
+
+    \b
+    Examples:
+      laptime status
+      laptime status --report
+      laptime status --report --json
+    """
+    from laptime.health import check_health
+
+    store = store_of(ctx)
+    if not store.exists():
+        data: dict[str, Any] = {"store": str(store.root), "exists": False}
+        text = [f"store      {store.root} (none yet: record a run with the SDK, or try `laptime demo`)"]
+    else:
+        data = check_health(store)
+        text = list(data.pop("text"))
+        data["exists"] = True
+    if with_report:
+        last = _last_run(ctx) if store.exists() else None
+        data["last_run"] = last
+        if last is None:
+            text += ["", "Last run", "run        - (no runs recorded yet)"]
+        else:
+            from laptime.report.status_view import render_report
+
+            text += render_report(last)
+    if as_json:
+        echo_json(data)
+        return
+    for line in text:
+        click.echo(line)
+
+
+def _last_run(ctx: click.Context) -> dict[str, Any] | None:
+    from laptime.analysis.cost import run_costs
+    from laptime.analysis.kpi import compute_kpi, list_runs, run_summaries
+    from laptime.analysis.trends import PREVIOUS_RUNS, run_trends
+    from laptime.pricing import PriceBook
+
+    store = store_of(ctx)
+    crashed = crashed_after_us(store)
+    book = PriceBook.from_config(config_of(store))
+    now = now_us()
+    with open_index(ctx) as index:
+        runs = list_runs(index, limit=_LOOKBACK)
+        if not runs:
+            return None
+        latest, earlier = runs[0], runs[1:]
+        previous = [r for r in earlier if r.outcome(now, crashed) != "running"][:PREVIOUS_RUNS]
+        kpi = compute_kpi(index, latest, now_us=now, crashed_after_us=crashed)
+        summaries = run_summaries(index, previous, now_us=now, crashed_after_us=crashed)
+        costs = run_costs(index, book, [latest.run_id, *(r.run_id for r in previous)])
+    for s in summaries:
+        rc = costs.get(s["run_id"])
+        s["cost_usd"] = rc.cost_usd if rc is not None else 0.0
+    rc = costs.get(latest.run_id)
+    last = {
+        "run_id": kpi["run_id"],
+        "name": kpi["name"],
+        "runner": kpi["runner"],
+        "started_at": kpi["started_at"],
+        "outcome": kpi["outcome"],
+        "total_duration_ms": kpi["total_duration_ms"],
+        "llm_calls": kpi["llm_calls"],
+        "tokens": kpi["tokens"],
+        "cost_usd": rc.cost_usd if rc is not None else 0.0,
+        "unpriced_calls": rc.unpriced_calls if rc is not None else 0,
+    }
+    last["trends"] = run_trends(last, summaries)
+    return last

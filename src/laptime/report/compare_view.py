@@ -1,0 +1,132 @@
+"""Terminal view of ``laptime compare``: two runs side by side (see analysis/compare.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from laptime.analysis.compare import UNATTRIBUTED, signed_count, signed_duration, signed_usd
+from laptime.report.format import count, duration, table, timestamp, usd
+
+SLOWER = "▲"
+_RED = "\x1b[31;1m"
+_RESET = "\x1b[0m"
+
+
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{value:+.0f}%"
+
+
+def _arrow(a: str, b: str) -> str:
+    return a if a == b else f"{a} → {b}"
+
+
+def _counts(t: dict[str, Any], fmt: Callable[[Any], str] = count) -> str:
+    """``4 → 6 (+2)``, or ``4`` when nothing changed."""
+    a, b, d = t["a"], t["b"], t["delta"]
+    if d == 0:
+        return fmt(a)
+    if d is None:
+        return f"{fmt(a)} → {fmt(b)}"
+    sign = signed_usd(d) if fmt is usd else signed_count(d) if abs(d) < 1000 else _signed_compact(d)
+    return f"{fmt(a)} → {fmt(b)} ({sign})"
+
+
+def _signed_compact(n: float) -> str:
+    return ("+" if n >= 0 else "-") + count(abs(n))
+
+
+def _run_line(label: str, side: dict[str, Any]) -> str:
+    name = side["name"] or "(unnamed)"
+    cost = f" · {usd(side['cost_usd'])}" if side["cost_usd"] is not None else ""
+    return (
+        f"{label}  {side['run_id'][:12]} · {name} · started {timestamp(side['started_at'])}"
+        f" · {side['outcome']} in {duration(side['total_duration_ms'])}{cost}"
+    )
+
+
+def render(cmp: dict[str, Any], *, color: bool = False) -> list[str]:
+    """The comparison as lines; slower phases carry ``▲`` (and are red when ``color``)."""
+    out = [_run_line("A", cmp["a"]), _run_line("B", cmp["b"]), "", cmp["where_the_time_went"], ""]
+
+    rows: list[list[str]] = []
+    slower: list[bool] = []
+    for p in cmp["phases"]:
+        attempts = _arrow(str(p["a_attempts"]), str(p["b_attempts"]))
+        rows.append(
+            [
+                p["phase"],
+                duration(p["a_ms"]) if p["in_a"] else "-",
+                duration(p["b_ms"]) if p["in_b"] else "-",
+                signed_duration(p["delta_ms"]),
+                _pct(p["change_pct"]) if p["in_a"] else "new",
+                attempts,
+                SLOWER if p["slower"] else "",
+            ]
+        )
+        slower.append(p["slower"])
+    u = cmp["unattributed"]
+    rows.append(
+        [
+            UNATTRIBUTED,
+            duration(u["a_ms"]),
+            duration(u["b_ms"]),
+            signed_duration(u["delta_ms"]),
+            _pct(u["change_pct"]),
+            "",
+            SLOWER if u["slower"] else "",
+        ]
+    )
+    slower.append(u["slower"])
+    d = cmp["duration"]
+    rows.append(
+        ["total", duration(d["a"]), duration(d["b"]), signed_duration(d["delta"] or 0.0), _pct(d["change_pct"]), "", ""]
+    )
+    slower.append(False)
+    lines = table(["phase", "A", "B", "delta", "change", "attempts", ""], rows, "lrrrrll")
+    for i, line in enumerate(lines):
+        if color and i >= 2 and slower[i - 2]:
+            line = _RED + line + _RESET  # noqa: PLW2901 - colouring the formatted line
+        out.append(line)
+    th = cmp["threshold"]
+    out.append(f"{SLOWER} slower by at least {th['percent']:g}% and {th['min_seconds']:g}s")
+
+    llm = cmp["llm"]
+    out += ["", "LLM by model"]
+    model_rows = [
+        [
+            m["model"],
+            _counts(m["calls"]),
+            _counts(m["tokens_in"]),
+            _counts(m["tokens_out"]),
+            _counts(m["cost_usd"], usd),
+        ]
+        for m in llm["models"]
+    ]
+    model_rows.append(
+        [
+            "all models",
+            _counts(llm["calls"]),
+            _counts(llm["tokens_in"]),
+            _counts(llm["tokens_out"]),
+            _counts(llm["cost_usd"], usd),
+        ]
+    )
+    out += table(["model", "calls", "tokens in", "tokens out", "cost"], model_rows, "lrrrr")
+
+    v = cmp["verification"]
+    out += [
+        "",
+        (
+            f"verification  runs {_counts(v['commands_run'])} · passed {_counts(v['passed'])}"
+            f" · failed {_counts(v['failed'])} · retries {_counts(v['retries'])}"
+        ),
+        f"outcome       {_arrow(cmp['outcome']['a'], cmp['outcome']['b'])}",
+        f"TVc           {_arrow(duration(cmp['tvc']['a']), duration(cmp['tvc']['b']))}",
+        (
+            f"changes       files {_counts(cmp['changes']['files_touched'])}"
+            f" · lines added {_counts(cmp['changes']['lines_added'])}"
+            f" · lines removed {_counts(cmp['changes']['lines_removed'])}"
+        ),
+    ]
+    return out

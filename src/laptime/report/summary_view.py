@@ -1,0 +1,111 @@
+"""Terminal view of ``report summary`` (the dict from ``analysis.summary.compute_summary``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from laptime.report.format import bar, count, duration, percent, table, usd
+
+
+def _cost(value: float | None, unpriced_calls: int = 0) -> str:
+    text = usd(value) if value is not None else "unpriced"
+    return f"{text} (+{unpriced_calls} unpriced)" if unpriced_calls and value is not None else text
+
+
+def summary_lines(s: dict[str, Any]) -> list[str]:
+    runs = s["runs"]
+    out = [f"Summary of {runs} run{'' if runs == 1 else 's'}" + _filters(s["filters"])]
+    if not runs:
+        return [*out, "no runs match"]
+    outcomes = " · ".join(f"{name} {n}" for name, n in s["outcomes"].items() if n)
+    out.append(f"outcomes      {outcomes} · success rate {percent(s['success_rate'])}")
+    d = s["duration_ms"]
+    out.append(
+        f"duration      avg {duration(d['avg'])} · p50 {duration(d['p50'])} · p90 {duration(d['p90'])}"
+        f" · p95 {duration(d['p95'])} (n={d['n']})"
+    )
+    t = s["tvc_ms"]
+    out.append(f"TVc           p50 {duration(t['p50'])} · p90 {duration(t['p90'])} (n={t['n']})")
+    tok = s["tokens"]
+    out.append(
+        f"tokens        {count(tok['total'])} · {count(tok['input'])} in · {count(tok['output'])} out"
+        f" · cache {count(tok['cache_read'])} read / {count(tok['cache_write'])} write"
+        f" · {percent(tok['estimated_share']) if tok['estimated_share'] is not None else '-'} estimated"
+    )
+    c = s["cost"]
+    unpriced = f" · unpriced: {', '.join(c['unpriced_models'])}" if c["unpriced_models"] else ""
+    out.append(
+        f"cost          {_cost(c['total_usd'], c['unpriced_calls'])} · avg {usd(c['avg_per_run_usd'])} per run"
+        f"{unpriced}"
+    )
+    r = s["rework"]
+    out.append(
+        f"rework        {percent(r['rate'])} of runs ({r['runs_with_retries']} with retries,"
+        f" {r['runs_with_changes_requested']} with changes requested)"
+    )
+
+    if s["phases"]:
+        out += ["", "Per phase"]
+        rows = [
+            [
+                p["phase"],
+                str(p["n"]),
+                duration(p["total"]),
+                duration(p["avg"]),
+                duration(p["p50"]),
+                duration(p["p90"]),
+                duration(p["p95"]),
+                duration(p["min"]),
+                duration(p["max"]),
+                percent(p["share"]),
+            ]
+            for p in s["phases"]
+        ]
+        out += table(["phase", "n", "total", "avg", "p50", "p90", "p95", "min", "max", "share"], rows, "lrrrrrrrrr")
+        out += ["", "Average phase distribution", *phase_distribution(s)]
+
+    if s["models"]:
+        out += ["", "Per model"]
+        rows = [
+            [
+                m["model"],
+                m["provider"] or "-",
+                str(m["calls"]),
+                count(m["tokens"]["total"]),
+                _cost(m["cost_usd"]),
+                duration(m["avg_latency_ms"]),
+                duration(m["p95_latency_ms"]),
+            ]
+            for m in s["models"]
+        ]
+        out += table(["model", "provider", "calls", "tokens", "cost", "avg latency", "p95 latency"], rows, "llrrrrr")
+
+    if s["top_tasks"]:
+        out += ["", f"Top {len(s['top_tasks'])} most expensive tasks"]
+        rows = [
+            [t["task"] or "(unnamed)", str(t["runs"]), _cost(t["cost_usd"], t["unpriced_calls"])]
+            for t in s["top_tasks"]
+        ]
+        out += table(["task", "runs", "cost"], rows, "lrr")
+    if s["top_files"]:
+        out += ["", f"Top {len(s['top_files'])} most modified files"]
+        rows = [
+            [f["path"], str(f["runs"]), str(f["changes"]), f"+{f['lines_added']}", f"−{f['lines_removed']}"]
+            for f in s["top_files"]
+        ]
+        out += table(["path", "runs", "changes", "added", "removed"], rows, "lrrrr")
+    return out
+
+
+def phase_distribution(s: dict[str, Any]) -> list[str]:
+    """Bars: each phase's share of the selected runs' time, then the time outside phases."""
+    items = [(p["phase"], p["share"] or 0.0) for p in s["phases"]]
+    if s.get("outside_phases_share") is not None:
+        items.append(("(outside phases)", s["outside_phases_share"]))
+    width = max(len(name) for name, _ in items)
+    return [f"{name.ljust(width)}  {bar(share)} {percent(share).rjust(4)}" for name, share in items]
+
+
+def _filters(f: dict[str, Any]) -> str:
+    parts = [f"{k} {v}" for k, v in f.items() if v is not None]
+    return f" ({', '.join(parts)})" if parts else ""

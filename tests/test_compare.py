@@ -1,0 +1,263 @@
+"""``laptime compare A B``: exact text and JSON for two hand-built runs.
+
+Run A is the fixed run of tests/helpers.py (5m 00s). Run B repeats its script, slower
+(t in seconds from B's start)::
+
+    0-60     plan: sonnet 1000 in / 200 out
+    60-65    nothing (5 s unattributed)
+    65-365   implement: 4 sonnet calls (1000/250 each), 4 haiku calls (200/50 each)
+    365-405  verify: `pytest -q` fails (unit)
+    405-490  implement again: 1 haiku call (100/20)
+    490-520  verify: `pytest -q` passes (unit), `ruff check` fails (lint)
+    520-550  nothing (30 s unattributed); the run ends failed at t=550
+
+So B took 250 s longer: implement 385 s vs 150 s (+235 s, 94% of the difference),
+verify 70 s vs 50 s (+20 s), unattributed 35 s vs 40 s (-5 s); llm calls 10 vs 4.
+
+Prices come from the store's config (sonnet $3/$15 per 1M, cache read $0.30, cache
+write $3.75; haiku $1/$5), so they do not depend on genai-prices' data:
+A costs 0.021375 (sonnet) + 0.00075 (haiku) = $0.022125; B 0.033 + 0.002 = $0.035.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from typing import TYPE_CHECKING
+
+import pytest
+
+from helpers import FIXED_RUN_ID, HAIKU, SONNET, T0, invoke, invoke_json, make_recorder, record_fixed_run
+from laptime import SimulatedClock
+from laptime.analysis.compare import compare_kpis, is_slower
+from laptime.report.compare_view import render
+
+if TYPE_CHECKING:
+    from laptime.store import Store
+
+B_RUN_ID = "b2000000000000000000000000000002"
+
+PRICES = """\
+[[pricing.models]]
+match = "sonnet"
+input_per_1m = 3.0
+output_per_1m = 15.0
+cache_read_per_1m = 0.30
+cache_write_per_1m = 3.75
+
+[[pricing.models]]
+match = "haiku"
+input_per_1m = 1.0
+output_per_1m = 5.0
+"""
+
+
+def record_slower_run(store: Store) -> None:
+    clock = SimulatedClock(start=T0 + timedelta(days=1))
+    with make_recorder(store, clock) as rec, rec.run("fix-login", run_id=B_RUN_ID, runner="pipeline") as run:
+        with run.phase("plan"):
+            run.llm_call(SONNET, provider="anthropic", input_tokens=1000, output_tokens=200)
+            clock.advance(60)
+        clock.advance(5)
+        with run.phase("implement"):
+            for _ in range(4):
+                run.llm_call(SONNET, provider="anthropic", input_tokens=1000, output_tokens=250)
+                run.llm_call(HAIKU, provider="anthropic", input_tokens=200, output_tokens=50)
+            clock.advance(300)
+        with run.phase("verify"):
+            run.validation("pytest -q", passed=False, exit_code=1, tier="unit")
+            clock.advance(40)
+        with run.phase("implement"):
+            run.llm_call(HAIKU, provider="anthropic", input_tokens=100, output_tokens=20)
+            clock.advance(85)
+        with run.phase("verify"):
+            run.validation("pytest -q", passed=True, exit_code=0, tier="unit")
+            run.validation("ruff check", passed=False, exit_code=1, tier="lint")
+            clock.advance(30)
+        clock.advance(30)
+        run.set_outcome("failed")
+
+
+@pytest.fixture
+def two_runs(store: Store) -> Store:
+    record_fixed_run(store)
+    record_slower_run(store)
+    store.config_path.write_text(PRICES, encoding="utf-8")
+    return store
+
+
+COMPARE_TEXT = """\
+A  f1xed0000000 · fix-login · started 2026-01-05 09:00:00Z · completed in 5m 00s · $0.02
+B  b20000000000 · fix-login · started 2026-01-06 09:00:00Z · failed in 9m 10s · $0.04
+
+B took 4m 10s longer than A: implement +3m 55s (94% of the difference), verify +20.0s; llm calls +6, cost +$0.01
+
+phase                A       B    delta  change  attempts
+--------------  ------  ------  -------  ------  --------  -
+plan            1m 00s  1m 00s      0ms     +0%  1
+implement       2m 30s  6m 25s  +3m 55s   +157%  2         ▲
+verify           50.0s  1m 10s   +20.0s    +40%  2         ▲
+(unattributed)   40.0s   35.0s    -5.0s    -12%
+total           5m 00s  9m 10s  +4m 10s    +83%
+▲ slower by at least 10% and 1s
+
+LLM by model
+model                    calls            tokens in         tokens out                          cost
+-----------------  -----------  -------------------  -----------------  ----------------------------
+claude-haiku-4-5    2 → 5 (+3)     400 → 900 (+500)    70 → 220 (+150)  $0.0008 → $0.0020 (+$0.0013)
+claude-sonnet-4-5   2 → 5 (+3)  3.0k → 5.0k (+2.0k)  700 → 1.2k (+500)        $0.02 → $0.03 (+$0.01)
+all models         4 → 10 (+6)  3.4k → 5.9k (+2.5k)  770 → 1.4k (+650)        $0.02 → $0.04 (+$0.01)
+
+verification  runs 3 · passed 2 → 1 (-1) · failed 1 → 2 (+1) · retries 1
+outcome       completed → failed
+TVc           4m 30s → -
+changes       files 2 → 0 (-2) · lines added 53 → 0 (-53) · lines removed 3 → 0 (-3)
+"""
+
+
+def test_compare_text_is_exact(two_runs: Store) -> None:
+    result = invoke(two_runs.root, "compare", FIXED_RUN_ID[:6], B_RUN_ID[:4])
+    assert result.exit_code == 0, result.output
+    assert result.stdout == COMPARE_TEXT
+
+
+def test_compare_json(two_runs: Store) -> None:
+    data = invoke_json(two_runs.root, "compare", FIXED_RUN_ID, B_RUN_ID)
+    assert data["a"]["run_id"] == FIXED_RUN_ID
+    assert data["b"]["run_id"] == B_RUN_ID
+    assert data["where_the_time_went"] == (
+        "B took 4m 10s longer than A: implement +3m 55s (94% of the difference), verify +20.0s; "
+        "llm calls +6, cost +$0.01"
+    )
+    assert data["duration"] == {
+        "a": 300_000.0,
+        "b": 550_000.0,
+        "delta": 250_000.0,
+        "change_pct": pytest.approx(83.333, abs=1e-3),
+    }
+    phases = {p["phase"]: p for p in data["phases"]}
+    assert [p["phase"] for p in data["phases"]] == ["plan", "implement", "verify"]
+    assert phases["implement"] == {
+        "phase": "implement",
+        "a_ms": 150_000.0,
+        "b_ms": 385_000.0,
+        "delta_ms": 235_000.0,
+        "change_pct": pytest.approx(156.667, abs=1e-3),
+        "a_attempts": 2,
+        "b_attempts": 2,
+        "delta_attempts": 0,
+        "in_a": True,
+        "in_b": True,
+        "slower": True,
+    }
+    assert phases["plan"]["delta_ms"] == 0
+    assert not phases["plan"]["slower"]
+    assert data["unattributed"]["delta_ms"] == -5_000.0
+    assert data["slower_phases"] == ["implement", "verify"]
+    assert data["llm"]["calls"] == {"a": 4, "b": 10, "delta": 6, "change_pct": 150.0}
+    assert data["llm"]["cost_usd"]["a"] == pytest.approx(0.022125)
+    assert data["llm"]["cost_usd"]["b"] == pytest.approx(0.035)
+    assert data["llm"]["cost_usd"]["delta"] == pytest.approx(0.012875)
+    models = {m["model"]: m for m in data["llm"]["models"]}
+    assert models[SONNET]["calls"]["delta"] == 3
+    assert models[SONNET]["tokens_in"] == {
+        "a": 3000,
+        "b": 5000,
+        "delta": 2000,
+        "change_pct": pytest.approx(66.667, abs=1e-3),
+    }
+    assert models[HAIKU]["cost_usd"]["a"] == pytest.approx(0.00075)
+    assert models[HAIKU]["cost_usd"]["b"] == pytest.approx(0.002)
+    assert data["verification"]["failed"] == {"a": 1, "b": 2, "delta": 1, "change_pct": 100.0}
+    assert data["outcome"] == {"a": "completed", "b": "failed", "changed": True}
+    assert data["threshold"] == {"percent": 10.0, "min_seconds": 1.0}
+
+
+def test_threshold_option_changes_what_is_highlighted(two_runs: Store) -> None:
+    # verify is 40% slower: above 10%, below 50%; implement (157%) stays marked.
+    data = invoke_json(two_runs.root, "compare", FIXED_RUN_ID, B_RUN_ID, "--threshold", "50")
+    assert data["slower_phases"] == ["implement"]
+    # 30 s at least: verify (+20 s) is not flagged whatever the percentage.
+    data = invoke_json(two_runs.root, "compare", FIXED_RUN_ID, B_RUN_ID, "--threshold", "0", "--min-seconds", "30")
+    assert data["slower_phases"] == ["implement"]
+    text = invoke(two_runs.root, "compare", FIXED_RUN_ID, B_RUN_ID, "--threshold", "50").stdout
+    assert "▲ slower by at least 50% and 1s" in text
+
+
+def test_reversed_comparison_says_less(two_runs: Store) -> None:
+    data = invoke_json(two_runs.root, "compare", B_RUN_ID, FIXED_RUN_ID)
+    assert data["where_the_time_went"] == (
+        "B took 4m 10s less than A: implement -3m 55s (94% of the difference), verify -20.0s; llm calls -6, cost -$0.01"
+    )
+    assert data["slower_phases"] == ["(unattributed)"]  # 35 s -> 40 s: +14% and +5 s
+
+
+def test_same_run_compares_equal(two_runs: Store) -> None:
+    data = invoke_json(two_runs.root, "compare", FIXED_RUN_ID, FIXED_RUN_ID)
+    assert data["where_the_time_went"] == "A and B took the same time (5m 00s)"
+    assert data["slower_phases"] == []
+
+
+def test_slower_rows_are_coloured_only_when_asked(two_runs: Store) -> None:
+    data = invoke_json(two_runs.root, "compare", FIXED_RUN_ID, B_RUN_ID)
+    plain = render(data)
+    assert not any("\x1b[" in line for line in plain)
+    coloured = render(data, color=True)
+    red = [line for line in coloured if line.startswith("\x1b[31;1m")]
+    assert len(red) == 2
+    assert red[0].startswith("\x1b[31;1mimplement")
+    assert red[0].endswith("\x1b[0m")
+    assert red[1].startswith("\x1b[31;1mverify")
+
+
+@pytest.mark.parametrize(
+    ("a_ms", "b_ms", "expected"),
+    [
+        (10_000, 11_000, True),  # +10% and +1 s: both thresholds met
+        (10_000, 10_999, False),  # +9.99%
+        (5_000, 5_900, False),  # +18% but under 1 s
+        (0, 1_000, True),  # a new phase of 1 s
+        (0, 999, False),
+        (10_000, 9_000, False),  # faster
+    ],
+)
+def test_is_slower_thresholds(a_ms: float, b_ms: float, expected: bool) -> None:
+    assert is_slower(a_ms, b_ms, 10.0, 1.0) is expected
+
+
+def test_phases_only_in_one_run() -> None:
+    def kpi(run_id: str, phases: dict[str, float], total: float) -> dict[str, object]:
+        return {
+            "run_id": run_id,
+            "name": None,
+            "started_at": "2026-01-05T09:00:00.000000Z",
+            "outcome": "completed",
+            "total_duration_ms": total,
+            "tvc_ms": None,
+            "unattributed_ms": total - sum(phases.values()),
+            "phases": {n: {"duration_ms": ms, "attempts": 1} for n, ms in phases.items()},
+            "models": {},
+            "tokens": {"input": 0, "output": 0, "cache_read": 0, "cache_write": 0, "total": 0},
+            "llm_calls": 0,
+            "verification": {"commands_run": 0, "passed": 0, "failed": 0, "retries": 0, "tiers_executed": []},
+            "changes": {"files_touched": 0, "lines_added": 0, "lines_removed": 0},
+            "scope_violations": 0,
+            "milestones": {"planned": 0, "completed": 0},
+        }
+
+    cmp = compare_kpis(kpi("a", {"plan": 5000}, 5000), kpi("b", {"plan": 5000, "review": 3000}, 8000))
+    review = cmp["phases"][1]
+    assert (review["phase"], review["in_a"], review["change_pct"], review["slower"]) == ("review", False, None, True)
+    assert cmp["where_the_time_went"] == "B took 3.0s longer than A: review +3.0s (100% of the difference)"
+    assert "new" in next(line for line in render(cmp) if line.startswith("review"))
+    json.dumps(cmp)  # JSON-ready
+
+
+def test_unknown_or_ambiguous_run_is_a_usage_error(two_runs: Store) -> None:
+    result = invoke(two_runs.root, "compare", FIXED_RUN_ID, "nope")
+    assert result.exit_code == 2
+    assert "no run matches 'nope'" in result.output
+    record_fixed_run(two_runs, run_id="f1xed000000000000000000000000009", start=T0 + timedelta(days=2))
+    result = invoke(two_runs.root, "compare", "f1xed", B_RUN_ID)
+    assert result.exit_code == 2
+    assert "matches several runs" in result.output
