@@ -309,7 +309,7 @@ class _Appender:
         table only (ids are unique across the log), one probe per id."""
         by_table: dict[str, list[str]] = {}
         for event in events:
-            table = table_of(type(event))
+            table = table_of(type(event)) or ("span_starts" if isinstance(event, ev.Span) else None)
             for t in (table,) if table is not None else self.tables:
                 by_table.setdefault(t, []).append(event.id)
         known: dict[str, int | str] = {}

@@ -1,0 +1,689 @@
+"""Claude Code session logs: ``<config dir>/projects/<project>/<sessionId>.jsonl``.
+
+Sessions become runs (``cc-<sessionId>``), assistant responses become llm spans with
+their usage, ``tool_use`` blocks become tool spans, and subagents (sidechains, usually in
+``<sessionId>/subagents/*.jsonl``) become task spans under the session's run.
+
+Speed and memory (DESIGN.md, "Performance budgets"): files are read in fixed-size
+chunks and only lines holding ``"usage":{`` are parsed; every other line is skipped
+unparsed. A usage line is decoded into small structs that name only the fields used
+here, so message text, thinking and tool inputs are skipped by the decoder and never
+become Python objects. A line longer than ``MAX_LINE_BYTES`` (file-history snapshots of
+hundreds of MB have been seen) is skipped while streaming, never held whole.
+
+De-duplication (FORMATS.md, checked against ccusage 20.0.24): copies of one response
+share ``message.id``; all copies map to the same event ids, the copy with the largest
+token total wins (the index keeps it), and within a file a non-sidechain copy wins over
+a sidechain one. ``<synthetic>`` responses and API error records are skipped. See
+``docs/importers-claude-code.md`` for the field mapping and the few differences from
+ccusage.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar, Final
+
+import msgspec
+
+from laptime import events as ev
+from laptime.importers.base import FileState, ImportContext, Importer, source_event_id
+
+if TYPE_CHECKING:
+    from collections.abc import Generator, Iterator
+
+NAME: Final = "claude-code"
+CHUNK_BYTES: Final = 4 << 20
+MAX_LINE_BYTES: Final = 32 << 20
+USAGE_MARK: Final = b'"usage":{'
+_TIMESTAMP_RE: Final = re.compile(rb'"timestamp":"([0-9T:.+Z-]{19,40})"')
+_FIRST_LINE_PEEK: Final = 64 << 10  # the session's first timestamp is read from a line this short
+_SHORT_LINE: Final = 16 << 10  # lines up to this size are searched whole for the usage mark
+_WINDOW: Final = 4 << 10  # ...longer ones first at their start and end
+_ASSISTANT: Final = b'"type":"assistant"'
+
+
+# -- the few fields a usage record is decoded into (everything else is skipped) ------------
+
+
+class _CacheCreation(msgspec.Struct):
+    ephemeral_5m_input_tokens: int | None = None
+    ephemeral_1h_input_tokens: int | None = None
+
+
+class _Usage(msgspec.Struct):
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    cache_creation_input_tokens: int | None = None
+    cache_read_input_tokens: int | None = None
+    cache_creation: _CacheCreation | None = None
+    service_tier: str | None = None
+    speed: str | None = None
+
+
+class _Block(msgspec.Struct):
+    type: str = ""
+    id: str | None = None
+    name: str | None = None
+
+
+class _Message(msgspec.Struct):
+    id: str | None = None
+    model: str | None = None
+    stop_reason: str | None = None
+    usage: _Usage | None = None
+    content: list[_Block] | str | None = None
+
+
+class _Record(msgspec.Struct, rename="camel"):
+    type: str = ""
+    timestamp: str | None = None
+    session_id: str | None = None
+    request_id: str | None = None
+    uuid: str | None = None
+    is_sidechain: bool | None = None
+    is_api_error_message: bool | None = None
+    agent_id: str | None = None
+    cwd: str | None = None
+    git_branch: str | None = None
+    version: str | None = None
+    cost_u_s_d: float | None = msgspec.field(default=None, name="costUSD")
+    message: _Message | None = None
+
+
+_record_decoder: Final = msgspec.json.Decoder(_Record)
+
+
+# -- timestamps --------------------------------------------------------------------------
+
+_hour_cache: dict[str, int] = {}
+
+
+def parse_ts(text: str) -> tuple[str, int]:
+    """(canonical event timestamp, epoch ns) for a Claude Code timestamp.
+
+    Raises ValueError for anything that is not an RFC 3339 time.
+    """
+    if len(text) == 24 and text[19] == "." and text[23] == "Z" and text[13] == ":" and text[16] == ":":
+        hour = text[:13]
+        base = _hour_cache.get(hour)
+        if base is None:
+            base = int(datetime.fromisoformat(hour + ":00:00+00:00").timestamp())
+            _hour_cache[hour] = base
+        minute, second, milli = text[14:16], text[17:19], text[20:23]
+        if minute.isdigit() and second.isdigit() and milli.isdigit() and int(minute) < 60 and int(second) < 61:
+            seconds = base + int(minute) * 60 + int(second)
+            return f"{text[:23]}000Z", seconds * 1_000_000_000 + int(milli) * 1_000_000
+    value = datetime.fromisoformat(text)
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    value = value.astimezone(UTC)
+    ns = int(value.timestamp()) * 1_000_000_000 + value.microsecond * 1_000
+    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond:06d}Z", ns
+
+
+# -- streaming: find the usage lines without parsing the rest ----------------------------
+
+
+@dataclass
+class _Hit:
+    line: int  # 1-based line number in the file
+    offset: int  # byte offset of the line's start
+    data: bytes | None  # the line; None for a bad line
+    problem: str = ""
+
+
+class _LongLine:
+    """A line longer than a chunk: kept in pieces while it may be a usage record no
+    longer than the limit, else only measured (whether it holds the usage mark, its
+    first and last byte)."""
+
+    __slots__ = ("first", "has_mark", "last", "pieces", "size", "tail")
+
+    def __init__(self) -> None:
+        self.pieces: list[bytes] | None = []
+        self.size = 0
+        self.tail = b""  # the last len(mark) - 1 bytes, to find a mark across pieces
+        self.has_mark = False
+        self.first = b""
+        self.last = b""
+
+    def add(self, piece: bytes, max_bytes: int) -> None:
+        if not piece:
+            return
+        seam = len(USAGE_MARK) - 1
+        if not self.has_mark:
+            self.has_mark = USAGE_MARK in self.tail + piece[:seam] or USAGE_MARK in piece
+        self.tail = (self.tail + piece[-seam:])[-seam:]
+        if not self.size:
+            self.first = piece[:1]
+        self.last = piece[-1:]
+        self.size += len(piece)
+        if self.pieces is not None:
+            self.pieces.append(piece)
+            if self.size > max_bytes:
+                self.pieces = None
+
+    def finish(self, line_no: int, offset: int, max_bytes: int) -> _Hit | None:
+        if self.has_mark:
+            if self.pieces is not None:
+                return _Hit(line_no, offset, b"".join(self.pieces))
+            return _Hit(
+                line_no,
+                offset,
+                None,
+                f"a usage line of {self.size:,} bytes is longer than the {max_bytes:,}-byte limit; skipped",
+            )
+        if self.first != b"{":
+            return _Hit(line_no, offset, None, "not a JSON object (binary or garbled line); skipped")
+        if self.last not in (b"}", b"\r"):
+            return _Hit(line_no, offset, None, "truncated JSON; skipped")
+        return None
+
+
+@dataclass
+class LineScanner:
+    """Yields the lines of ``path`` that hold ``"usage":{``, from ``offset``, in bounded
+    memory. Also reports lines that are not JSON objects (binary garbage, truncated
+    JSON) and usage lines too long to read. ``end`` is the offset after the last complete
+    line, ``lines`` the number of complete lines up to there."""
+
+    path: Path
+    offset: int = 0
+    lines: int = 0  # complete lines before ``offset``
+    chunk_bytes: int = CHUNK_BYTES
+    max_line_bytes: int = MAX_LINE_BYTES
+    first_ts: str | None = None  # the first line's timestamp, when it is short and has one
+    bytes_read: int = 0
+    end: int = field(init=False, default=0)
+
+    def __iter__(self) -> Iterator[_Hit]:
+        self.end = self.offset
+        position = self.offset  # file offset of data[0]
+        line_no = self.lines  # complete lines before data[0]
+        carry = b""
+        long: _LongLine | None = None  # a line longer than a chunk, being read
+        with self.path.open("rb") as handle:
+            handle.seek(self.offset)
+            while True:
+                block = handle.read(self.chunk_bytes)
+                if not block:
+                    return
+                self.bytes_read += len(block)
+                if long is not None:
+                    newline = block.find(b"\n")
+                    long.add(block if newline < 0 else block[:newline], self.max_line_bytes)
+                    if newline < 0:
+                        continue
+                    line_no += 1
+                    hit = long.finish(line_no, position, self.max_line_bytes)
+                    if hit is not None:
+                        yield hit
+                    position += long.size + 1
+                    self.end, self.lines = position, line_no
+                    long = None
+                    block = block[newline + 1 :]
+                    if not block:
+                        continue
+                data = carry + block if carry else block
+                limit = data.rfind(b"\n") + 1
+                if limit == 0:
+                    if len(data) > self.chunk_bytes:  # no newline in a whole chunk: a long line
+                        long = _LongLine()
+                        long.add(data, self.max_line_bytes)
+                        carry = b""
+                    else:
+                        carry = data
+                    continue
+                if line_no == 0 and self.first_ts is None:
+                    first_end = data.find(b"\n", 0, _FIRST_LINE_PEEK)
+                    if first_end > 0:
+                        found = _TIMESTAMP_RE.search(data, 0, first_end)
+                        if found:
+                            self.first_ts = found.group(1).decode()
+                line_no = yield from self._lines(data, limit, line_no, position)
+                position += limit
+                self.end, self.lines = position, line_no
+                carry = data[limit:]
+
+    @staticmethod
+    def _lines(data: bytes, limit: int, line_no: int, position: int) -> Generator[_Hit, None, int]:
+        """The usage lines of ``data[:limit]`` (whole lines), and the lines that cannot be
+        JSON objects. One memchr per line; the usage mark is looked for in the whole of a
+        short line, and in a long one (a tool result, a snapshot) only when its first or
+        last part shows an assistant record or the mark: Claude Code writes ``usage``
+        and the top-level ``type`` after the message content, at the end of the line."""
+        find = data.find
+        mark = USAGE_MARK
+        start = 0
+        while start < limit:
+            end = find(b"\n", start, limit)
+            line_no += 1
+            if end > start:
+                if end - start <= _SHORT_LINE:
+                    has_mark = find(mark, start, end) >= 0
+                else:
+                    tail = end - _WINDOW
+                    has_mark = find(mark, tail, end) >= 0 or (
+                        (find(_ASSISTANT, tail, end) >= 0 or find(_ASSISTANT, start, start + _WINDOW) >= 0)
+                        and find(mark, start, tail + len(mark)) >= 0
+                    )
+                if has_mark:
+                    yield _Hit(line_no, position + start, data[start:end])
+                elif data[start] != 0x7B:  # "{"
+                    if data[start:end].strip():
+                        yield _Hit(
+                            line_no, position + start, None, "not a JSON object (binary or garbled line); skipped"
+                        )
+                elif data[end - 1] != 0x7D and not (data[end - 1] == 0x0D and data[end - 2] == 0x7D):  # "}", "\r"
+                    yield _Hit(line_no, position + start, None, "truncated JSON; skipped")
+            start = end + 1
+        return line_no
+
+
+# -- one response, possibly written as several lines ---------------------------------------
+
+
+@dataclass
+class _Response:
+    key: str
+    session: str
+    sidechain: bool
+    agent: str | None
+    model: str
+    ts: str
+    ts_ns: int
+    first_ts: str
+    last_ts: str
+    line: int
+    total: int
+    usage: _Usage
+    request_id: str | None
+    stop_reason: str | None
+    cost_usd: float | None
+    tools: dict[str, tuple[str, str]]  # tool_use id -> (name, canonical ts)
+
+
+@dataclass
+class _Session:
+    session: str
+    first_ts: str
+    last_ts: str
+    cwd: str | None = None
+    git_branch: str | None = None
+    version: str | None = None
+    agents: dict[str, list[str]] = field(default_factory=dict)  # agent -> [first ts, last ts]
+
+
+def _int(value: int | None) -> int:
+    return value if value is not None and value > 0 else 0
+
+
+def _cache_write(usage: _Usage) -> tuple[int, int]:
+    """(cache write tokens, of which 1h): 5m + 1h when the split is present."""
+    split = usage.cache_creation
+    if split is not None and (
+        split.ephemeral_5m_input_tokens is not None or split.ephemeral_1h_input_tokens is not None
+    ):
+        one_hour = _int(split.ephemeral_1h_input_tokens)
+        return _int(split.ephemeral_5m_input_tokens) + one_hour, one_hour
+    return _int(usage.cache_creation_input_tokens), 0
+
+
+def _total(usage: _Usage) -> int:
+    return (
+        _int(usage.input_tokens)
+        + _int(usage.output_tokens)
+        + _int(usage.cache_read_input_tokens)
+        + _cache_write(usage)[0]
+    )
+
+
+def _better(new: _Response, old: _Response) -> bool:
+    """ccusage's choice among copies: a non-sidechain copy, then the largest total."""
+    if new.sidechain != old.sidechain:
+        return not new.sidechain
+    return new.total > old.total
+
+
+# Event ids of a response: one hash of its message.id (the same for every copy, in any
+# file), behind a 12-digit prefix that says which event it is. Copies written at other
+# times must get the same ids, so there is no time prefix.
+_LLM_SPAN: Final = "cc0000000001"
+_LLM_USAGE: Final = "cc0000000002"
+_LLM_END: Final = "cc0000000003"
+_TOOL_SPAN: Final = "cc0000000004"
+_TOOL_END: Final = "cc0000000005"
+
+
+def _digest(key: str) -> str:
+    return hashlib.blake2b(f"{NAME}\x1f{key}".encode(), digest_size=10).hexdigest()
+
+
+def run_id_of(session: str) -> str:
+    return f"cc-{session}"
+
+
+def _project_of(file: Path) -> str:
+    for parent in file.parents:
+        if parent.parent.name == "projects":
+            return parent.name
+    return file.parent.name
+
+
+def _agent_span_id(session: str, agent: str) -> str:
+    return source_event_id(0, NAME, "agent", session, agent)
+
+
+class ClaudeCodeImporter(Importer):
+    """``laptime import claude-code [PATH...]``."""
+
+    name: ClassVar[str] = NAME
+    append_only: ClassVar[bool] = True
+
+    # -- where ----------------------------------------------------------------------------
+
+    def default_paths(self) -> list[Path]:
+        """``$CLAUDE_CONFIG_DIR`` (comma-separated) when set, as ccusage does; otherwise
+        ``~/.config/claude/projects`` and ``~/.claude/projects``. Folders that do not
+        exist are left out, unless none does (then the import says so)."""
+        env = os.environ.get("CLAUDE_CONFIG_DIR", "").strip()
+        if env:
+            bases = [Path(part.strip()).expanduser() for part in env.split(",") if part.strip()]
+        else:
+            home = Path.home()
+            bases = [home / ".config" / "claude", home / ".claude"]
+        candidates = [base / "projects" for base in bases]
+        found = [p for p in candidates if p.is_dir()]
+        return found or candidates
+
+    def discover(self, path: Path) -> Iterator[Path]:
+        """Every ``*.jsonl`` under ``path`` (its ``projects/`` folder when it is a config
+        folder), the whole tree; sessions before the subagent files nested under them."""
+        if not path.exists():
+            raise FileNotFoundError(path)
+        if path.is_file():
+            yield path
+            return
+        root = path / "projects" if (path / "projects").is_dir() else path
+        found: list[tuple[int, str, Path]] = []
+        for folder, dirs, files in os.walk(root):
+            dirs.sort()
+            depth = folder.count(os.sep)
+            found.extend((depth, name, Path(folder) / name) for name in files if name.endswith(".jsonl"))
+        found.sort(key=lambda item: (item[0], str(item[2])))
+        for _, _, file in found:
+            yield file
+
+    def detect(self, path: Path) -> bool:
+        if path.is_dir():
+            root = path / "projects" if (path / "projects").is_dir() else path
+            return any(self._looks_like(f) for f in _first_files(root, 5))
+        return path.suffix == ".jsonl" and self._looks_like(path)
+
+    @staticmethod
+    def _looks_like(file: Path) -> bool:
+        try:
+            with file.open("rb") as handle:
+                head = handle.read(16 << 10)
+        except OSError:
+            return False
+        return b'"sessionId"' in head and (b'"type":"assistant"' in head or b'"type":"user"' in head)
+
+    # -- reading --------------------------------------------------------------------------
+
+    def read(self, file: Path, state: FileState, ctx: ImportContext) -> Iterator[ev.Event]:
+        scanner = LineScanner(file, state.offset, int(state.extra.get("line", 0)))
+        responses: dict[str, _Response] = {}
+        sessions: dict[str, _Session] = {}
+        first_ts = None
+        for hit in scanner:
+            if hit.data is None:
+                ctx.warn(hit.line, hit.problem)
+                continue
+            self._take(hit, file, responses, sessions, ctx)
+        ctx.record(scanner.lines - int(state.extra.get("line", 0)), scanner.bytes_read)
+        if scanner.first_ts is not None and state.offset == 0:
+            try:
+                first_ts = parse_ts(scanner.first_ts)[0]
+            except ValueError:
+                first_ts = None
+        state.offset = scanner.end
+        state.extra = {"line": scanner.lines}
+        yield from self._events(file, responses, sessions, first_ts)
+
+    def _take(
+        self,
+        hit: _Hit,
+        file: Path,
+        responses: dict[str, _Response],
+        sessions: dict[str, _Session],
+        ctx: ImportContext,
+    ) -> None:
+        assert hit.data is not None
+        try:
+            record = _record_decoder.decode(hit.data)
+        except msgspec.ValidationError as exc:
+            ctx.warn(hit.line, f"bad record ({exc}); skipped")
+            return
+        except msgspec.DecodeError as exc:
+            ctx.warn(hit.line, f"not valid JSON ({exc}); skipped")
+            return
+        message = record.message
+        if record.type != "assistant" or message is None or message.usage is None:
+            return  # e.g. a tool result that reports a subagent's usage: not a model call
+        if message.model == "<synthetic>" or record.is_api_error_message:
+            return
+        missing = [
+            name
+            for name, value in (
+                ("timestamp", record.timestamp),
+                ("sessionId", record.session_id),
+                ("message.model", message.model),
+            )
+            if not value
+        ]
+        if missing:
+            ctx.warn(hit.line, f"assistant record without {', '.join(missing)}; skipped")
+            return
+        assert record.timestamp is not None
+        assert record.session_id is not None
+        assert message.model is not None
+        try:
+            ts, ts_ns = parse_ts(record.timestamp)
+        except ValueError:
+            ctx.warn(hit.line, f"bad timestamp {record.timestamp!r}; skipped")
+            return
+        session = record.session_id
+        sidechain = bool(record.is_sidechain)
+        agent = (record.agent_id or file.stem) if sidechain else None
+        key = message.id or f"{record.uuid or ''}@{file}:{hit.line}"
+        usage = message.usage
+        tools: dict[str, tuple[str, str]] = {}
+        if isinstance(message.content, list):
+            for block in message.content:
+                if block.type == "tool_use" and block.id:
+                    tools[block.id] = (block.name or "tool", ts)
+        new = _Response(
+            key=key,
+            session=session,
+            sidechain=sidechain,
+            agent=agent,
+            model=message.model,
+            ts=ts,
+            ts_ns=ts_ns,
+            first_ts=ts,
+            last_ts=ts,
+            line=hit.line,
+            total=_total(usage),
+            usage=usage,
+            request_id=record.request_id,
+            stop_reason=message.stop_reason,
+            cost_usd=record.cost_u_s_d,
+            tools=tools,
+        )
+        old = responses.get(key)
+        if old is None:
+            responses[key] = new
+        else:
+            first, last = min(old.first_ts, ts), max(old.last_ts, ts)
+            merged_tools = {**tools, **old.tools}
+            if _better(new, old):
+                responses[key] = new
+                old = new
+            old.first_ts, old.last_ts, old.tools = first, last, merged_tools
+        info = sessions.get(session)
+        if info is None:
+            info = sessions[session] = _Session(session, ts, ts)
+        else:
+            info.first_ts, info.last_ts = min(info.first_ts, ts), max(info.last_ts, ts)
+        if not sidechain or info.cwd is None:
+            info.cwd = record.cwd or info.cwd
+            info.git_branch = record.git_branch or info.git_branch
+            info.version = record.version or info.version
+        if agent is not None:
+            span = info.agents.get(agent)
+            if span is None:
+                info.agents[agent] = [ts, ts]
+            else:
+                span[0], span[1] = min(span[0], ts), max(span[1], ts)
+
+    def _events(
+        self,
+        file: Path,
+        responses: dict[str, _Response],
+        sessions: dict[str, _Session],
+        first_ts: str | None,
+    ) -> Iterator[ev.Event]:
+        path = str(file)
+        project = _project_of(file)
+        for info in sessions.values():
+            run = run_id_of(info.session)
+            start = min(first_ts, info.first_ts) if first_ts else info.first_ts
+            attrs: dict[str, Any] = {"runner": NAME, "project": project, "session_id": info.session}
+            if info.cwd:
+                attrs["cwd"] = info.cwd
+            if info.git_branch:
+                attrs["git_branch"] = info.git_branch
+            if info.version:
+                attrs["claude_code_version"] = info.version
+            name = Path(info.cwd).name if info.cwd else project
+            source = ev.Source(NAME, path, "run")
+            yield ev.SpanStart(
+                v=1, id=run, ts=start, run=run, span=run, kind="run", name=name, attrs=attrs, source=source
+            )
+            for agent, (agent_start, agent_end) in info.agents.items():
+                span = _agent_span_id(info.session, agent)
+                yield ev.SpanStart(
+                    v=1,
+                    id=span,
+                    ts=agent_start,
+                    run=run,
+                    parent=run,
+                    span=span,
+                    kind="task",
+                    name=f"subagent {agent}",
+                    attrs={"agent_id": agent, "sidechain": True},
+                    source=source,
+                )
+                yield ev.SpanEnd(
+                    v=1, id=source_event_id(0, NAME, "agent-end", info.session, agent), ts=agent_end, run=run, span=span
+                )
+            yield ev.SpanEnd(
+                v=1, id=source_event_id(0, NAME, "run-end", run), ts=info.last_ts, run=run, span=run, source=source
+            )
+        # A tool runs from the response that asked for it to the next response of the
+        # same conversation (main or one subagent), which follows the tool's result.
+        chains: dict[tuple[str, str | None], list[_Response]] = {}
+        for response in responses.values():
+            chains.setdefault((response.session, response.agent), []).append(response)
+        for chain in chains.values():
+            chain.sort(key=lambda r: (r.first_ts, r.line))
+            for i, response in enumerate(chain):
+                tools_end = chain[i + 1].first_ts if i + 1 < len(chain) else response.last_ts
+                yield from self._response_events(response, path, max(tools_end, response.last_ts))
+
+    @staticmethod
+    def _response_events(r: _Response, path: str, tools_end: str) -> Iterator[ev.Event]:
+        run = run_id_of(r.session)
+        parent = _agent_span_id(r.session, r.agent) if r.agent is not None else run
+        digest = _digest(r.key)
+        span = f"{_LLM_SPAN}{digest}"
+        source = ev.Source(NAME, path, str(r.line))
+        usage = r.usage
+        cache_write, one_hour = _cache_write(usage)
+        attrs: dict[str, Any] = {"message_id": r.key}
+        if r.request_id:
+            attrs["request_id"] = r.request_id
+        if r.sidechain:
+            attrs["sidechain"] = True
+        if one_hour:
+            attrs["cache_write_1h_tokens"] = one_hour
+        if usage.service_tier:
+            attrs["service_tier"] = usage.service_tier
+        if usage.speed:
+            attrs["speed"] = usage.speed
+        if r.stop_reason:
+            attrs["stop_reason"] = r.stop_reason
+        yield ev.Span(
+            v=1,
+            id=span,
+            ts=r.first_ts,
+            run=run,
+            parent=parent,
+            span=span,
+            kind="llm",
+            name=r.model,
+            source=source,
+            end_id=f"{_LLM_END}{digest}",
+            end_ts=r.last_ts,
+        )
+        yield ev.LlmUsage(
+            v=1,
+            id=f"{_LLM_USAGE}{digest}",
+            ts=r.ts,
+            run=run,
+            parent=span,
+            span=span,
+            provider="anthropic",
+            model=r.model,
+            input_tokens=_int(usage.input_tokens),
+            output_tokens=_int(usage.output_tokens),
+            cache_read_tokens=_int(usage.cache_read_input_tokens),
+            cache_write_tokens=cache_write,
+            cost_usd=r.cost_usd,
+            worker=r.agent or "main",
+            attrs=attrs,
+            source=source,
+        )
+        for tool_id, (tool_name, tool_ts) in r.tools.items():
+            tool_digest = _digest(tool_id)
+            tool_span = f"{_TOOL_SPAN}{tool_digest}"
+            yield ev.Span(
+                v=1,
+                id=tool_span,
+                ts=tool_ts,
+                run=run,
+                parent=parent,
+                span=tool_span,
+                kind="tool",
+                name=tool_name,
+                attrs={"tool_use_id": tool_id, "llm_span": span},
+                source=source,
+                end_id=f"{_TOOL_END}{tool_digest}",
+                end_ts=max(tool_ts, tools_end),
+            )
+
+
+def _first_files(root: Path, limit: int) -> list[Path]:
+    out: list[Path] = []
+    for folder, _, files in os.walk(root):
+        out.extend(Path(folder) / f for f in files if f.endswith(".jsonl"))
+        if len(out) >= limit:
+            break
+    return out[:limit]

@@ -1,0 +1,301 @@
+"""Codex CLI session logs: ``${CODEX_HOME:-~/.codex}/sessions/**/*.jsonl`` and
+``archived_sessions/``.
+
+A session file becomes a run (``codex-<session id>``), each ``token_count`` event that
+adds tokens becomes an llm span with its usage, and each function or tool call becomes
+a tool span (``function_call`` to its ``function_call_output``).
+
+Token meaning (OpenAI): ``input_tokens`` includes the cached input, so the events set
+``input_includes_cache`` and ``cache_read_tokens`` = ``cached_input_tokens``; reasoning
+tokens are part of ``output_tokens`` (kept apart in ``attrs.reasoning_tokens``).
+
+Per-turn usage comes from ``last_token_usage``, or else from the growth of the
+cumulative ``total_token_usage``. De-duplication: a ``token_count`` whose cumulative
+total does not grow is a repeat and is skipped; and every usage event's id is derived
+from the cumulative totals plus the turn's usage, so the history a forked or replayed
+session re-emits maps onto the ids it already had, and is stored once.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar, Final
+
+import msgspec
+
+from laptime import events as ev
+from laptime.importers.base import FileState, ImportContext, Importer, iter_lines, source_event_id
+from laptime.importers.claude_code import parse_ts
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+NAME: Final = "codex"
+
+
+class _Tokens(msgspec.Struct):
+    input_tokens: int | None = None
+    cached_input_tokens: int | None = None
+    output_tokens: int | None = None
+    reasoning_output_tokens: int | None = None
+    total_tokens: int | None = None
+
+
+class _Info(msgspec.Struct):
+    total_token_usage: _Tokens | None = None
+    last_token_usage: _Tokens | None = None
+
+
+class _Payload(msgspec.Struct):
+    type: str | None = None
+    id: str | None = None
+    cwd: str | None = None
+    originator: str | None = None
+    cli_version: str | None = None
+    model: str | None = None
+    info: _Info | None = None
+    name: str | None = None
+    call_id: str | None = None
+
+
+class _Line(msgspec.Struct):
+    timestamp: str | None = None
+    type: str = ""
+    payload: _Payload | None = None
+
+
+_decoder: Final = msgspec.json.Decoder(_Line)
+_TOOL_CALLS: Final = frozenset({"function_call", "custom_tool_call", "local_shell_call", "web_search_call"})
+_TOOL_OUTPUTS: Final = frozenset({"function_call_output", "custom_tool_call_output"})
+
+
+def _n(value: int | None) -> int:
+    return value if value is not None and value > 0 else 0
+
+
+def _key(tokens: _Tokens | None) -> list[int]:
+    if tokens is None:
+        return [0, 0, 0, 0, 0]
+    return [
+        _n(tokens.input_tokens),
+        _n(tokens.cached_input_tokens),
+        _n(tokens.output_tokens),
+        _n(tokens.reasoning_output_tokens),
+        _n(tokens.total_tokens),
+    ]
+
+
+def _grand_total(key: list[int]) -> int:
+    return key[4] or key[0] + key[2]
+
+
+class CodexImporter(Importer):
+    """``laptime import codex [PATH...]``."""
+
+    name: ClassVar[str] = NAME
+    append_only: ClassVar[bool] = True
+
+    def default_paths(self) -> list[Path]:
+        """``$CODEX_HOME`` (default ``~/.codex``): its ``sessions/`` and ``archived_sessions/``."""
+        home = Path(os.environ.get("CODEX_HOME", "").strip() or Path.home() / ".codex").expanduser()
+        candidates = [home / "sessions", home / "archived_sessions"]
+        found = [p for p in candidates if p.is_dir()]
+        return found or candidates[:1]
+
+    def discover(self, path: Path) -> Iterator[Path]:
+        if not path.exists():
+            raise FileNotFoundError(path)
+        if path.is_file():
+            yield path
+            return
+        roots = [path / name for name in ("sessions", "archived_sessions") if (path / name).is_dir()] or [path]
+        for root in roots:
+            found: list[Path] = []
+            for folder, dirs, files in os.walk(root):
+                dirs.sort()
+                found.extend(Path(folder) / name for name in files if name.endswith(".jsonl"))
+            yield from sorted(found)
+
+    def detect(self, path: Path) -> bool:
+        if path.is_dir():
+            files = list(self.discover(path))[:3]
+            return any(self._looks_like(f) for f in files)
+        return path.suffix == ".jsonl" and self._looks_like(path)
+
+    @staticmethod
+    def _looks_like(file: Path) -> bool:
+        try:
+            with file.open("rb") as handle:
+                head = handle.read(8 << 10)
+        except OSError:
+            return False
+        return b'"session_meta"' in head or (b'"turn_context"' in head and b'"payload"' in head)
+
+    def read(self, file: Path, state: FileState, ctx: ImportContext) -> Iterator[ev.Event]:
+        extra = state.extra
+        session: str = extra.get("session") or file.stem
+        model: str = extra.get("model", "")
+        last: list[int] = list(extra.get("last", [0, 0, 0, 0, 0]))
+        last_ts: str | None = extra.get("last_ts")
+        first_line = int(extra.get("line", 0))
+        started = bool(extra.get("started"))
+        run_attrs: dict[str, Any] = dict(extra.get("attrs", {}))
+        line_no = first_line
+        end = state.offset
+        pending: list[ev.Event] = []
+        nbytes = 0
+        path = str(file)
+        for rel, offset, raw in iter_lines(file, state.offset):
+            line_no = first_line + rel
+            end = offset + len(raw) + 1
+            nbytes += len(raw) + 1
+            if not raw.strip():
+                continue
+            try:
+                line = _decoder.decode(raw)
+            except msgspec.ValidationError as exc:
+                ctx.warn(line_no, f"bad record ({exc}); skipped")
+                continue
+            except msgspec.DecodeError as exc:
+                ctx.warn(line_no, f"not valid JSON ({exc}); skipped")
+                continue
+            payload = line.payload
+            if payload is None or not line.timestamp:
+                if line.type in ("session_meta", "turn_context", "event_msg", "response_item"):
+                    ctx.warn(line_no, "record without timestamp or payload; skipped")
+                continue
+            try:
+                ts = parse_ts(line.timestamp)[0]
+            except ValueError:
+                ctx.warn(line_no, f"bad timestamp {line.timestamp!r}; skipped")
+                continue
+            run = f"codex-{session}"
+            source = ev.Source(NAME, path, str(line_no))
+            if line.type == "session_meta":
+                if not started:
+                    session = payload.id or session
+                    run = f"codex-{session}"
+                    run_attrs = {"runner": NAME, "session_id": session}
+                    if payload.cwd:
+                        run_attrs["cwd"] = payload.cwd
+                        run_attrs["project"] = Path(payload.cwd).name
+                    if payload.originator:
+                        run_attrs["originator"] = payload.originator
+                    if payload.cli_version:
+                        run_attrs["cli_version"] = payload.cli_version
+                    name = Path(payload.cwd).name if payload.cwd else "codex session"
+                    pending.append(
+                        ev.SpanStart(
+                            v=1, id=run, ts=ts, run=run, span=run, kind="run", name=name, attrs=run_attrs, source=source
+                        )
+                    )
+                    started = True
+            elif not started:
+                run_attrs = {"runner": NAME, "session_id": session}
+                pending.append(
+                    ev.SpanStart(
+                        v=1,
+                        id=run,
+                        ts=ts,
+                        run=run,
+                        span=run,
+                        kind="run",
+                        name="codex session",
+                        attrs=run_attrs,
+                        source=source,
+                    )
+                )
+                started = True
+            last_ts = ts if last_ts is None or ts > last_ts else last_ts
+            if line.type == "turn_context" and payload.model:
+                model = payload.model
+            elif line.type == "event_msg" and payload.type == "token_count" and payload.info is not None:
+                usage, last = self._usage(payload.info, last, model=model, run=run, ts=ts, source=source)
+                if usage is not None:
+                    pending.extend(usage)
+            elif line.type == "response_item" and payload.call_id:
+                tool_span = source_event_id(0, NAME, "tool", session, payload.call_id)
+                if payload.type in _TOOL_CALLS:
+                    pending.append(
+                        ev.SpanStart(
+                            v=1,
+                            id=tool_span,
+                            ts=ts,
+                            run=run,
+                            parent=run,
+                            span=tool_span,
+                            kind="tool",
+                            name=payload.name or payload.type or "tool",
+                            attrs={"call_id": payload.call_id},
+                            source=source,
+                        )
+                    )
+                elif payload.type in _TOOL_OUTPUTS:
+                    pending.append(
+                        ev.SpanEnd(
+                            v=1,
+                            id=source_event_id(0, NAME, "tool-end", session, payload.call_id),
+                            ts=ts,
+                            run=run,
+                            span=tool_span,
+                        )
+                    )
+        ctx.record(line_no - first_line, nbytes)
+        if started and last_ts is not None:
+            run = f"codex-{session}"
+            pending.append(ev.SpanEnd(v=1, id=source_event_id(0, NAME, "run-end", run), ts=last_ts, run=run, span=run))
+        state.offset = end
+        state.extra = {
+            "session": session,
+            "model": model,
+            "last": last,
+            "last_ts": last_ts,
+            "line": line_no,
+            "started": started,
+            "attrs": run_attrs,
+        }
+        yield from pending
+
+    @staticmethod
+    def _usage(
+        info: _Info, last: list[int], *, model: str, run: str, ts: str, source: ev.Source
+    ) -> tuple[list[ev.Event] | None, list[int]]:
+        total = _key(info.total_token_usage) if info.total_token_usage is not None else None
+        if total is not None:
+            if _grand_total(total) <= _grand_total(last):
+                return None, last  # a repeat, or a replay of earlier history: nothing new
+            turn = _key(info.last_token_usage) if info.last_token_usage is not None else None
+            if turn is None:
+                turn = [max(0, a - b) for a, b in zip(total, last, strict=True)]
+            new_last = total
+        elif info.last_token_usage is not None:
+            turn = _key(info.last_token_usage)
+            new_last = last
+        else:
+            return None, last
+        key = ":".join(map(str, (total or []) + turn))
+        span = source_event_id(0, NAME, "llm", key)
+        parent = run
+        name = model or "unknown"
+        events: list[ev.Event] = [
+            ev.SpanStart(v=1, id=span, ts=ts, run=run, parent=parent, span=span, kind="llm", name=name, source=source),
+            ev.LlmUsage(
+                v=1,
+                id=source_event_id(0, NAME, "usage", key),
+                ts=ts,
+                run=run,
+                parent=span,
+                span=span,
+                provider="openai",
+                model=name,
+                input_tokens=turn[0],
+                output_tokens=turn[2],
+                cache_read_tokens=turn[1],
+                input_includes_cache=True,
+                attrs={"reasoning_tokens": turn[3]} if turn[3] else {},
+                source=source,
+            ),
+            ev.SpanEnd(v=1, id=source_event_id(0, NAME, "llm-end", key), ts=ts, run=run, span=span),
+        ]
+        return events, new_last

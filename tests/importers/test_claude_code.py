@@ -1,0 +1,662 @@
+"""Claude Code: ``<config>/projects/<project>/<sessionId>.jsonl``.
+
+The parity tests generate a realistic log tree (``fixtures/claude-code/generate.py``),
+run the real ccusage 20.0.24 on it (``make node_modules/.bin/ccusage``) and compare
+token totals per day and per model, and cost. The rest uses small hand-written files.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from importers import FIXTURES, import_json, log_events, make_unreadable, problems_text, run_cli, snapshot
+from laptime import events as ev
+from laptime.importers.base import FileState, ImportContext, ImportResult, run_import
+from laptime.importers.claude_code import ClaudeCodeImporter, LineScanner
+from laptime.index import Index
+
+if TYPE_CHECKING:
+    from types import ModuleType
+
+    from laptime.store import Store
+
+ROOT = Path(__file__).resolve().parents[2]
+CCUSAGE = ROOT / "node_modules" / ".bin" / "ccusage"
+TOKEN_KEYS = ("inputTokens", "outputTokens", "cacheCreationTokens", "cacheReadTokens")
+OURS = ("input_tokens", "output_tokens", "cache_write_tokens", "cache_read_tokens")
+SESSION = "5f0c2a9e-1111-4b7a-9c55-000000000001"
+
+
+def _generator() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("cc_generate", FIXTURES / "claude-code" / "generate.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _need_ccusage() -> None:
+    if CCUSAGE.exists():
+        return
+    hint = "ccusage is not installed: run `make node_modules/.bin/ccusage` (npm install ccusage@20.0.24)"
+    if os.environ.get("CI"):
+        pytest.fail(hint)
+    pytest.skip(hint)
+
+
+def ccusage_daily(config_dir: Path, *extra: str) -> dict[str, Any]:
+    """``ccusage daily --offline --json`` on ``config_dir``, with a home of its own."""
+    home = config_dir.parent / "ccusage-home"
+    home.mkdir(exist_ok=True)
+    env = {"PATH": os.environ.get("PATH", ""), "HOME": str(home), "CLAUDE_CONFIG_DIR": str(config_dir)}
+    out = subprocess.run(
+        [str(CCUSAGE), "daily", "--offline", "--json", *extra], env=env, capture_output=True, check=True, timeout=120
+    )
+    data: dict[str, Any] = json.loads(out.stdout)
+    return data
+
+
+def _record(
+    message_id: str,
+    request_id: str | None,
+    *,
+    ts: str = "2025-10-06T10:00:00.000Z",
+    inp: int = 10,
+    out: int = 5,
+    cache_read: int = 0,
+    cache_5m: int = 0,
+    cache_1h: int = 0,
+    sidechain: bool = False,
+    session: str = SESSION,
+    model: str = "claude-sonnet-4-5-20250929",
+    stop: str | None = "end_turn",
+    content: list[dict[str, Any]] | None = None,
+    **extra: Any,
+) -> str:
+    record: dict[str, Any] = {
+        "parentUuid": None,
+        "isSidechain": sidechain,
+        "userType": "external",
+        "cwd": "/home/dev/src/webapp",
+        "sessionId": session,
+        "version": "2.0.14",
+        "gitBranch": "main",
+        "type": "assistant",
+        "uuid": f"u-{message_id}-{request_id}-{ts}-{inp}-{out}-{sidechain}",
+        "timestamp": ts,
+        "message": {
+            "id": message_id,
+            "type": "message",
+            "role": "assistant",
+            "model": model,
+            "content": content if content is not None else [{"type": "text", "text": "ok"}],
+            "stop_reason": stop,
+            "usage": {
+                "input_tokens": inp,
+                "output_tokens": out,
+                "cache_creation_input_tokens": cache_5m + cache_1h,
+                "cache_read_input_tokens": cache_read,
+                "cache_creation": {"ephemeral_5m_input_tokens": cache_5m, "ephemeral_1h_input_tokens": cache_1h},
+                "service_tier": "standard",
+            },
+        },
+        **extra,
+    }
+    if request_id is not None:
+        record["requestId"] = request_id
+    return json.dumps(record, separators=(",", ":"))
+
+
+def _user(ts: str = "2025-10-06T09:59:50.000Z", text: str = "fix the login") -> str:
+    record = {
+        "parentUuid": None,
+        "isSidechain": False,
+        "type": "user",
+        "sessionId": SESSION,
+        "uuid": "u-user",
+        "timestamp": ts,
+        "message": {"role": "user", "content": text},
+    }
+    return json.dumps(record, separators=(",", ":"))
+
+
+def write_tree(root: Path, files: dict[str, list[str]]) -> Path:
+    """``root/projects/<name>`` for each name -> lines; returns the config folder."""
+    for name, lines in files.items():
+        path = root / "projects" / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("".join(f"{line}\n" for line in lines), encoding="utf-8")
+    return root
+
+
+def llm_rows(store: Store) -> list[dict[str, Any]]:
+    with Index(store) as index:
+        index.update()
+        return index.query_dicts(
+            "SELECT run, parent, model, ts, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, "
+            "worker, attrs FROM llm_calls ORDER BY ts, id"
+        )
+
+
+def spans(store: Store) -> list[dict[str, Any]]:
+    with Index(store) as index:
+        index.update()
+        return index.query_dicts(
+            "SELECT span_id, run_id, parent_id, kind, name, started_at, ended_at, outcome, attrs FROM spans "
+            "ORDER BY start_us, span_id"
+        )
+
+
+def usage_json(store: Store, *args: str) -> dict[str, Any]:
+    result = run_cli(store, "report", "usage", "--json", *args)
+    assert result.exit_code == 0, result.output
+    data: dict[str, Any] = json.loads(result.stdout)
+    return data
+
+
+# -- parity with ccusage ----------------------------------------------------------------------
+
+
+@pytest.fixture(name="tree", scope="module")
+def fixture_tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("claude") / "config"
+    counts = _generator().generate(
+        root, target_bytes=3_000_000, seed=11, filler_scale=0.3, turns=(2, 6), gap_hours=(3, 16)
+    )
+    assert counts["subagents"] > 0
+    return root
+
+
+class TestCcusageParity:
+    @pytest.mark.parametrize("zone", ["UTC", "America/New_York", "Asia/Kolkata"])
+    def test_tokens_per_day_and_model_equal_ccusage(self, tree: Path, store: Store, zone: str) -> None:
+        _need_ccusage()
+        theirs = ccusage_daily(tree, "-z", zone)
+        import_json(store, "claude-code", tree)
+        ours = usage_json(store, "--by", "day", "--timezone", zone)
+        assert len(theirs["daily"]) >= 2
+        assert [d["period"] for d in theirs["daily"]] == [r["period"] for r in ours["rows"]]
+        for day, row in zip(theirs["daily"], ours["rows"], strict=True):
+            assert [day[k] for k in TOKEN_KEYS] == [row[k] for k in OURS], day["period"]
+            assert day["totalTokens"] == row["total_tokens"]
+            their_models = {
+                m["modelName"]: [m[k] for k in TOKEN_KEYS] for m in day["modelBreakdowns"] if m["modelName"]
+            }
+            our_models = {m["model"]: [m[k] for k in OURS] for m in row["by_model"]}
+            assert their_models == our_models, day["period"]
+        totals = theirs["totals"]
+        assert [totals[k] for k in TOKEN_KEYS] == [ours["totals"][k] for k in OURS]
+
+    def test_cost_per_day_within_half_a_percent(self, tree: Path, store: Store) -> None:
+        _need_ccusage()
+        pytest.importorskip("genai_prices")
+        theirs = ccusage_daily(tree, "-z", "UTC")
+        import_json(store, "claude-code", tree)
+        ours = usage_json(store, "--by", "day", "--timezone", "UTC")
+        compared = 0
+        for day, row in zip(theirs["daily"], ours["rows"], strict=True):
+            for model in day["modelBreakdowns"]:
+                mine = next(m for m in row["by_model"] if m["model"] == model["modelName"])
+                if model["cost"] and mine["cost_usd"] is not None:
+                    assert mine["cost_usd"] == pytest.approx(model["cost"], rel=0.005), (day["period"], model)
+                    compared += 1
+        assert compared >= 2
+
+    def test_the_dedup_cases_equal_ccusage(self, tmp_path: Path, store: Store) -> None:
+        """Each FORMATS.md rule on its own day, against ccusage."""
+        _need_ccusage()
+        other = "5f0c2a9e-1111-4b7a-9c55-000000000002"
+        main = [
+            # day 1: streamed copies, small first: the largest counts
+            _record("m1", "r1", ts="2025-10-01T10:00:00.000Z", inp=3, out=1, stop=None),
+            _record("m1", "r1", ts="2025-10-01T10:00:01.000Z", inp=3, out=90, cache_5m=100, cache_1h=50),
+            # day 2: the largest first, a smaller copy after it
+            _record("m2", "r2", ts="2025-10-02T10:00:00.000Z", inp=7, out=70),
+            _record("m2", "r2", ts="2025-10-02T10:00:00.500Z", inp=7, out=2, stop=None),
+            # day 3: the parent response, replayed in a subagent file with a new requestId
+            _record("m3", "r3", ts="2025-10-03T10:00:00.000Z", inp=11, out=33, cache_read=1000),
+            # day 4: <synthetic> and API errors (zero usage, as Claude Code writes them)
+            _record("m4", "r4", ts="2025-10-04T10:00:00.000Z", inp=0, out=0, model="<synthetic>"),
+            _record("m5", "r5", ts="2025-10-04T10:00:00.000Z", inp=0, out=0, isApiErrorMessage=True),
+            _record("m6", "r6", ts="2025-10-04T11:00:00.000Z", inp=5, out=5),
+            # day 5: a copy in the main file and a larger sidechain copy: the main one counts
+            _record("m7", "r7", ts="2025-10-05T10:00:00.000Z", inp=20, out=2),
+            _record("m7", "r7", ts="2025-10-05T10:00:01.000Z", inp=40, out=4, sidechain=True),
+        ]
+        sub = [
+            _record("m3", "r3-side", ts="2025-10-03T10:05:00.000Z", inp=11, out=33, cache_read=1000, sidechain=True),
+            _record("s1", "rs1", ts="2025-10-03T10:06:00.000Z", inp=2, out=2, sidechain=True),
+        ]
+        resumed = [  # day 1 again: a resumed session begins with a verbatim copy
+            _record("m1", "r1", ts="2025-10-01T10:00:01.000Z", inp=3, out=90, cache_5m=100, cache_1h=50),
+            _record("m8", "r8", ts="2025-10-01T12:00:00.000Z", inp=1, out=1, session=other),
+        ]
+        config = write_tree(
+            tmp_path / "config",
+            {
+                f"-p/{SESSION}.jsonl": main,
+                f"-p/{SESSION}/subagents/agent-a1.jsonl": sub,
+                f"-p/{other}.jsonl": resumed,
+            },
+        )
+        theirs = ccusage_daily(config, "-z", "UTC")
+        import_json(store, "claude-code", config)
+        ours = usage_json(store, "--timezone", "UTC")
+        expected = [[d["period"], *(d[k] for k in TOKEN_KEYS)] for d in theirs["daily"]]
+        assert [[r["period"], *(r[k] for k in OURS)] for r in ours["rows"]] == expected
+        assert expected == [
+            ["2025-10-01", 4, 91, 150, 0],
+            ["2025-10-02", 7, 70, 0, 0],
+            ["2025-10-03", 13, 35, 0, 1000],
+            ["2025-10-04", 5, 5, 0, 0],
+            ["2025-10-05", 20, 2, 0, 0],
+        ]
+
+
+# -- the events -------------------------------------------------------------------------------
+
+
+class TestEvents:
+    def test_sessions_become_runs_with_llm_tool_and_subagent_spans(self, tmp_path: Path, store: Store) -> None:
+        tool = [{"type": "tool_use", "id": "toolu_1", "name": "Bash", "input": {"command": "pytest"}}]
+        main = [
+            _user(),
+            _record("m1", "r1", ts="2025-10-06T10:00:00.000Z", stop=None, content=[{"type": "text", "text": "hm"}]),
+            _record("m1", "r1", ts="2025-10-06T10:00:02.000Z", stop="tool_use", content=tool, cache_1h=30),
+            _record("m2", "r2", ts="2025-10-06T10:00:30.000Z"),
+        ]
+        sub = [_record("s1", "rs1", ts="2025-10-06T10:00:10.000Z", sidechain=True, agentId="a1")]
+        config = write_tree(
+            tmp_path / "c",
+            {
+                f"-home-dev-src-webapp/{SESSION}.jsonl": main,
+                f"-home-dev-src-webapp/{SESSION}/subagents/agent-a1.jsonl": sub,
+            },
+        )
+        summary = import_json(store, "claude-code", config)
+        assert summary["runs"] == 1
+        assert summary["skipped_records"] == 0
+        run = f"cc-{SESSION}"
+        rows = spans(store)
+        by_kind: dict[str, list[dict[str, Any]]] = {}
+        for row in rows:
+            by_kind.setdefault(row["kind"], []).append(row)
+        (run_span,) = by_kind["run"]
+        assert run_span["span_id"] == run
+        assert run_span["started_at"] == "2025-10-06T09:59:50.000000Z"  # the first record, a user prompt
+        assert run_span["ended_at"] == "2025-10-06T10:00:30.000000Z"
+        assert run_span["outcome"] == "completed"
+        attrs = json.loads(run_span["attrs"])
+        assert attrs["project"] == "-home-dev-src-webapp"
+        assert attrs["cwd"] == "/home/dev/src/webapp"
+        assert attrs["runner"] == "claude-code"
+        assert [s["name"] for s in by_kind["llm"]] == ["claude-sonnet-4-5-20250929"] * 3
+        first_llm = by_kind["llm"][0]
+        assert (first_llm["started_at"], first_llm["ended_at"]) == (
+            "2025-10-06T10:00:00.000000Z",
+            "2025-10-06T10:00:02.000000Z",
+        )
+        (tool_span,) = by_kind["tool"]
+        assert tool_span["name"] == "Bash"
+        assert tool_span["parent_id"] == run
+        assert tool_span["ended_at"] == "2025-10-06T10:00:30.000000Z"  # the next response of the same conversation
+        (agent,) = by_kind["task"]
+        assert agent["parent_id"] == run
+        assert agent["name"] == "subagent a1"
+        sub_llm = [s for s in by_kind["llm"] if s["parent_id"] == agent["span_id"]]
+        assert len(sub_llm) == 1
+        calls = llm_rows(store)
+        assert len(calls) == 3
+        m1 = next(c for c in calls if json.loads(c["attrs"])["message_id"] == "m1")
+        assert json.loads(m1["attrs"])["cache_write_1h_tokens"] == 30
+        assert m1["cache_write_tokens"] == 30
+        assert {c["worker"] for c in calls} == {"main", "a1"}
+        events = log_events(store)
+        assert all(e.source is not None and e.source.importer == "claude-code" for e in events if e.source)
+        llm = [e for e in events if isinstance(e, ev.LlmUsage)]
+        assert all(e.provider == "anthropic" and not e.input_includes_cache for e in llm)
+
+    def test_report_show_works_on_an_imported_session(self, tmp_path: Path, store: Store) -> None:
+        config = write_tree(tmp_path / "c", {f"-p/{SESSION}.jsonl": [_user(), _record("m1", "r1")]})
+        import_json(store, "claude-code", config)
+        result = run_cli(store, "report", "show", f"cc-{SESSION}", "--json")
+        assert result.exit_code == 0, result.output
+        assert json.loads(result.stdout)["outcome"] == "completed"
+
+
+# -- idempotency ------------------------------------------------------------------------------
+
+
+class TestIdempotency:
+    def test_importing_the_same_files_twice_adds_nothing(self, tree: Path, store: Store) -> None:
+        first = import_json(store, "claude-code", tree)
+        assert first["events_new"] > 100
+        before = snapshot(store)
+        second = import_json(store, "claude-code", tree)
+        assert second["events_new"] == 0
+        assert second["files_unchanged"] == second["files_seen"]
+        assert snapshot(store) == before
+        # Without the import cache every file is read again, and still nothing is added.
+        (store.root / "imports.sqlite").unlink()
+        third = import_json(store, "claude-code", tree)
+        assert third["events_new"] == 0
+        assert third["files_read"] == third["files_seen"]
+        assert snapshot(store)[1] == before[1]
+
+    def test_a_grown_file_adds_only_its_new_part(self, tmp_path: Path, store: Store) -> None:
+        path = tmp_path / "c" / "projects" / "-p" / f"{SESSION}.jsonl"
+        lines = [_user(), *(_record(f"m{i}", f"r{i}", ts=f"2025-10-06T10:0{i}:00.000Z") for i in range(6))]
+        path.parent.mkdir(parents=True)
+        path.write_text("\n".join(lines[:4]) + "\n")
+        first = import_json(store, "claude-code", path)
+        bytes_first = first["bytes_read"]
+        # A half-written line is left for later.
+        with path.open("a") as handle:
+            handle.write(lines[4] + "\n" + lines[5][:50])
+        second = import_json(store, "claude-code", path)
+        assert second["events_new"] == 2  # m3's llm span (one `span` line) and usage; the run's end moves
+        assert second["bytes_read"] < bytes_first + len(lines[4]) + 100
+        with path.open("a") as handle:
+            handle.write(lines[5][50:] + "\n")
+        third = import_json(store, "claude-code", path)
+        assert third["events_new"] == 2
+        assert third["skipped_records"] == 0
+        calls = llm_rows(store)
+        assert len(calls) == 5
+        # The same as one import of the whole file.
+        fresh = type(store)(tmp_path / "fresh")
+        import_json(fresh, "claude-code", path)
+        assert llm_rows(fresh) == calls
+        assert spans(fresh) == spans(store)
+        # And a rebuilt index equals the incremental one (the run's end was moved twice).
+        before = spans(store)
+        with Index(store) as index:
+            index.rebuild()
+        assert spans(store) == before
+        assert llm_rows(store) == calls
+
+    def test_a_streamed_copy_with_more_tokens_in_a_later_import_wins(self, tmp_path: Path, store: Store) -> None:
+        path = tmp_path / "c" / "projects" / "-p" / f"{SESSION}.jsonl"
+        path.parent.mkdir(parents=True)
+        path.write_text(_record("m1", "r1", out=1, stop=None) + "\n")
+        import_json(store, "claude-code", path)
+        with path.open("a") as handle:
+            handle.write(_record("m1", "r1", out=500, ts="2025-10-06T10:00:03.000Z") + "\n")
+        import_json(store, "claude-code", path)
+        (call,) = llm_rows(store)
+        assert call["output_tokens"] == 500
+
+
+# -- where the logs are -----------------------------------------------------------------------
+
+
+class TestDiscovery:
+    def test_default_paths_are_both_config_folders(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch.delenv("CLAUDE_CONFIG_DIR", raising=False)
+        home = Path(os.environ["HOME"])
+        for base in (home / ".claude", home / ".config" / "claude"):
+            (base / "projects").mkdir(parents=True)
+        assert ClaudeCodeImporter().default_paths() == [
+            home / ".config" / "claude" / "projects",
+            home / ".claude" / "projects",
+        ]
+
+    def test_claude_config_dir_may_list_several_folders(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        a, b = tmp_path / "a", tmp_path / "b"
+        for base in (a, b):
+            (base / "projects").mkdir(parents=True)
+        monkeypatch.setenv("CLAUDE_CONFIG_DIR", f"{a}, {b}")
+        assert ClaudeCodeImporter().default_paths() == [a / "projects", b / "projects"]
+
+    def test_import_without_a_path_reads_claude_config_dir(
+        self, tmp_path: Path, store: Store, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        config = write_tree(tmp_path / "c", {f"-p/{SESSION}.jsonl": [_record("m1", "r1")]})
+        monkeypatch.setenv("CLAUDE_CONFIG_DIR", str(config))
+        summary = import_json(store, "claude-code")
+        assert summary["events_new"] > 0
+
+    def test_the_whole_tree_is_scanned_sessions_first(self, tmp_path: Path) -> None:
+        config = write_tree(
+            tmp_path / "c",
+            {
+                "-p/s/subagents/agent-1.jsonl": ["{}"],
+                "-p/s.jsonl": ["{}"],
+                "-q/deep/er/x.jsonl": ["{}"],
+                "-p/notes.txt": ["x"],
+            },
+        )
+        found = [p.relative_to(config / "projects").as_posix() for p in ClaudeCodeImporter().discover(config)]
+        assert found == ["-p/s.jsonl", "-p/s/subagents/agent-1.jsonl", "-q/deep/er/x.jsonl"]
+
+    def test_auto_detects_a_config_folder(self, tmp_path: Path, store: Store) -> None:
+        config = write_tree(tmp_path / "c", {f"-p/{SESSION}.jsonl": [_user(), _record("m1", "r1")]})
+        summary = import_json(store, "auto", config)
+        assert summary["format"] == "claude-code"
+
+
+# -- bad input --------------------------------------------------------------------------------
+
+
+class TestBadInput:
+    def test_each_bad_line_is_named_and_the_rest_imported(self, tmp_path: Path, store: Store) -> None:
+        good = _record("m1", "r1")
+        wrong_type = _record("m2", "r2").replace('"output_tokens":5', '"output_tokens":"five"')
+        missing = json.loads(_record("m3", "r3"))
+        del missing["timestamp"]
+        lines = [
+            good,
+            good[: len(good) // 2],  # truncated JSON, with "usage":{ in it
+            wrong_type,
+            json.dumps(missing, separators=(",", ":")),
+            "\x00\x01\xfe garbage \xff",
+            '{"type":"user","message":{"role":"user","content":"tr',  # truncated, no usage
+            "",
+        ]
+        path = tmp_path / "c" / "projects" / "-p" / f"{SESSION}.jsonl"
+        path.parent.mkdir(parents=True)
+        path.write_bytes("\n".join(lines).encode("utf-8", "surrogateescape") + b"\n")
+        summary = import_json(store, "claude-code", path)
+        problems = problems_text(summary)
+        assert summary["skipped_records"] == 5
+        assert any(p.startswith(f"{path}:2: ") and "truncated" in p for p in problems), problems
+        assert any(p.startswith(f"{path}:3: ") and "output_tokens" in p for p in problems), problems
+        assert any(p.startswith(f"{path}:4: ") and "timestamp" in p for p in problems), problems
+        assert any(p.startswith(f"{path}:5: ") and "not a JSON object" in p for p in problems), problems
+        assert any(p.startswith(f"{path}:6: ") and "truncated" in p for p in problems), problems
+        assert len(llm_rows(store)) == 1
+
+    def test_the_cli_prints_warnings_and_a_summary(self, tmp_path: Path, store: Store) -> None:
+        path = tmp_path / "s.jsonl"
+        path.write_text(_record("m1", "r1") + "\n" + "not json at all\n")
+        result = run_cli(store, "import", "claude-code", str(path))
+        assert result.exit_code == 0
+        assert f"warning: {path}:2: not a JSON object" in result.stderr
+        assert "1 records skipped" in result.stdout
+
+    def test_empty_unreadable_and_missing_files(
+        self, tmp_path: Path, store: Store, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        empty = tmp_path / "empty.jsonl"
+        empty.write_bytes(b"")
+        assert import_json(store, "claude-code", empty)["events_new"] == 0  # readable, holds nothing: exit 0
+        locked = tmp_path / "locked.jsonl"
+        locked.write_text(_record("m1", "r1") + "\n")
+        make_unreadable(locked, monkeypatch)
+        summary = import_json(store, "claude-code", locked, tmp_path / "nope", expect=1)
+        problems = problems_text(summary)
+        assert any(str(locked) in p and "permission denied" in p for p in problems), problems
+        assert any(str(tmp_path / "nope") in p and "no such file" in p for p in problems), problems
+        assert summary["skipped_records"] == 2
+
+    def test_what_is_stored_is_never_lost(self, tmp_path: Path, store: Store) -> None:
+        good = tmp_path / "good.jsonl"
+        good.write_text(_record("m1", "r1") + "\n")
+        import_json(store, "claude-code", good)
+        before = snapshot(store)
+        bad = tmp_path / "bad.jsonl"
+        bad.write_bytes(b'\xff\xfe\x00garbage\n{"usage":{\n')
+        summary = import_json(store, "claude-code", bad, expect=1)
+        assert summary["skipped_records"] == 2
+        assert snapshot(store) == before
+
+    def test_something_imported_beside_bad_input_exits_0(self, tmp_path: Path, store: Store) -> None:
+        good = tmp_path / "good.jsonl"
+        good.write_text(_record("m1", "r1") + "\nbroken\n")
+        summary = import_json(store, "claude-code", good, tmp_path / "missing")
+        assert summary["events_new"] > 0
+        assert summary["skipped_records"] == 2
+
+
+def _fuzz_line() -> st.SearchStrategy[bytes]:
+    scalars = st.none() | st.booleans() | st.integers(-(2**70), 2**70) | st.floats() | st.text(max_size=20)
+    values = st.recursive(
+        scalars,
+        lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
+        max_leaves=8,
+    )
+    usage = st.fixed_dictionaries(
+        {},
+        optional={
+            "input_tokens": values,
+            "output_tokens": values,
+            "cache_creation_input_tokens": values,
+            "cache_read_input_tokens": values,
+            "cache_creation": values,
+        },
+    )
+    message = st.fixed_dictionaries(
+        {"usage": usage},
+        optional={"id": values, "model": values, "content": values, "stop_reason": values},
+    )
+    record = st.fixed_dictionaries(
+        {"type": st.sampled_from(["assistant", "user", "summary"]) | values, "message": message | values},
+        optional={
+            "timestamp": st.sampled_from(["2025-10-06T10:00:00.000Z", "2025-13-45T99:00:00.000Z", "yesterday"])
+            | values,
+            "sessionId": values,
+            "requestId": values,
+            "isSidechain": values,
+            "isApiErrorMessage": values,
+            "agentId": values,
+            "costUSD": values,
+        },
+    )
+    as_json = record.map(lambda r: json.dumps(r, separators=(",", ":"), allow_nan=True).encode())
+    cut = st.tuples(as_json, st.integers(0, 200)).map(lambda t: t[0][: t[1]])
+    return as_json | cut | st.binary(max_size=200).map(lambda b: b.replace(b"\n", b" "))
+
+
+class TestFuzz:
+    @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(lines=st.lists(_fuzz_line(), max_size=8))
+    def test_the_record_parser_never_raises(self, lines: list[bytes]) -> None:
+        with tempfile.TemporaryDirectory() as folder:
+            path = Path(folder) / "s.jsonl"
+            path.write_bytes(b"".join(line + b"\n" for line in lines))
+            result = ImportResult("claude-code")
+            ctx = ImportContext(result, None)
+            ctx.file = path
+            state = FileState()
+            events = list(ClaudeCodeImporter().read(path, state, ctx))
+            assert state.offset == path.stat().st_size
+            for event in events:
+                assert ev.decode(ev.encode(event)) == event
+            for problem in result.problems:
+                assert problem.line is not None
+                assert 1 <= problem.line <= len(lines)
+
+
+# -- memory and streaming ---------------------------------------------------------------------
+
+
+class TestStreaming:
+    @pytest.mark.parametrize("chunk", [7, 64, 1 << 20])
+    def test_scanner_finds_the_same_lines_whatever_the_chunk_size(self, tmp_path: Path, chunk: int) -> None:
+        snapshot_line = '{"type":"file-history-snapshot","s":"' + "y" * 1500 + '"}'
+        lines = [_user(), "x" * 300, _record("m1", "r1"), snapshot_line]
+        lines += [_record("m2", "r2"), _record("m3", "r3")]
+        path = tmp_path / "s.jsonl"
+        path.write_text("\n".join(lines) + "\n")
+        scanner = LineScanner(path, chunk_bytes=chunk, max_line_bytes=1000)
+        hits = [(h.line, h.data is not None) for h in scanner]
+        assert hits == [(2, False), (3, True), (5, True), (6, True)]  # line 2: not JSON; 4: long, no usage
+        assert scanner.end == path.stat().st_size
+        assert scanner.lines == 6
+
+    def test_a_long_usage_line_is_reported_not_read(self, tmp_path: Path) -> None:
+        path = tmp_path / "s.jsonl"
+        huge = _record("m1", "r1", content=[{"type": "text", "text": "z" * 5000}])
+        path.write_text(huge + "\n" + _record("m2", "r2") + "\n")
+        hits = list(LineScanner(path, chunk_bytes=64, max_line_bytes=1000))
+        assert [(h.line, h.data is None) for h in hits] == [(1, True), (2, False)]
+        assert "longer than" in hits[0].problem
+
+    @pytest.mark.slow
+    def test_a_300_mb_line_does_not_raise_peak_memory_above_200_mb(self, tmp_path: Path) -> None:
+        config = tmp_path / "c"
+        path = config / "projects" / "-p" / f"{SESSION}.jsonl"
+        path.parent.mkdir(parents=True)
+        with path.open("wb") as handle:
+            handle.write(_record("m1", "r1").encode() + b"\n")
+            handle.write(b'{"type":"file-history-snapshot","snapshot":{"a.py":"')
+            block = b"0123456789abcdef" * (1 << 16)  # 1 MiB
+            for _ in range(300):
+                handle.write(block)
+            handle.write(b'"}}\n')
+            handle.write(_record("m2", "r2", ts="2025-10-06T11:00:00.000Z").encode() + b"\n")
+        script = (
+            "import json, resource, sys\n"
+            "from pathlib import Path\n"
+            "from laptime.importers.base import run_import\n"
+            "from laptime.importers.claude_code import ClaudeCodeImporter\n"
+            "from laptime.store import Store\n"
+            "r = run_import(Store(Path(sys.argv[1])), ClaudeCodeImporter(), [Path(sys.argv[2])], quiet=True)\n"
+            "print(json.dumps([r.events_new, r.skipped_records, r.bytes_read]))\n"
+        )
+        out = subprocess.run(
+            [sys.executable, "-c", script, str(tmp_path / "store"), str(config)],
+            capture_output=True,
+            check=True,
+            timeout=300,
+        )
+        peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+        events_new, skipped, bytes_read = json.loads(out.stdout)
+        assert bytes_read > 300 << 20
+        assert skipped == 0
+        assert events_new == 6  # run start and end, two llm spans (a `span` line and usage each)
+        assert peak_mb < 200, f"peak RSS {peak_mb:.0f} MB"
+
+
+class TestProgress:
+    def test_a_terminal_gets_a_progress_line(self, tree: Path, store: Store) -> None:
+        class Tty:
+            def __init__(self) -> None:
+                self.text = ""
+
+            def isatty(self) -> bool:
+                return True
+
+            def write(self, text: str) -> None:
+                self.text += text
+
+            def flush(self) -> None:
+                pass
+
+        stream = Tty()
+        run_import(store, ClaudeCodeImporter(), [tree], progress_stream=stream, progress_delay=0)  # type: ignore[arg-type]
+        assert " files · " in stream.text
+        assert "records" in stream.text
