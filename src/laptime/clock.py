@@ -6,13 +6,16 @@ A clock is any callable that returns nanoseconds since the Unix epoch (UTC).
 
 from __future__ import annotations
 
-import asyncio
 import heapq
 import itertools
 import os
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import asyncio
 
 Clock = Callable[[], int]
 
@@ -47,6 +50,8 @@ class SimulatedClock:
 
     async def sleep(self, seconds: float) -> None:
         """Wait, in simulated time, for ``seconds``."""
+        import asyncio  # lazily: importing asyncio costs ~0.1 s, and only simulations need it
+
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         wake_at = self._now_ns + round(seconds * 1e9)
         heapq.heappush(self._sleepers, (wake_at, next(self._order), future))
@@ -54,6 +59,8 @@ class SimulatedClock:
 
     async def run_until_idle(self, settle_rounds: int = 50) -> None:
         """Advance through every pending sleep, waking sleepers in time order."""
+        import asyncio
+
         while True:
             for _ in range(settle_rounds):
                 await asyncio.sleep(0)

@@ -8,10 +8,8 @@ outcome of the span they crossed.
 
 from __future__ import annotations
 
-import asyncio
 import contextvars
 import functools
-import inspect
 import os
 import sys
 import threading
@@ -367,6 +365,8 @@ class SpanScope:
     def __call__(self, func: F) -> F:
         rec, run, kind, name, attrs = self._rec, self._run, self._kind, self._name, self.attrs
 
+        import inspect  # at decoration time only, not on the import path of `laptime --help`
+
         if inspect.iscoroutinefunction(func):
 
             @functools.wraps(func)
@@ -384,11 +384,18 @@ class SpanScope:
         return cast("F", wrapper)
 
 
+def _is_cancellation(exc: BaseException) -> bool:
+    """An asyncio task cancelled. Without asyncio loaded, nothing can be one; this
+    keeps the ~0.1 s asyncio import off the SDK's import path."""
+    asyncio = sys.modules.get("asyncio")
+    return asyncio is not None and isinstance(exc, asyncio.CancelledError)
+
+
 def _outcome_of(exc: BaseException | None, chosen: Outcome | None) -> tuple[Outcome, str | None]:
     if exc is None:
         return (chosen or "completed"), None
     error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-    if isinstance(exc, KeyboardInterrupt | asyncio.CancelledError | SystemExit):
+    if isinstance(exc, KeyboardInterrupt | SystemExit) or _is_cancellation(exc):
         return "stopped", error
     return (chosen if chosen not in (None, "completed") else "failed"), error
 
