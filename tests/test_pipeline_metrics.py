@@ -5,7 +5,7 @@ The oracle below re-implements Choragen's ``MetricsCollector`` and ``metrics:sum
 tokens and models) straight from the JSONL, independently of laptime. laptime's numbers
 come from the index after an import. They agree everywhere except where Choragen's
 arithmetic is wrong, and there the difference is pinned here and explained in
-docs/importers-choragen-otlp.md:
+docs/importers.md:
 
 1. Choragen keys tasks by ``entityId`` alone, but task ids repeat across chains
    ("001-design-doc"), so unrelated tasks overwrite each other (one "cycle time" in the

@@ -5,7 +5,7 @@ requestId?, model?, tokens?{input, output}, agent?{model, role, tokens?}, metada
 Keys come in any order; both the design document's form (``agent{model, role,
 tokens}``) and the real one (top-level ``model`` and ``tokens``) are read.
 
-Mapping (docs/importers-choragen-otlp.md has the full table):
+Mapping (docs/importers.md has the full table):
 
 - a **chain** is a run (its span id is the run id); ``chain:completed`` ends it;
 - a **request** (CR/FR) is a run of its own, opened by its first event and ended by

@@ -15,7 +15,7 @@ De-duplication (FORMATS.md, checked against ccusage 20.0.24): copies of one resp
 share ``message.id``; all copies map to the same event ids, the copy with the largest
 token total wins (the index keeps it), and within a file a non-sidechain copy wins over
 a sidechain one. ``<synthetic>`` responses and API error records are skipped. See
-``docs/importers-claude-code.md`` for the field mapping and the few differences from
+``docs/importers.md`` for the field mapping and the few differences from
 ccusage.
 """
 

@@ -3,7 +3,7 @@
 A file holds one ``{"resourceSpans": [...]}`` document (an OTLP/JSON export, pretty
 printed or not), or JSON Lines of such documents (the collector's file exporter).
 
-Mapping (docs/importers-choragen-otlp.md has the full table):
+Mapping (docs/importers.md has the full table):
 
 - a **trace** is a run; the run id is the trace id. The run starts at its root span's
   start (or the earliest span first seen) and ends with its root span;
