@@ -57,3 +57,45 @@ def test_readme_mentions_every_top_level_command() -> None:
     top = [path[0] for path, _ in COMMANDS if len(path) == 1]
     missing = [name for name in top if f"laptime {name}" not in text]
     assert not missing, f"README.md never mentions: {', '.join(f'laptime {n}' for n in missing)}"
+
+
+class TestStoredSummaries:
+    """``laptime --help`` lists commands from stored summaries, without importing them."""
+
+    def test_each_stored_summary_is_the_first_paragraph_of_its_command_help(self) -> None:
+        import inspect
+
+        import click
+
+        from laptime.cli import _SUMMARIES, cli
+
+        ctx = click.Context(cli)
+        assert list(_SUMMARIES) == cli.list_commands(ctx)
+        for name, summary in _SUMMARIES.items():
+            command = cli.get_command(ctx, name)
+            assert command is not None
+            first = " ".join(inspect.cleandoc(command.help or "").split("\n\n")[0].split())
+            assert summary == first, f"_SUMMARIES[{name!r}] is stale; copy the first paragraph of its help"
+
+    def test_the_listing_equals_what_click_would_print_after_importing_every_command(self) -> None:
+        import click
+
+        from laptime.cli import cli
+
+        ctx = click.Context(cli, info_name="laptime")
+        lazy = click.HelpFormatter(width=100)
+        cli.format_commands(ctx, lazy)
+        eager = click.HelpFormatter(width=100)
+        click.Group.format_commands(cli, ctx, eager)
+        assert lazy.getvalue() == eager.getvalue()
+
+    def test_help_imports_no_command_module(self) -> None:
+        import subprocess
+        import sys
+
+        code = (
+            "import sys; from laptime.cli import cli; cli.main(['--help'], standalone_mode=False);"
+            "print(sorted(m for m in sys.modules if m.startswith('laptime.cli.') and m != 'laptime.cli._common'))"
+        )
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+        assert out.strip().splitlines()[-1] == "[]"

@@ -8,25 +8,56 @@ The SDK records a run as spans (run, phases, tasks, llm calls, tools) and point 
     with laptime.run("fix-login-bug", runner="my-pipeline") as run:
         with run.phase("plan"):
             run.llm_call("claude-sonnet-4-5", provider="anthropic", input_tokens=1200, output_tokens=300)
+
+The names below are loaded on first use (PEP 562), so that importing a part of the
+package (the CLI, say) does not pay for the whole SDK.
 """
 
-from laptime.clock import SimulatedClock
-from laptime.events import SCHEMA_VERSION
-from laptime.recorder import (
-    LlmScope,
-    Recorder,
-    RecorderWarning,
-    Run,
-    SpanScope,
-    current_run,
-    default_recorder,
-    phase,
-    run,
-)
-from laptime.store import Store, StoreError, find_store
-from laptime.usage import Usage, estimate, estimate_tokens, from_anthropic, from_openai
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from laptime.clock import SimulatedClock
+    from laptime.events import SCHEMA_VERSION
+    from laptime.recorder import (
+        LlmScope,
+        Recorder,
+        RecorderWarning,
+        Run,
+        SpanScope,
+        current_run,
+        default_recorder,
+        phase,
+        run,
+    )
+    from laptime.store import Store, StoreError, find_store
+    from laptime.usage import Usage, estimate, estimate_tokens, from_anthropic, from_openai
 
 __version__ = "0.1.0"
+
+_WHERE: dict[str, str] = {
+    "SCHEMA_VERSION": "laptime.events",
+    "LlmScope": "laptime.recorder",
+    "Recorder": "laptime.recorder",
+    "RecorderWarning": "laptime.recorder",
+    "Run": "laptime.recorder",
+    "SimulatedClock": "laptime.clock",
+    "SpanScope": "laptime.recorder",
+    "Store": "laptime.store",
+    "StoreError": "laptime.store",
+    "Usage": "laptime.usage",
+    "current_run": "laptime.recorder",
+    "default_recorder": "laptime.recorder",
+    "estimate": "laptime.usage",
+    "estimate_tokens": "laptime.usage",
+    "find_store": "laptime.store",
+    "from_anthropic": "laptime.usage",
+    "from_openai": "laptime.usage",
+    "phase": "laptime.recorder",
+    "run": "laptime.recorder",
+}
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -50,3 +81,17 @@ __all__ = [
     "phase",
     "run",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _WHERE.get(name)
+    if module is None:
+        msg = f"module 'laptime' has no attribute {name!r}"
+        raise AttributeError(msg)
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -7,15 +7,14 @@ Commands live in their own modules and are imported only when used, so that
 from __future__ import annotations
 
 import importlib
-import importlib.util
 import sys
+from typing import Any
 
 import click
 
 from laptime.cli._common import Obj
 
 # command name -> (module, attribute). Order is the order of `laptime --help`.
-# A command whose module is not installed is left out.
 _COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("laptime.cli.demo", "demo"),
     "report": ("laptime.cli.report", "report"),
@@ -29,35 +28,99 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     "compact": ("laptime.cli.retention", "compact"),
 }
 
+# The first paragraph of each command's help, so that `laptime --help` can list the
+# commands without importing them all (that import would double its time). A test
+# keeps these equal to the commands' own help.
+_SUMMARIES: dict[str, str] = {
+    "demo": (
+        "Record a realistic multi-agent run through the SDK (a director, three parallel workers with one"
+        " slow straggler, a strategist; calls on three models; a failing then passing verification; a "
+        "verified checkpoint) on a simulated clock, and print its report. Each call records one more "
+        "run."
+    ),
+    "report": ("Reports on recorded runs."),
+    "compare": (
+        "Two runs side by side: per phase the duration, attempts, delta and % change; LLM calls, tokens "
+        "and cost per model; verification and outcome; and one line saying where the time went. Deltas "
+        "are B minus A. A and B are run ids or unique prefixes. Slower phases are marked ▲ (and red when"
+        " stdout is a terminal, unless NO_COLOR is set)."
+    ),
+    "status": (
+        "The store's health: where it is, its segments, events, runs, bad lines, and whether the index "
+        "is current (brought up to date if not)."
+    ),
+    "kpi": (
+        "One run's KPIs as JSON (the latest run, or RUN: an id or a unique prefix). The JSON is the same"
+        " as `laptime report RUN --json`."
+    ),
+    "pricing": (
+        "Every model seen in the log, with the price (USD per million tokens) in effect at its last "
+        "call, and where that price came from: config:<pattern> (your config), genai-prices (the price "
+        "library), or unpriced (cost shown as null, never $0). Calls whose source reported a cost are "
+        'counted in the "reported" column; that reported cost wins over any price.'
+    ),
+    "import": (
+        "Import runs from the files an agent runner already wrote. Importing the same files again adds "
+        "nothing; a file that grew adds only its new part."
+    ),
+    "doctor": (
+        "The log's and the index's health: segments, events, bad lines and where they are, and whether "
+        "the index is current. Exits 1 when it finds bad lines."
+    ),
+    "refresh": ("Rebuild the index from the log. The log is the truth; the index is derived."),
+    "compact": (
+        "Rewrite past day segments smaller: drop torn lines and merge each span's open and close events "
+        "into one line. Nothing else is dropped, so every report is the same afterwards. The two most "
+        "recent days are left alone, since writers may still be appending to them."
+    ),
+}
+
 
 class LazyGroup(click.Group):
     """A group whose commands are imported on first use, from a name -> module table."""
 
     def __init__(
-        self, *args: object, lazy_commands: dict[str, tuple[str, str]] | None = None, **kwargs: object
+        self,
+        *args: Any,
+        lazy_commands: dict[str, tuple[str, str]] | None = None,
+        summaries: dict[str, str] | None = None,
+        **kwargs: Any,
     ) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        super().__init__(*args, **kwargs)
         self.lazy_commands = _COMMANDS if lazy_commands is None else lazy_commands
+        self.summaries = _SUMMARIES if lazy_commands is None else (summaries or {})
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         eager = [name for name in super().list_commands(ctx) if name not in self.lazy_commands]
-        return [*(n for n, (m, _) in self.lazy_commands.items() if _module_exists(m)), *eager]
+        return [*self.lazy_commands, *eager]
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         target = self.lazy_commands.get(cmd_name)
-        if target is None or not _module_exists(target[0]):
+        if target is None:
             return super().get_command(ctx, cmd_name)
         module = importlib.import_module(target[0])
         command = getattr(module, target[1])
         assert isinstance(command, click.Command)
         return command
 
-
-def _module_exists(name: str) -> bool:
-    try:
-        return importlib.util.find_spec(name) is not None
-    except ModuleNotFoundError:
-        return False
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """Like click's, but from the stored summaries where there is one."""
+        names = self.list_commands(ctx)
+        if not names:
+            return
+        limit = formatter.width - 6 - max(len(name) for name in names)
+        rows = []
+        for name in names:
+            summary = self.summaries.get(name)
+            if summary:
+                # a stand-in command, so that click itself shortens the text exactly as it would
+                rows.append((name, click.Command(name, help=summary).get_short_help_str(limit)))
+                continue
+            command = self.get_command(ctx, name)
+            if command is not None and not command.hidden:
+                rows.append((name, command.get_short_help_str(limit)))
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})

@@ -34,7 +34,7 @@ _REPORT_COMMANDS: dict[str, tuple[str, str]] = {
 class ReportGroup(LazyGroup):
     """``laptime report [RUN]`` runs the scoreboard; ``laptime report list`` etc. the rest."""
 
-    def __init__(self, *args: object, **kwargs: object) -> None:
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, lazy_commands=_REPORT_COMMANDS, **kwargs)
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
