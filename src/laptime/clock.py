@@ -9,7 +9,6 @@ from __future__ import annotations
 import heapq
 import itertools
 import os
-import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
@@ -93,7 +92,7 @@ class _TimestampFormatter:
         return f"{self._prefix}.{micro:06d}Z"
 
 
-format_timestamp = _TimestampFormatter()
+format_timestamp = _TimestampFormatter().__call__
 
 
 def parse_timestamp_us(ts: str) -> int:
@@ -113,14 +112,15 @@ def timestamp_from_us(us: int) -> str:
 class _IdFactory:
     """Unique, time-ordered ids in the UUIDv7 layout, as 32 lowercase hex digits.
 
-    48 bits of milliseconds, the version nibble, then a per-process random node and a
-    counter, so ids made in one process sort in creation order and two processes
-    practically never collide. The node is drawn again after fork, or a forked child
-    would repeat its parent's ids. The millisecond prefix is cached: the recorder
-    makes two ids per phase and this is on its hot path.
+    48 bits of milliseconds, the version nibble, 12 random bits, then the variant bits
+    with a per-process random node (30 bits) and a 32-bit counter, so ids made in one
+    process sort in creation order and two processes practically never collide. The
+    node is drawn again after fork, or a forked child would repeat its parent's ids.
+    Everything but the counter is cached per millisecond: the recorder makes two ids
+    per phase and this is on its hot path.
     """
 
-    __slots__ = ("_counter", "_ms", "_node_bits", "_prefix", "_rand_a")
+    __slots__ = ("_counter", "_ms", "_node_hex", "_prefix", "_rand_a")
 
     def __init__(self) -> None:
         self._reseed()
@@ -129,8 +129,8 @@ class _IdFactory:
     def _reseed(self) -> None:
         rand = int.from_bytes(os.urandom(8), "big")
         self._rand_a = f"{rand & 0xFFF:03x}"
-        # variant bits 10, then 30 random node bits, then a 32-bit counter
-        self._node_bits = 0x8000000000000000 | (((rand >> 12) & 0x3FFFFFFF) << 32)
+        # variant bits 10, then 30 random node bits: the first 8 hex digits of rand_b
+        self._node_hex = f"{0x80000000 | ((rand >> 12) & 0x3FFFFFFF):08x}"
         self._counter = itertools.count((rand >> 42) & 0xFFFF)
         self._ms = -1
         self._prefix = ""
@@ -139,13 +139,8 @@ class _IdFactory:
         ms = ns // 1_000_000
         if ms != self._ms:
             self._ms = ms
-            self._prefix = f"{ms & 0xFFFFFFFFFFFF:012x}7{self._rand_a}"
-        return f"{self._prefix}{self._node_bits | (next(self._counter) & 0xFFFFFFFF):016x}"
+            self._prefix = f"{ms & 0xFFFFFFFFFFFF:012x}7{self._rand_a}{self._node_hex}"
+        return f"{self._prefix}{next(self._counter) & 0xFFFFFFFF:08x}"
 
 
-new_id = _IdFactory()
-
-
-def system_clock() -> int:
-    """Wall-clock nanoseconds since the epoch."""
-    return time.time_ns()
+new_id = _IdFactory().__call__
