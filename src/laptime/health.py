@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from laptime.index import Index, IndexOpenError, event_tables, pending_torn_tail
+from laptime.report.format import size
 from laptime.store import Store
 
 MAX_LISTED_BAD_LINES = 50
@@ -20,7 +21,7 @@ def check_health(store: Store) -> dict[str, Any]:
         return _broken_index(store, sizes, str(exc))
     with index:
         known = index.segment_state()
-        behind = {name: size - known.get(name, (0, 0, None, 0))[0] for name, size in sizes.items()}
+        behind = {name: nbytes - known.get(name, (0, 0, None, 0))[0] for name, nbytes in sizes.items()}
         behind = {name: n for name, n in behind.items() if n > 0}
         gone = sorted(set(known) - set(sizes))
         index.update()
@@ -32,7 +33,7 @@ def check_health(store: Store) -> dict[str, Any]:
     current = not behind and not gone
     text = [
         f"store      {store.root}",
-        f"segments   {len(segments)} ({_bytes(sum(sizes.values()))})"
+        f"segments   {len(segments)} ({size(sum(sizes.values()))})"
         + (f", {segments[0].name} .. {segments[-1].name}" if segments else ""),
         f"events     {events} in {runs} runs",
         "index      current"
@@ -56,9 +57,9 @@ def check_health(store: Store) -> dict[str, Any]:
     return {
         "store": str(store.root),
         "segments": [
-            {"name": name, "bytes": size, "indexed_bytes": state.get(name, (0, 0, None, 0))[0],
+            {"name": name, "bytes": nbytes, "indexed_bytes": state.get(name, (0, 0, None, 0))[0],
              "lines": state.get(name, (0, 0, None, 0))[1]}
-            for name, size in sizes.items()
+            for name, nbytes in sizes.items()
         ],
         "events": events,
         "runs": runs,
@@ -78,7 +79,7 @@ def check_health(store: Store) -> dict[str, Any]:
 def _broken_index(store: Store, sizes: dict[str, int], error: str) -> dict[str, Any]:
     text = [
         f"store      {store.root}",
-        f"segments   {len(sizes)} ({_bytes(sum(sizes.values()))})",
+        f"segments   {len(sizes)} ({size(sum(sizes.values()))})",
         f"index      unusable: {error}",
     ]
     return {
@@ -89,12 +90,3 @@ def _broken_index(store: Store, sizes: dict[str, int], error: str) -> dict[str, 
         "bad_lines": [],
         "text": text,
     }
-
-
-def _bytes(n: int) -> str:
-    size = float(n)
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if size < 1024 or unit == "GiB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    return f"{n} B"

@@ -30,7 +30,7 @@ from importers import (
     snapshot,
 )
 from laptime.importers.aidf import report_events
-from laptime.importers.runr import RecordError
+from laptime.importers.records import RecordError
 
 if TYPE_CHECKING:
     from laptime.store import Store

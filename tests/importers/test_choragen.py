@@ -441,10 +441,10 @@ def test_fuzz_records_always_build_valid_events(records: list[dict[str, Any]]) -
     ends: dict[str, int] = {}
     for number, obj in enumerate(records, start=1):
         try:
-            record = parse_record(json.dumps(obj))
+            events = builder.events(parse_record(json.dumps(obj)), number)
         except RecordError:
-            continue
-        for event in builder.events(record, number):
+            continue  # a bad or repeated record is skipped (and warned about by the importer)
+        for event in events:
             # every event survives the log's own validation
             assert ev.decode(ev.encode(event)) == event
             if isinstance(event, ev.SpanEnd):
@@ -465,3 +465,15 @@ def test_read_reports_through_the_context(tmp_path: Path) -> None:
     assert [str(p) for p in result.problems] == [
         f"{source}:2: not JSON (JSON is malformed: object keys must be strings (byte 1))"
     ]
+
+
+def test_a_replayed_record_is_skipped_with_a_warning(tmp_path: Path) -> None:
+    source = copy_of(tmp_path, [GOOD, GOOD])
+    result = ImportResult(format="choragen")
+    ctx = ImportContext(result, None)
+    ctx.file = source
+    events = list(ChoragenImporter().read(source, FileState(), ctx))
+    assert len(events) == 2  # the first copy's events only
+    assert len(result.problems) == 1
+    assert str(result.problems[0]).startswith(f"{source}:2: duplicate record id ")
+    assert str(result.problems[0]).endswith("(first on line 1); skipped")

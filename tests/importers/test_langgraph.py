@@ -29,7 +29,7 @@ from importers import (
     snapshot,
 )
 from laptime.importers.langgraph import STATUS_OUTCOMES, Request, parse_request, response_events
-from laptime.importers.runr import RecordError
+from laptime.importers.records import RecordError
 
 if TYPE_CHECKING:
     from laptime.store import Store

@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from importers import assert_valid_events, import_json, log_events, make_unreadable, problems_text, show, snapshot
 from laptime import events as ev
 from laptime.importers.pcc import phase_events, run_events, run_outcome
-from laptime.importers.runr import RecordError
+from laptime.importers.records import RecordError
 
 if TYPE_CHECKING:
     from laptime.store import Store

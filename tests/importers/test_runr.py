@@ -30,7 +30,8 @@ from importers import (
     snapshot,
 )
 from laptime import events as ev
-from laptime.importers.runr import RecordError, TimelineParser, runr_outcome, state_events
+from laptime.importers.records import RecordError
+from laptime.importers.runr import TimelineParser, runr_outcome, state_events
 
 if TYPE_CHECKING:
     from laptime.store import Store

@@ -7,15 +7,7 @@ from datetime import date
 import click
 
 from laptime.cli._common import UsageProblem, echo_json, json_option, open_index, store_of
-
-
-def _bytes(n: int) -> str:
-    size = float(n)
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if size < 1024 or unit == "GiB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    return f"{n} B"
+from laptime.report.format import size
 
 
 @click.command()
@@ -56,7 +48,7 @@ def clean(ctx: click.Context, before: str, confirm: bool, as_json: bool) -> None
         return
     verb = "removed" if confirm else "would remove"
     click.echo(
-        f"{verb} {len(plan.segments)} segments ({_bytes(plan.bytes)}, {plan.events} events) "
+        f"{verb} {len(plan.segments)} segments ({size(plan.bytes)}, {plan.events} events) "
         f"before {cut.isoformat()}: {plan.segments[0].name} .. {plan.segments[-1].name}"
     )
     partial = plan.runs_touched - plan.runs_removed_whole
@@ -95,7 +87,7 @@ def compact(ctx: click.Context, as_json: bool) -> None:
         return
     click.echo(
         f"compacted {result.segments_rewritten} segments: "
-        f"{_bytes(result.bytes_before)} -> {_bytes(result.bytes_after)}, "
+        f"{size(result.bytes_before)} -> {size(result.bytes_after)}, "
         f"{result.lines_before} -> {result.lines_after} lines; {result.spans_merged} spans merged, "
         f"{result.torn_lines_dropped} torn lines dropped"
     )

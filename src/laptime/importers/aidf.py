@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from laptime import events as ev
-from laptime.importers.base import FileState, ImportContext, Importer, source_event_id, timestamp
-from laptime.importers.runr import (
+from laptime.importers.base import FileState, ImportContext, Importer, find_files, source_event_id, timestamp
+from laptime.importers.records import (
     RecordError,
     as_object,
     decode_json,
@@ -335,13 +335,7 @@ class AidfImporter(Importer):
     append_only: ClassVar[bool] = False
 
     def discover(self, path: Path) -> Iterator[Path]:
-        if not path.exists():
-            raise FileNotFoundError(path)
-        if path.is_file():
-            yield path
-            return
-        root = path / ".ai" / "reports" if (path / ".ai" / "reports").is_dir() else path
-        yield from sorted(p for p in root.rglob("run-*.json") if p.is_file())
+        return find_files(path, ("run-*.json",), roots=(".ai/reports",))
 
     def detect(self, path: Path) -> bool:
         if path.is_file():

@@ -24,7 +24,7 @@ import os
 import sys
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, TextIO
@@ -53,6 +53,21 @@ def source_event_id(ts_ns: int, *parts: object) -> str:
 def timestamp(ts_ns: int) -> str:
     """The canonical event timestamp for epoch nanoseconds."""
     return format_timestamp(ts_ns)
+
+
+def run_start(run_id: str, *, ts: str, name: str, attrs: dict[str, Any], source: ev.Source) -> ev.SpanStart:
+    """The span that opens a run: its id, its span and its run are all the run id."""
+    return ev.SpanStart(
+        v=ev.SCHEMA_VERSION,
+        id=run_id,
+        ts=ts,
+        run=run_id,
+        span=run_id,
+        kind="run",
+        name=name,
+        attrs=attrs,
+        source=source,
+    )
 
 
 @dataclass
@@ -497,6 +512,30 @@ def detect_format(path: Path) -> str | None:
         except OSError:
             continue
     return None
+
+
+def find_files(
+    path: Path,
+    patterns: Iterable[str],
+    *,
+    roots: Iterable[str] = (),
+    keep: Callable[[Path], object] | None = None,
+) -> Iterator[Path]:
+    """What ``Importer.discover`` yields for most formats: ``path`` itself when it is a
+    file, else the files below it whose names match one of ``patterns``, sorted.
+
+    The search starts in the first of ``roots`` (paths relative to ``path``) that is a
+    folder, else in ``path``; ``keep`` drops files the patterns alone cannot tell apart.
+    Raises FileNotFoundError for a path that does not exist.
+    """
+    if not path.exists():
+        raise FileNotFoundError(path)
+    if path.is_file():
+        yield path
+        return
+    root = next((path / r for r in roots if (path / r).is_dir()), path)
+    found = (p for pattern in patterns for p in root.rglob(pattern))
+    yield from sorted(p for p in found if p.is_file() and (keep is None or keep(p)))
 
 
 def iter_lines(file: Path, offset: int, chunk_size: int = 1 << 20) -> Iterator[tuple[int, int, bytes]]:

@@ -33,16 +33,13 @@ import msgspec
 from laptime import events as ev
 from laptime.clock import parse_timestamp_us, timestamp_from_us
 from laptime.importers.base import FileState, ImportContext, Importer, iter_lines, source_event_id
+from laptime.importers.records import RecordError
 
 NAME = "choragen"
 ENTITY_TYPES = ("task", "chain", "request")
 MAX_TAIL_BYTES = 1 << 20
 _NS_PER_US = 1000
 _MAX_US = 253_402_300_799_999_999  # 9999-12-31T23:59:59.999999Z
-
-
-class RecordError(ValueError):
-    """A line that is not a usable Choragen record; the message says which field."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +62,10 @@ class ChoragenRecord:
     @property
     def action(self) -> str:
         return self.event_type.partition(":")[2]
+
+
+# Field readers of their own, not records.get_*: an empty string counts as absent, token
+# counts may reach 2**62, and the messages (which users see) are worded differently.
 
 
 def _opt_str(obj: dict[str, Any], key: str, where: str = "") -> str | None:
@@ -221,6 +222,10 @@ class Builder:
         self.importer = importer
         self.runs: dict[str, list[Any]] = extra.setdefault("runs", {})  # key -> [run id, ended]
         self.tasks: dict[str, list[Any]] = extra.setdefault("tasks", {})  # key -> [span id, start us]
+        # Record ids seen in this read. Event ids derive from them, so a repeated id (a
+        # replayed line) would open or close the same span twice; it is skipped. Across
+        # reads the index's id de-duplication does the same job.
+        self.seen: dict[str, int | str] = {}
 
     def _id(self, rec: ChoragenRecord, part: str) -> str:
         return source_event_id(rec.ts_us * _NS_PER_US, self.importer, rec.id, part)
@@ -305,6 +310,11 @@ class Builder:
         ]
 
     def events(self, rec: ChoragenRecord, line: int | str) -> list[ev.Event]:
+        """The events of one record; RecordError for a record id already read."""
+        first = self.seen.setdefault(rec.id, line)
+        if first != line:
+            msg = f"duplicate record id {rec.id!r} (first on line {first}); skipped"
+            raise RecordError(msg)
         if rec.entity_type == "request":
             run_id, out = self._run("request", rec.entity_id, rec, line)
             parent = run_id
@@ -339,20 +349,7 @@ class Builder:
                 out.append(end)
             span_id = self._id(rec, "task")
             self.tasks[key] = [span_id, rec.ts_us]
-            attrs = {**self._attrs(rec), "task": rec.entity_id}
-            out.append(
-                ev.SpanStart(
-                    id=span_id,
-                    span=span_id,
-                    run=run_id,
-                    parent=run_id,
-                    kind="task",
-                    name=rec.entity_id,
-                    ts=timestamp_from_us(rec.ts_us),
-                    attrs=attrs,
-                    **self._common(line),
-                )
-            )
+            out.append(self._task_start(rec, line, run_id, span_id, {**self._attrs(rec), "task": rec.entity_id}))
             usage_parent = span_id
         elif rec.action == "completed":
             if open_span is None:
@@ -360,19 +357,7 @@ class Builder:
                 # counts as completed, marked so that it has no cycle time.
                 span_id = self._id(rec, "task")
                 attrs = {**self._attrs(rec), "task": rec.entity_id, "choragen.no_start": True}
-                out.append(
-                    ev.SpanStart(
-                        id=span_id,
-                        span=span_id,
-                        run=run_id,
-                        parent=run_id,
-                        kind="task",
-                        name=rec.entity_id,
-                        ts=timestamp_from_us(rec.ts_us),
-                        attrs=attrs,
-                        **self._common(line),
-                    )
-                )
+                out.append(self._task_start(rec, line, run_id, span_id, attrs))
                 open_span = [span_id, rec.ts_us]
             self.tasks.pop(key, None)
             out.append(self._end(rec, line, run_id, str(open_span[0]), "completed", start_us=int(open_span[1])))
@@ -382,6 +367,21 @@ class Builder:
             out.append(self._metric(rec, line, run_id, usage_parent))
         out.extend(self._usage(rec, line, run_id, usage_parent))
         return out
+
+    def _task_start(
+        self, rec: ChoragenRecord, line: int | str, run_id: str, span_id: str, attrs: dict[str, Any]
+    ) -> ev.SpanStart:
+        return ev.SpanStart(
+            id=span_id,
+            span=span_id,
+            run=run_id,
+            parent=run_id,
+            kind="task",
+            name=rec.entity_id,
+            ts=timestamp_from_us(rec.ts_us),
+            attrs=attrs,
+            **self._common(line),
+        )
 
     def _end(
         self,
@@ -440,8 +440,8 @@ class ChoragenImporter(Importer):
         builder = Builder(file, state.extra)
         for number, line in read_lines(file, state, ctx):
             try:
-                record = parse_record(line)
+                events = builder.events(parse_record(line), number)
             except RecordError as exc:
                 ctx.warn(number, str(exc))
                 continue
-            yield from builder.events(record, number)
+            yield from events

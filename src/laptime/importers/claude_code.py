@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Final
 import msgspec
 
 from laptime import events as ev
-from laptime.importers.base import FileState, ImportContext, Importer, source_event_id
+from laptime.importers.base import FileState, ImportContext, Importer, run_start, source_event_id
 
 if TYPE_CHECKING:
     from collections.abc import Generator, Iterator
@@ -107,7 +107,9 @@ _hour_cache: dict[str, int] = {}
 def parse_ts(text: str) -> tuple[str, int]:
     """(canonical event timestamp, epoch ns) for a Claude Code timestamp.
 
-    Raises ValueError for anything that is not an RFC 3339 time.
+    Raises ValueError for anything that is not an RFC 3339 time. Not
+    records.parse_ts_ns: this also returns the canonical text, and takes a fast path
+    for Claude Code's own layout, since every usage line has a timestamp.
     """
     if len(text) == 24 and text[19] == "." and text[23] == "Z" and text[13] == ":" and text[16] == ":":
         hour = text[:13]
@@ -321,6 +323,8 @@ class _Session:
 
 
 def _int(value: int | None) -> int:
+    """A token count: 0 when absent or negative, where records.get_count would reject
+    the whole record."""
     return value if value is not None and value > 0 else 0
 
 
@@ -574,9 +578,7 @@ class ClaudeCodeImporter(Importer):
                 attrs["claude_code_version"] = info.version
             name = Path(info.cwd).name if info.cwd else project
             source = ev.Source(NAME, path, "run")
-            yield ev.SpanStart(
-                v=1, id=run, ts=start, run=run, span=run, kind="run", name=name, attrs=attrs, source=source
-            )
+            yield run_start(run, ts=start, name=name, attrs=attrs, source=source)
             for agent, (agent_start, agent_end) in info.agents.items():
                 span = _agent_span_id(info.session, agent)
                 yield ev.SpanStart(

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Final
 import msgspec
 
 from laptime import events as ev
-from laptime.importers.base import FileState, ImportContext, Importer, iter_lines, source_event_id
+from laptime.importers.base import FileState, ImportContext, Importer, iter_lines, run_start, source_event_id
 from laptime.importers.claude_code import parse_ts
 
 if TYPE_CHECKING:
@@ -71,6 +71,8 @@ _TOOL_OUTPUTS: Final = frozenset({"function_call_output", "custom_tool_call_outp
 
 
 def _n(value: int | None) -> int:
+    """A token count: 0 when absent or negative, where records.get_count would reject
+    the whole record."""
     return value if value is not None and value > 0 else 0
 
 
@@ -185,27 +187,11 @@ class CodexImporter(Importer):
                     if payload.cli_version:
                         run_attrs["cli_version"] = payload.cli_version
                     name = Path(payload.cwd).name if payload.cwd else "codex session"
-                    pending.append(
-                        ev.SpanStart(
-                            v=1, id=run, ts=ts, run=run, span=run, kind="run", name=name, attrs=run_attrs, source=source
-                        )
-                    )
+                    pending.append(run_start(run, ts=ts, name=name, attrs=run_attrs, source=source))
                     started = True
             elif not started:
                 run_attrs = {"runner": NAME, "session_id": session}
-                pending.append(
-                    ev.SpanStart(
-                        v=1,
-                        id=run,
-                        ts=ts,
-                        run=run,
-                        span=run,
-                        kind="run",
-                        name="codex session",
-                        attrs=run_attrs,
-                        source=source,
-                    )
-                )
+                pending.append(run_start(run, ts=ts, name="codex session", attrs=run_attrs, source=source))
                 started = True
             last_ts = ts if last_ts is None or ts > last_ts else last_ts
             if line.type == "turn_context" and payload.model:

@@ -25,8 +25,16 @@ from typing import Any, ClassVar
 import msgspec
 
 from laptime import events as ev
-from laptime.importers.base import FileState, ImportContext, Importer, source_event_id, timestamp
-from laptime.importers.runr import (
+from laptime.importers.base import (
+    FileState,
+    ImportContext,
+    Importer,
+    find_files,
+    run_start,
+    source_event_id,
+    timestamp,
+)
+from laptime.importers.records import (
     RecordError,
     as_object,
     decode_json,
@@ -156,16 +164,8 @@ def request_events(req: Request, file: str) -> list[ev.Event]:
     ts = timestamp(req.ts_ns)
     llm = source_event_id(req.ts_ns, IMPORTER, run_id, "llm")
     return [
-        ev.SpanStart(
-            v=1,
-            id=run_id,
-            ts=ts,
-            run=run_id,
-            span=run_id,
-            kind="run",
-            name=req.name or req.task_id,
-            attrs={"runner": IMPORTER, "task_id": req.task_id},
-            source=src,
+        run_start(
+            run_id, ts=ts, name=req.name or req.task_id, attrs={"runner": IMPORTER, "task_id": req.task_id}, source=src
         ),
         ev.SpanStart(v=1, id=llm, ts=ts, run=run_id, parent=run_id, span=llm, kind="llm", name=req.model, source=src),
     ]
@@ -272,12 +272,7 @@ class LangGraphLogsImporter(Importer):
         self._folders: dict[Path, dict[str, Request | None]] = {}
 
     def discover(self, path: Path) -> Iterator[Path]:
-        if not path.exists():
-            raise FileNotFoundError(path)
-        if path.is_file():
-            yield path
-            return
-        yield from sorted(p for p in path.rglob("*.json") if file_kind(p) and p.is_file())
+        return find_files(path, ("request_*.json", "response_*.json"))  # the names file_kind knows
 
     def detect(self, path: Path) -> bool:
         if path.is_file():

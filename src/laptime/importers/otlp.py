@@ -33,8 +33,9 @@ from typing import Any, ClassVar
 import msgspec
 
 from laptime import events as ev
-from laptime.importers.base import FileState, ImportContext, Importer, source_event_id, timestamp
+from laptime.importers.base import FileState, ImportContext, Importer, run_start, source_event_id, timestamp
 from laptime.importers.choragen import read_lines
+from laptime.importers.records import RecordError
 
 NAME = "otlp"
 _MAX_NS = 253_402_300_799_999_999_000
@@ -48,10 +49,6 @@ _KIND_OF_OPERATION: dict[str, ev.SpanKind] = {
     **dict.fromkeys(_LLM_OPERATIONS, "llm"),
 }
 _STATUS_ERROR = 2
-
-
-class RecordError(ValueError):
-    """A span or document that cannot be used; the message says where and why."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,7 +129,10 @@ def _any_value(value: Any, where: str) -> Any:  # noqa: PLR0911 - one return per
 
 
 def _int(value: Any, where: str) -> int:
-    """OTLP/JSON writes 64-bit integers as strings; accept numbers too."""
+    """OTLP/JSON writes 64-bit integers as strings; accept numbers too.
+
+    Not records.get_int: nanosecond times need the whole 64 bits, past its 2**53 bound.
+    """
     if isinstance(value, bool):
         raise RecordError(f"{where} must be an integer, got a boolean")
     if isinstance(value, float) and value.is_integer():
@@ -318,16 +318,8 @@ class _Builder:
             if key in anchor.resource:
                 attrs[key] = anchor.resource[key]
         name = anchor.attrs.get("gen_ai.workflow.name") or anchor.attrs.get("gen_ai.agent.name") or anchor.name
-        return ev.SpanStart(
-            v=ev.SCHEMA_VERSION,
-            id=trace_id,
-            span=trace_id,
-            run=trace_id,
-            kind="run",
-            name=str(name),
-            ts=timestamp(anchor.start_ns),
-            attrs=attrs,
-            source=self._source(line, anchor),
+        return run_start(
+            trace_id, ts=timestamp(anchor.start_ns), name=str(name), attrs=attrs, source=self._source(line, anchor)
         )
 
     @staticmethod
@@ -416,6 +408,8 @@ _BYTE = re.compile(r"byte (\d+)")
 
 
 def _line_of_error(data: bytes, exc: Exception) -> int:
+    """The line a JSON syntax error points at. Not RecordError.line_in: a truncated
+    document points at its last line that has text, not past a trailing newline."""
     match = _BYTE.search(str(exc))
     if not match:
         return data.rstrip().count(b"\n") + 1 if "truncated" in str(exc) else 1

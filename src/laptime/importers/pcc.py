@@ -16,8 +16,16 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from laptime import events as ev
-from laptime.importers.base import FileState, ImportContext, Importer, source_event_id, timestamp
-from laptime.importers.runr import RecordError, decode_json, parse_ts_ns, short, type_name
+from laptime.importers.base import (
+    FileState,
+    ImportContext,
+    Importer,
+    find_files,
+    run_start,
+    source_event_id,
+    timestamp,
+)
+from laptime.importers.records import MAX_INT, RecordError, decode_json, parse_ts_ns, short, type_name
 
 IMPORTER = "pcc"
 _NS = 1_000_000_000
@@ -58,6 +66,11 @@ def run_outcome(status: str) -> ev.Outcome | None:
     return "stopped"  # canceled, stopped, aborted, superseded, and words we do not know
 
 
+# Column readers, not records.get_*: SQLite columns are loosely typed. An empty string
+# counts as absent, a number is read as text and numeric text as an integer, and a
+# timestamp may also be epoch seconds or milliseconds.
+
+
 def _ts(row: dict[str, Any], key: str, *, required: bool = False) -> int | None:
     """A timestamp column: ISO text (SQLite's ``datetime('now')`` is UTC) or epoch s/ms."""
     value = row.get(key)
@@ -96,7 +109,7 @@ def _integer(row: dict[str, Any], key: str) -> int | None:
         value = int(value)
     if isinstance(value, str) and value.strip().lstrip("-").isdigit():
         value = int(value.strip())
-    if isinstance(value, bool) or not isinstance(value, int) or not -(2**53) <= value <= 2**53:
+    if isinstance(value, bool) or not isinstance(value, int) or not -MAX_INT <= value <= MAX_INT:
         raise RecordError(f"`{key}`: expected an integer, got {type_name(value)}", key=key)
     return value
 
@@ -201,19 +214,7 @@ def run_events(row: dict[str, Any], file: str) -> tuple[list[ev.Event], bool]:
             attrs[key] = value
     name = _text(row, "work_order_id") or run_id
     src = ev.Source(IMPORTER, file, f"runs:{run_id}")
-    out: list[ev.Event] = [
-        ev.SpanStart(
-            v=1,
-            id=run_id,
-            ts=timestamp(start_ns),
-            run=run_id,
-            span=run_id,
-            kind="run",
-            name=short(name),
-            attrs=attrs,
-            source=src,
-        )
-    ]
+    out: list[ev.Event] = [run_start(run_id, ts=timestamp(start_ns), name=short(name), attrs=attrs, source=src)]
     outcome = run_outcome(status) if status else ("completed" if finished_ns is not None else None)
     if outcome is None or finished_ns is None:
         return out, False
@@ -250,13 +251,7 @@ class PccImporter(Importer):
     append_only: ClassVar[bool] = True
 
     def discover(self, path: Path) -> Iterator[Path]:
-        if not path.exists():
-            raise FileNotFoundError(path)
-        if path.is_file():
-            yield path
-            return
-        found = (p for suffix in (".db", ".sqlite", ".sqlite3") for p in path.rglob(f"*{suffix}"))
-        yield from sorted(p for p in found if p.is_file() and _has_phase_table(p))
+        return find_files(path, ("*.db", "*.sqlite", "*.sqlite3"), keep=_has_phase_table)
 
     def detect(self, path: Path) -> bool:
         if path.is_file():

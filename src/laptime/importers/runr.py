@@ -10,18 +10,13 @@ Validation, ``checkpoint_complete`` a Checkpoint plus a completed Milestone, and
 the next read needs (the open phase, whether a verification has passed, worker call
 counts already emitted) lives in ``FileState.extra``. Event ids come from the run id
 and the line's ``seq``, so a re-read after a lost cache writes the same ids.
-
-This module also holds the small field helpers (``RecordError``, ``decode_json``,
-``get_*``, ``parse_ts_ns``) that laptime's other file importers (aidf, pcc,
-langgraph-logs) share.
 """
 
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from functools import partialmethod
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -29,189 +24,21 @@ import msgspec
 
 from laptime import events as ev
 from laptime.importers.base import FileState, ImportContext, Importer, iter_lines, source_event_id, timestamp
-
-# -- field helpers shared by the file importers ----------------------------------------------
-
-MAX_INT = 2**53  # larger counts are not credible, and SQLite and JSON readers lose precision
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-
-class RecordError(ValueError):
-    """A source record that cannot become events; the message names the field and why.
-
-    ``key`` is the field at fault and ``byte`` the position of a JSON syntax error, when
-    known: importers of whole documents turn them into a line number.
-    """
-
-    def __init__(self, message: str, *, key: str | None = None, byte: int | None = None, value: Any = None) -> None:
-        super().__init__(message)
-        self.key = key
-        self.byte = byte
-        self.value = value
-
-    def line_in(self, data: bytes) -> int:
-        """The 1-based line of ``data`` this error points at (1 when unknown)."""
-        if self.byte is not None:
-            return data.count(b"\n", 0, max(0, self.byte)) + 1
-        if self.key is not None:
-            key = re.escape(msgspec.json.encode(self.key))
-            found = None
-            if self.value is not None:
-                try:
-                    value = re.escape(msgspec.json.encode(self.value))
-                except (TypeError, ValueError, OverflowError):
-                    value = b""
-                if value:
-                    found = re.search(key + rb"\s*:\s*" + value, data)
-            found = found or re.search(key + rb"\s*:", data)
-            if found:
-                return data.count(b"\n", 0, found.start()) + 1
-        return 1
-
-
-_BYTE_RE = re.compile(r"\(byte (\d+)\)")
-
-
-def decode_json(data: bytes | str) -> Any:
-    """Parse JSON text, or raise RecordError (never anything else)."""
-    try:
-        return msgspec.json.decode(data)
-    except (msgspec.MsgspecError, ValueError) as exc:
-        text = str(exc)
-        found = _BYTE_RE.search(text)
-        size = len(data)
-        byte = int(found.group(1)) if found else (size if "truncated" in text else None)
-        raise RecordError(f"not valid JSON: {text}", byte=byte) from None
-    except RecursionError:
-        raise RecordError("not valid JSON: nested too deeply") from None
-
-
-def as_object(value: Any, what: str) -> dict[str, Any]:
-    if not isinstance(value, dict):
-        raise RecordError(f"{what}: expected a JSON object, got {type_name(value)}")
-    return value
-
-
-def type_name(value: Any) -> str:  # noqa: PLR0911 - one return per JSON type
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int | float):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "an array"
-    if isinstance(value, dict):
-        return "an object"
-    return type(value).__name__
-
-
-def get_str(data: dict[str, Any], key: str, *, required: bool = False) -> str | None:
-    value = data.get(key)
-    if value is None:
-        if required:
-            raise RecordError(f"missing field `{key}`", key=key)
-        return None
-    if not isinstance(value, str):
-        raise RecordError(f"`{key}`: expected a string, got {type_name(value)}", key=key, value=value)
-    return value
-
-
-def get_int(data: dict[str, Any], key: str, *, required: bool = False) -> int | None:
-    value = data.get(key)
-    if value is None:
-        if required:
-            raise RecordError(f"missing field `{key}`", key=key)
-        return None
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise RecordError(f"`{key}`: expected an integer, got {type_name(value)}", key=key, value=value)
-    if not -MAX_INT <= value <= MAX_INT:
-        raise RecordError(f"`{key}`: {value} is out of range", key=key, value=value)
-    return value
-
-
-def get_count(data: dict[str, Any], key: str) -> int:
-    """A non-negative integer count; 0 when absent."""
-    value = get_int(data, key)
-    if value is None:
-        return 0
-    if value < 0:
-        raise RecordError(f"`{key}`: a count cannot be negative ({value})", key=key, value=value)
-    return value
-
-
-def get_num(data: dict[str, Any], key: str, *, required: bool = False) -> float | None:
-    """A finite, non-negative number (durations, costs)."""
-    value = data.get(key)
-    if value is None:
-        if required:
-            raise RecordError(f"missing field `{key}`", key=key)
-        return None
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise RecordError(f"`{key}`: expected a number, got {type_name(value)}", key=key, value=value)
-    number = float(value)
-    if not math.isfinite(number) or abs(number) > MAX_INT:
-        raise RecordError(f"`{key}`: {value} is out of range", key=key, value=value)
-    if number < 0:
-        raise RecordError(f"`{key}`: cannot be negative ({value})", key=key, value=value)
-    return number
-
-
-def get_bool(data: dict[str, Any], key: str, *, required: bool = False) -> bool | None:
-    value = data.get(key)
-    if value is None:
-        if required:
-            raise RecordError(f"missing field `{key}`", key=key)
-        return None
-    if not isinstance(value, bool):
-        raise RecordError(f"`{key}`: expected true or false, got {type_name(value)}", key=key, value=value)
-    return value
-
-
-def get_list(data: dict[str, Any], key: str) -> list[Any]:
-    value = data.get(key)
-    if value is None:
-        return []
-    if not isinstance(value, list):
-        raise RecordError(f"`{key}`: expected an array, got {type_name(value)}", key=key, value=value)
-    return value
-
-
-def get_obj(data: dict[str, Any], key: str) -> dict[str, Any]:
-    value = data.get(key)
-    if value is None:
-        return {}
-    return as_object(value, f"`{key}`")
-
-
-def parse_ts_ns(value: Any, key: str) -> int:
-    """Epoch nanoseconds for an ISO 8601 timestamp; one without an offset is taken as UTC."""
-    if value is None:
-        raise RecordError(f"missing field `{key}`", key=key)
-    if not isinstance(value, str):
-        raise RecordError(f"`{key}`: expected an ISO 8601 timestamp, got {type_name(value)}", key=key, value=value)
-    try:
-        parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00").replace("z", "+00:00"))
-        if parsed.tzinfo is None:
-            parsed = parsed.replace(tzinfo=UTC)
-        delta = parsed - _EPOCH
-    except (ValueError, OverflowError):
-        raise RecordError(f"`{key}`: {value[:60]!r} is not an ISO 8601 timestamp", key=key, value=value) from None
-    us = (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
-    if us < 0:
-        raise RecordError(f"`{key}`: {value[:60]!r} is before 1970", key=key, value=value)
-    return us * 1000
-
-
-def short(text: str, limit: int = 200) -> str:
-    """One line of at most ``limit`` characters, for span names and messages."""
-    line = " ".join(text.split())
-    return line if len(line) <= limit else line[: limit - 1] + "…"
-
+from laptime.importers.records import (
+    RecordError,
+    as_object,
+    decode_json,
+    get_bool,
+    get_count,
+    get_int,
+    get_list,
+    get_num,
+    get_obj,
+    get_str,
+    parse_ts_ns,
+    short,
+    type_name,
+)
 
 # -- outcome words ---------------------------------------------------------------------------
 
@@ -391,15 +218,8 @@ class TimelineParser:
         )
         return out
 
-    def _on_stop(
-        self, seq: int, ts_ns: int, p: dict[str, Any], common: dict[str, Any], st: dict[str, Any]
-    ) -> list[ev.Event]:
-        return self._stop(seq, ts_ns, p, common, st, default="unknown")
-
-    def _on_run_dry_stop(
-        self, seq: int, ts_ns: int, p: dict[str, Any], common: dict[str, Any], st: dict[str, Any]
-    ) -> list[ev.Event]:
-        return self._stop(seq, ts_ns, p, common, st, default="dry_run")
+    _on_stop = partialmethod(_stop, default="unknown")
+    _on_run_dry_stop = partialmethod(_stop, default="dry_run")
 
     def _on_verification(
         self, seq: int, ts_ns: int, p: dict[str, Any], common: dict[str, Any], st: dict[str, Any]
@@ -559,15 +379,8 @@ class TimelineParser:
             )
         return out
 
-    def _on_plan_scope_violation(
-        self, seq: int, ts_ns: int, p: dict[str, Any], common: dict[str, Any], st: dict[str, Any]
-    ) -> list[ev.Event]:
-        return self._scope(seq, ts_ns, p, common, st, kind="plan_scope_violation")
-
-    def _on_guard_violation(
-        self, seq: int, ts_ns: int, p: dict[str, Any], common: dict[str, Any], st: dict[str, Any]
-    ) -> list[ev.Event]:
-        return self._scope(seq, ts_ns, p, common, st, kind="guard_violation")
+    _on_plan_scope_violation = partialmethod(_scope, kind="plan_scope_violation")
+    _on_guard_violation = partialmethod(_scope, kind="guard_violation")
 
     def _on_parse_failed(
         self, seq: int, ts_ns: int, p: dict[str, Any], common: dict[str, Any], st: dict[str, Any]

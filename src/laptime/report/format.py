@@ -35,6 +35,16 @@ def count(n: float | None) -> str:
     return f"{n / 1_000_000:.2f}M"
 
 
+def size(n: int) -> str:
+    """Human size in bytes: 512 B, 12.3 KiB, 4.5 MiB, 2.0 GiB."""
+    value = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if value < 1024 or unit == "GiB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{n} B"
+
+
 def percent(share: float | None) -> str:
     return "-" if share is None else f"{share * 100:.0f}%"
 
