@@ -73,7 +73,7 @@ class PriceRule:
         return self.pattern.lower() in model.lower()
 
 
-_KNOWN_TOP = {"crashed_after_minutes", "pricing", "report", "webhook"}
+_KNOWN_TOP = {"crashed_after_minutes", "pricing"}
 
 
 def _pyproject_section(store: Store) -> tuple[dict[str, Any], str] | None:

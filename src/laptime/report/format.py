@@ -45,6 +45,11 @@ def size(n: int) -> str:
     return f"{n} B"
 
 
+def plural(n: int, word: str) -> str:
+    """``1 call``, ``2 calls``."""
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
 def percent(share: float | None) -> str:
     return "-" if share is None else f"{share * 100:.0f}%"
 

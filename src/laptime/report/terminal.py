@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from laptime.report.format import bar, count, duration, percent, table, timestamp
+from laptime.report.format import bar, count, duration, percent, plural, table, timestamp
 
 SCOREBOARD_LINES = 10
 
@@ -40,7 +40,7 @@ def scoreboard(kpi: dict[str, Any]) -> list[str]:
     tok = kpi["tokens"]
     est = f" ({percent(tok['estimated'] / tok['total'])} estimated)" if tok["total"] and tok["estimated"] else ""
     lines.append(
-        f"llm           {kpi['llm_calls']} calls · {count(tok['input'])} in · {count(tok['output'])} out"
+        f"llm           {plural(kpi['llm_calls'], 'call')} · {count(tok['input'])} in · {count(tok['output'])} out"
         f" · cache {count(tok['cache_read'])} read / {count(tok['cache_write'])} write{est}"
     )
     model_parts = [
@@ -57,19 +57,18 @@ def scoreboard(kpi: dict[str, Any]) -> list[str]:
     tiers = ", ".join(ver["tiers_executed"]) or "-"
     retries = "retry" if ver["retries"] == 1 else "retries"
     lines.append(
-        f"verification  {ver['commands_run']} runs · {ver['passed']} passed · {ver['failed']} failed"
+        f"verification  {plural(ver['commands_run'], 'run')} · {ver['passed']} passed · {ver['failed']} failed"
         f" · {ver['retries']} {retries} · tiers {tiers}"
     )
     ch = kpi["changes"]
     lines.append(
-        f"changes       {ch['files_touched']} files (+{ch['created']} new, {ch['deleted']} deleted)"
+        f"changes       {plural(ch['files_touched'], 'file')} (+{ch['created']} new, {ch['deleted']} deleted)"
         f" · +{ch['lines_added']} −{ch['lines_removed']} lines"
     )
     ms = kpi["milestones"]
     extra = f" · {kpi['scope_violations']} scope violations" if kpi["scope_violations"] else ""
-    plural = "" if kpi["checkpoints"] == 1 else "s"
     lines.append(
-        f"milestones    {ms['completed']}/{ms['planned']} completed · {kpi['checkpoints']} checkpoint{plural}{extra}"
+        f"milestones    {ms['completed']}/{ms['planned']} completed · {plural(kpi['checkpoints'], 'checkpoint')}{extra}"
     )
     assert len(lines) == SCOREBOARD_LINES
     return lines
