@@ -166,9 +166,11 @@ class Recorder:
                 return
             self._warned.add(key)
         text = exc if isinstance(exc, str) else f"{type(exc).__name__}: {exc}"
-        warnings.warn(
-            f"laptime could not record events ({text}); your program continues", RecorderWarning, stacklevel=3
-        )
+        message = f"laptime could not record events ({text}); your program continues"
+        try:
+            warnings.warn(message, RecorderWarning, stacklevel=3)
+        except Exception:  # noqa: BLE001 - warnings turned into errors (-W error) must not break the caller either
+            print(f"RecorderWarning: {message}", file=sys.stderr)
 
     def now(self) -> tuple[int, str]:
         ns = self.clock()
@@ -400,6 +402,27 @@ class SpanScope:
                     return await func(*args, **kwargs)
 
             return cast("F", async_wrapper)
+
+        # A generator's body runs while it is iterated, not when it is called: the span
+        # must cover the iteration, or it would close before any work was done.
+        if inspect.isgeneratorfunction(func):
+
+            @functools.wraps(func)
+            def generator_wrapper(*args: Any, **kwargs: Any) -> Any:
+                with SpanScope(rec, run, kind, name, dict(attrs)):
+                    return (yield from func(*args, **kwargs))
+
+            return cast("F", generator_wrapper)
+
+        if inspect.isasyncgenfunction(func):
+
+            @functools.wraps(func)
+            async def async_generator_wrapper(*args: Any, **kwargs: Any) -> Any:
+                async with SpanScope(rec, run, kind, name, dict(attrs)):
+                    async for item in func(*args, **kwargs):
+                        yield item
+
+            return cast("F", async_generator_wrapper)
 
         @functools.wraps(func)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
