@@ -219,7 +219,8 @@ def test_missing_and_unreadable_paths(store: Store, tmp_path: Path, monkeypatch:
 def test_detect() -> None:
     assert OtlpImporter().detect(TRACE)
     assert OtlpImporter().detect(BATCHES)
-    assert not OtlpImporter().detect(FIXTURES)
+    assert OtlpImporter().detect(FIXTURES)  # a folder of OTLP files, for `import auto`
+    assert not OtlpImporter().detect(FIXTURES.parent / "aidf")
     assert not OtlpImporter().detect(Path(__file__))
 
 

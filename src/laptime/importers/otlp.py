@@ -431,8 +431,9 @@ class OtlpImporter(Importer):
             yield path
 
     def detect(self, path: Path) -> bool:
+        """An OTLP/JSON file, or a folder whose first JSON files (up to 20) include one."""
         if path.is_dir():
-            return False
+            return any(self.detect(file) for _, file in zip(range(20), self.discover(path), strict=False))
         if not path.is_file():
             return False
         with path.open("rb") as handle:
