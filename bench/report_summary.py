@@ -12,8 +12,21 @@ timed command is the whole process, as a user runs it:
 
     python -m laptime.cli report summary --json     (stdout to /dev/null)
 
-run ``--repeat`` times (default 7) after one warm-up; the median wall time is the
-figure. The command's own ``index.update()`` finds nothing new (warm index).
+run ``--repeat`` times (default 7) after one warm-up, each time right after a baseline
+process that only starts Python and imports the CLI (``python -c "import laptime.cli"``),
+so that both see the same machine load; the median wall time is the figure, and the
+baseline's median says how much of it is interpreter start-up and imports. The command's
+own ``index.update()`` finds nothing new (warm index). The warm-up is the first summary
+after the index was built when the store is new: it prices every task and model and
+fills the index's cost caches; its time is reported apart.
+
+Then ``--repeat`` fresh processes time the stages of the summary in-process (imports
+beyond the CLI, opening the index, the no-op update, each group of queries), and the
+median of each stage is printed.
+
+PYTHONDONTWRITEBYTECODE is dropped from the children's environment: with it set, every
+module edited since its .pyc was written is compiled again in every run, which no
+installed laptime does.
 
     .venv/bin/python bench/report_summary.py [--quick] [--json] [--runs N] [--keep DIR]
 
@@ -22,6 +35,7 @@ figure. The command's own ``index.update()`` finds nothing new (warm index).
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import subprocess
@@ -192,19 +206,79 @@ def prepare(root: Path, runs: int) -> dict[str, Any]:
             "store": str(store.root)}  # fmt: skip
 
 
-def time_summary(store_root: str, repeat: int) -> tuple[list[float], int]:
-    env = {**os.environ, "LAPTIME_HOME": store_root}
+def _env(store_root: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    return {**env, "LAPTIME_HOME": store_root}
+
+
+def _timed_run(cmd: list[str], env: dict[str, str]) -> float:
+    t0 = time.perf_counter()
+    subprocess.run(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
+    return time.perf_counter() - t0
+
+
+def time_summary(store_root: str, repeat: int) -> dict[str, Any]:
+    """The first run, then ``repeat`` runs each right after a baseline (start-up + CLI import)."""
+    env = _env(store_root)
     cmd = [sys.executable, "-m", "laptime.cli", "report", "summary", "--json"]
     if not _has_main():
         cmd = [sys.executable, "-c", "from laptime.cli import main; main()", "report", "summary", "--json"]
+    baseline_cmd = [sys.executable, "-c", "import laptime.cli"]
+    t0 = time.perf_counter()
     out = subprocess.run(cmd, env=env, capture_output=True, check=True)  # warm-up (and page cache)
-    size = len(out.stdout)
-    samples = []
+    first = time.perf_counter() - t0
+    samples, baseline = [], []
     for _ in range(repeat):
-        t0 = time.perf_counter()
-        subprocess.run(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
-        samples.append(time.perf_counter() - t0)
-    return samples, size
+        baseline.append(_timed_run(baseline_cmd, env))
+        samples.append(_timed_run(cmd, env))
+    return {"first_s": first, "samples_s": samples, "baseline_s": baseline, "output_bytes": len(out.stdout)}
+
+
+# The stages of a warm, unfiltered summary, timed in a fresh process (see time_stages).
+_STAGES = r"""
+import json, os, sys, time
+marks = [("start", time.perf_counter())]
+def mark(name): marks.append((name, time.perf_counter()))
+import laptime.cli
+mark("import laptime.cli (the baseline's part)")
+import laptime.analysis.summary as summary
+from laptime.analysis.cost import CostCalculator
+from laptime.config import load_config
+from laptime.index import Index
+from laptime.pricing import PriceBook
+from laptime.store import find_store
+mark("import the summary's modules (index, cost, pricing, config)")
+store = find_store(os.environ["LAPTIME_HOME"])
+book = PriceBook.from_config(load_config(store))
+mark("read the config")
+index = Index(store)
+mark("open the index")
+index.update()
+mark("update: nothing new")
+now = time.time_ns() // 1000
+parts = summary._store_wide(index, now_us=now, crashed_after_us=30 * 60 * 1_000_000)
+mark("outcomes, durations, TVc, phases, rework, files (agg_*, rank_buckets)")
+costs = CostCalculator(index, book)
+models = costs.by_model()
+costs.total()
+mark("tokens and cost per model (model_cost_cache, agg_llm)")
+[parts.p95_latency(m) for m in models]
+mark("p95 latency per model (llm_calls_latency)")
+costs.by_task(summary.TOP_TASKS)
+mark("top tasks (task_cost_cache)")
+index.close()
+mark("close")
+print(json.dumps([(name, t - prev) for (name, t), (_, prev) in zip(marks[1:], marks[:-1])]))
+"""
+
+
+def time_stages(store_root: str, repeat: int) -> list[tuple[str, float]]:
+    """Median seconds of each stage of a warm unfiltered summary, each run in a fresh process."""
+    runs = []
+    for _ in range(repeat):
+        out = subprocess.run([sys.executable, "-c", _STAGES], env=_env(store_root), capture_output=True, check=True)
+        runs.append(json.loads(out.stdout))
+    return [(name, _util.median([run[i][1] for run in runs])) for i, (name, _) in enumerate(runs[0])]
 
 
 def _has_main() -> bool:
@@ -226,20 +300,29 @@ def main() -> int:
         root = Path(args.keep) if args.keep else Path(tmp)
         root.mkdir(parents=True, exist_ok=True)
         data = prepare(root, runs)
-        samples, size = time_summary(data["store"], 3 if args.quick else args.repeat)
+        repeat = 3 if args.quick else args.repeat
+        timing = time_summary(data["store"], repeat)
+        stages = time_stages(data["store"], repeat)
+    samples, baseline = timing["samples_s"], timing["baseline_s"]
     wall = _util.median(samples)
     budget = _util.Budget("report summary --json, whole process", wall, BUDGET_S, "s",
                           note=f"{data['runs']:,} runs, {data['events']:,} events, warm index")  # fmt: skip
-    payload = {"machine": facts, "data": data, "samples_s": samples, "median_s": wall, "output_bytes": size,
-               "budget": budget.to_json()}  # fmt: skip
+    payload = {"machine": facts, "data": data, **timing, "median_s": wall, "baseline_median_s": _util.median(baseline),
+               "stages_median_s": stages, "budget": budget.to_json()}  # fmt: skip
     if args.json:
         _util.emit_json(payload)
     else:
         _util.print_facts(facts)
         print(f"data: {data['runs']:,} runs, {data['events']:,} events ({data['llm_calls']:,} llm calls); "
               f"generated in {data['generate_s']:.1f} s, indexed in {data['index_s']:.1f} s")  # fmt: skip
+        print(f"first run: {timing['first_s']:.3f} s (after a rebuild it prices every task and model)")
         print(f"report summary --json: median {wall:.3f} s over {len(samples)} runs ({_util.spread(samples)} s), "
-              f"{size:,} bytes of JSON")  # fmt: skip
+              f"{timing['output_bytes']:,} bytes of JSON")  # fmt: skip
+        print(f"baseline (start-up + import laptime.cli), interleaved: median {_util.median(baseline):.3f} s "
+              f"({_util.spread(baseline)} s)")  # fmt: skip
+        print(f"stages of a warm summary, in-process, median of {repeat} fresh processes:")
+        for name, seconds in stages:
+            print(f"  {seconds * 1000:7.1f} ms  {name}")
         print(budget.line())
     return 0 if budget.passed else 1
 

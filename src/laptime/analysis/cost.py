@@ -18,22 +18,33 @@ API::
 
 A cost is ``None`` when nothing in it could be priced; when only part could, the cost
 covers the priced part and ``unpriced_calls`` says how many calls are missing from it.
+
+Over every run (no ``runs_sql``), the groups are read from the index's store-wide
+``agg_llm`` instead of ``run_llm``, and task costs come from ``task_cost_cache``: task
+costs priced under one price fingerprint (``price_fingerprint``: the config's price rules,
+the genai-prices version, this module's cache version). A cached task is used only when
+the fingerprint matches; the index drops a task's row whenever an ingest touches one of
+its runs, and the missing tasks are priced again (and saved) here.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import apsw
+import msgspec
 
 from laptime.index import ts_us
-from laptime.pricing import SOURCE_REPORTED, SOURCE_UNPRICED, PriceBook
+from laptime.pricing import SOURCE_REPORTED, SOURCE_UNPRICED, TIER_THRESHOLDS, PriceBook
 
 if TYPE_CHECKING:
     from laptime.index import Index
 
+
+# Bump when a change here or in laptime.pricing changes what a cached task cost would be.
+COST_CACHE_VERSION = 1
 
 # Library price answers, kept across processes: a cache, dropped with the index.
 _PRICE_CACHE_TABLE = """CREATE TABLE IF NOT EXISTS price_cache (
@@ -98,6 +109,50 @@ class TaskCost:
     unpriced_calls: int
 
 
+def price_fingerprint(book: PriceBook) -> str:
+    """What cached costs are valid for: every input of pricing but the tokens (the config's
+    price rules, which genai-prices is installed, and this module's cache version).
+
+    Plain text, kept whole (a few hundred bytes), not hashed: hashlib's import alone costs
+    more than a warm ``report summary`` spends reading its caches."""
+    parts = [
+        f"laptime cost cache {COST_CACHE_VERSION}",
+        f"tiers {TIER_THRESHOLDS!r}",
+        f"library {_library_stamp() if book.library else 'off'}",
+        *(repr(rule) for rule in book.rules),
+    ]
+    return "\n".join(parts)
+
+
+def _library_stamp() -> str:
+    """Which genai-prices is installed: its place and its dist-info (name with the version,
+    and when it was written), without importing it or importlib.metadata (slow to import)."""
+    import importlib.util
+    import os
+    from pathlib import Path
+
+    spec = importlib.util.find_spec("genai_prices")
+    if spec is None or spec.origin is None:
+        return "not installed"
+    site = Path(spec.origin).parent.parent
+    try:
+        stamps = [
+            f"{entry.name} {entry.stat().st_mtime_ns}"
+            for entry in os.scandir(site)
+            if entry.name.startswith("genai_prices-") and entry.name.endswith(".dist-info")
+        ]
+    except OSError:
+        stamps = []
+    if not stamps:  # installed some other way: ask the package metadata
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            stamps = [version("genai-prices")]
+        except PackageNotFoundError:
+            stamps = ["unknown version"]
+    return f"{spec.origin} {sorted(stamps)}"
+
+
 class CostCalculator:
     """Costs over all runs, or over the runs ``runs_sql`` selects (a query of run ids)."""
 
@@ -110,7 +165,11 @@ class CostCalculator:
         self.book = book
         self.params = list(params)
         self.where = f"WHERE l.run_id IN ({runs_sql})" if runs_sql else ""
+        # Every run: the store-wide sums of run_llm (same groups, far fewer rows).
+        self._groups = "run_llm" if runs_sql else "agg_llm"
         self._models: dict[tuple[str, str], ModelCost] | None = None
+        self._computed = False  # _group_keys and _slow are filled (by _compute_models)
+        self._price_fingerprint: str | None = None
         self._slow: set[tuple[str, str]] = set()  # models priced call by call (not day-exact)
         self._rates_ready = False
         self._cache_loaded = False
@@ -136,7 +195,7 @@ class CostCalculator:
         return CostTotal(cost, reported, calls, unpriced_calls, unpriced)
 
     def _reported_usd(self) -> float:
-        row = self.index.query(f"SELECT TOTAL(l.cost_usd) FROM run_llm l {self.where}", self.params)
+        row = self.index.query(f"SELECT TOTAL(l.cost_usd) FROM {self._groups} l {self.where}", self.params)
         return float(row[0][0])
 
     def _load_price_cache(self) -> None:
@@ -174,18 +233,69 @@ class CostCalculator:
             return
 
     def _by_model(self) -> dict[tuple[str, str], ModelCost]:
-        if self._models is not None:
-            return self._models
+        if self._models is None:
+            self._models = self._cached_models() if not self.where else self._compute_models()
+        return self._models
+
+    def _cached_models(self) -> dict[tuple[str, str], ModelCost]:
+        """Every model's ModelCost, from model_cost_cache where it holds the model under the
+        current price fingerprint; the other models are priced and saved (best effort)."""
+        db = self.index.db
+        fingerprint = self._fingerprint()
+        result: dict[tuple[str, str], ModelCost] | None = None
+        try:
+            with db:  # one snapshot; see _cached_tasks
+                cached: dict[tuple[str, str], ModelCost] = {}
+                missing = False
+                for model, provider, cached_fp, payload in db.execute(
+                    """SELECT a.model, a.provider, c.fingerprint, c.payload
+                       FROM (SELECT DISTINCT model, provider FROM agg_llm) a
+                       LEFT JOIN model_cost_cache c ON c.model = a.model AND c.provider = a.provider
+                       ORDER BY a.model, a.provider"""
+                ):
+                    if cached_fp == fingerprint:
+                        cached[(model, provider)] = ModelCost(model, provider, **msgspec.json.decode(payload))
+                    else:
+                        missing = True
+                if not missing:
+                    return cached  # in the order _compute_models gives (agg_llm's primary key)
+                result = self._compute_models()
+                db.executemany(
+                    "INSERT OR REPLACE INTO model_cost_cache VALUES (?, ?, ?, ?)",
+                    [
+                        (model, provider, fingerprint, msgspec.json.encode(_cached_fields(m)).decode())
+                        for (model, provider), m in result.items()
+                        if (model, provider) not in cached
+                    ],
+                )
+        except (apsw.BusyError, apsw.ReadOnlyError, apsw.LockedError):  # as in _cached_tasks
+            if result is None:
+                raise
+        assert result is not None
+        return result
+
+    def _fingerprint(self) -> str:
+        if self._price_fingerprint is None:
+            self._price_fingerprint = price_fingerprint(self.book)
+        return self._price_fingerprint
+
+    def _compute_models(self) -> dict[tuple[str, str], ModelCost]:
+        """Price the groups of the selected runs (fills _group_keys and _slow)."""
         self._load_price_cache()
+        self._group_keys = []
+        self._slow = set()
         models: dict[tuple[str, str], ModelCost] = {}
-        rows = self.index.query(
-            f"""SELECT l.model, l.provider, l.day, l.bucket, l.reported, SUM(l.calls), SUM(l.input), SUM(l.output),
-                       SUM(l.cache_read), SUM(l.cache_write), SUM(l.estimated_tokens), TOTAL(l.cost_usd),
-                       TOTAL(l.latency_sum), SUM(l.latency_n)
-                FROM run_llm l {self.where}
-                GROUP BY l.model, l.provider, l.day, l.bucket, l.reported""",
-            self.params,
-        )
+        if self.where:
+            sql = f"""SELECT l.model, l.provider, l.day, l.bucket, l.reported, SUM(l.calls), SUM(l.input),
+                             SUM(l.output), SUM(l.cache_read), SUM(l.cache_write), SUM(l.estimated_tokens),
+                             TOTAL(l.cost_usd), TOTAL(l.latency_sum), SUM(l.latency_n)
+                      FROM run_llm l {self.where}
+                      GROUP BY l.model, l.provider, l.day, l.bucket, l.reported"""
+        else:  # the same sums, kept by the index (in the same order: its primary key)
+            sql = """SELECT model, provider, day, bucket, reported, calls, input, output, cache_read, cache_write,
+                            estimated_tokens, cost_usd, latency_sum, latency_n
+                     FROM agg_llm ORDER BY model, provider, day, bucket, reported"""
+        rows = self.index.query(sql, self.params)
         for model, provider, day, bucket, reported, calls, inp, out, cread, cwrite, est, cost, lat, lat_n in rows:
             if not reported:
                 self._group_keys.append((model, provider, day, bucket))
@@ -223,7 +333,7 @@ class CostCalculator:
                         m.sources.append(SOURCE_UNPRICED)
                 else:
                     m._add_cost(cost, source)  # noqa: SLF001
-        self._models = models
+        self._computed = True
         self.save_price_cache()
         return models
 
@@ -251,7 +361,8 @@ class CostCalculator:
         """temp.llm_rates: the per-1M rates of every (model, provider, day, bucket) group."""
         if self._rates_ready:
             return
-        self._by_model()
+        if not self._computed:
+            self._compute_models()
         db = self.index.db
         db.execute(
             f"""CREATE TEMP TABLE IF NOT EXISTS {self._rates_table} (model TEXT, provider TEXT, day TEXT,
@@ -308,6 +419,83 @@ class CostCalculator:
 
     def by_task(self, limit: int | None = None) -> list[TaskCost]:
         """Runs grouped by their name (the task), costliest first; unpriced tasks last."""
+        result = self._cached_tasks(limit) if not self.where else self._tasks()
+        result.sort(key=lambda t: (t.cost_usd is None, -(t.cost_usd or 0.0), t.task or ""))
+        return result[:limit] if limit is not None else result
+
+    def _cached_tasks(self, limit: int | None) -> list[TaskCost]:
+        """Every task's cost (or the ``limit`` costliest ones), from task_cost_cache where it
+        holds the task under the current price fingerprint; the other tasks are priced and
+        saved (best effort)."""
+        db = self.index.db
+        fingerprint = self._fingerprint()
+        cached_sql = """FROM agg_tasks a JOIN task_cost_cache c ON c.named = a.named AND c.task = a.task
+                        AND c.fingerprint = ?1 AND c.runs = a.llm_runs"""
+        result: list[TaskCost] | None = None
+        try:
+            # One read transaction: if an ingest commits meanwhile, saving fails (the snapshot
+            # is stale) and nothing stale is kept; the answer is still that of the snapshot.
+            with db:
+                missing = db.execute(
+                    f"SELECT (SELECT COUNT(*) FROM agg_tasks) - (SELECT COUNT(*) {cached_sql})", (fingerprint,)
+                ).fetchall()[0][0]
+                if not missing:  # by_task's order, in SQL: only `limit` rows reach Python
+                    return [
+                        TaskCost(task if named else None, runs, cost, unpriced)
+                        for named, task, runs, cost, unpriced in db.execute(
+                            f"""SELECT a.named, a.task, a.llm_runs, c.cost_usd, c.unpriced {cached_sql}
+                                ORDER BY c.cost_usd IS NULL, COALESCE(c.cost_usd, 0.0) DESC,
+                                         CASE WHEN a.named THEN a.task ELSE '' END, a.named
+                                LIMIT ?2""",
+                            (fingerprint, -1 if limit is None else limit),
+                        )
+                    ]
+                cached = [
+                    TaskCost(task if named else None, runs, cost, unpriced)
+                    for named, task, runs, cost, unpriced in db.execute(
+                        f"SELECT a.named, a.task, a.llm_runs, c.cost_usd, c.unpriced {cached_sql}", (fingerprint,)
+                    )
+                ]
+                if cached:
+                    missing_keys = [
+                        (int(named), str(task))
+                        for named, task in db.execute(
+                            """SELECT a.named, a.task FROM agg_tasks a LEFT JOIN task_cost_cache c
+                               ON c.named = a.named AND c.task = a.task AND c.fingerprint = ?1 AND c.runs = a.llm_runs
+                           WHERE c.task IS NULL""",
+                            (fingerprint,),
+                        )
+                    ]
+                    priced = self._price_tasks(missing_keys)
+                else:
+                    priced = self._tasks()
+                result = cached + priced
+                db.executemany(
+                    "INSERT OR REPLACE INTO task_cost_cache VALUES (?, ?, ?, ?, ?, ?)",
+                    [
+                        (t.task is not None, t.task or "", fingerprint, t.runs, t.cost_usd, t.unpriced_calls)
+                        for t in priced
+                    ],
+                )
+        except (apsw.BusyError, apsw.ReadOnlyError, apsw.LockedError):  # a stale snapshot, a read-only store
+            if result is None:
+                raise
+        assert result is not None  # returned from the cache, or priced
+        return result
+
+    def _price_tasks(self, tasks: Sequence[tuple[int, str]]) -> list[TaskCost]:
+        """The costs of the tasks given as (named, task) keys (see the index's agg_tasks)."""
+        db = self.index.db
+        db.execute("CREATE TEMP TABLE IF NOT EXISTS cost_tasks (named INTEGER, task TEXT, PRIMARY KEY (named, task))")
+        db.execute("DELETE FROM temp.cost_tasks")
+        db.executemany("INSERT INTO temp.cost_tasks VALUES (?, ?)", tasks)
+        runs_sql = """SELECT run_id FROM runs WHERE name IN (SELECT task FROM temp.cost_tasks WHERE named)
+                      UNION ALL SELECT run_id FROM runs WHERE name IS NULL
+                                AND EXISTS (SELECT 1 FROM temp.cost_tasks WHERE NOT named)"""
+        return CostCalculator(self.index, self.book, runs_sql=runs_sql)._tasks()  # noqa: SLF001
+
+    def _tasks(self) -> list[TaskCost]:
+        """Every selected task's cost, computed (unsorted)."""
         self._ensure_rates()
         if self._slow:
             per_run = self.by_run()
@@ -320,20 +508,24 @@ class CostCalculator:
                     t[1] = (t[1] or 0.0) + rc.cost_usd
                 t[2] += rc.unpriced_calls
                 t[3] += rc.calls
-            result = [TaskCost(name, len(t[0]), t[1], t[2]) for name, t in tasks.items()]
-        else:
-            rows = self.index.query(
-                f"""SELECT u.name, COUNT(*), TOTAL(c.cost), SUM(c.unpriced), SUM(c.calls)
+            return [TaskCost(name, len(t[0]), t[1], t[2]) for name, t in tasks.items()]
+        rows = self.index.query(
+            f"""SELECT u.name, COUNT(*), TOTAL(c.cost), SUM(c.unpriced), SUM(c.calls)
                     FROM ({self._run_cost_sql} {self.where} GROUP BY l.run_id) c JOIN runs u ON u.run_id = c.run_id
                     GROUP BY u.name""",
-                self.params,
-            )
-            result = [
-                TaskCost(name, runs, cost if unpriced < calls else None, unpriced)
-                for name, runs, cost, unpriced, calls in rows
-            ]
-        result.sort(key=lambda t: (t.cost_usd is None, -(t.cost_usd or 0.0), t.task or ""))
-        return result[:limit] if limit is not None else result
+            self.params,
+        )
+        return [
+            TaskCost(name, runs, cost if unpriced < calls else None, unpriced)
+            for name, runs, cost, unpriced, calls in rows
+        ]
+
+
+def _cached_fields(m: ModelCost) -> dict[str, Any]:
+    """A ModelCost's fields but its key, for model_cost_cache (floats round-trip in msgspec's JSON)."""
+    fields = {name: getattr(m, name) for name in m.__dataclass_fields__}
+    del fields["model"], fields["provider"]
+    return fields
 
 
 def run_costs(index: Index, book: PriceBook, run_ids: Iterable[str]) -> dict[str, RunCost]:

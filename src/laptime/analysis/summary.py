@@ -20,12 +20,14 @@ Definitions used here:
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
-from laptime.analysis.cost import CostCalculator
+from laptime.analysis.cost import CostCalculator, ModelCost
 from laptime.clock import timestamp_from_us
 from laptime.events import OUTCOMES
+from laptime.index import RANK_EDGES, RUN_DURATION_US
 
 if TYPE_CHECKING:
     from laptime.index import Index
@@ -117,6 +119,19 @@ def _stats(row: tuple[Any, ...]) -> dict[str, Any]:
 _STATS_SQL = "COUNT({x}), TOTAL({x}), percentile({x}, 50), percentile({x}, 90), percentile({x}, 95), MIN({x}), MAX({x})"
 
 
+@dataclass
+class _Parts:
+    """What both ways of computing a summary hand to the JSON assembly."""
+
+    outcomes: dict[str, int]
+    durations: dict[str, Any]
+    tvc: tuple[int, float | None, float | None]
+    phases: list[tuple[str, int, dict[str, Any]]]  # (phase, attempts, _stats), by average start, then name
+    rework: tuple[int, int, int]  # runs with retries, with changes requested, with either
+    files: list[tuple[Any, ...]]  # path, runs, changes, lines added, lines removed
+    p95_latency: Callable[[ModelCost], float | None]
+
+
 def compute_summary(
     index: Index,
     book: PriceBook,
@@ -128,35 +143,18 @@ def compute_summary(
     """The summary of the runs the filters select, as a JSON-ready dict."""
     filters = filters or SummaryFilters()
     sel = _selection(index, filters, now_us, crashed_after_us)
-
-    def where(column: str, extra: str = "") -> str:
-        parts = [f"{column} IN ({sel})"] if sel else []
-        if extra:
-            parts.append(extra)
-        return ("WHERE " + " AND ".join(parts)) if parts else ""
-
-    q = index.query
-    outcomes = dict.fromkeys(OUTCOMES, 0)
-    for outcome, n in q(
-        f"SELECT {outcome_sql(now_us, crashed_after_us)}, COUNT(*) FROM runs r {where('r.run_id')} GROUP BY 1"
-    ):
-        outcomes[outcome] = outcomes.get(outcome, 0) + n
+    costs = CostCalculator(index, book, runs_sql=sel)
+    if sel is None:
+        parts = _store_wide(index, now_us=now_us, crashed_after_us=crashed_after_us)
+    else:
+        parts = _selected(index, sel, now_us=now_us, crashed_after_us=crashed_after_us)
+    outcomes = parts.outcomes
     runs = sum(outcomes.values())
     settled = runs - outcomes["running"]
-
-    duration = "(COALESCE(r.ended_us, r.last_us) - r.started_us) / 1000.0"
-    duration_row = q(
-        f"SELECT {_STATS_SQL.format(x='d')} FROM (SELECT {duration} AS d FROM runs r "
-        f"{where('r.run_id', 'r.started_us IS NOT NULL')})"
-    )[0]
-    durations = _stats(duration_row)
-    tvc_n, tvc_p50, tvc_p90 = q(
-        f"SELECT COUNT(t), percentile(t, 50), percentile(t, 90) FROM (SELECT tvc_us / 1000.0 AS t FROM run_facts f "
-        f"{where('f.run_id', 'f.tvc_us IS NOT NULL')})"
-    )[0]
+    durations = parts.durations
+    tvc_n, tvc_p50, tvc_p90 = parts.tvc
 
     # -- tokens and cost --------------------------------------------------------------------
-    costs = CostCalculator(index, book, runs_sql=sel)
     models = costs.by_model()
     total = costs.total()
     tok = {
@@ -167,40 +165,20 @@ def compute_summary(
     }
     tok_total = sum(tok.values())
     estimated = sum(m.estimated_tokens for m in models)
-    p95_latency = {
-        (model, provider): p95
-        for model, provider, p95 in q(
-            f"SELECT model, provider, percentile(latency_ms, 95) FROM llm_calls c "
-            f"{where('c.run', 'c.latency_ms IS NOT NULL')} GROUP BY model, provider"
-        )
-    }
 
     # -- phases --------------------------------------------------------------------------------
     all_time_ms = durations["total"]
     phases = []
-    for name, attempts, offset, *stats in q(
-        f"""SELECT phase, SUM(attempts), AVG(start_offset_us), {_STATS_SQL.format(x="d")}
-            FROM (SELECT phase, attempts, start_offset_us, duration_us / 1000.0 AS d FROM run_phases p
-                  {where("p.run_id")})
-            GROUP BY phase ORDER BY 3, phase"""
-    ):
-        del offset
-        entry: dict[str, Any] = {"phase": name, "attempts": attempts, **_stats(tuple(stats))}
+    for name, attempts, stats in parts.phases:
+        entry: dict[str, Any] = {"phase": name, "attempts": attempts, **stats}
         entry["share"] = entry["total"] / all_time_ms if all_time_ms else None
         phases.append(entry)
     in_phases = sum(p["share"] or 0.0 for p in phases)
 
     # -- rework, tasks, files -------------------------------------------------------------
-    with_retries, with_changes, rework = q(
-        f"""SELECT COALESCE(SUM(retries > 0), 0), COALESCE(SUM(changes_requested), 0),
-                   COALESCE(SUM(retries > 0 OR changes_requested), 0)
-            FROM run_facts f {where("f.run_id")}"""
-    )[0]
+    with_retries, with_changes, rework = parts.rework
     tasks = costs.by_task(TOP_TASKS)
-    files = q(
-        f"""SELECT path, COUNT(DISTINCT run), COUNT(*), SUM(lines_added), SUM(lines_removed)
-            FROM file_changes c {where("c.run")} GROUP BY path ORDER BY 2 DESC, 3 DESC, path LIMIT {TOP_FILES}"""
-    )
+    files = parts.files
 
     return {
         "filters": filters.to_json(),
@@ -243,7 +221,7 @@ def compute_summary(
                 "unpriced_calls": m.unpriced_calls,
                 "latency_n": m.latency_n,
                 "avg_latency_ms": m.avg_latency_ms,
-                "p95_latency_ms": p95_latency.get((m.model, m.provider)),
+                "p95_latency_ms": parts.p95_latency(m),
             }
             for m in models
         ],
@@ -261,3 +239,221 @@ def compute_summary(
             for path, n_runs, n, added, removed in files
         ],
     }
+
+
+# -- over the selected runs: SQL over the per-run tables ------------------------------------------
+
+
+def _selected(index: Index, sel: str, *, now_us: int, crashed_after_us: int) -> _Parts:
+    def where(column: str, extra: str = "") -> str:
+        parts = [f"{column} IN ({sel})"]
+        if extra:
+            parts.append(extra)
+        return "WHERE " + " AND ".join(parts)
+
+    q = index.query
+    outcomes = dict.fromkeys(OUTCOMES, 0)
+    for outcome, n in q(
+        f"SELECT {outcome_sql(now_us, crashed_after_us)}, COUNT(*) FROM runs r {where('r.run_id')} GROUP BY 1"
+    ):
+        outcomes[outcome] = outcomes.get(outcome, 0) + n
+    duration = "(COALESCE(r.ended_us, r.last_us) - r.started_us) / 1000.0"
+    durations = _stats(
+        q(
+            f"SELECT {_STATS_SQL.format(x='d')} FROM (SELECT {duration} AS d FROM runs r "
+            f"{where('r.run_id', 'r.started_us IS NOT NULL')})"
+        )[0]
+    )
+    tvc_n, tvc_p50, tvc_p90 = q(
+        f"SELECT COUNT(t), percentile(t, 50), percentile(t, 90) FROM (SELECT tvc_us / 1000.0 AS t FROM run_facts f "
+        f"{where('f.run_id', 'f.tvc_us IS NOT NULL')})"
+    )[0]
+    p95_latency = {
+        (model, provider): p95
+        for model, provider, p95 in q(
+            f"SELECT model, provider, percentile(latency_ms, 95) FROM llm_calls c "
+            f"{where('c.run', 'c.latency_ms IS NOT NULL')} GROUP BY model, provider"
+        )
+    }
+    phases = [
+        (name, attempts, _stats(tuple(stats)))
+        for name, attempts, _offset, *stats in q(
+            f"""SELECT phase, SUM(attempts), AVG(start_offset_us), {_STATS_SQL.format(x="d")}
+                FROM (SELECT phase, attempts, start_offset_us, duration_us / 1000.0 AS d FROM run_phases p
+                      {where("p.run_id")})
+                GROUP BY phase ORDER BY 3, phase"""
+        )
+    ]
+    with_retries, with_changes, rework = q(
+        f"""SELECT COALESCE(SUM(retries > 0), 0), COALESCE(SUM(changes_requested), 0),
+                   COALESCE(SUM(retries > 0 OR changes_requested), 0)
+            FROM run_facts f {where("f.run_id")}"""
+    )[0]
+    files = q(
+        f"""SELECT path, COUNT(DISTINCT run), COUNT(*), SUM(lines_added), SUM(lines_removed)
+            FROM file_changes c {where("c.run")} GROUP BY path ORDER BY 2 DESC, 3 DESC, path LIMIT {TOP_FILES}"""
+    )
+    return _Parts(
+        outcomes=outcomes,
+        durations=durations,
+        tvc=(tvc_n, tvc_p50, tvc_p90),
+        phases=phases,
+        rework=(with_retries, with_changes, rework),
+        files=files,
+        p95_latency=lambda m: p95_latency.get((m.model, m.provider)),
+    )
+
+
+# -- over every run: the index's store-wide aggregates ------------------------------------------
+#
+# The same figures as _selected, read from agg_runs, agg_phases, agg_files (and agg_llm via
+# CostCalculator) instead of scanning 100k runs; sums are exact integers (in microseconds),
+# and percentiles read the two values around each rank from an ordered index, finding the
+# rank's place through rank_buckets, then interpolate as SQLite's percentile() does.
+
+
+def sqlite_percentile(n: int, q: float, value_at: Callable[[int], float]) -> float | None:
+    """SQLite's percentile(Y, q) over n sorted values, reading only the values it needs.
+
+    The arithmetic is SQLite's own, step by step, so the result is the same double; it is
+    the definition of laptime.analysis.stats.percentile (linear interpolation between the
+    closest ranks)."""
+    if n == 0:
+        return None
+    ix = (q / 100.0) * (n - 1)  # checked against SQLite 3.54 (tests/test_summary.py)
+    i1 = int(ix)
+    i2 = i1 if ix == i1 or i1 == n - 1 else i1 + 1
+    v1 = value_at(i1)
+    v2 = value_at(i2) if i2 != i1 else v1
+    return v1 + (v2 - v1) * (ix - i1)
+
+
+class _Ranked:
+    """The values of one rank_buckets metric, read by rank from an ordered index.
+
+    ``source`` is the FROM and WHERE of the rows (no ORDER BY), ``value`` their value in
+    microseconds, sorted by an index."""
+
+    def __init__(
+        self, index: Index, metric: str, key: str = "", *, value: str, source: str, params: Sequence[Any] = ()
+    ) -> None:
+        self.index = index
+        self.value = value
+        self.source = source
+        self.params = list(params)
+        self.buckets = index.query(
+            "SELECT bucket, n FROM rank_buckets WHERE metric = ? AND key = ? ORDER BY bucket", (metric, key)
+        )
+        self.n = sum(n for _, n in self.buckets)
+        self._cache: dict[int, float] = {}
+
+    def __call__(self, rank: int) -> float:
+        """The value at ``rank`` (0-based, ascending), in ms."""
+        if rank in self._cache:
+            return self._cache[rank]
+        before = 0
+        lower = ""
+        for bucket, n in self.buckets:
+            if rank < before + n:
+                lower = f" AND {self.value} >= {RANK_EDGES[bucket - 1]}" if bucket > 0 else ""
+                break
+            before += n
+        rows = self.index.query(
+            f"SELECT {self.value} FROM {self.source}{lower} ORDER BY {self.value} LIMIT 2 OFFSET {rank - before}",
+            self.params,
+        )
+        for i, (value,) in enumerate(rows):  # the next rank comes along for free
+            self._cache[rank + i] = value / 1000.0
+        return self._cache[rank]
+
+    def stats(self, total_us: int) -> dict[str, Any]:
+        """Like _stats over the values in ms; ``total_us`` is their exact sum."""
+        n = self.n
+        if not n:
+            return _stats((0, 0.0, None, None, None, None, None))
+        low = self.index.query(f"SELECT {self.value} FROM {self.source} ORDER BY {self.value} LIMIT 1", self.params)
+        high = self.index.query(
+            f"SELECT {self.value} FROM {self.source} ORDER BY {self.value} DESC LIMIT 1", self.params
+        )
+        return _stats(
+            (
+                n,
+                total_us / 1000.0,
+                sqlite_percentile(n, 50, self),
+                sqlite_percentile(n, 90, self),
+                sqlite_percentile(n, 95, self),
+                low[0][0] / 1000.0,
+                high[0][0] / 1000.0,
+            )
+        )
+
+
+def _store_wide(index: Index, *, now_us: int, crashed_after_us: int) -> _Parts:
+    q = index.query
+    counts: dict[str, int] = {}
+    duration_us = tvc_n = with_retries = with_changes = rework = 0
+    for ended, outcome, n, d_us, n_tvc, retried, changed, either in q(
+        "SELECT ended, outcome, runs, duration_us, tvc_n, with_retries, with_changes, rework FROM agg_runs"
+    ):
+        if ended:
+            counts[outcome] = counts.get(outcome, 0) + n
+        duration_us += d_us
+        tvc_n += n_tvc
+        with_retries += retried
+        with_changes += changed
+        rework += either
+    # Runs with no end are running or crashed depending on now: few, through runs_open.
+    open_runs, crashed = q(
+        "SELECT COUNT(*), COALESCE(SUM(? - last_us > ?), 0) FROM runs WHERE ended_us IS NULL",
+        (now_us, crashed_after_us),
+    )[0]
+    if open_runs:
+        counts["crashed"] = counts.get("crashed", 0) + crashed
+        counts["running"] = counts.get("running", 0) + open_runs - crashed
+    outcomes = dict.fromkeys(OUTCOMES, 0)
+    for outcome in sorted(counts):  # as GROUP BY orders them
+        outcomes[outcome] = outcomes.get(outcome, 0) + counts[outcome]
+
+    run_duration = _Ranked(index, "duration", value=RUN_DURATION_US, source="runs WHERE started_us IS NOT NULL")
+    durations = run_duration.stats(duration_us)
+    tvc = _Ranked(index, "tvc", value="tvc_us", source="run_facts WHERE tvc_us IS NOT NULL")
+    tvc_stats = (tvc_n, sqlite_percentile(tvc.n, 50, tvc), sqlite_percentile(tvc.n, 90, tvc))
+
+    phase_rows = q("SELECT phase, runs, attempts, duration_us, start_offset_us FROM agg_phases")
+    # AVG(start_offset_us) in SQLite: the exact integer sum, as a double, over the count.
+    phase_rows.sort(key=lambda row: (float(row[4]) / float(row[1]), row[0]))
+    phases = [
+        (
+            phase,
+            attempts,
+            _Ranked(
+                index, "phase", phase, value="duration_us", source="run_phases WHERE phase = ?", params=(phase,)
+            ).stats(total),
+        )
+        for phase, _n, attempts, total, _offsets in phase_rows
+    ]
+    files = q(
+        f"""SELECT path, runs, changes, lines_added, lines_removed FROM agg_files
+            ORDER BY runs DESC, changes DESC, path LIMIT {TOP_FILES}"""
+    )
+
+    def p95_latency(m: ModelCost) -> float | None:
+        """p95 of the model's latencies: agg_llm counts them, llm_calls_latency orders them."""
+        n = m.latency_n
+        source = "FROM llm_calls WHERE model = ? AND provider = ? AND latency_ms IS NOT NULL ORDER BY latency_ms DESC"
+
+        def value_at(rank: int) -> float:  # from the top: p95 is near the end
+            rows = q(f"SELECT latency_ms {source} LIMIT 1 OFFSET {n - 1 - rank}", (m.model, m.provider))
+            return float(rows[0][0])
+
+        return sqlite_percentile(n, 95, value_at)
+
+    return _Parts(
+        outcomes=outcomes,
+        durations=durations,
+        tvc=tvc_stats,
+        phases=phases,
+        rework=(with_retries, with_changes, rework),
+        files=files,
+        p95_latency=p95_latency,
+    )

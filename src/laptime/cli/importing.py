@@ -47,6 +47,7 @@ def import_(ctx: click.Context, fmt: str, paths: tuple[Path, ...], quiet: bool, 
     """
     from laptime.importers import UnknownFormatError, get_importer
     from laptime.importers.base import ImportResult, detect_format, run_import
+    from laptime.index import IndexOpenError
     from laptime.retention import MaintenanceBusyError
 
     store = store_of(ctx)
@@ -75,7 +76,7 @@ def import_(ctx: click.Context, fmt: str, paths: tuple[Path, ...], quiet: bool, 
             raise UsageProblem(f"import {name} needs at least one PATH")
         try:
             result = run_import(store, importer, targets, quiet=quiet)
-        except MaintenanceBusyError as exc:
+        except (MaintenanceBusyError, IndexOpenError) as exc:
             raise click.ClickException(str(exc)) from None
         results.append(result)
 
