@@ -526,12 +526,6 @@ def test_derived_tables_follow_forgotten_segments(store: Store, tmp_path: Path) 
     assert {row[2] for row in third["agg_llm"]} == {DAY1}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known, not of the derived tables: an upsert (llm usage logged again with larger counts, a span "
-    "end logged again later) updates its row in place, keeping its rowid, so Index._runs_since does not "
-    "see the run and _refresh_runs leaves its derived rows stale until a rebuild",
-)
 def test_derived_tables_follow_rows_updated_in_place(store: Store, tmp_path: Path) -> None:
     from laptime import events as ev
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import gc
+import operator
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -585,7 +586,7 @@ class Index:
             # One transaction, and one refresh of the derived run tables, for all the
             # segments that grew: an import spread over many days touches many segments.
             with self.db:
-                marks = self._rowid_marks()
+                self._touched: set[str] = set()
                 for name, path in present.items():
                     try:
                         st = path.stat()
@@ -596,15 +597,12 @@ class Index:
                         # Replaced or truncated: its old rows may no longer be in the log.
                         self._forget_segment(name)
                         offset, lines = 0, 0
-                        # New rows may now reuse rowids below the marks: lower them.
-                        now = self._rowid_marks()
-                        marks = {table: min(mark, now[table]) for table, mark in marks.items()}
                     if st.st_size == offset:
                         continue
                     stats.segments += 1
                     self._ingest_segment(path, offset, lines, st.st_ino, stats)
                 if stats.segments:
-                    self._refresh_runs(self._runs_since(marks))
+                    self._refresh_runs(self._touched)
         finally:
             if gc_was_enabled:
                 gc.enable()
@@ -667,6 +665,9 @@ class Index:
             decoded: list[Any] = _decoder.decode_lines(chunk.data)
         except (msgspec.ValidationError, msgspec.DecodeError):
             decoded = self._decode_line_by_line(seg, chunk, stats)
+        # The runs this chunk touches, read off the events themselves (in C): an upsert
+        # that updates a row in place must refresh its run's derived rows too.
+        self._touched.update(map(_RUN_OF, decoded))
         by_table: dict[str, list[Any]] = {}
         astuple = msgspec.structs.astuple
         table_of = _TABLE_OF_INGEST
@@ -705,18 +706,6 @@ class Index:
 
     # -- the derived runs table ------------------------------------------------------------
 
-    def _rowid_marks(self) -> dict[str, int]:
-        return {
-            table: int(next(iter(self.db.execute(f"SELECT COALESCE(MAX(rowid), 0) FROM {table}")))[0])
-            for table in _TABLES_WITH_TIME
-        }
-
-    def _runs_since(self, marks: dict[str, int]) -> set[str]:
-        runs: set[str] = set()
-        for table, mark in marks.items():
-            runs.update(r[0] for r in self.db.execute(f"SELECT DISTINCT run FROM {table} WHERE rowid > ?", (mark,)))
-        return runs
-
     def _refresh_runs(self, run_ids: set[str]) -> None:
         for statement in _DERIVED_TEMP:
             self.db.execute(statement)
@@ -751,6 +740,9 @@ class Index:
         )
         for statement in after:  # per-run, then store-wide aggregates (set-based SQL)
             self.db.execute(statement)
+
+
+_RUN_OF: Final = operator.attrgetter("run")
 
 
 def _add_merged_span(by_table: dict[str, list[Any]], event: Any) -> None:
