@@ -551,3 +551,16 @@ def test_derived_tables_follow_rows_updated_in_place(store: Store, tmp_path: Pat
     )  # fmt: skip
     assert _update(store).events == 2
     _assert_derived_equal_a_rebuild(store, tmp_path)
+
+
+def test_an_unreadable_index_is_set_aside_and_rebuilt_from_the_log(store: Store) -> None:
+    record_fixed_run(store)
+    before = invoke_json(store.root, "report", "show", FIXED_RUN_ID)
+    store.index_path.write_bytes(b"this is not a database" * 100)
+    result = invoke(store.root, "report", "show", FIXED_RUN_ID, "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout) == before
+    moved = list(store.root.glob("index.sqlite.unreadable-*"))
+    assert len(moved) == 1
+    assert moved[0].read_bytes().startswith(b"this is not a database")
+    assert f"warning: the index was unreadable; moved it to {moved[0]} and rebuilt it from the log" in result.stderr

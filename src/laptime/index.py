@@ -16,6 +16,7 @@ import contextlib
 import functools
 import gc
 import operator
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -494,19 +495,36 @@ class Index:
         if not create and not path.exists():
             msg = f"no index at {path}; run `laptime refresh` to build it"
             raise IndexOpenError(msg)
+        #: Where an unreadable index was moved before a new one was built, if it was.
+        self.moved_aside: Path | None = None
         try:
-            store.root.mkdir(parents=True, exist_ok=True)
-            self.db = apsw.Connection(str(path))
-            self.db.set_busy_timeout(30_000)
-            self.db.execute("PRAGMA journal_mode=WAL")
-            self.db.execute("PRAGMA synchronous=NORMAL")
-            # 64 MB of page cache (SQLite's default is 2 MB): imported events have ids
-            # hashed from their source, so their inserts land all over the id index.
-            self.db.execute("PRAGMA cache_size=-65536")
-            self._ensure_schema()
+            self._connect(path)
+        except (apsw.NotADBError, apsw.CorruptError):
+            # The index is derived from the log: an unreadable one is set aside (not
+            # deleted, for a post-mortem) and built again from the log.
+            self.moved_aside = path.with_name(f"{path.name}.unreadable-{time.strftime('%Y%m%dT%H%M%S')}")
+            try:
+                path.replace(self.moved_aside)
+                for suffix in ("-wal", "-shm"):
+                    path.with_name(path.name + suffix).unlink(missing_ok=True)
+                self._connect(path)
+            except (apsw.Error, OSError) as exc:
+                msg = f"cannot open the index {path}: {exc}; delete it and run `laptime refresh` to rebuild it"
+                raise IndexOpenError(msg) from None
         except (apsw.Error, OSError) as exc:
             msg = f"cannot open the index {path}: {exc}; delete it and run `laptime refresh` to rebuild it"
             raise IndexOpenError(msg) from None
+
+    def _connect(self, path: Path) -> None:
+        self.store.root.mkdir(parents=True, exist_ok=True)
+        self.db = apsw.Connection(str(path))
+        self.db.set_busy_timeout(30_000)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=NORMAL")
+        # 64 MB of page cache (SQLite's default is 2 MB): imported events have ids
+        # hashed from their source, so their inserts land all over the id index.
+        self.db.execute("PRAGMA cache_size=-65536")
+        self._ensure_schema()
 
     def _ensure_schema(self) -> None:
         version = None

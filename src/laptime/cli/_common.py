@@ -71,6 +71,10 @@ def open_index(ctx: click.Context, *, update: bool = True) -> Iterator[Index]:
         index = Index(store)
     except IndexOpenError as exc:
         raise click.ClickException(str(exc)) from None
+    if index.moved_aside is not None:
+        click.echo(
+            f"warning: the index was unreadable; moved it to {index.moved_aside} and rebuilt it from the log", err=True
+        )
     try:
         if update:
             stats = index.update()
