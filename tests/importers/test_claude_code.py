@@ -10,7 +10,6 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -625,7 +624,8 @@ class TestStreaming:
             "from laptime.importers.claude_code import ClaudeCodeImporter\n"
             "from laptime.store import Store\n"
             "r = run_import(Store(Path(sys.argv[1])), ClaudeCodeImporter(), [Path(sys.argv[2])], quiet=True)\n"
-            "print(json.dumps([r.events_new, r.skipped_records, r.bytes_read]))\n"
+            "peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+            "print(json.dumps([r.events_new, r.skipped_records, r.bytes_read, peak]))\n"
         )
         out = subprocess.run(
             [sys.executable, "-c", script, str(tmp_path / "store"), str(config)],
@@ -633,8 +633,10 @@ class TestStreaming:
             check=True,
             timeout=300,
         )
-        peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-        events_new, skipped, bytes_read = json.loads(out.stdout)
+        # The child's own peak: RUSAGE_CHILDREN would be the largest of every child this
+        # test process ever waited for (ccusage's node process among them).
+        events_new, skipped, bytes_read, peak_kb = json.loads(out.stdout)
+        peak_mb = peak_kb / 1024
         assert bytes_read > 300 << 20
         assert skipped == 0
         assert events_new == 6  # run start and end, two llm spans (a `span` line and usage each)
