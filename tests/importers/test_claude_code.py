@@ -618,13 +618,15 @@ class TestStreaming:
             handle.write(b'"}}\n')
             handle.write(_record("m2", "r2", ts="2025-10-06T11:00:00.000Z").encode() + b"\n")
         script = (
-            "import json, resource, sys\n"
+            "import json, sys\n"
             "from pathlib import Path\n"
             "from laptime.importers.base import run_import\n"
             "from laptime.importers.claude_code import ClaudeCodeImporter\n"
             "from laptime.store import Store\n"
             "r = run_import(Store(Path(sys.argv[1])), ClaudeCodeImporter(), [Path(sys.argv[2])], quiet=True)\n"
-            "peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+            # VmHWM, not ru_maxrss: ru_maxrss survives exec, so a child forked from a
+            # big pytest process would report the parent's size.
+            "peak = next(int(l.split()[1]) for l in open('/proc/self/status') if l.startswith('VmHWM:'))\n"
             "print(json.dumps([r.events_new, r.skipped_records, r.bytes_read, peak]))\n"
         )
         out = subprocess.run(
