@@ -17,7 +17,7 @@ import functools
 import gc
 import operator
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final, Literal, Self
@@ -823,15 +823,6 @@ def open_index(store: Store, *, update: bool = True) -> Index:
     if update:
         index.update()
     return index
-
-
-def iter_log_lines(store: Store) -> Iterator[tuple[Path, int, bytes]]:
-    """Every non-empty line of the log as (segment, line number, bytes); for tools."""
-    for path in store.segments():
-        for chunk in read_chunks(path):
-            for number, raw in enumerate(chunk.data.split(b"\n")[:-1], start=chunk.first_line):
-                if raw.strip():
-                    yield path, number, raw
 
 
 def pending_torn_tail(store: Store) -> list[tuple[str, int]]:

@@ -173,6 +173,7 @@ class Recorder:
             print(f"RecorderWarning: {message}", file=sys.stderr)
 
     def now(self) -> tuple[int, str]:
+        """The recorder clock's time: epoch nanoseconds and the event timestamp."""
         ns = self.clock()
         return ns, format_timestamp(ns)
 

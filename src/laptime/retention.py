@@ -22,7 +22,7 @@ import msgspec
 
 from laptime import events as ev
 from laptime.index import Index, _decode_with_recovery
-from laptime.log import read_chunks
+from laptime.log import read_chunks, torn_tail
 from laptime.store import Store
 
 PROTECTED_RECENT_DAYS = 2
@@ -171,7 +171,7 @@ def _compact_segment(path: Path, result: CompactResult) -> None:
             if reason is not None:
                 result.torn_lines_dropped += 1  # garbage before a kept event
             events.append(_full_event(raw))
-    tail = _unterminated_tail(path)
+    tail = torn_tail(path, 0)
     if tail:
         result.torn_lines_dropped += 1
     merged = _merge_spans(events, result)
@@ -191,12 +191,6 @@ def _compact_segment(path: Path, result: CompactResult) -> None:
     result.bytes_after += len(data)
     result.lines_before += lines
     result.lines_after += len(merged)
-
-
-def _unterminated_tail(path: Path) -> int:
-    from laptime.log import torn_tail
-
-    return torn_tail(path, 0)
 
 
 _full_decoder: msgspec.json.Decoder[ev.Event] = msgspec.json.Decoder(ev.Event)

@@ -27,7 +27,7 @@ import os
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta, tzinfo
-from typing import TYPE_CHECKING, Any, Final, Literal
+from typing import TYPE_CHECKING, Any, Final
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from laptime.clock import timestamp_from_us
@@ -36,9 +36,7 @@ if TYPE_CHECKING:
     from laptime.index import Index
     from laptime.pricing import PriceBook
 
-GroupBy = Literal["day", "week", "month", "session", "model"]
 GROUPS: Final[tuple[str, ...]] = ("day", "week", "month", "session", "model")
-TOKEN_FIELDS: Final = ("input_tokens", "output_tokens", "cache_write_tokens", "cache_read_tokens")
 _DAY_RE: Final = re.compile(r"^(\d{4})-?(\d{2})-?(\d{2})$")
 
 

@@ -110,9 +110,9 @@ def kpi(ctx: click.Context, run: str | None, output: str | None) -> None:
     Example:
       laptime kpi 01a2b3 -o kpi.json
     """
-    from laptime.cli.report import _kpi_for
+    from laptime.cli.report import run_kpi
 
-    _, data, _ = _kpi_for(ctx, run)
+    data = run_kpi(ctx, run)
     text = json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n"
     if output is None or output == "-":
         click.echo(text, nl=False)

@@ -46,7 +46,7 @@ def import_(ctx: click.Context, fmt: str, paths: tuple[Path, ...], quiet: bool, 
       laptime import auto .ai/reports .choragen/metrics/events.jsonl
     """
     from laptime.importers import UnknownFormatError, get_importer
-    from laptime.importers.base import ImportResult, detect_format, run_import
+    from laptime.importers.base import MAX_WARNINGS_SHOWN, ImportResult, detect_format, run_import
     from laptime.index import IndexOpenError
     from laptime.retention import MaintenanceBusyError
 
@@ -85,10 +85,13 @@ def import_(ctx: click.Context, fmt: str, paths: tuple[Path, ...], quiet: bool, 
     else:
         for result in results:
             if not quiet:
-                for problem in result.problems[:20]:
+                for problem in result.problems[:MAX_WARNINGS_SHOWN]:
                     click.echo(f"warning: {problem}", err=True)
-                if len(result.problems) > 20:
-                    click.echo(f"warning: ... and {len(result.problems) - 20} more (--json lists them all)", err=True)
+                if len(result.problems) > MAX_WARNINGS_SHOWN:
+                    click.echo(
+                        f"warning: ... and {len(result.problems) - MAX_WARNINGS_SHOWN} more (--json lists them all)",
+                        err=True,
+                    )
             click.echo(
                 f"{result.format}: {result.events_new} new events in {len(result.runs)} runs from "
                 f"{result.files_read} files read ({result.files_unchanged} unchanged); "

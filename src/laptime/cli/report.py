@@ -47,8 +47,12 @@ class ReportGroup(LazyGroup):
         formatter.write_usage(ctx.command_path, "[RUN] [--json] | COMMAND [ARGS]...")
 
 
-def _kpi_for(ctx: click.Context, run: str | None) -> tuple[Any, dict[str, Any], Any]:
-    from laptime.analysis.kpi import RunLookupError, compute_kpi, resolve_run
+def run_kpi(ctx: click.Context, run: str | None, *, detail: bool = False) -> dict[str, Any]:
+    """The KPIs of RUN (the latest when None), with ``report show``'s detail if asked.
+
+    An unknown or ambiguous id is a usage error (exit code 2).
+    """
+    from laptime.analysis.kpi import RunLookupError, compute_kpi, resolve_run, run_detail
 
     store = store_of(ctx)
     crashed = crashed_after_us(store)
@@ -58,7 +62,7 @@ def _kpi_for(ctx: click.Context, run: str | None) -> tuple[Any, dict[str, Any], 
         except RunLookupError as exc:
             raise UsageProblem(str(exc)) from None
         kpi = compute_kpi(index, row, now_us=now_us(), crashed_after_us=crashed)
-        return row, kpi, None
+        return run_detail(index, row, kpi) if detail else kpi
 
 
 @click.group(cls=ReportGroup)
@@ -91,7 +95,7 @@ def scoreboard(ctx: click.Context, run: str | None, as_json: bool) -> None:
     from laptime.report.terminal import phase_bars
     from laptime.report.terminal import scoreboard as render
 
-    _, kpi, _ = _kpi_for(ctx, run)
+    kpi = run_kpi(ctx, run)
     if as_json:
         echo_json(kpi)
         return
@@ -155,18 +159,9 @@ def show(ctx: click.Context, run: str, as_json: bool) -> None:
     Example:
       laptime report show 01a2b3 --json
     """
-    from laptime.analysis.kpi import RunLookupError, compute_kpi, resolve_run, run_detail
     from laptime.report.terminal import show as render
 
-    store = store_of(ctx)
-    crashed = crashed_after_us(store)
-    with open_index(ctx) as index:
-        try:
-            row = resolve_run(index, run)
-        except RunLookupError as exc:
-            raise UsageProblem(str(exc)) from None
-        kpi = compute_kpi(index, row, now_us=now_us(), crashed_after_us=crashed)
-        detail = run_detail(index, row, kpi)
+    detail = run_kpi(ctx, run, detail=True)
     if as_json:
         echo_json(detail)
         return

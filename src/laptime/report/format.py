@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
 
 BAR_WIDTH = 24
 
@@ -67,12 +66,6 @@ def timestamp(iso: str | None) -> str:
     if not iso:
         return "-"
     return iso[:10] + " " + iso[11:19] + "Z"
-
-
-def timestamp_us(us: int | None) -> str:
-    if us is None:
-        return "-"
-    return datetime.fromtimestamp(us / 1e6, UTC).strftime("%Y-%m-%d %H:%M:%SZ")
 
 
 def bar(share: float, width: int = BAR_WIDTH) -> str:
