@@ -3,15 +3,18 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+# Every package of the dev environment at an exact version (see the file's header).
+CONSTRAINTS := requirements/dev-constraints.txt
+PIP_VERSION := 26.3
 
-.PHONY: demo test lint typecheck pytest bench clean
+.PHONY: demo test lint typecheck pytest bench clean lock
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet 'pip==$(PIP_VERSION)'
 
-$(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+$(VENV)/.installed-dev: pyproject.toml $(CONSTRAINTS) | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -c $(CONSTRAINTS) -e '.[dev]'
 	touch $@
 
 ## Record a simulated multi-agent run in ./.laptime (SQLite + local files) and print its report.
@@ -32,6 +35,16 @@ test: $(VENV)/.installed-dev node_modules/.bin/ccusage
 
 bench: $(VENV)/.installed-dev
 	$(BIN)/python bench/run_all.py
+
+## Re-resolve the dev environment from pyproject.toml and write $(CONSTRAINTS) (review the diff).
+lock:
+	rm -rf .venv-lock
+	$(PYTHON) -m venv .venv-lock
+	.venv-lock/bin/python -m pip install --quiet 'pip==$(PIP_VERSION)'
+	.venv-lock/bin/python -m pip install --quiet -e '.[dev]'
+	{ sed -n '/^#/p' $(CONSTRAINTS); .venv-lock/bin/python -m pip freeze --exclude-editable; } > $(CONSTRAINTS).new
+	mv $(CONSTRAINTS).new $(CONSTRAINTS)
+	rm -rf .venv-lock
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

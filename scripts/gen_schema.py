@@ -10,6 +10,7 @@ become the schema's descriptions). ``tests/test_events.py`` fails while the two 
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 from pathlib import Path
@@ -24,9 +25,22 @@ def render() -> str:
     return json.dumps(json_schema(), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
 
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="gen_schema.py",
+        description=f"Write the shipped JSON Schema of event schema v1 ({SCHEMA_PATH.name}) from laptime.events.",
+        epilog="example: python scripts/gen_schema.py --check",
+    )
+    parser.add_argument(
+        "--check", action="store_true", help="write nothing; exit 1 if the shipped file differs from the generated one"
+    )
+    return parser
+
+
 def main(argv: list[str]) -> int:
+    args = _parser().parse_args(argv)  # --help prints and exits 0; an unknown flag exits 2
     text = render()
-    if "--check" in argv:
+    if args.check:
         current = SCHEMA_PATH.read_text(encoding="utf-8") if SCHEMA_PATH.exists() else ""
         if current != text:
             print(f"{SCHEMA_PATH} is out of date; run: python scripts/gen_schema.py", file=sys.stderr)

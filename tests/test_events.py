@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import calendar
 import importlib.util
+import inspect
 import json
 import re
+import subprocess
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -134,6 +137,46 @@ class TestShippedSchema:
         assert script.main([]) == 0
         assert stale.read_text(encoding="utf-8") == script.render()
         assert script.main(["--check"]) == 0
+
+    @pytest.mark.parametrize("layout", ["as written", "cleaned"])
+    def test_drift_check_does_not_depend_on_how_msgspec_lays_out_docstrings(
+        self, layout: str, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        # msgspec 0.18 copies a struct's docstring as written; 0.23 strips its indentation.
+        real_schema = msgspec.json.schema
+        indented = [t for t in ev.EVENT_TYPES if t.__doc__ and "\n    " in t.__doc__]
+        assert indented, "no multi-line docstring left to tell the layouts apart"
+
+        def schema_with_docstrings(event_type: Any) -> dict[str, Any]:
+            schema: dict[str, Any] = real_schema(event_type)
+            for event in indented:
+                doc = event.__doc__ or ""
+                described = schema["$defs"][event.__name__]
+                described["description"] = doc if layout == "as written" else inspect.cleandoc(doc)
+            return schema
+
+        monkeypatch.setattr(msgspec.json, "schema", schema_with_docstrings)
+        assert ev.json_schema() == _shipped_schema()
+        assert _load_gen_script().render() == SHIPPED.read_text(encoding="utf-8")
+
+    def test_script_help_prints_usage_and_writes_nothing(self) -> None:
+        before = SHIPPED.read_bytes(), SHIPPED.stat().st_mtime_ns
+        result = subprocess.run(
+            [sys.executable, str(GEN_SCRIPT), "--help"], capture_output=True, text=True, check=False, timeout=60
+        )
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.startswith("usage: gen_schema.py [-h] [--check]")
+        assert "example: python scripts/gen_schema.py --check" in result.stdout
+        assert (SHIPPED.read_bytes(), SHIPPED.stat().st_mtime_ns) == before
+
+    def test_script_rejects_an_unknown_argument_with_exit_2(self) -> None:
+        before = SHIPPED.read_bytes()
+        result = subprocess.run(
+            [sys.executable, str(GEN_SCRIPT), "--chek"], capture_output=True, text=True, check=False, timeout=60
+        )
+        assert result.returncode == 2
+        assert "unrecognized arguments: --chek" in result.stderr
+        assert SHIPPED.read_bytes() == before
 
     def test_is_a_valid_draft_2020_12_schema(self) -> None:
         schema = _shipped_schema()

@@ -269,6 +269,7 @@ def json_schema() -> dict[str, Any]:
     canonical form, which ``decode`` checks too.
     """
     schema: dict[str, Any] = msgspec.json.schema(Event)
+    _clean_descriptions(schema)
     for definition in schema.get("$defs", {}).values():
         props = definition.get("properties", {})
         if "v" in props:
@@ -280,6 +281,26 @@ def json_schema() -> dict[str, Any]:
     schema["$id"] = "https://laptime.dev/schema/events-v1.schema.json"
     schema["title"] = "laptime event, schema v1"
     return schema
+
+
+def _clean_descriptions(node: Any) -> None:
+    """Give every ``description`` the layout of ``inspect.cleandoc``, in place.
+
+    msgspec copies struct docstrings into the schema, but whether it strips their
+    indentation first depends on its version (0.23 does, 0.18 does not). Cleaning them
+    here, idempotently, makes the schema the same text under every msgspec release.
+    """
+    import inspect  # lazily: kept off the import path of the SDK
+
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "description" and isinstance(value, str):
+                node[key] = inspect.cleandoc(value)
+            else:
+                _clean_descriptions(value)
+    elif isinstance(node, list):
+        for item in node:
+            _clean_descriptions(item)
 
 
 SCHEMA_FILE: Final = "events-v1.schema.json"
