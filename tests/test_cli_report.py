@@ -191,9 +191,10 @@ def test_report_list_text(three_runs: Path) -> None:
 
 
 def test_report_list_json(three_runs: Path) -> None:
-    rows = invoke_json(three_runs, "report", "list")
+    rows = invoke_json(three_runs, "report", "list")["runs"]
     assert rows[0] == {
         "run_id": "aaaa2222",
+        "short_id": "aaaa2222",
         "name": "third",
         "runner": None,
         "started_at": "2026-01-07T09:00:00.000000Z",
@@ -227,7 +228,7 @@ def test_report_list_json(three_runs: Path) -> None:
     ],
 )
 def test_report_list_filters(three_runs: Path, options: list[str], expected: list[str]) -> None:
-    assert _ids(invoke_json(three_runs, "report", "list", *options)) == expected
+    assert _ids(invoke_json(three_runs, "report", "list", *options)["runs"]) == expected
 
 
 def test_report_list_since_and_until_take_ages(store: Store) -> None:
@@ -235,12 +236,12 @@ def test_report_list_since_and_until_take_ages(store: Store) -> None:
     record_simple_run(store, "old", start=now - timedelta(days=10))
     record_simple_run(store, "new", start=now - timedelta(days=2))
     home = store.root
-    assert _ids(invoke_json(home, "report", "list", "--since", "7d")) == ["new"]
-    assert _ids(invoke_json(home, "report", "list", "--until", "7d")) == ["old"]
-    assert _ids(invoke_json(home, "report", "list", "--since", "72h")) == ["new"]
-    assert _ids(invoke_json(home, "report", "list", "--since", "5000m")) == ["new"]
-    assert _ids(invoke_json(home, "report", "list", "--since", "2w")) == ["new", "old"]
-    assert _ids(invoke_json(home, "report", "list", "--since", "1d")) == []
+    assert _ids(invoke_json(home, "report", "list", "--since", "7d")["runs"]) == ["new"]
+    assert _ids(invoke_json(home, "report", "list", "--until", "7d")["runs"]) == ["old"]
+    assert _ids(invoke_json(home, "report", "list", "--since", "72h")["runs"]) == ["new"]
+    assert _ids(invoke_json(home, "report", "list", "--since", "5000m")["runs"]) == ["new"]
+    assert _ids(invoke_json(home, "report", "list", "--since", "2w")["runs"]) == ["new", "old"]
+    assert _ids(invoke_json(home, "report", "list", "--since", "1d")["runs"]) == []
 
 
 def test_report_list_with_no_match_says_so(three_runs: Path) -> None:
@@ -402,7 +403,7 @@ def test_empty_store(store: Store) -> None:
     assert result.stderr == "Error: no run matches 'abc'; `laptime report list` shows the recorded runs\n"
     result = invoke(store.root, "report", "list")
     assert (result.exit_code, result.stdout) == (0, "no runs match\n")
-    assert invoke_json(store.root, "report", "list") == []
+    assert invoke_json(store.root, "report", "list")["runs"] == []
 
 
 @pytest.mark.parametrize("args", [["report"], ["report", "list"], ["report", "show", "f1x"], ["report", "--json"]])
@@ -441,13 +442,13 @@ def test_unfinished_run_is_running_then_crashed_per_config(store: Store) -> None
     home = store.root
     data = invoke_json(home, "report", "live")
     assert (data["outcome"], data["ended_at"], data["total_duration_ms"]) == ("running", None, 120_000.0)
-    assert _ids(invoke_json(home, "report", "list", "--status", "running")) == ["live"]
+    assert _ids(invoke_json(home, "report", "list", "--status", "running")["runs"]) == ["live"]
     assert invoke(home, "report").stdout.splitlines()[1] == "outcome       running in 2m 00s"
 
     store.config_path.write_text("crashed_after_minutes = 5\n")
     assert invoke_json(home, "report", "live")["outcome"] == "crashed"
-    assert _ids(invoke_json(home, "report", "list", "--status", "crashed")) == ["live"]
-    assert invoke_json(home, "report", "list", "--status", "running") == []
+    assert _ids(invoke_json(home, "report", "list", "--status", "crashed")["runs"]) == ["live"]
+    assert invoke_json(home, "report", "list", "--status", "running")["runs"] == []
     assert invoke(home, "report", "show", "live").stdout.splitlines()[1] == "outcome       crashed in 2m 00s"
 
 
@@ -468,7 +469,7 @@ def test_crash_threshold_can_live_in_pyproject(tmp_path: Path) -> None:
 
 def test_old_unfinished_run_is_crashed_by_default(store: Store) -> None:
     record_unfinished(store, "dead", start=T0)
-    assert invoke_json(store.root, "report", "list")[0]["outcome"] == "crashed"
+    assert invoke_json(store.root, "report", "list")["runs"][0]["outcome"] == "crashed"
 
 
 def test_json_output_is_valid_json_for_every_view(three_runs: Path) -> None:
@@ -476,3 +477,22 @@ def test_json_output_is_valid_json_for_every_view(three_runs: Path) -> None:
         result = invoke(three_runs, *args, "--json")
         assert result.exit_code == 0
         json.loads(result.stdout)
+
+
+def test_report_list_prints_prefixes_unique_among_stored_runs(store: Store) -> None:
+    """Two runs started in the same millisecond share the first 12 digits of their UUIDv7 ids:
+    `report list` prints a longer prefix for them, and each printed id works in `report show`."""
+    from helpers import record_simple_run
+
+    twins = ["019b8a10c8007aaa8000000000000001", "019b8a10c8007aaa8000000000000002"]
+    for run_id in [*twins, "019b8a10c9007bbb8000000000000003"]:
+        record_simple_run(store, run_id)
+    rows = {r["run_id"]: r for r in invoke_json(store.root, "report", "list")["runs"]}
+    assert rows[twins[0]]["short_id"] == twins[0]  # they differ in the last digit only
+    assert rows[twins[1]]["short_id"] == twins[1]
+    assert rows["019b8a10c9007bbb8000000000000003"]["short_id"] == "019b8a10c900"
+    printed = invoke(store.root, "report", "list").stdout
+    for row in rows.values():
+        assert row["short_id"] in printed
+        shown = invoke_json(store.root, "report", "show", row["short_id"])
+        assert shown["run_id"] == row["run_id"]

@@ -38,7 +38,7 @@ def test_demo_twice_records_two_realistic_runs_and_prints_the_report(store: Stor
         assert lines[12] == ""  # then the phase bars
         assert any(line.startswith("unattributed") for line in lines[13:])
 
-    runs = invoke_json(home, "report", "list")
+    runs = invoke_json(home, "report", "list")["runs"]
     assert len(runs) == 2
     ids = [line.split()[3] for line in (first.stdout.splitlines()[0], second.stdout.splitlines()[0])]
     assert sorted(r["run_id"] for r in runs) == sorted(ids)

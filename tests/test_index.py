@@ -61,11 +61,11 @@ def _state(store: Store) -> dict[str, tuple[int, int]]:
 def _every_answer(home: Path) -> dict[str, Any]:
     """What every report says, as JSON (and text) keyed by the command line."""
     answers: dict[str, Any] = {}
-    runs = invoke_json(home, "report", "list", "--limit", "1000")
+    runs = invoke_json(home, "report", "list", "--limit", "1000")["runs"]
     answers["report list --json"] = runs
     answers["report --json"] = invoke_json(home, "report")
     for status in ("completed", "failed", "running", "crashed"):
-        answers[f"report list --status {status}"] = invoke_json(home, "report", "list", "--status", status)
+        answers[f"report list --status {status}"] = invoke_json(home, "report", "list", "--status", status)["runs"]
     for row in runs:
         run_id = row["run_id"]
         answers[f"report {run_id} --json"] = invoke_json(home, "report", run_id)
@@ -173,7 +173,7 @@ def test_incremental_and_rebuilt_indexes_answer_every_report_identically(store: 
 
     # Step 4: more appends to both days, a bad line, and reports between them.
     record_simple_run(store, "aaaa1111", start=T0 + timedelta(days=1), name="day two", calls=2)
-    assert len(invoke_json(home, "report", "list")) == 3
+    assert len(invoke_json(home, "report", "list")["runs"]) == 3
     with store.segment_path(DAY2).open("ab") as handle:
         handle.write(BAD_LINE)
     bad_line_number = _lines(store, DAY2)
@@ -239,17 +239,17 @@ def test_a_replaced_or_truncated_segment_is_read_again(store: Store) -> None:
     path.write_bytes(keep)  # truncated: r2 is gone from the log
     stats = _update(store)
     assert (stats.segments, stats.bytes) == (1, len(keep))
-    assert [r["run_id"] for r in invoke_json(store.root, "report", "list")] == ["r1"]
+    assert [r["run_id"] for r in invoke_json(store.root, "report", "list")["runs"]] == ["r1"]
 
     replacement = path.with_suffix(".tmp")
     replacement.write_bytes(b"".join(lines))
     replacement.replace(path)  # a new file (new inode), bigger again
     assert _update(store).bytes == len(b"".join(lines))
-    assert [r["run_id"] for r in invoke_json(store.root, "report", "list")] == ["r2", "r1"]
+    assert [r["run_id"] for r in invoke_json(store.root, "report", "list")["runs"]] == ["r2", "r1"]
 
     path.unlink()  # a removed segment takes its runs with it
     _update(store)
-    assert invoke_json(store.root, "report", "list") == []
+    assert invoke_json(store.root, "report", "list")["runs"] == []
 
 
 def test_a_line_still_being_written_is_left_for_the_next_update(store: Store) -> None:
@@ -274,7 +274,7 @@ def test_a_line_still_being_written_is_left_for_the_next_update(store: Store) ->
     second = _update(store)
     assert second.bytes == len(new) - complete
     assert second.bad_lines == []
-    assert [r["run_id"] for r in invoke_json(store.root, "report", "list")] == ["r2", "r1"]
+    assert [r["run_id"] for r in invoke_json(store.root, "report", "list")["runs"]] == ["r2", "r1"]
 
 
 # -- seed 003's run_phase_metrics view --------------------------------------------------------
@@ -391,7 +391,7 @@ def test_doctor_reports_bad_lines_where_they_are_and_exits_1(store: Store) -> No
     assert data["events"] == events
     assert data["runs"] == 2
     # reports warn about skipped lines only when they are first met, and still work
-    assert [r["run_id"] for r in invoke_json(store.root, "report", "list")] == ["after", FIXED_RUN_ID]
+    assert [r["run_id"] for r in invoke_json(store.root, "report", "list")["runs"]] == ["after", FIXED_RUN_ID]
 
 
 def test_report_warns_about_a_new_bad_line_on_stderr(store: Store) -> None:
@@ -474,7 +474,7 @@ class TestRepeatedEvents:
         assert kpi["total_duration_ms"] == 60_000
         assert kpi["phases"]["plan"]["duration_ms"] == 10_000
         assert [s["outcome"] for s in kpi["spans"]] == ["completed"]
-        assert len(invoke_json(store.root, "report", "list")) == 1
+        assert len(invoke_json(store.root, "report", "list")["runs"]) == 1
 
 
 # -- the derived tables after rows go away or change in place ------------------------------------

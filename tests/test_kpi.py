@@ -15,7 +15,7 @@ import pytest
 
 from helpers import FIXED_RUN_ID, GPT, HAIKU, SONNET, T0, kpi_of, make_recorder, record_fixed_run, record_unfinished, us
 from laptime import SimulatedClock, estimate, from_openai
-from laptime.analysis.kpi import union_ms
+from laptime.definitions import union_us
 from laptime.report.terminal import scoreboard
 
 if TYPE_CHECKING:
@@ -255,8 +255,8 @@ def test_failed_phase_attempts_are_counted(store: Store) -> None:
         ([(5000, 6000), (0, 1000)], 2.0),
     ],
 )
-def test_union_ms(intervals: list[tuple[int, int]], expected: float) -> None:
-    assert union_ms(intervals) == expected
+def test_union_us(intervals: list[tuple[int, int]], expected: float) -> None:
+    assert union_us(intervals) / 1000 == expected
 
 
 # -- tokens -------------------------------------------------------------------------------

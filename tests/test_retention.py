@@ -20,7 +20,7 @@ TODAY = date(2026, 11, 21)
 
 def _every_report(store: Store) -> dict[str, Any]:
     """Every report laptime gives on the store, as JSON, keyed by command."""
-    runs = invoke_json(store.root, "report", "list", "--limit", "1000")
+    runs = invoke_json(store.root, "report", "list", "--limit", "1000")["runs"]
     out: dict[str, Any] = {"list": runs}
     for row in runs:
         out[f"report {row['run_id']}"] = invoke_json(store.root, "report", row["run_id"])
@@ -110,7 +110,7 @@ class TestClean:
         assert data["segments"] == ["2026-01-05.jsonl"]
         assert data["runs_removed_whole"] == 1
         assert [p.name for p in old_store.segments()] == ["2026-01-06.jsonl", "2026-01-07.jsonl"]
-        runs = {r["run_id"] for r in invoke_json(old_store.root, "report", "list")}
+        runs = {r["run_id"] for r in invoke_json(old_store.root, "report", "list")["runs"]}
         assert runs == {"run-b-0000000000000000000000000000", "run-c-0000000000000000000000000000"}
 
     def test_nothing_older(self, old_store: Store) -> None:

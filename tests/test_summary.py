@@ -237,7 +237,7 @@ def test_derived_tables_rebuilt_equal_incremental(store: Store) -> None:
         index.rebuild()
         assert dump(index) == incremental
     assert len(incremental["run_facts"]) == 3
-    assert incremental["run_facts"][0] == (FIXED_RUN_ID, 270_000_000, 1, 0)
+    assert incremental["run_facts"][0] == (FIXED_RUN_ID, 270_000_000, 1, 0, 0)
 
 
 # -- the unfiltered summary: store-wide aggregates kept by the index -------------------------------
@@ -431,7 +431,7 @@ def test_percentiles_are_sqlites_to_the_bit() -> None:
 def test_rank_buckets_are_bisect_right_of_the_edges() -> None:
     import apsw
 
-    from laptime.index import RANK_EDGES, rank_bucket_sql
+    from laptime.derived import RANK_EDGES, rank_bucket_sql
 
     values = [-(10**13), -1, 0, 1, 999, 10**13, *(e + d for e in RANK_EDGES for d in (-1, 0, 1))]
     db = apsw.Connection(":memory:")

@@ -13,7 +13,6 @@ raw JSON, and hands tuples straight to SQLite: no per-field Python work per even
 from __future__ import annotations
 
 import contextlib
-import functools
 import gc
 import operator
 import time
@@ -25,24 +24,20 @@ from typing import Any, Final, Literal, Self
 import apsw
 import msgspec
 
+from laptime import definitions as d
 from laptime import events as ev
+from laptime.analysis.cost import COST_CACHE_SCHEMA
+from laptime.derived import DERIVED_SCHEMA, DERIVED_TEMP, derived_statements
 from laptime.log import LineChunk, read_chunks, torn_tail
 from laptime.store import Store
 
-INDEX_VERSION: Final = 5  # 3: derived run_llm, run_phases, run_facts; 4: the first span_end of a span wins;
-# 5: store-wide aggregates (agg_*, rank_buckets) and indexes for a fast unfiltered `report summary`
+INDEX_VERSION: Final = 6  # 3: derived run_llm, run_phases, run_facts; 4: the first span_end of a span wins;
+# 5: store-wide aggregates (agg_*, rank_buckets) and indexes for a fast unfiltered `report summary`;
+# 6: runs.first_us (a run without a start span starts at its first event), 1-hour cache writes
+# and downtime in the derived tables (laptime.definitions)
 
-# A run's duration in microseconds (a run with no end: up to its last event), for runs with a start.
-RUN_DURATION_US: Final = "(COALESCE(ended_us, last_us) - started_us)"
-
-# Timestamps are canonical (``YYYY-MM-DDTHH:MM:SS.ffffffZ``), so SQL can turn them
-# into integer microseconds exactly, without float rounding.
-TS_US_SQL: Final = "(unixepoch(substr({col},1,19))*1000000 + CAST(substr({col},21,6) AS INTEGER))"
-
-
-def ts_us(col: str) -> str:
-    """SQL for the integer microseconds of a timestamp column."""
-    return TS_US_SQL.format(col=col)
+RUN_DURATION_US: Final = d.run_duration_sql()
+ts_us = d.ts_us_sql
 
 
 _TABLE_OF: Final[dict[type[Any], str]] = {
@@ -161,7 +156,8 @@ _SCHEMA: Final = [
         PRIMARY KEY (seg, line))""",
     """CREATE TABLE IF NOT EXISTS runs (
         run_id TEXT PRIMARY KEY, name TEXT, runner TEXT, started_us INTEGER, ended_us INTEGER,
-        last_us INTEGER NOT NULL, outcome TEXT, error TEXT, attrs TEXT, end_attrs TEXT)""",
+        first_us INTEGER NOT NULL, last_us INTEGER NOT NULL, outcome TEXT, error TEXT, attrs TEXT,
+        end_attrs TEXT)""",
     "CREATE INDEX IF NOT EXISTS runs_started ON runs(started_us)",
     "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)",
     f"""CREATE VIEW IF NOT EXISTS spans AS
@@ -180,284 +176,9 @@ _SCHEMA: Final = [
                CASE WHEN end_us IS NULL THEN NULL ELSE (end_us - start_us) / 1000000 END AS duration_seconds,
                outcome, attrs AS metadata
         FROM spans WHERE kind = 'phase'""",
-    # Per-run aggregates for `report summary` (and cost): derived from the event tables
-    # in _refresh_runs for the runs an ingest touched, so a rebuilt index equals an
-    # incremental one. See _derived_refresh for what each column means.
-    """CREATE TABLE IF NOT EXISTS run_llm (
-        run_id TEXT NOT NULL, model TEXT NOT NULL, provider TEXT NOT NULL, day TEXT NOT NULL,
-        bucket INTEGER NOT NULL, reported INTEGER NOT NULL, calls INTEGER NOT NULL,
-        input INTEGER NOT NULL, output INTEGER NOT NULL, cache_read INTEGER NOT NULL, cache_write INTEGER NOT NULL,
-        estimated_tokens INTEGER NOT NULL, cost_usd REAL, latency_sum REAL, latency_n INTEGER NOT NULL,
-        PRIMARY KEY (run_id, model, provider, day, bucket, reported)) WITHOUT ROWID""",
-    """CREATE TABLE IF NOT EXISTS run_phases (
-        run_id TEXT NOT NULL, phase TEXT NOT NULL, duration_us INTEGER NOT NULL, attempts INTEGER NOT NULL,
-        start_offset_us INTEGER NOT NULL, PRIMARY KEY (run_id, phase)) WITHOUT ROWID""",
-    """CREATE TABLE IF NOT EXISTS run_facts (
-        run_id TEXT PRIMARY KEY, tvc_us INTEGER, retries INTEGER NOT NULL,
-        changes_requested INTEGER NOT NULL) WITHOUT ROWID""",
-    # Store-wide aggregates for the unfiltered `report summary`, kept by _refresh_runs
-    # (see the comment above RANK_EDGES for what each column means).
-    """CREATE TABLE IF NOT EXISTS agg_runs (
-        ended INTEGER NOT NULL, outcome TEXT NOT NULL, runs INTEGER NOT NULL, started INTEGER NOT NULL,
-        duration_us INTEGER NOT NULL, tvc_n INTEGER NOT NULL, with_retries INTEGER NOT NULL,
-        with_changes INTEGER NOT NULL, rework INTEGER NOT NULL, PRIMARY KEY (ended, outcome)) WITHOUT ROWID""",
-    """CREATE TABLE IF NOT EXISTS agg_phases (
-        phase TEXT PRIMARY KEY, runs INTEGER NOT NULL, attempts INTEGER NOT NULL, duration_us INTEGER NOT NULL,
-        start_offset_us INTEGER NOT NULL) WITHOUT ROWID""",
-    """CREATE TABLE IF NOT EXISTS agg_tasks (
-        named INTEGER NOT NULL, task TEXT NOT NULL, llm_runs INTEGER NOT NULL,
-        PRIMARY KEY (named, task)) WITHOUT ROWID""",
-    """CREATE TABLE IF NOT EXISTS agg_llm (
-        model TEXT NOT NULL, provider TEXT NOT NULL, day TEXT NOT NULL, bucket INTEGER NOT NULL,
-        reported INTEGER NOT NULL, calls INTEGER NOT NULL, input INTEGER NOT NULL, output INTEGER NOT NULL,
-        cache_read INTEGER NOT NULL, cache_write INTEGER NOT NULL, estimated_tokens INTEGER NOT NULL,
-        cost_usd REAL NOT NULL, latency_sum REAL NOT NULL, latency_n INTEGER NOT NULL,
-        PRIMARY KEY (model, provider, day, bucket, reported)) WITHOUT ROWID""",
-    """CREATE TABLE IF NOT EXISTS agg_files (
-        path TEXT PRIMARY KEY, runs INTEGER NOT NULL, changes INTEGER NOT NULL, lines_added INTEGER,
-        lines_removed INTEGER) WITHOUT ROWID""",
-    """CREATE TABLE IF NOT EXISTS rank_buckets (
-        metric TEXT NOT NULL, key TEXT NOT NULL, bucket INTEGER NOT NULL, n INTEGER NOT NULL,
-        PRIMARY KEY (metric, key, bucket)) WITHOUT ROWID""",
-    # Ordered indexes: percentiles read the values at two ranks (see rank_buckets), top
-    # files the first rows; the aggregates are recomputed per touched day and path.
-    f"CREATE INDEX IF NOT EXISTS runs_duration ON runs({RUN_DURATION_US}) WHERE started_us IS NOT NULL",
-    "CREATE INDEX IF NOT EXISTS runs_open ON runs(last_us) WHERE ended_us IS NULL",
-    "CREATE INDEX IF NOT EXISTS runs_name ON runs(name)",
-    "CREATE INDEX IF NOT EXISTS run_facts_tvc ON run_facts(tvc_us) WHERE tvc_us IS NOT NULL",
-    "CREATE INDEX IF NOT EXISTS run_phases_duration ON run_phases(phase, duration_us)",
-    "CREATE INDEX IF NOT EXISTS run_llm_day ON run_llm(day, model, provider, bucket, reported)",
-    "CREATE INDEX IF NOT EXISTS llm_calls_latency ON llm_calls(model, provider, latency_ms) WHERE latency_ms NOTNULL",
-    "CREATE INDEX IF NOT EXISTS file_changes_path ON file_changes(path, run, lines_added, lines_removed)",
-    "CREATE INDEX IF NOT EXISTS agg_files_top ON agg_files(runs DESC, changes DESC, path)",
-    "CREATE INDEX IF NOT EXISTS agg_llm_day ON agg_llm(day)",
-    # A cache, not derived: task costs priced under one price fingerprint (laptime.analysis.cost).
-    # _refresh_runs drops the rows of the tasks (and models) whose runs it touches.
-    """CREATE TABLE IF NOT EXISTS task_cost_cache (
-        named INTEGER NOT NULL, task TEXT NOT NULL, fingerprint TEXT NOT NULL, runs INTEGER NOT NULL,
-        cost_usd REAL, unpriced INTEGER NOT NULL, PRIMARY KEY (named, task)) WITHOUT ROWID""",
-    # The same for models: a ModelCost (laptime.analysis.cost) as JSON, per (model, provider).
-    """CREATE TABLE IF NOT EXISTS model_cost_cache (
-        model TEXT NOT NULL, provider TEXT NOT NULL, fingerprint TEXT NOT NULL, payload TEXT NOT NULL,
-        PRIMARY KEY (model, provider)) WITHOUT ROWID""",
+    *DERIVED_SCHEMA,
+    *COST_CACHE_SCHEMA,
 ]
-
-# The derived per-run tables, rebuilt for the runs in temp.touched (after `runs`).
-#   run_llm: llm usage per (run, model, provider, UTC day, tier bucket, cost reported?):
-#     calls; token sums with input in Anthropic's meaning (cache excluded); estimated_tokens
-#     (the call totals of estimated calls); the reported cost; latency sum and count. The
-#     day and tier bucket let laptime.pricing price the groups exactly (see its docstring).
-#   run_phases: top-level phase spans per (run, phase): summed duration (an open span ends
-#     at the run's end), attempts, and when the phase first started, from the run's start.
-#   run_facts: TVc (run start to the first checkpoint after a passing validation, or a
-#     verified one), retries (as analysis.kpi counts them), and whether any span's attrs
-#     carry source_outcome "changes_requested".
-_TOUCHED: Final = "(SELECT run_id FROM temp.touched)"
-_LLM_INPUT: Final = (
-    "CASE WHEN input_includes_cache THEN MAX(0, input_tokens - cache_read_tokens - cache_write_tokens) "
-    "ELSE input_tokens END"
-)
-_VERIFY_PHASES: Final = "('verify', 'verification', 'test', 'validation')"
-
-
-def _derived_refresh() -> list[str]:
-    from laptime.pricing import tier_bucket_sql  # no genai-prices import: just the thresholds
-
-    bucket = tier_bucket_sql("inp + cache_read_tokens + cache_write_tokens")
-    return [
-        *(f"DELETE FROM {t} WHERE run_id IN {_TOUCHED}" for t in ("run_llm", "run_phases", "run_facts")),
-        f"""INSERT INTO run_llm
-            SELECT run, model, provider, substr(ts, 1, 10), {bucket}, cost_usd IS NOT NULL, COUNT(*),
-                   SUM(inp), SUM(output_tokens), SUM(cache_read_tokens), SUM(cache_write_tokens),
-                   SUM(CASE WHEN estimated THEN inp + output_tokens + cache_read_tokens + cache_write_tokens
-                       ELSE 0 END),
-                   SUM(cost_usd), SUM(latency_ms), COUNT(latency_ms)
-            FROM (SELECT *, {_LLM_INPUT} AS inp FROM llm_calls WHERE run IN {_TOUCHED})
-            GROUP BY 1, 2, 3, 4, 5, 6""",
-        f"""INSERT INTO run_phases
-            SELECT s.run, s.name,
-                   SUM(MAX(COALESCE({ts_us("e.ts")}, COALESCE(r.ended_us, r.last_us)), {ts_us("s.ts")})
-                       - {ts_us("s.ts")}),
-                   COUNT(*), MIN({ts_us("s.ts")}) - COALESCE(r.started_us, MIN({ts_us("s.ts")}))
-            FROM span_starts s JOIN runs r ON r.run_id = s.run LEFT JOIN span_ends e ON e.id = (
-                SELECT x.id FROM span_ends x WHERE x.span = s.span ORDER BY x.ts, x.id LIMIT 1)
-            WHERE s.run IN {_TOUCHED} AND s.kind = 'phase' AND s.parent = s.run
-            GROUP BY s.run, s.name""",
-        f"""INSERT INTO run_facts
-            SELECT r.run_id,
-                   (SELECT {ts_us("c.ts")} FROM checkpoints c WHERE c.run = r.run_id AND (c.verified OR EXISTS (
-                        SELECT 1 FROM validations v WHERE v.run = c.run AND v.passed AND v.ts <= c.ts))
-                    ORDER BY c.ts, c.id LIMIT 1) - r.started_us,
-                   CASE WHEN EXISTS (SELECT 1 FROM validations WHERE run = r.run_id) THEN
-                       (SELECT COUNT(*) FROM validations v WHERE v.run = r.run_id AND EXISTS (
-                            SELECT 1 FROM validations w WHERE w.run = v.run AND w.command = v.command
-                            AND NOT w.passed AND (w.ts < v.ts OR (w.ts = v.ts AND w.id < v.id))))
-                   ELSE (SELECT COALESCE(SUM(attempts - 1), 0) FROM run_phases p
-                         WHERE p.run_id = r.run_id AND lower(p.phase) IN {_VERIFY_PHASES}) END,
-                   EXISTS (SELECT 1 FROM span_starts s WHERE s.run = r.run_id
-                           AND s.attrs LIKE '%changes_requested%'
-                           AND s.attrs ->> '$.source_outcome' = 'changes_requested')
-                   OR EXISTS (SELECT 1 FROM span_ends s WHERE s.run = r.run_id
-                              AND s.attrs LIKE '%changes_requested%'
-                              AND s.attrs ->> '$.source_outcome' = 'changes_requested')
-            FROM runs r WHERE r.run_id IN {_TOUCHED}""",
-    ]
-
-
-# Store-wide aggregates, kept up to date by _refresh_runs for the runs in temp.touched:
-# the "before" statements of _derived_statements run before the touched runs' rows of
-# `runs` and the run_* tables are replaced, the "after" ones after. Integer aggregates
-# are kept by delta (subtract the old per-run rows, add the new ones: exact, so a rebuilt
-# index equals an incremental one); the ones with float sums are recomputed for the days
-# (agg_llm) or paths (agg_files) the touched runs have, reading the rows in index order,
-# so the sums come out the same. A rebuild (no runs before) skips the subtraction and
-# recomputes every day and path.
-#   agg_runs: per (ended?, outcome with COALESCE(outcome, 'completed'); '' when not ended):
-#     runs; runs with a start and the sum of their durations (RUN_DURATION_US); runs with a
-#     TVc; runs with retries, with changes requested, with either (from run_facts).
-#   agg_phases: per phase, over run_phases: runs that have it, attempts, summed duration and
-#     start offsets.
-#   agg_tasks: per task (run name; named = 0 and task '' for runs without a name): the runs
-#     with LLM calls.
-#   agg_llm: run_llm summed over runs: per (model, provider, day, bucket, reported?).
-#   agg_files: per path, over file_changes: runs that changed it, changes, lines added and
-#     removed.
-#   rank_buckets: how many values fall in each bucket of RANK_EDGES, per metric ('duration':
-#     RUN_DURATION_US over runs with a start; 'tvc': run_facts.tvc_us; 'phase': each
-#     phase's run_phases.duration_us, key = the phase), so that a percentile reads the
-#     value at a rank with a short OFFSET into the bucket's range of an ordered index.
-
-# Bucket edges for rank_buckets, in microseconds: 1 ms to 12 days, 8 buckets per doubling.
-# A value's bucket is the number of edges at or below it (bisect_right), so the values of
-# bucket b >= 1 are those in [RANK_EDGES[b - 1], RANK_EDGES[b]).
-RANK_EDGES: Final[tuple[int, ...]] = tuple(round(1000 * 2 ** (i / 8)) for i in range(241))
-
-
-def rank_bucket_sql(value: str) -> str:
-    """SQL for a value's bucket among RANK_EDGES (``bisect_right``), as a binary search."""
-
-    def node(low: int, high: int) -> str:  # the answer is in [low, high]
-        if low == high:
-            return str(low)
-        mid = (low + high + 1) // 2
-        return f"CASE WHEN {value} >= {RANK_EDGES[mid - 1]} THEN {node(mid, high)} ELSE {node(low, mid - 1)} END"
-
-    return node(0, len(RANK_EDGES))
-
-
-def _upsert_sum(table: str, key: str, columns: Sequence[str], select: str) -> str:
-    """INSERT a delta (``select`` gives key columns, then ``columns``) adding onto existing rows."""
-    updates = ", ".join(f"{c} = {table}.{c} + excluded.{c}" for c in columns)
-    return (
-        f"INSERT INTO {table} ({key}, {', '.join(columns)}) SELECT * FROM ({select}) WHERE true "
-        f"ON CONFLICT ({key}) DO UPDATE SET {updates}"
-    )
-
-
-def _derived_deltas(sign: str) -> list[str]:
-    """Add (sign "+") or subtract (sign "-") the touched runs' part of the delta-kept aggregates."""
-    s = sign
-    run_duration = "(COALESCE(r.ended_us, r.last_us) - r.started_us)"
-    return [
-        _upsert_sum(
-            "agg_runs",
-            "ended, outcome",
-            ("runs", "started", "duration_us", "tvc_n", "with_retries", "with_changes", "rework"),
-            f"""SELECT r.ended_us IS NOT NULL,
-                       CASE WHEN r.ended_us IS NOT NULL THEN COALESCE(r.outcome, 'completed') ELSE '' END,
-                       {s}COUNT(*), {s}COUNT(r.started_us), {s}COALESCE(SUM({run_duration}), 0),
-                       {s}COUNT(f.tvc_us), {s}COALESCE(SUM(f.retries > 0), 0),
-                       {s}COALESCE(SUM(f.changes_requested), 0),
-                       {s}COALESCE(SUM(f.retries > 0 OR f.changes_requested), 0)
-                FROM runs r LEFT JOIN run_facts f ON f.run_id = r.run_id
-                WHERE r.run_id IN {_TOUCHED} GROUP BY 1, 2""",
-        ),
-        _upsert_sum(
-            "agg_phases",
-            "phase",
-            ("runs", "attempts", "duration_us", "start_offset_us"),
-            f"""SELECT phase, {s}COUNT(*), {s}SUM(attempts), {s}SUM(duration_us), {s}SUM(start_offset_us)
-                FROM run_phases WHERE run_id IN {_TOUCHED} GROUP BY phase""",
-        ),
-        _upsert_sum(
-            "agg_tasks",
-            "named, task",
-            ("llm_runs",),
-            f"""SELECT r.name IS NOT NULL, COALESCE(r.name, ''), {s}COUNT(*) FROM runs r
-                WHERE r.run_id IN {_TOUCHED} AND EXISTS (SELECT 1 FROM run_llm l WHERE l.run_id = r.run_id)
-                GROUP BY 1, 2""",
-        ),
-        _upsert_sum(
-            "rank_buckets",
-            "metric, key, bucket",
-            ("n",),
-            f"""SELECT 'duration', '', {rank_bucket_sql("d")}, {s}COUNT(*)
-                FROM (SELECT {run_duration} AS d FROM runs r
-                      WHERE r.run_id IN {_TOUCHED} AND r.started_us IS NOT NULL) GROUP BY 3
-                UNION ALL
-                SELECT 'tvc', '', {rank_bucket_sql("tvc_us")}, {s}COUNT(*) FROM run_facts
-                WHERE run_id IN {_TOUCHED} AND tvc_us IS NOT NULL GROUP BY 3
-                UNION ALL
-                SELECT 'phase', phase, {rank_bucket_sql("duration_us")}, {s}COUNT(*) FROM run_phases
-                WHERE run_id IN {_TOUCHED} GROUP BY 2, 3""",
-        ),
-        # Caches keyed by task and by model: the touched runs' ones, before and after, are priced again.
-        f"""DELETE FROM task_cost_cache WHERE (named, task) IN (
-                SELECT name IS NOT NULL, COALESCE(name, '') FROM runs WHERE run_id IN {_TOUCHED})""",
-        f"""DELETE FROM model_cost_cache WHERE (model, provider) IN (
-                SELECT model, provider FROM run_llm WHERE run_id IN {_TOUCHED})""",
-    ]
-
-
-_TOUCHED_DAYS: Final = (
-    "INSERT OR IGNORE INTO temp.touched_days SELECT DISTINCT day FROM run_llm WHERE run_id IN " + _TOUCHED
-)
-_TOUCHED_PATHS: Final = (
-    "INSERT OR IGNORE INTO temp.touched_paths SELECT DISTINCT path FROM file_changes WHERE run IN " + _TOUCHED
-)
-
-
-def _derived_after(*, fresh: bool) -> list[str]:
-    """The statements after the per-run tables are refreshed; ``fresh`` when the index held
-    no runs before (a rebuild): then every day and path is new, and read without a filter."""
-    days = "" if fresh else "WHERE day IN (SELECT day FROM temp.touched_days)"
-    paths = "" if fresh else "WHERE path IN (SELECT path FROM temp.touched_paths)"
-    return [
-        *_derived_deltas("+"),
-        "DELETE FROM agg_runs WHERE runs = 0",
-        "DELETE FROM agg_phases WHERE runs = 0",
-        "DELETE FROM agg_tasks WHERE llm_runs = 0",
-        "DELETE FROM rank_buckets WHERE n = 0",
-        *([] if fresh else [_TOUCHED_DAYS, f"DELETE FROM agg_llm {days}"]),
-        # Grouped in the order of run_llm_day, so each group's float sums add the same rows
-        # in the same order however many days are recomputed.
-        f"""INSERT INTO agg_llm
-            SELECT model, provider, day, bucket, reported, SUM(calls), SUM(input), SUM(output), SUM(cache_read),
-                   SUM(cache_write), SUM(estimated_tokens), TOTAL(cost_usd), TOTAL(latency_sum), SUM(latency_n)
-            FROM run_llm INDEXED BY run_llm_day {days}
-            GROUP BY day, model, provider, bucket, reported""",
-        "DELETE FROM temp.touched_days",
-        *([] if fresh else [_TOUCHED_PATHS, f"DELETE FROM agg_files {paths}"]),
-        f"""INSERT INTO agg_files
-            SELECT path, COUNT(DISTINCT run), COUNT(*), SUM(lines_added), SUM(lines_removed)
-            FROM file_changes INDEXED BY file_changes_path {paths} GROUP BY path""",
-        "DELETE FROM temp.touched_paths",
-    ]
-
-
-@functools.cache
-def _derived_statements(*, fresh: bool) -> tuple[list[str], list[str]]:
-    """(before, after) the touched runs' per-run rows are replaced; built on first use (a few
-    ms of string work that a read-only command never needs). No "before" when ``fresh``."""
-    before = [] if fresh else [_TOUCHED_DAYS, *_derived_deltas("-")]
-    return before, [*_derived_refresh(), *_derived_after(fresh=fresh)]
-
-
-_DERIVED_TEMP: Final = (
-    "CREATE TEMP TABLE IF NOT EXISTS touched (run_id TEXT PRIMARY KEY)",
-    "CREATE TEMP TABLE IF NOT EXISTS touched_days (day TEXT PRIMARY KEY)",
-    "CREATE TEMP TABLE IF NOT EXISTS touched_paths (path TEXT PRIMARY KEY)",
-)
 
 _TABLES_WITH_TIME: Final = tuple(_TABLE_OF.values())
 
@@ -670,7 +391,7 @@ class Index:
             seg = row[0]
             touched = self._runs_in_segment(seg)
             # The paths of the file changes about to go: their agg_files rows are recomputed.
-            for statement in _DERIVED_TEMP:
+            for statement in DERIVED_TEMP:
                 self.db.execute(statement)
             self.db.execute(
                 "INSERT OR IGNORE INTO temp.touched_paths SELECT path FROM file_changes WHERE seg = ?", (seg,)
@@ -748,7 +469,7 @@ class Index:
     # -- the derived runs table ------------------------------------------------------------
 
     def _refresh_runs(self, run_ids: set[str]) -> None:
-        for statement in _DERIVED_TEMP:
+        for statement in DERIVED_TEMP:
             self.db.execute(statement)
         if not run_ids:
             self.db.execute("DELETE FROM temp.touched_paths")
@@ -756,22 +477,28 @@ class Index:
         self.db.execute("DELETE FROM temp.touched")
         self.db.executemany("INSERT OR IGNORE INTO temp.touched VALUES (?)", ((r,) for r in run_ids))
         fresh = not self.db.execute("SELECT EXISTS (SELECT 1 FROM runs)").fetchall()[0][0]
-        before, after = _derived_statements(fresh=fresh)
+        before, after = derived_statements(fresh=fresh)
         for statement in before:  # take the touched runs' old rows out of the aggregates
             self.db.execute(statement)
         self.db.execute("DELETE FROM runs WHERE run_id IN (SELECT run_id FROM temp.touched)")
-        last_parts = " UNION ALL ".join(
-            f"SELECT run, MAX(ts) AS ts FROM {table} WHERE run IN (SELECT run_id FROM temp.touched) GROUP BY run"
+        # The first and last event of each run, over every event table (laptime.definitions:
+        # a run without a start span starts at its first event; one without an end, for now,
+        # ends at its last).
+        bound_parts = " UNION ALL ".join(
+            f"SELECT run, MIN(ts) AS first, MAX(ts) AS last FROM {table} "
+            "WHERE run IN (SELECT run_id FROM temp.touched) GROUP BY run"
             for table in _TABLES_WITH_TIME
         )
         self.db.execute(
             f"""
-            INSERT INTO runs(run_id, name, runner, started_us, ended_us, last_us, outcome, error, attrs, end_attrs)
+            INSERT INTO runs(run_id, name, runner, started_us, ended_us, first_us, last_us, outcome, error, attrs,
+                             end_attrs)
             SELECT t.run_id, s.name, s.attrs ->> '$.runner',
-                   {ts_us("s.ts")}, {ts_us("e.ts")}, {ts_us("l.ts")},
+                   {ts_us("s.ts")}, {ts_us("e.ts")}, {ts_us("l.first")}, {ts_us("l.last")},
                    e.outcome, e.error, s.attrs, e.attrs
             FROM temp.touched t
-            JOIN (SELECT run, MAX(ts) AS ts FROM ({last_parts}) GROUP BY run) l ON l.run = t.run_id
+            JOIN (SELECT run, MIN(first) AS first, MAX(last) AS last FROM ({bound_parts}) GROUP BY run) l
+                 ON l.run = t.run_id
             LEFT JOIN span_starts s ON s.id = (
                 SELECT x.id FROM span_starts x WHERE x.run = t.run_id AND x.span = t.run_id AND x.kind = 'run'
                 ORDER BY x.ts, x.id LIMIT 1)

@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any
 import apsw
 import msgspec
 
-from laptime.index import ts_us
+from laptime.definitions import ts_us_sql as ts_us
 from laptime.pricing import SOURCE_REPORTED, SOURCE_UNPRICED, TIER_THRESHOLDS, PriceBook
 
 if TYPE_CHECKING:
@@ -45,6 +45,27 @@ if TYPE_CHECKING:
 
 # Bump when a change here or in laptime.pricing changes what a cached task cost would be.
 COST_CACHE_VERSION = 1
+
+# The cost engine's caches in the index (created with its schema, dropped with it). Not
+# derived: costs priced under one price fingerprint (see price_fingerprint). The index's
+# ingest drops the rows of the tasks (and models) whose runs it touches, with
+# COST_CACHE_INVALIDATION ({touched}: the SQL of the touched run ids).
+COST_CACHE_SCHEMA: tuple[str, ...] = (
+    # Task costs: one row per task (run name).
+    """CREATE TABLE IF NOT EXISTS task_cost_cache (
+        named INTEGER NOT NULL, task TEXT NOT NULL, fingerprint TEXT NOT NULL, runs INTEGER NOT NULL,
+        cost_usd REAL, unpriced INTEGER NOT NULL, PRIMARY KEY (named, task)) WITHOUT ROWID""",
+    # The same for models: a ModelCost (laptime.analysis.cost) as JSON, per (model, provider).
+    """CREATE TABLE IF NOT EXISTS model_cost_cache (
+        model TEXT NOT NULL, provider TEXT NOT NULL, fingerprint TEXT NOT NULL, payload TEXT NOT NULL,
+        PRIMARY KEY (model, provider)) WITHOUT ROWID""",
+)
+COST_CACHE_INVALIDATION: tuple[str, ...] = (
+    """DELETE FROM task_cost_cache WHERE (named, task) IN (
+           SELECT name IS NOT NULL, COALESCE(name, '') FROM runs WHERE run_id IN {touched})""",
+    """DELETE FROM model_cost_cache WHERE (model, provider) IN (
+           SELECT model, provider FROM run_llm WHERE run_id IN {touched})""",
+)
 
 # Library price answers, kept across processes: a cache, dropped with the index.
 _PRICE_CACHE_TABLE = """CREATE TABLE IF NOT EXISTS price_cache (

@@ -13,10 +13,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from laptime import definitions as d
 from laptime.clock import timestamp_from_us
-from laptime.index import Index, ts_us
+from laptime.definitions import US_PER_MS
+from laptime.definitions import ts_us_sql as ts_us
+from laptime.index import Index
 
-US_PER_MS = 1000
 _SQLITE_MAX_INT = 2**63 - 1
 
 
@@ -31,43 +33,49 @@ class RunRow:
     run_id: str
     name: str | None
     runner: str | None
-    started_us: int | None
-    ended_us: int | None
-    last_us: int
+    started_us: int | None  # the run span's start (None: no start span)
+    ended_us: int | None  # the run span's end (None: no end yet)
+    first_us: int  # the run's first event
+    last_us: int  # the run's last event
     raw_outcome: str | None
     error: str | None
     attrs: dict[str, Any]
 
     def outcome(self, now_us: int, crashed_after_us: int) -> str:
-        """completed/failed/... as recorded; an unended run is running, then crashed."""
-        if self.ended_us is not None:
-            return self.raw_outcome or "completed"
-        return "crashed" if now_us - self.last_us > crashed_after_us else "running"
+        """The run's outcome (``laptime.definitions.outcome``)."""
+        return d.outcome(
+            self.ended_us, self.raw_outcome, self.last_us, now_us=now_us, crashed_after_us=crashed_after_us
+        )
+
+    def start_us(self) -> int:
+        """The run's start (``laptime.definitions.run_start_us``)."""
+        return d.run_start_us(self.started_us, self.first_us)
 
     def end_us(self) -> int:
-        """The run's end, or its last sign of life while it has none."""
-        return self.ended_us if self.ended_us is not None else self.last_us
+        """The run's end (``laptime.definitions.run_end_us``)."""
+        return d.run_end_us(self.ended_us, self.last_us)
 
-    def duration_ms(self) -> float | None:
-        if self.started_us is None:
-            return None
-        return (self.end_us() - self.started_us) / US_PER_MS
+    def duration_us(self) -> int:
+        """The run's duration (``laptime.definitions.run_duration_us``)."""
+        return d.run_duration_us(self.started_us, self.first_us, self.ended_us, self.last_us)
+
+    def duration_ms(self) -> float:
+        return self.duration_us() / US_PER_MS
 
 
-_RUN_COLUMNS = "run_id, name, runner, started_us, ended_us, last_us, outcome, error, attrs"
+_RUN_COLUMNS = "run_id, name, runner, started_us, ended_us, first_us, last_us, outcome, error, attrs"
+_RUN_ORDER = f"{d.run_start_sql()} DESC, run_id DESC"
 
 
 def _run_row(row: tuple[Any, ...]) -> RunRow:
-    attrs = json.loads(row[8]) if row[8] else {}
-    return RunRow(row[0], row[1], row[2], row[3], row[4], row[5], row[6], row[7], attrs)
+    attrs = json.loads(row[9]) if row[9] else {}
+    return RunRow(row[0], row[1], row[2], row[3], row[4], row[5], row[6], row[7], row[8], attrs)
 
 
 def resolve_run(index: Index, given: str | None) -> RunRow:
     """The run named by a full id or a unique prefix; the latest run when None."""
     if given is None:
-        rows = index.query(
-            f"SELECT {_RUN_COLUMNS} FROM runs ORDER BY COALESCE(started_us, last_us) DESC, run_id DESC LIMIT 1"
-        )
+        rows = index.query(f"SELECT {_RUN_COLUMNS} FROM runs ORDER BY {_RUN_ORDER} LIMIT 1")
         if not rows:
             msg = "no runs recorded yet; record one with the SDK, `laptime import`, or try `laptime demo`"
             raise RunLookupError(msg)
@@ -100,18 +108,13 @@ def list_runs(
     until_us: int | None = None,
     limit: int | None = None,
 ) -> list[RunRow]:
-    """Runs started in [since, until), newest first."""
-    where, params = [], []
-    if since_us is not None:
-        where.append("COALESCE(started_us, last_us) >= ?")
-        params.append(since_us)
-    if until_us is not None:
-        where.append("COALESCE(started_us, last_us) < ?")
-        params.append(until_us)
+    """Runs in the time window [since, until) (``laptime.definitions``), newest first."""
+    where, window_params = d.window_sql(since_us, until_us, alias="")
+    params: list[int] = list(window_params)
     sql = f"SELECT {_RUN_COLUMNS} FROM runs"
     if where:
         sql += " WHERE " + " AND ".join(where)
-    sql += " ORDER BY COALESCE(started_us, last_us) DESC, run_id DESC"
+    sql += f" ORDER BY {_RUN_ORDER}"
     if limit is not None:
         sql += " LIMIT ?"
         params.append(min(int(limit), _SQLITE_MAX_INT))  # a huge --limit means "no limit", not an error
@@ -149,37 +152,22 @@ def load_spans(index: Index, run_id: str) -> list[SpanRow]:
     return spans
 
 
-def union_ms(intervals: Iterable[tuple[int, int]]) -> float:
-    """Total length in ms of the union of [start, end) microsecond intervals."""
-    total = 0
-    current_start = current_end = None
-    for start, end in sorted(intervals):
-        if current_end is None or start > current_end:
-            if current_end is not None and current_start is not None:
-                total += current_end - current_start
-            current_start, current_end = start, end
-        else:
-            current_end = max(current_end, end)
-    if current_end is not None and current_start is not None:
-        total += current_end - current_start
-    return total / US_PER_MS
-
-
-def _normalized_input(input_tokens: int, cache_read: int, cache_write: int, includes_cache: int) -> int:
-    """Input tokens not read from or written to the cache (Anthropic's meaning)."""
-    if includes_cache:
-        return max(0, input_tokens - cache_read - cache_write)
-    return input_tokens
-
-
 def compute_kpi(index: Index, run: RunRow, *, now_us: int, crashed_after_us: int) -> dict[str, Any]:
     """Every KPI of one run."""
     run_id = run.run_id
     spans = load_spans(index, run_id)
     by_id = {s.span_id: s for s in spans}
     run_end = run.end_us()
-    run_start = run.started_us if run.started_us is not None else min((s.start_us for s in spans), default=run_end)
-    duration_ms = (run_end - run_start) / US_PER_MS
+    run_start = run.start_us()
+    duration_ms = run.duration_us() / US_PER_MS
+    facts = index.query("SELECT tvc_us, retries, downtime_us FROM run_facts WHERE run_id = ?", (run_id,))
+    tvc_us, retries, downtime_us = facts[0] if facts else (None, 0, 0)
+    derived_phases = {
+        phase: (duration_us, attempts)
+        for phase, duration_us, attempts in index.query(
+            "SELECT phase, duration_us, attempts FROM run_phases WHERE run_id = ?", (run_id,)
+        )
+    }
 
     def top_phase_of(span_id: str | None) -> str | None:
         """The top-level phase a span or event sits in (None: directly in the run)."""
@@ -193,24 +181,33 @@ def compute_kpi(index: Index, run: RunRow, *, now_us: int, crashed_after_us: int
         return None
 
     # -- phases ---------------------------------------------------------------------------
+    # Durations and attempts come from the index's run_phases (laptime.definitions); the
+    # spans add what only they know: failed attempts, and the order the phases began in.
     phases: dict[str, dict[str, Any]] = {}
-    intervals = []
+    covered = []
     for span in spans:
+        end = span.start_us + d.span_duration_us(span.start_us, span.end_us, run_end)
+        if d.is_downtime(span.kind, span.parent_id, run_id, span.attrs):
+            covered.append((span.start_us, end))
+            continue
         if span.kind != "phase" or span.parent_id != run_id:
             continue
-        end = span.end_us if span.end_us is not None else run_end
-        end = max(end, span.start_us)
-        intervals.append((span.start_us, end))
+        covered.append((span.start_us, end))
+        duration_us, attempts = derived_phases.get(span.name, (0, 0))
         entry = phases.setdefault(
-            span.name, {"duration_ms": 0.0, "attempts": 0, "failed": 0, "first_start_us": span.start_us}
+            span.name,
+            {
+                "duration_ms": duration_us / US_PER_MS,
+                "attempts": attempts,
+                "failed": 0,
+                "first_start_us": span.start_us,
+            },
         )
-        entry["duration_ms"] += (end - span.start_us) / US_PER_MS
-        entry["attempts"] += 1
-        if span.outcome in ("failed", "blocked", "stopped", "crashed"):
+        if span.outcome in d.UNSUCCESSFUL:
             entry["failed"] += 1
     for entry in phases.values():
         entry["share"] = entry["duration_ms"] / duration_ms if duration_ms > 0 else None
-    unattributed_ms = max(0.0, duration_ms - union_ms(intervals)) if spans else duration_ms
+    unattributed_ms = d.unattributed_us(run.duration_us(), covered) / US_PER_MS
 
     # -- llm calls ------------------------------------------------------------------------
     llm_rows = index.query(
@@ -239,7 +236,7 @@ def compute_kpi(index: Index, run: RunRow, *, now_us: int, crashed_after_us: int
         parent,
         _ts,
     ) in llm_rows:
-        tin = _normalized_input(inp, cread, cwrite, includes)
+        tin = d.uncached_input(inp, cread, cwrite, includes)
         m = models.setdefault(
             model,
             {
@@ -294,34 +291,19 @@ def compute_kpi(index: Index, run: RunRow, *, now_us: int, crashed_after_us: int
             FROM validations WHERE run = ? ORDER BY ts, id""",
         (run_id,),
     )
-    failed_commands: set[str] = set()
-    retries = 0
     tiers: list[str] = []
     for v in validations:
-        if v["command"] in failed_commands:
-            retries += 1
-        if not v["passed"]:
-            failed_commands.add(v["command"])
         if v["tier"] and v["tier"] not in tiers:
             tiers.append(v["tier"])
-    # Phases named like verification and entered again count as retries too, when no
-    # validation events tell the story (runners that only time their verify phase).
-    if not validations:
-        for name, entry in phases.items():
-            if name.lower() in ("verify", "verification", "test", "validation"):
-                retries += max(0, entry["attempts"] - 1)
     checkpoints = index.query_dicts(
         f'SELECT "commit", verified, {ts_us("ts")} AS at_us FROM checkpoints WHERE run = ? ORDER BY ts, id',
         (run_id,),
     )
-    passing_times = [v["at_us"] for v in validations if v["passed"]]
-    tvc_ms: float | None = None
-    verified_checkpoint: str | None = None
-    for c in checkpoints:
-        if c["verified"] or any(t <= c["at_us"] for t in passing_times):
-            tvc_ms = (c["at_us"] - run_start) / US_PER_MS
-            verified_checkpoint = c["commit"]
-            break
+    # TVc is the index's (laptime.definitions); the checkpoint it stops at is the first at that time.
+    tvc_ms = tvc_us / US_PER_MS if tvc_us is not None else None
+    verified_checkpoint = next(
+        (c["commit"] for c in checkpoints if tvc_us is not None and c["at_us"] == run_start + tvc_us), None
+    )
 
     # -- changes, milestones, the rest ----------------------------------------------------------
     changes = index.query(
@@ -356,6 +338,7 @@ def compute_kpi(index: Index, run: RunRow, *, now_us: int, crashed_after_us: int
         "tvc_ms": tvc_ms,
         "tvc_checkpoint": verified_checkpoint,
         "unattributed_ms": unattributed_ms,
+        "downtime_ms": downtime_us / US_PER_MS,
         "phases": {
             name: {k: v for k, v in entry.items() if k != "first_start_us"}
             for name, entry in sorted(phases.items(), key=lambda kv: kv[1]["first_start_us"])
@@ -451,6 +434,37 @@ def run_detail(index: Index, run: RunRow, kpi: dict[str, Any]) -> dict[str, Any]
     return {**kpi, "spans": ordered, "validations": validations, "files": files, "checkpoint_list": checkpoints}
 
 
+SHORT_ID_MIN = 12
+
+
+def _common_prefix(a: str, b: str) -> int:
+    n = 0
+    for x, y in zip(a, b, strict=False):
+        if x != y:
+            break
+        n += 1
+    return n
+
+
+def short_ids(index: Index, run_ids: Iterable[str], *, min_length: int = SHORT_ID_MIN) -> dict[str, str]:
+    """For each run id, its shortest prefix (at least ``min_length`` characters) that no other
+    stored run's id starts with, so that ``resolve_run`` finds exactly this run by it.
+
+    UUIDv7 ids begin with their millisecond, so two runs started in the same millisecond
+    share their first 12 digits; only the neighbours in id order can share a longer prefix."""
+    out: dict[str, str] = {}
+    for run_id in run_ids:
+        longest = 0
+        for sql in (
+            "SELECT run_id FROM runs WHERE run_id < ? ORDER BY run_id DESC LIMIT 1",
+            "SELECT run_id FROM runs WHERE run_id > ? ORDER BY run_id LIMIT 1",
+        ):
+            for (other,) in index.query(sql, (run_id,)):
+                longest = max(longest, _common_prefix(run_id, other))
+        out[run_id] = run_id[: max(min_length, longest + 1)]
+    return out
+
+
 def run_summaries(index: Index, runs: list[RunRow], *, now_us: int, crashed_after_us: int) -> list[dict[str, Any]]:
     """The light per-run rows of ``report list``: no per-span work."""
     if not runs:
@@ -461,21 +475,22 @@ def run_summaries(index: Index, runs: list[RunRow], *, now_us: int, crashed_afte
         part = ids[start : start + 500]
         marks = ",".join("?" * len(part))
         for run_id, calls, toks in index.query(
-            f"""SELECT run, COUNT(*), SUM(input_tokens + output_tokens +
-                       CASE WHEN input_includes_cache THEN 0 ELSE cache_read_tokens + cache_write_tokens END)
-                FROM llm_calls WHERE run IN ({marks}) GROUP BY run""",
+            f"""SELECT run_id, SUM(calls), SUM(input + output + cache_read + cache_write)
+                FROM run_llm WHERE run_id IN ({marks}) GROUP BY run_id""",
             part,
         ):
             totals[run_id] = (calls, toks or 0)
+    prefixes = short_ids(index, ids)
     out = []
     for r in runs:
         calls, toks = totals.get(r.run_id, (0, 0))
         out.append(
             {
                 "run_id": r.run_id,
+                "short_id": prefixes[r.run_id],
                 "name": r.name,
                 "runner": r.runner,
-                "started_at": timestamp_from_us(r.started_us) if r.started_us is not None else None,
+                "started_at": timestamp_from_us(r.start_us()),
                 "ended_at": timestamp_from_us(r.ended_us) if r.ended_us is not None else None,
                 "total_duration_ms": r.duration_ms(),
                 "outcome": r.outcome(now_us, crashed_after_us),

@@ -7,9 +7,7 @@ the same definition as ``laptime.analysis.stats.percentile``.
 
 Definitions used here:
 
-- A run's outcome is the recorded one; a run with no end is running, then crashed
-  once silent for longer than ``crashed_after`` (as in ``analysis.kpi``).
-- Run duration: end (or last sign of life) minus start, over runs with a start.
+- Run duration, outcome, TVc, retries, tokens and the time window: ``laptime.definitions``.
 - Success rate: completed runs over runs that are no longer running.
 - Per phase: over the runs that have the phase, each run's summed time in it; share is
   the phase's total over the total duration of the selected runs.
@@ -24,10 +22,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
+from laptime import definitions as d
 from laptime.analysis.cost import CostCalculator, ModelCost
 from laptime.clock import timestamp_from_us
+from laptime.derived import RANK_EDGES, RUN_DURATION_US
 from laptime.events import OUTCOMES
-from laptime.index import RANK_EDGES, RUN_DURATION_US
 
 if TYPE_CHECKING:
     from laptime.index import Index
@@ -60,28 +59,15 @@ class SummaryFilters:
         }
 
 
-def outcome_sql(now_us: int, crashed_after_us: int, alias: str = "r") -> str:
-    """SQL for a run's outcome, like ``RunRow.outcome`` (integers inlined on purpose)."""
-    return (
-        f"CASE WHEN {alias}.ended_us IS NOT NULL THEN COALESCE({alias}.outcome, 'completed') "
-        f"WHEN {int(now_us)} - {alias}.last_us > {int(crashed_after_us)} THEN 'crashed' ELSE 'running' END"
-    )
-
-
 def _selection(index: Index, filters: SummaryFilters, now_us: int, crashed_after_us: int) -> str | None:
     """None for every run; else the SQL of the selected run ids (a temp table)."""
     if filters.is_empty():
         return None
-    where: list[str] = []
-    params: list[Any] = []
-    if filters.since_us is not None:
-        where.append("COALESCE(r.started_us, r.last_us) >= ?")
-        params.append(filters.since_us)
-    if filters.until_us is not None:
-        where.append("COALESCE(r.started_us, r.last_us) < ?")
-        params.append(filters.until_us)
+    window, window_params = d.window_sql(filters.since_us, filters.until_us, "r")
+    where: list[str] = list(window)
+    params: list[Any] = list(window_params)
     if filters.status is not None:
-        where.append(f"({outcome_sql(now_us, crashed_after_us)}) = ?")
+        where.append(f"({d.outcome_sql(now_us, crashed_after_us)}) = ?")
         params.append(filters.status)
     if filters.task is not None:
         if any(c in filters.task for c in "*?["):
@@ -254,15 +240,12 @@ def _selected(index: Index, sel: str, *, now_us: int, crashed_after_us: int) -> 
     q = index.query
     outcomes = dict.fromkeys(OUTCOMES, 0)
     for outcome, n in q(
-        f"SELECT {outcome_sql(now_us, crashed_after_us)}, COUNT(*) FROM runs r {where('r.run_id')} GROUP BY 1"
+        f"SELECT {d.outcome_sql(now_us, crashed_after_us)}, COUNT(*) FROM runs r {where('r.run_id')} GROUP BY 1"
     ):
         outcomes[outcome] = outcomes.get(outcome, 0) + n
-    duration = "(COALESCE(r.ended_us, r.last_us) - r.started_us) / 1000.0"
+    duration = f"{d.run_duration_sql('r')} / 1000.0"
     durations = _stats(
-        q(
-            f"SELECT {_STATS_SQL.format(x='d')} FROM (SELECT {duration} AS d FROM runs r "
-            f"{where('r.run_id', 'r.started_us IS NOT NULL')})"
-        )[0]
+        q(f"SELECT {_STATS_SQL.format(x='d')} FROM (SELECT {duration} AS d FROM runs r {where('r.run_id')})")[0]
     )
     tvc_n, tvc_p50, tvc_p90 = q(
         f"SELECT COUNT(t), percentile(t, 50), percentile(t, 90) FROM (SELECT tvc_us / 1000.0 AS t FROM run_facts f "
@@ -414,7 +397,7 @@ def _store_wide(index: Index, *, now_us: int, crashed_after_us: int) -> _Parts:
     for outcome in sorted(counts):  # as GROUP BY orders them
         outcomes[outcome] = outcomes.get(outcome, 0) + counts[outcome]
 
-    run_duration = _Ranked(index, "duration", value=RUN_DURATION_US, source="runs WHERE started_us IS NOT NULL")
+    run_duration = _Ranked(index, "duration", value=RUN_DURATION_US, source="runs WHERE true")
     durations = run_duration.stats(duration_us)
     tvc = _Ranked(index, "tvc", value="tvc_us", source="run_facts WHERE tvc_us IS NOT NULL")
     tvc_stats = (tvc_n, sqlite_percentile(tvc.n, 50, tvc), sqlite_percentile(tvc.n, 90, tvc))

@@ -30,7 +30,7 @@ def pricing(ctx: click.Context, as_json: bool) -> None:
       laptime pricing
       laptime pricing --json
     """
-    from laptime.index import ts_us
+    from laptime.definitions import ts_us_sql as ts_us
     from laptime.pricing import PriceBook
 
     store = store_of(ctx)

@@ -138,7 +138,7 @@ def list_(  # noqa: PLR0917 - click passes each option positionally
             runs = [r for r in runs if r.outcome(now, crashed) == status][:limit]
         rows = run_summaries(index, runs, now_us=now, crashed_after_us=crashed)
     if as_json:
-        echo_json(rows)
+        echo_json({"runs": rows})
         return
     if not rows:
         click.echo("no runs match")

@@ -170,7 +170,7 @@ def phase_rows(
     """One flat row per top-level phase span (``PHASE_COLUMNS``), run by run."""
     from laptime.analysis.kpi import load_spans
     from laptime.clock import timestamp_from_us
-    from laptime.index import ts_us
+    from laptime.definitions import ts_us_sql as ts_us
 
     for run in runs:
         spans = load_spans(index, run.run_id)

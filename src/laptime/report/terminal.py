@@ -166,7 +166,7 @@ def run_list(rows: list[dict[str, Any]]) -> list[str]:
     """``report list``: one line per run."""
     body = [
         [
-            r["run_id"][:12],
+            r["short_id"],
             timestamp(r["started_at"]),
             duration(r["total_duration_ms"]),
             r["outcome"],

@@ -1,0 +1,256 @@
+"""Every figure laptime reports, defined once (DESIGN.md, "Definitions").
+
+Each definition lives here, as Python for the code that holds rows in memory and as SQL
+for the index's derived tables and the queries over them; the two forms are tested
+against each other (``tests/test_definitions.py``). No view, exporter or command computes
+any of these itself: the index stores them per run (``laptime.derived``), analysis reads
+them, views format them.
+
+Times are integer microseconds since the epoch (``*_us``); JSON shows integer
+milliseconds (``*_ms``, see ``ms``).
+
+- **Run start**: the run span's start; a run whose start span is missing (a log cut by
+  ``clean``, a crashed writer, an importer that saw only the end) starts at its first
+  event.
+- **Run end**: the run span's end; a run with no end ends, for now, at its last event.
+- **Run duration**: end minus start, for every run (never null).
+- **Outcome**: the recorded one (``completed`` when the end says none); a run with no
+  end is ``running`` while events keep arriving and ``crashed`` once it has been silent
+  for longer than ``crashed_after`` (config ``crashed_after_minutes``, default 30).
+- **Phase duration and attempts**: over the run's top-level phase spans (parent = the
+  run): the sum of their durations (an open span lasts until the run's end) and their
+  count.
+- **Unattributed time**: run duration minus the union of the top-level phase spans and
+  the downtime spans (never below 0).
+- **Downtime**: top-level spans marked ``attrs.downtime = true`` (an importer writes one
+  for a crash followed by a resume): time the runner was not running, kept out of every
+  phase.
+- **TVc**: run start to the first checkpoint that is verified or that follows a passing
+  validation (at or before it). None when there is no such checkpoint.
+- **Verification runs and retries**: validations are the runs. A validation is a retry
+  when its attrs say so (``retry: true``: the runner's own count, e.g. runr's
+  ``verify_failed_retry``); in a run where no validation carries ``retry``, a validation
+  is a retry when an earlier validation of the same command failed. A run with no
+  validations counts the extra attempts of its verification phases (named in
+  ``VERIFY_PHASES``).
+- **Tokens**: input is uncached input (Anthropic's meaning): where ``input_includes_cache``,
+  the cache reads and writes are taken out of it. Total input is uncached input plus
+  cache reads plus cache writes; total tokens add the output.
+- **Time window** (``--since`` / ``--until``): a run is in ``[since, until)`` when its
+  start is.
+- **Percentiles**: ``laptime.analysis.stats.percentile`` (linear interpolation between
+  the closest ranks); SQL uses SQLite's ``percentile()``, the same definition.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Final
+
+US_PER_MS: Final = 1000
+US_PER_MINUTE: Final = 60_000_000
+DEFAULT_CRASHED_AFTER_MINUTES: Final = 30.0
+
+# Phase names that mean verification, for runs that time a verify phase without
+# validation events (the retry fallback above).
+VERIFY_PHASES: Final[tuple[str, ...]] = ("verify", "verification", "test", "validation")
+# Outcomes of a span that did not succeed.
+UNSUCCESSFUL: Final[tuple[str, ...]] = ("failed", "blocked", "stopped", "crashed")
+
+# -- time ----------------------------------------------------------------------------------------
+
+# Timestamps are canonical (``YYYY-MM-DDTHH:MM:SS.ffffffZ``), so SQL turns them into integer
+# microseconds exactly, without float rounding.
+_TS_US_SQL: Final = "(unixepoch(substr({col},1,19))*1000000 + CAST(substr({col},21,6) AS INTEGER))"
+
+
+def ts_us_sql(col: str) -> str:
+    """SQL for the integer microseconds of a timestamp column."""
+    return _TS_US_SQL.format(col=col)
+
+
+def ms(us: int | None) -> int | None:
+    """Integer milliseconds of a span of microseconds (rounded half up; None stays None)."""
+    return None if us is None else (us + US_PER_MS // 2) // US_PER_MS
+
+
+def crashed_after_us(minutes: float) -> int:
+    """The silence, in microseconds, after which a run with no end counts as crashed."""
+    return int(minutes * US_PER_MINUTE)
+
+
+# -- runs ----------------------------------------------------------------------------------------
+
+
+def run_start_us(started_us: int | None, first_us: int) -> int:
+    """The run's start: its start span, else its first event."""
+    return started_us if started_us is not None else first_us
+
+
+def run_end_us(ended_us: int | None, last_us: int) -> int:
+    """The run's end: its end span, else (for now) its last event."""
+    return ended_us if ended_us is not None else last_us
+
+
+def run_duration_us(started_us: int | None, first_us: int, ended_us: int | None, last_us: int) -> int:
+    """End minus start (see the module's docstring); never negative."""
+    return max(0, run_end_us(ended_us, last_us) - run_start_us(started_us, first_us))
+
+
+def run_start_sql(alias: str = "") -> str:
+    """SQL for ``run_start_us`` over a ``runs`` row (``alias``: the table's alias, or none)."""
+    a = f"{alias}." if alias else ""
+    return f"COALESCE({a}started_us, {a}first_us)"
+
+
+def run_end_sql(alias: str = "") -> str:
+    """SQL for ``run_end_us`` over a ``runs`` row."""
+    a = f"{alias}." if alias else ""
+    return f"COALESCE({a}ended_us, {a}last_us)"
+
+
+def run_duration_sql(alias: str = "") -> str:
+    """SQL for ``run_duration_us`` over a ``runs`` row."""
+    a = f"{alias}." if alias else ""
+    return f"MAX(0, COALESCE({a}ended_us, {a}last_us) - COALESCE({a}started_us, {a}first_us))"
+
+
+def outcome(ended_us: int | None, recorded: str | None, last_us: int, *, now_us: int, crashed_after_us: int) -> str:
+    """The run's outcome (see the module's docstring)."""
+    if ended_us is not None:
+        return recorded or "completed"
+    return "crashed" if now_us - last_us > crashed_after_us else "running"
+
+
+def outcome_sql(now_us: int, crashed_after_us: int, alias: str = "r") -> str:
+    """SQL for ``outcome`` over a ``runs`` row (the integers are inlined on purpose: a
+    constant lets SQLite use the ``runs_open`` index)."""
+    a = f"{alias}." if alias else ""
+    return (
+        f"CASE WHEN {a}ended_us IS NOT NULL THEN COALESCE({a}outcome, 'completed') "
+        f"WHEN {int(now_us)} - {a}last_us > {int(crashed_after_us)} THEN 'crashed' ELSE 'running' END"
+    )
+
+
+def in_window(start_us: int, since_us: int | None, until_us: int | None) -> bool:
+    """Whether a run that starts at ``start_us`` is in ``[since, until)``."""
+    return (since_us is None or start_us >= since_us) and (until_us is None or start_us < until_us)
+
+
+def window_sql(since_us: int | None, until_us: int | None, alias: str = "r") -> tuple[list[str], list[int]]:
+    """SQL conditions (to AND together) and their parameters for ``in_window``."""
+    start = run_start_sql(alias)
+    where: list[str] = []
+    params: list[int] = []
+    if since_us is not None:
+        where.append(f"{start} >= ?")
+        params.append(since_us)
+    if until_us is not None:
+        where.append(f"{start} < ?")
+        params.append(until_us)
+    return where, params
+
+
+# -- phases and unattributed time ------------------------------------------------------------------
+
+
+# A span (of a kind other than phase, at the top level of its run) marked as downtime.
+DOWNTIME_ATTR_SQL: Final = "(s.attrs ->> '$.downtime') IN (1, 'true')"
+
+
+def is_downtime(kind: str, parent_id: str | None, run_id: str, attrs: dict[str, object]) -> bool:
+    """Whether a span is downtime (see the module's docstring)."""
+    return kind != "phase" and parent_id == run_id and attrs.get("downtime") in (True, "true")
+
+
+def span_duration_us(start_us: int, end_us: int | None, run_end: int) -> int:
+    """A span's duration; an open span lasts until the run's end (never negative)."""
+    return max(end_us if end_us is not None else run_end, start_us) - start_us
+
+
+def union_us(intervals: Iterable[tuple[int, int]]) -> int:
+    """Total length of the union of ``[start, end)`` intervals."""
+    total = 0
+    current_start: int | None = None
+    current_end = 0
+    for start, end in sorted(intervals):
+        if current_start is None or start > current_end:
+            if current_start is not None:
+                total += current_end - current_start
+            current_start, current_end = start, end
+        else:
+            current_end = max(current_end, end)
+    if current_start is not None:
+        total += current_end - current_start
+    return total
+
+
+def unattributed_us(duration_us: int, covered: Iterable[tuple[int, int]]) -> int:
+    """Run duration minus the union of its top-level phase and downtime spans (at least 0)."""
+    return max(0, duration_us - union_us(covered))
+
+
+# -- tokens ----------------------------------------------------------------------------------------
+
+
+def uncached_input(input_tokens: int, cache_read: int, cache_write: int, includes_cache: bool | int) -> int:
+    """Input tokens not read from or written to the cache (Anthropic's meaning)."""
+    if includes_cache:
+        return max(0, input_tokens - cache_read - cache_write)
+    return input_tokens
+
+
+def total_input(input_tokens: int, cache_read: int, cache_write: int, includes_cache: bool | int) -> int:
+    """Uncached input plus cache reads plus cache writes."""
+    return uncached_input(input_tokens, cache_read, cache_write, includes_cache) + cache_read + cache_write
+
+
+def uncached_input_sql(alias: str = "") -> str:
+    """SQL for ``uncached_input`` over an ``llm_calls`` row."""
+    a = f"{alias}." if alias else ""
+    return (
+        f"(CASE WHEN {a}input_includes_cache THEN MAX(0, {a}input_tokens - {a}cache_read_tokens - "
+        f"{a}cache_write_tokens) ELSE {a}input_tokens END)"
+    )
+
+
+def total_input_sql(alias: str = "") -> str:
+    """SQL for ``total_input`` over an ``llm_calls`` row."""
+    a = f"{alias}." if alias else ""
+    return f"({uncached_input_sql(alias)} + {a}cache_read_tokens + {a}cache_write_tokens)"
+
+
+def cache_write_1h_sql(alias: str = "") -> str:
+    """SQL for the one-hour part of a call's cache writes (``attrs.cache_write_1h_tokens``,
+    as the Claude Code importer records it), clamped to the call's cache writes."""
+    a = f"{alias}." if alias else ""
+    raw = f"COALESCE(CAST({a}attrs ->> '$.cache_write_1h_tokens' AS INTEGER), 0)"
+    return f"MAX(0, MIN({a}cache_write_tokens, {raw}))"
+
+
+# -- verification and TVc (SQL over the index's event tables, for laptime.derived) ---------------------
+
+
+def tvc_us_sql(run_alias: str = "r") -> str:
+    """SQL for a run's TVc in microseconds (NULL when it has none), given a ``runs`` alias."""
+    r = run_alias
+    return f"""((SELECT {ts_us_sql("c.ts")} FROM checkpoints c
+                WHERE c.run = {r}.run_id AND (c.verified OR EXISTS (
+                    SELECT 1 FROM validations v WHERE v.run = c.run AND v.passed AND v.ts <= c.ts))
+                ORDER BY c.ts, c.id LIMIT 1) - {run_start_sql(r)})"""
+
+
+def verification_retries_sql(run_alias: str = "r", phases_table: str = "run_phases") -> str:
+    """SQL for a run's verification retries (see the module's docstring)."""
+    r = run_alias
+    verify = ", ".join(f"'{name}'" for name in VERIFY_PHASES)
+    explicit = "(v.attrs ->> '$.retry') IN (1, 'true')"
+    return f"""(CASE
+        WHEN EXISTS (SELECT 1 FROM validations v WHERE v.run = {r}.run_id AND {explicit}) THEN
+            (SELECT COUNT(*) FROM validations v WHERE v.run = {r}.run_id AND {explicit})
+        WHEN EXISTS (SELECT 1 FROM validations WHERE run = {r}.run_id) THEN
+            (SELECT COUNT(*) FROM validations v WHERE v.run = {r}.run_id AND EXISTS (
+                 SELECT 1 FROM validations w WHERE w.run = v.run AND w.command = v.command
+                 AND NOT w.passed AND (w.ts < v.ts OR (w.ts = v.ts AND w.id < v.id))))
+        ELSE (SELECT COALESCE(SUM(p.attempts - 1), 0) FROM {phases_table} p
+              WHERE p.run_id = {r}.run_id AND lower(p.phase) IN ({verify})) END)"""
