@@ -37,9 +37,10 @@ def test_valid_pricing_section(store: Store) -> None:
     config = load_config(store)
     assert config.crashed_after_minutes == 45
     assert config.price_rules == (
-        PriceRule("sonnet", False, 3.0, 15.0, 0.3, 3.75, None, 0),  # noqa: FBT003
+        # one-hour cache writes default to the cache write price
+        PriceRule("sonnet", False, 3.0, 15.0, 0.3, 3.75, 3.75, None, 0),  # noqa: FBT003
         # cache prices default to the input price
-        PriceRule("^gpt-4o(-mini)?$", True, 2.5, 10.0, 2.5, 2.5, date(2026, 1, 1), 1),  # noqa: FBT003
+        PriceRule("^gpt-4o(-mini)?$", True, 2.5, 10.0, 2.5, 2.5, 2.5, date(2026, 1, 1), 1),  # noqa: FBT003
     )
     assert config.price_rules[1].matches("gpt-4o-mini")
     assert not config.price_rules[1].matches("gpt-4o-2024")

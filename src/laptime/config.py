@@ -13,6 +13,7 @@ pattern to USD prices per million tokens::
     output_per_1m = 15.0          # output tokens (required)
     cache_read_per_1m = 0.30      # optional; defaults to input_per_1m
     cache_write_per_1m = 3.75     # optional; defaults to input_per_1m
+    cache_write_1h_per_1m = 6.0   # optional: cache writes kept for an hour; defaults to cache_write_per_1m
     effective_from = 2026-01-01   # optional; a date (UTC): the price applies from that day on
 
 An error names the entry as ``pricing.models[N]`` (N counts from 0, in file order).
@@ -59,6 +60,7 @@ class PriceRule:
     output_per_1m: float
     cache_read_per_1m: float
     cache_write_per_1m: float
+    cache_write_1h_per_1m: float | None = None  # None: as cache_write_per_1m
     effective_from: date | None = None
     position: int = 0
 
@@ -123,7 +125,7 @@ def load_config(store: Store) -> Config:
     return Config(crashed_after_minutes=float(crashed), source=source, raw=data, price_rules=rules)
 
 
-_PRICE_KEYS = ("input_per_1m", "output_per_1m", "cache_read_per_1m", "cache_write_per_1m")
+_PRICE_KEYS = ("input_per_1m", "output_per_1m", "cache_read_per_1m", "cache_write_per_1m", "cache_write_1h_per_1m")
 _RULE_KEYS = ("match", "regex", *_PRICE_KEYS, "effective_from")
 
 
@@ -190,6 +192,9 @@ def _price_rule(entry: Any, where: str, position: int, source: str) -> PriceRule
         output_per_1m=prices["output_per_1m"],
         cache_read_per_1m=prices.get("cache_read_per_1m", prices["input_per_1m"]),
         cache_write_per_1m=prices.get("cache_write_per_1m", prices["input_per_1m"]),
+        cache_write_1h_per_1m=prices.get(
+            "cache_write_1h_per_1m", prices.get("cache_write_per_1m", prices["input_per_1m"])
+        ),
         effective_from=effective,
         position=position,
     )

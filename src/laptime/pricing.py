@@ -81,9 +81,9 @@ SOURCE_UNPRICED: Final = "unpriced"
 _PER: Final = 1_000_000
 
 # A saved library answer: (model, provider, day, bucket, input, output, cache_read,
-# cache_write, per_call) per 1M tokens; None rates: unpriced. Bucket -1 holds day_exact
-# (input 1.0 or 0.0) for (model, provider).
-CacheRow = tuple[str, str, str, int, float | None, float | None, float | None, float | None, float | None]
+# cache_write, cache_write_1h, per_call) per 1M tokens; None rates: unpriced. Bucket -1
+# holds day_exact (input 1.0 or 0.0) for (model, provider).
+CacheRow = tuple[str, str, str, int, float | None, float | None, float | None, float | None, float | None, float | None]
 _DAY_US: Final = 86_400_000_000
 
 
@@ -125,17 +125,29 @@ class Rates:
     input: float
     output: float
     cache_read: float
-    cache_write: float
+    cache_write: float  # cache writes kept for 5 minutes (the default)
+    cache_write_1h: float  # cache writes kept for an hour (Anthropic: twice the input rate)
     per_call: float
     source: str
 
-    def cost(self, calls: int, input_tokens: int, output_tokens: int, cache_read: int, cache_write: int) -> float:
-        """The cost of a group; ``input_tokens`` excludes the cache tokens."""
+    def cost(  # noqa: PLR0917 - the token counts of a group, in the index's column order
+        self,
+        calls: int,
+        input_tokens: int,
+        output_tokens: int,
+        cache_read: int,
+        cache_write: int,
+        cache_write_1h: int = 0,
+    ) -> float:
+        """The cost of a group. ``input_tokens`` excludes the cache tokens; ``cache_write``
+        counts every cache write, ``cache_write_1h`` the part of them kept for an hour."""
+        one_hour = min(max(cache_write_1h, 0), cache_write)
         return (
             input_tokens * self.input
             + output_tokens * self.output
             + cache_read * self.cache_read
-            + cache_write * self.cache_write
+            + (cache_write - one_hour) * self.cache_write
+            + one_hour * self.cache_write_1h
         ) / _PER + calls * self.per_call
 
 
@@ -200,7 +212,8 @@ class PriceBook:
         rule = self._rule(model, day)
         if rule is not None:
             rates = _rule_rates(rule)
-            return Priced(rates.cost(1, uncached, output_tokens, cache_read_tokens, cache_write_tokens), rates.source)
+            cost = rates.cost(1, uncached, output_tokens, cache_read_tokens, cache_write_tokens, cache_write_1h_tokens)
+            return Priced(cost, rates.source)
         found = self._library_model(model, provider)
         if found is None:
             return Priced(None, SOURCE_UNPRICED)
@@ -214,7 +227,7 @@ class PriceBook:
             "cache_write_tokens": cache_write_tokens,
         }
         if cache_write_1h_tokens:
-            usage_values["cache_write_1h_tokens"] = cache_write_1h_tokens
+            usage_values["cache_write_1h_tokens"] = min(max(cache_write_1h_tokens, 0), cache_write_tokens)
         at = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=at_us)
         calc = lib_model.calc_price(Usage(**usage_values), lib_provider, genai_request_timestamp=at)
         return Priced(float(calc.total_price), SOURCE_LIBRARY)
@@ -244,11 +257,11 @@ class PriceBook:
             result = self._library_rates(model_price, bucket)
         self._lib_cache[key] = result
         if result is None:
-            self.new_cache_rows.append((model, provider, day, bucket, None, None, None, None, None))
+            self.new_cache_rows.append((model, provider, day, bucket, None, None, None, None, None, None))
         else:
             self.new_cache_rows.append(
                 (model, provider, day, bucket, result.input, result.output, result.cache_read, result.cache_write,
-                 result.per_call)
+                 result.cache_write_1h, result.per_call)
             )  # fmt: skip
         return result
 
@@ -261,13 +274,15 @@ class PriceBook:
 
     def load_cache(self, rows: Sequence[CacheRow]) -> None:
         """Library answers saved by an earlier process (rows of ``new_cache_rows``)."""
-        for model, provider, day, bucket, r_in, r_out, r_cr, r_cw, r_call in rows:
+        for model, provider, day, bucket, r_in, r_out, r_cr, r_cw, r_c1h, r_call in rows:
             if bucket < 0:
                 self._exact_cache[(model, provider)] = bool(r_in)
-            elif r_in is None or r_out is None or r_cr is None or r_cw is None or r_call is None:
+            elif r_in is None or r_out is None or r_cr is None or r_cw is None or r_c1h is None or r_call is None:
                 self._lib_cache[(model, provider, day, bucket)] = None
             else:
-                self._lib_cache[(model, provider, day, bucket)] = Rates(r_in, r_out, r_cr, r_cw, r_call, SOURCE_LIBRARY)
+                self._lib_cache[(model, provider, day, bucket)] = Rates(
+                    r_in, r_out, r_cr, r_cw, r_c1h, r_call, SOURCE_LIBRARY
+                )
 
     def day_exact(self, model: str, provider: str) -> bool:
         """Whether ``rates`` over (day, bucket) groups prices this model exactly.
@@ -281,7 +296,7 @@ class PriceBook:
             found = self._library_model(model, provider)
             exact = found is None or _day_exact(found[1])
             self._exact_cache[key] = exact
-            self.new_cache_rows.append((model, provider, "", -1, 1.0 if exact else 0.0, None, None, None, None))
+            self.new_cache_rows.append((model, provider, "", -1, 1.0 if exact else 0.0, None, None, None, None, None))
         return self._exact_cache[key]
 
     # -- what `laptime pricing` shows ---------------------------------------------------------
@@ -359,6 +374,7 @@ class PriceBook:
         uncached = calc(input_tokens=size) - fee
         read = calc(input_tokens=size, cache_read_tokens=size) - fee
         write = calc(input_tokens=size, cache_write_tokens=size) - fee
+        write_1h = calc(input_tokens=size, cache_write_tokens=size, cache_write_1h_tokens=size) - fee
         output = calc(input_tokens=size, output_tokens=size) - fee - uncached
         scale = Decimal(_PER) / size
         rates = Rates(
@@ -366,6 +382,7 @@ class PriceBook:
             output=float(output * scale),
             cache_read=float(read * scale),
             cache_write=float(write * scale),
+            cache_write_1h=float(write_1h * scale),
             per_call=float(fee),
             source=SOURCE_LIBRARY,
         )
@@ -380,6 +397,7 @@ def _rule_rates(rule: PriceRule) -> Rates:
         output=rule.output_per_1m,
         cache_read=rule.cache_read_per_1m,
         cache_write=rule.cache_write_per_1m,
+        cache_write_1h=rule.cache_write_per_1m if rule.cache_write_1h_per_1m is None else rule.cache_write_1h_per_1m,
         per_call=0.0,
         source=rule.label,
     )

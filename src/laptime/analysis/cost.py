@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any
 import apsw
 import msgspec
 
+from laptime.definitions import cache_write_1h_sql
 from laptime.definitions import ts_us_sql as ts_us
 from laptime.pricing import SOURCE_REPORTED, SOURCE_UNPRICED, TIER_THRESHOLDS, PriceBook
 
@@ -44,7 +45,7 @@ if TYPE_CHECKING:
 
 
 # Bump when a change here or in laptime.pricing changes what a cached task cost would be.
-COST_CACHE_VERSION = 1
+COST_CACHE_VERSION = 2  # 2: one-hour cache writes at their own rate
 
 # The cost engine's caches in the index (created with its schema, dropped with it). Not
 # derived: costs priced under one price fingerprint (see price_fingerprint). The index's
@@ -70,7 +71,8 @@ COST_CACHE_INVALIDATION: tuple[str, ...] = (
 # Library price answers, kept across processes: a cache, dropped with the index.
 _PRICE_CACHE_TABLE = """CREATE TABLE IF NOT EXISTS price_cache (
     version TEXT NOT NULL, model TEXT NOT NULL, provider TEXT NOT NULL, day TEXT NOT NULL, bucket INTEGER NOT NULL,
-    r_in REAL, r_out REAL, r_cr REAL, r_cw REAL, r_call REAL, PRIMARY KEY (version, model, provider, day, bucket))"""
+    r_in REAL, r_out REAL, r_cr REAL, r_cw REAL, r_c1h REAL, r_call REAL,
+    PRIMARY KEY (version, model, provider, day, bucket))"""
 
 
 @dataclass
@@ -83,7 +85,8 @@ class ModelCost:
     input: int = 0
     output: int = 0
     cache_read: int = 0
-    cache_write: int = 0
+    cache_write: int = 0  # every cache write
+    cache_write_1h: int = 0  # the part of cache_write kept for an hour (priced at its own rate)
     estimated_tokens: int = 0
     cost_usd: float | None = None
     reported_calls: int = 0
@@ -227,7 +230,7 @@ class CostCalculator:
         self._cache_loaded = True
         try:
             rows = self.index.query(
-                "SELECT model, provider, day, bucket, r_in, r_out, r_cr, r_cw, r_call FROM price_cache "
+                "SELECT model, provider, day, bucket, r_in, r_out, r_cr, r_cw, r_c1h, r_call FROM price_cache "
                 "WHERE version = ?",
                 (version,),
             )
@@ -246,7 +249,7 @@ class CostCalculator:
                 self.index.db.execute(_PRICE_CACHE_TABLE)
                 self.index.db.execute("DELETE FROM price_cache WHERE version <> ?", (version,))
                 self.index.db.executemany(
-                    "INSERT OR REPLACE INTO price_cache VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    "INSERT OR REPLACE INTO price_cache VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     [(version, *row) for row in rows],
                 )
             rows.clear()
@@ -308,16 +311,17 @@ class CostCalculator:
         models: dict[tuple[str, str], ModelCost] = {}
         if self.where:
             sql = f"""SELECT l.model, l.provider, l.day, l.bucket, l.reported, SUM(l.calls), SUM(l.input),
-                             SUM(l.output), SUM(l.cache_read), SUM(l.cache_write), SUM(l.estimated_tokens),
+                             SUM(l.output), SUM(l.cache_read), SUM(l.cache_write), SUM(l.cache_write_1h),
+                             SUM(l.estimated_tokens),
                              TOTAL(l.cost_usd), TOTAL(l.latency_sum), SUM(l.latency_n)
                       FROM run_llm l {self.where}
                       GROUP BY l.model, l.provider, l.day, l.bucket, l.reported"""
         else:  # the same sums, kept by the index (in the same order: its primary key)
             sql = """SELECT model, provider, day, bucket, reported, calls, input, output, cache_read, cache_write,
-                            estimated_tokens, cost_usd, latency_sum, latency_n
+                            cache_write_1h, estimated_tokens, cost_usd, latency_sum, latency_n
                      FROM agg_llm ORDER BY model, provider, day, bucket, reported"""
         rows = self.index.query(sql, self.params)
-        for model, provider, day, bucket, reported, calls, inp, out, cread, cwrite, est, cost, lat, lat_n in rows:
+        for model, provider, day, bucket, reported, calls, inp, out, cread, cwrite, c1h, est, cost, lat, lat_n in rows:
             if not reported:
                 self._group_keys.append((model, provider, day, bucket))
             m = models.get((model, provider))
@@ -328,6 +332,7 @@ class CostCalculator:
             m.output += out
             m.cache_read += cread
             m.cache_write += cwrite
+            m.cache_write_1h += c1h
             m.estimated_tokens += est
             m.latency_sum_ms += lat
             m.latency_n += lat_n
@@ -344,7 +349,7 @@ class CostCalculator:
                 if SOURCE_UNPRICED not in m.sources:
                     m.sources.append(SOURCE_UNPRICED)
                 continue
-            m._add_cost(rates.cost(calls, inp, out, cread, cwrite), rates.source)  # noqa: SLF001
+            m._add_cost(rates.cost(calls, inp, out, cread, cwrite, c1h), rates.source)  # noqa: SLF001
         for (model, provider), per_run in self._slow_costs().items():
             m = models[(model, provider)]
             for cost, source in per_run.values():
@@ -366,13 +371,13 @@ class CostCalculator:
             joiner = "AND" if where else "WHERE"
             rows = self.index.query(
                 f"""SELECT c.id, c.run, {ts_us("c.ts")}, c.input_tokens, c.output_tokens, c.cache_read_tokens,
-                           c.cache_write_tokens, c.input_includes_cache
+                           c.cache_write_tokens, c.input_includes_cache, {cache_write_1h_sql("c")}
                     FROM llm_calls c {where} {joiner} c.model = ? AND c.provider = ? AND c.cost_usd IS NULL""",
                 [*self.params, model, provider],
             )
             calls = out.setdefault((model, provider), {})
-            for call_id, run, at, inp, out_tokens, cread, cwrite, includes in rows:
-                priced = self.book.price(model, provider, at, inp, out_tokens, cread, cwrite, bool(includes))
+            for call_id, run, at, inp, out_tokens, cread, cwrite, includes, c1h in rows:
+                priced = self.book.price(model, provider, at, inp, out_tokens, cread, cwrite, bool(includes), c1h)
                 calls[f"{run}\0{call_id}"] = (priced.cost_usd, priced.source)
         return out
 
@@ -387,7 +392,7 @@ class CostCalculator:
         db = self.index.db
         db.execute(
             f"""CREATE TEMP TABLE IF NOT EXISTS {self._rates_table} (model TEXT, provider TEXT, day TEXT,
-               bucket INTEGER, r_in REAL, r_out REAL, r_cr REAL, r_cw REAL, r_call REAL,
+               bucket INTEGER, r_in REAL, r_out REAL, r_cr REAL, r_cw REAL, r_c1h REAL, r_call REAL,
                PRIMARY KEY (model, provider, day, bucket))"""
         )
         db.execute(f"DELETE FROM temp.{self._rates_table}")
@@ -400,15 +405,16 @@ class CostCalculator:
             if rates is not None:
                 rows.append(
                     (model, provider, day, bucket, rates.input, rates.output, rates.cache_read, rates.cache_write,
-                     rates.per_call)
+                     rates.cache_write_1h, rates.per_call)
                 )  # fmt: skip
-        db.executemany(f"INSERT INTO temp.{self._rates_table} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+        db.executemany(f"INSERT INTO temp.{self._rates_table} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
         self._rates_ready = True
 
     _RUN_COST_SQL = """SELECT l.run_id AS run_id,
            TOTAL(CASE WHEN l.reported THEN l.cost_usd
                  ELSE (l.input * r.r_in + l.output * r.r_out + l.cache_read * r.r_cr
-                       + l.cache_write * r.r_cw) / 1000000.0 + l.calls * r.r_call END) AS cost,
+                       + (l.cache_write - l.cache_write_1h) * r.r_cw + l.cache_write_1h * r.r_c1h) / 1000000.0
+                       + l.calls * r.r_call END) AS cost,
            SUM(CASE WHEN NOT l.reported AND r.model IS NULL THEN l.calls ELSE 0 END) AS unpriced,
            SUM(l.calls) AS calls
         FROM run_llm l LEFT JOIN temp.{rates} r

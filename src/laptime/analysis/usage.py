@@ -15,9 +15,8 @@ in UTC, and by session or model, it groups them by UTC day.
 
 Cost (``laptime.pricing``): a cost reported by the source wins; otherwise tokens are
 priced per (model, provider, UTC day, long-context tier) group at the rates in effect
-that day. The one-hour part of Anthropic cache writes (``attrs.cache_write_1h_tokens``)
-is priced at twice the input rate, the 1h rate Anthropic lists, instead of the 5-minute
-rate. A model without a price adds its calls to ``unpriced_calls`` and its name to
+that day, by the cost engine's ``Rates.cost`` (the one-hour part of cache writes at its own
+rate), as every other view prices them. A model without a price adds its calls to ``unpriced_calls`` and its name to
 ``unpriced_models``; its cost is never counted as $0.
 """
 
@@ -30,7 +29,9 @@ from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import TYPE_CHECKING, Any, Final
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from laptime import definitions as d
 from laptime.clock import timestamp_from_us
+from laptime.definitions import cache_write_1h_sql
 
 if TYPE_CHECKING:
     from laptime.index import Index
@@ -131,13 +132,8 @@ class _Totals:
         }
 
 
-_INPUT_SQL: Final = (
-    "CASE WHEN input_includes_cache THEN MAX(0, input_tokens - cache_read_tokens - cache_write_tokens) "
-    "ELSE input_tokens END"
-)
-_TOTAL_INPUT_SQL: Final = (
-    "CASE WHEN input_includes_cache THEN input_tokens ELSE input_tokens + cache_read_tokens + cache_write_tokens END"
-)
+_INPUT_SQL: Final = d.uncached_input_sql("l")
+_TOTAL_INPUT_SQL: Final = d.total_input_sql("l")
 
 
 def usage_report(
@@ -195,7 +191,7 @@ def usage_report(
                SUM(CASE WHEN {reported} THEN 0 ELSE l.output_tokens END),
                SUM(CASE WHEN {reported} THEN 0 ELSE l.cache_write_tokens END),
                SUM(CASE WHEN {reported} THEN 0 ELSE l.cache_read_tokens END),
-               SUM(CASE WHEN {reported} THEN 0 ELSE COALESCE(l.attrs ->> '$.cache_write_1h_tokens', 0) END)
+               SUM(CASE WHEN {reported} THEN 0 ELSE {cache_write_1h_sql("l")} END)
         FROM llm_calls l {join} {where_sql}
         GROUP BY q, run, l.model, l.provider, bucket
     """
@@ -244,9 +240,7 @@ def usage_report(
                 part.unpriced_calls += left
                 part.unpriced_models.add(model)
             else:
-                part.cost_usd += rates.cost(left, p_in or 0, p_out or 0, p_cread or 0, p_cwrite or 0)
-                if p_1h and provider == "anthropic":
-                    part.cost_usd += int(p_1h) * (2 * rates.input - rates.cache_write) / 1_000_000
+                part.cost_usd += rates.cost(left, p_in or 0, p_out or 0, p_cread or 0, p_cwrite or 0, p_1h or 0)
                 part.priced_calls += left
         per_model = groups.setdefault(key, {})
         slot = per_model.get(model)

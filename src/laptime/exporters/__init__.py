@@ -170,6 +170,7 @@ def phase_rows(
     """One flat row per top-level phase span (``PHASE_COLUMNS``), run by run."""
     from laptime.analysis.kpi import load_spans
     from laptime.clock import timestamp_from_us
+    from laptime.definitions import cache_write_1h_sql, uncached_input
     from laptime.definitions import ts_us_sql as ts_us
 
     for run in runs:
@@ -180,9 +181,9 @@ def phase_rows(
         outcome = run.outcome(now_us, crashed_after_us)
 
         llm: dict[str, list[Any]] = {}
-        for model, provider, at, inp, out, cread, cwrite, includes, reported, parent in index.query(
+        for model, provider, at, inp, out, cread, cwrite, includes, reported, parent, c1h in index.query(
             f"""SELECT model, provider, {ts_us("ts")}, input_tokens, output_tokens, cache_read_tokens,
-                       cache_write_tokens, input_includes_cache, cost_usd, parent
+                       cache_write_tokens, input_includes_cache, cost_usd, parent, {cache_write_1h_sql()}
                 FROM llm_calls WHERE run = ? ORDER BY ts, id""",
             (run.run_id,),
         ):
@@ -190,11 +191,11 @@ def phase_rows(
             if top is None:
                 continue
             priced = book.price(
-                model, provider or "", at, inp, out, cread, cwrite, bool(includes), reported_cost_usd=reported
+                model, provider or "", at, inp, out, cread, cwrite, bool(includes), c1h, reported_cost_usd=reported
             )
             acc = llm.setdefault(top, [0, 0, 0, 0.0, 0])  # calls, in, out, cost, unpriced
             acc[0] += 1
-            acc[1] += max(0, inp - cread - cwrite) if includes else inp
+            acc[1] += uncached_input(inp, cread, cwrite, includes)
             acc[2] += out
             if priced.cost_usd is None:
                 acc[4] += 1
