@@ -35,6 +35,7 @@ TVc           4m 30s at checkpoint abc1234567
 phases        plan 1m 00s 20% · implement 2m 30s 50% ×2 · verify 50.0s 17% ×2 · unattributed 40.0s
 llm           4 calls · 3.4k in · 770 out · cache 5.0k read / 100 write
 by model      claude-sonnet-4-5 2 (3.0k/700) · claude-haiku-4-5 2 (400/70)
+cost          $0.02 · claude-sonnet-4-5 $0.02 · claude-haiku-4-5 $0.0008
 by worker     w2 2 · director 1 · w1 1
 verification  3 runs · 2 passed · 1 failed · 1 retry · tiers unit, lint
 changes       2 files (+1 new, 0 deleted) · +53 −3 lines
@@ -59,10 +60,16 @@ implement  phase     30.0s  completed  09:03:40Z
 verify     phase     20.0s  completed  09:04:10Z
 
 LLM by model
-model              calls    in  out  cache read  cache write  avg latency
------------------  -----  ----  ---  ----------  -----------  -----------
-claude-haiku-4-5       2   400   70           0            0            -
-claude-sonnet-4-5      2  3.0k  700        5.0k          100         2.0s
+model              calls    in  out  cache read  cache write  avg latency     cost
+-----------------  -----  ----  ---  ----------  -----------  -----------  -------
+claude-haiku-4-5       2   400   70           0            0            -  $0.0008
+claude-sonnet-4-5      2  3.0k  700        5.0k          100         2.0s    $0.02
+
+Cost by phase
+phase         cost
+---------  -------
+implement    $0.01
+plan       $0.0079
 
 LLM by phase
 phase      model              calls    in  out
@@ -87,11 +94,11 @@ b.py  created     +40       −0
 
 # The three runs of the `three_runs` store, newest first.
 LIST_TEXT = """\
-run           started               duration  outcome    llm  tokens  name       runner
-------------  --------------------  --------  ---------  ---  ------  ---------  --------
-aaaa2222      2026-01-07 09:00:00Z    1m 30s  failed       1     110  third
-aaaa1111      2026-01-06 09:00:00Z    1m 00s  completed    3     330  second     r2
-f1xed0000000  2026-01-05 09:00:00Z    5m 00s  completed    4    9.3k  fix-login  pipeline
+run           started               duration  outcome    llm  tokens     cost  name       runner
+------------  --------------------  --------  ---------  ---  ------  -------  ---------  --------
+aaaa2222      2026-01-07 09:00:00Z    1m 30s  failed       1     110  $0.0004  third
+aaaa1111      2026-01-06 09:00:00Z    1m 00s  completed    3     330  $0.0014  second     r2
+f1xed0000000  2026-01-05 09:00:00Z    5m 00s  completed    4    9.3k    $0.02  fix-login  pipeline
 """
 
 SEED_000_KEYS = {
@@ -131,11 +138,11 @@ def _ids(rows: list[dict[str, object]]) -> list[object]:
 # -- the scoreboard -----------------------------------------------------------------------
 
 
-def test_report_prints_the_10_line_scoreboard_of_the_latest_run(home: Path) -> None:
+def test_report_prints_the_10_line_scoreboard_and_cost_line_of_the_latest_run(home: Path) -> None:
     result = invoke(home, "report")
     assert result.exit_code == 0
     assert result.stdout == SCOREBOARD + "\n" + PHASE_BARS
-    assert len(result.stdout.split("\n\n")[0].splitlines()) == 10
+    assert len(result.stdout.split("\n\n")[0].splitlines()) == 11
     assert result.stderr == ""
 
 
@@ -203,6 +210,8 @@ def test_report_list_json(three_runs: Path) -> None:
         "outcome": "failed",
         "llm_calls": 1,
         "tokens": 110,
+        "cost_usd": pytest.approx(100 * 3 / 1e6 + 10 * 15 / 1e6),  # sonnet: $3 in, $15 out per 1M
+        "cost_source": "priced",
     }
     assert _ids(rows) == ["aaaa2222", "aaaa1111", FIXED_RUN_ID]
     assert rows[2]["tokens"] == 9270  # 3400 in + 770 out + 5000 cache read + 100 cache write

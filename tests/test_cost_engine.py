@@ -120,3 +120,29 @@ class TestReportedAndUnpriced:
         summary = invoke_json(store.root, "report", "summary")["cost"]
         assert summary["unpriced_models"] == ["house-model-7"]
         assert summary["unpriced_calls"] == 1
+
+
+class TestRunCostDetail:
+    def test_the_fixed_run_costs_what_the_hand_sum_says(self, store: Store) -> None:
+        from helpers import FIXED_RUN_ID, record_fixed_run
+
+        record_fixed_run(store)
+        kpi = invoke_json(store.root, "report", FIXED_RUN_ID)
+        # sonnet ($3 in, $15 out, $0.30 cache read, $3.75 cache write per 1M); haiku ($1 in, $5 out)
+        plan = (1000 * 3 + 200 * 15 + 5000 * 0.30 + 100 * 3.75) / 1e6
+        implement = (2000 * 3 + 500 * 15) / 1e6 + (300 * 1 + 50 * 5) / 1e6 + (100 * 1 + 20 * 5) / 1e6
+        assert kpi["cost_usd"] == pytest.approx(plan + implement, abs=1e-12)
+        assert kpi["cost_source"] == "priced"
+        assert kpi["cost"]["by_phase"] == {
+            "plan": pytest.approx(plan, abs=1e-12),
+            "implement": pytest.approx(implement, abs=1e-12),
+        }
+        assert kpi["cost"]["by_model"] == {
+            "claude-sonnet-4-5": pytest.approx(plan + (2000 * 3 + 500 * 15) / 1e6, abs=1e-12),
+            "claude-haiku-4-5": pytest.approx((300 + 250 + 100 + 100) / 1e6, abs=1e-12),
+        }
+        assert sum(kpi["cost"]["by_model"].values()) == pytest.approx(kpi["cost_usd"], abs=1e-12)
+        listed = invoke_json(store.root, "report", "list")["runs"][0]
+        assert listed["cost_usd"] == pytest.approx(kpi["cost_usd"], abs=1e-12)
+        shown = invoke_json(store.root, "report", "show", FIXED_RUN_ID)
+        assert shown["cost_usd"] == kpi["cost_usd"]

@@ -21,7 +21,7 @@ def test_demo_twice_records_two_realistic_runs_and_prints_the_report(store: Stor
         assert lines[0].startswith("recorded demo run ")
         assert lines[0].endswith(f" in {home}")
         assert lines[1] == ""
-        scoreboard = lines[2:12]
+        scoreboard = lines[2:13]
         assert scoreboard[0].startswith("run ")
         assert [line.split()[0] for line in scoreboard[1:]] == [
             "outcome",
@@ -29,14 +29,15 @@ def test_demo_twice_records_two_realistic_runs_and_prints_the_report(store: Stor
             "phases",
             "llm",
             "by",
+            "cost",
             "by",
             "verification",
             "changes",
             "milestones",
         ]
         assert scoreboard[1].startswith("outcome       completed in ")
-        assert lines[12] == ""  # then the phase bars
-        assert any(line.startswith("unattributed") for line in lines[13:])
+        assert lines[13] == ""  # then the phase bars
+        assert any(line.startswith("unattributed") for line in lines[14:])
 
     runs = invoke_json(home, "report", "list")["runs"]
     assert len(runs) == 2

@@ -303,7 +303,9 @@ def test_tokens_by_model_worker_and_estimated_share(store: Store) -> None:
     }
     lines = scoreboard(kpi)
     assert lines[4] == "llm           3 calls · 6.0k in · 910 out · cache 4.1k read / 0 write (1% estimated)"
-    assert lines[6] == "by worker     strategist 2 · w1 1"
+    assert lines[6].startswith("cost          $")
+    assert lines[6].endswith(" from estimated tokens)")  # the chars/4 call is part of the cost
+    assert lines[7] == "by worker     strategist 2 · w1 1"
 
 
 # -- verification, changes, milestones ------------------------------------------------------

@@ -66,7 +66,7 @@ def test_import_gives_the_kpis_the_report_says(store: Store) -> None:
     )
     assert model["estimated_calls"] == 0
     assert model["by_phase"] == {"aiExecution": {"calls": 2, "tokens_in": 30_000, "tokens_out": 4_000}}
-    assert kpi["reported_cost_usd"] == pytest.approx(0.15)
+    assert kpi["cost"]["reported_usd"] == pytest.approx(0.15)
     assert kpi["verification"]["commands_run"] == 2
     assert kpi["verification"]["retries"] == 1
     assert [(v["command"], v["passed"], v["exit_code"], v["tier"]) for v in kpi["validations"]] == [

@@ -1,7 +1,7 @@
 """Two runs side by side: per phase, per model, verification and outcome, with deltas.
 
 ``compare_kpis(a, b, ...)`` works on two KPI dicts (``laptime.analysis.kpi.compute_kpi``)
-plus, per run, the cost by model (``model_costs``), and returns a JSON-ready dict. Every
+plus, per run, the cost by model (the KPI's ``cost.by_model``), and returns a JSON-ready dict. Every
 delta is B minus A; a ``change_pct`` is the delta over A's value, in percent, and is
 None when A's value is 0 (nothing to compare against).
 
@@ -21,31 +21,12 @@ difference; then the change in LLM calls and in cost, when there is one.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from laptime.index import Index
-    from laptime.pricing import PriceBook
+from typing import Any
 
 DEFAULT_THRESHOLD_PCT = 10.0
 DEFAULT_MIN_SECONDS = 1.0
 UNATTRIBUTED = "(unattributed)"
 MAX_CONTRIBUTORS = 3
-
-
-def model_costs(index: Index, book: PriceBook, run_id: str) -> tuple[dict[str, float | None], float | None]:
-    """One run's cost per model name (None: unpriced) and in total (0.0 with no calls)."""
-    from laptime.analysis.cost import CostCalculator
-
-    calc = CostCalculator(index, book, runs_sql="SELECT ?", params=[run_id])
-    per_model: dict[str, float | None] = {}
-    for m in calc.by_model():
-        if m.model in per_model:
-            known = [c for c in (per_model[m.model], m.cost_usd) if c is not None]
-            per_model[m.model] = sum(known) if known else None
-        else:
-            per_model[m.model] = m.cost_usd
-    return per_model, calc.total().cost_usd
 
 
 def _delta(a: float | None, b: float | None) -> float | None:

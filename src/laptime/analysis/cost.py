@@ -29,7 +29,7 @@ its runs, and the missing tasks are priced again (and saved) here.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -123,6 +123,11 @@ class RunCost:
     cost_usd: float | None
     calls: int
     unpriced_calls: int
+    reported_calls: int = 0
+
+    @property
+    def source(self) -> str:
+        return cost_source(self.calls, self.reported_calls, self.unpriced_calls)
 
 
 @dataclass(frozen=True)
@@ -131,6 +136,21 @@ class TaskCost:
     runs: int
     cost_usd: float | None
     unpriced_calls: int
+
+
+COST_SOURCES: tuple[str, ...] = ("reported", "priced", "unpriced")
+
+
+def cost_source(calls: int, reported_calls: int, unpriced_calls: int) -> str:
+    """Where a cost came from, in the JSON vocabulary: ``reported`` when the source reported
+    every call's cost, ``unpriced`` when no call could be priced (the cost is null), else
+    ``priced`` (laptime priced some or all of the calls; ``unpriced_calls`` says how many
+    are missing from it). A run without calls costs 0, ``priced``."""
+    if calls and reported_calls == calls:
+        return "reported"
+    if calls and unpriced_calls == calls:
+        return "unpriced"
+    return "priced"
 
 
 def price_fingerprint(book: PriceBook) -> str:
@@ -416,7 +436,8 @@ class CostCalculator:
                        + (l.cache_write - l.cache_write_1h) * r.r_cw + l.cache_write_1h * r.r_c1h) / 1000000.0
                        + l.calls * r.r_call END) AS cost,
            SUM(CASE WHEN NOT l.reported AND r.model IS NULL THEN l.calls ELSE 0 END) AS unpriced,
-           SUM(l.calls) AS calls
+           SUM(l.calls) AS calls,
+           SUM(CASE WHEN l.reported THEN l.calls ELSE 0 END) AS reported
         FROM run_llm l LEFT JOIN temp.{rates} r
              ON r.model = l.model AND r.provider = l.provider AND r.day = l.day AND r.bucket = l.bucket"""
 
@@ -428,10 +449,10 @@ class CostCalculator:
         """The cost of each selected run that made LLM calls."""
         self._ensure_rates()
         out: dict[str, RunCost] = {}
-        for run_id, cost, unpriced, calls in self.index.query(
+        for run_id, cost, unpriced, calls, reported in self.index.query(
             f"{self._run_cost_sql} {self.where} GROUP BY l.run_id", self.params
         ):
-            out[run_id] = RunCost(cost if unpriced < calls else None, calls, unpriced)
+            out[run_id] = RunCost(cost if unpriced < calls else None, calls, unpriced, reported)
         self._apply_slow(out)
         return out
 
@@ -553,6 +574,67 @@ def _cached_fields(m: ModelCost) -> dict[str, Any]:
     fields = {name: getattr(m, name) for name in m.__dataclass_fields__}
     del fields["model"], fields["provider"]
     return fields
+
+
+@dataclass(frozen=True)
+class RunCostDetail:
+    """One run's cost, as the scoreboard, ``report show`` and ``kpi`` give it.
+
+    ``cost_usd`` and ``by_model`` come from the same token groups as every other view;
+    ``by_phase`` and ``estimated_usd`` price the run's calls one by one (same prices)."""
+
+    cost_usd: float | None
+    cost_source: str
+    reported_usd: float
+    calls: int
+    unpriced_calls: int
+    unpriced_models: list[str]
+    estimated_usd: float  # the part of cost_usd priced from estimated token counts
+    by_model: dict[str, float | None]
+    by_phase: dict[str, float | None]
+
+
+def run_cost_detail(index: Index, book: PriceBook, run_id: str, phase_of: Callable[[str | None], str]) -> RunCostDetail:
+    """``run_id``'s cost in total, by model and by phase (``phase_of`` maps a call's parent
+    span to the phase it counts in)."""
+    calc = CostCalculator(index, book, runs_sql="SELECT ?", params=[run_id])
+    total = calc.total()
+    per_run = calc.by_run().get(run_id)
+    reported_calls = per_run.reported_calls if per_run else 0
+    by_model: dict[str, float | None] = {}
+    for m in calc.by_model():
+        known = [c for c in (by_model.get(m.model), m.cost_usd) if c is not None]
+        by_model[m.model] = sum(known) if known else None
+    by_phase: dict[str, float | None] = {}
+    estimated = 0.0
+    for parent, model, provider, at, inp, out, cread, cwrite, includes, c1h, reported, is_estimated in index.query(
+        f"""SELECT parent, model, provider, {ts_us("ts")}, input_tokens, output_tokens, cache_read_tokens,
+                   cache_write_tokens, input_includes_cache, {cache_write_1h_sql()}, cost_usd, estimated
+            FROM llm_calls WHERE run = ? ORDER BY ts, id""",
+        (run_id,),
+    ):
+        priced = book.price(
+            model, provider or "", at, inp, out, cread, cwrite, bool(includes), c1h, reported_cost_usd=reported
+        )
+        phase = phase_of(parent)
+        if priced.cost_usd is None:
+            by_phase.setdefault(phase, None)
+            continue
+        by_phase[phase] = (by_phase.get(phase) or 0.0) + priced.cost_usd
+        if is_estimated:
+            estimated += priced.cost_usd
+    calc.save_price_cache()
+    return RunCostDetail(
+        cost_usd=total.cost_usd,
+        cost_source=cost_source(total.calls, reported_calls, total.unpriced_calls),
+        reported_usd=total.reported_usd,
+        calls=total.calls,
+        unpriced_calls=total.unpriced_calls,
+        unpriced_models=total.unpriced_models,
+        estimated_usd=estimated,
+        by_model=by_model,
+        by_phase=by_phase,
+    )
 
 
 def run_costs(index: Index, book: PriceBook, run_ids: Iterable[str]) -> dict[str, RunCost]:

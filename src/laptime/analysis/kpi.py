@@ -11,7 +11,7 @@ import json
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from laptime import definitions as d
 from laptime.clock import timestamp_from_us
@@ -19,7 +19,11 @@ from laptime.definitions import US_PER_MS
 from laptime.definitions import ts_us_sql as ts_us
 from laptime.index import Index
 
+if TYPE_CHECKING:
+    from laptime.pricing import PriceBook
+
 _SQLITE_MAX_INT = 2**63 - 1
+NO_PHASE = "(no phase)"  # LLM calls made outside every top-level phase
 
 
 class RunLookupError(LookupError):
@@ -152,8 +156,13 @@ def load_spans(index: Index, run_id: str) -> list[SpanRow]:
     return spans
 
 
-def compute_kpi(index: Index, run: RunRow, *, now_us: int, crashed_after_us: int) -> dict[str, Any]:
-    """Every KPI of one run."""
+def compute_kpi(
+    index: Index, run: RunRow, *, now_us: int, crashed_after_us: int, book: PriceBook | None = None
+) -> dict[str, Any]:
+    """Every KPI of one run; cost priced by ``book`` (default: genai-prices, no overrides)."""
+    from laptime.analysis.cost import run_cost_detail
+    from laptime.pricing import PriceBook
+
     run_id = run.run_id
     spans = load_spans(index, run_id)
     by_id = {s.span_id: s for s in spans}
@@ -219,8 +228,6 @@ def compute_kpi(index: Index, run: RunRow, *, now_us: int, crashed_after_us: int
     models: dict[str, dict[str, Any]] = {}
     workers: dict[str, dict[str, Any]] = {}
     tokens = {"input": 0, "output": 0, "cache_read": 0, "cache_write": 0, "estimated": 0, "total": 0}
-    reported_cost = 0.0
-    reported_cost_calls = 0
     for (
         model,
         provider,
@@ -231,7 +238,7 @@ def compute_kpi(index: Index, run: RunRow, *, now_us: int, crashed_after_us: int
         includes,
         latency,
         estimated,
-        cost,
+        _reported_cost,
         worker,
         parent,
         _ts,
@@ -260,7 +267,7 @@ def compute_kpi(index: Index, run: RunRow, *, now_us: int, crashed_after_us: int
         m["estimated_calls"] += 1 if estimated else 0
         if latency is not None:
             m["_latencies"].append(latency)
-        phase = top_phase_of(parent) or "(no phase)"
+        phase = top_phase_of(parent) or NO_PHASE
         bp = m["by_phase"].setdefault(phase, {"calls": 0, "tokens_in": 0, "tokens_out": 0})
         bp["calls"] += 1
         bp["tokens_in"] += tin
@@ -278,9 +285,6 @@ def compute_kpi(index: Index, run: RunRow, *, now_us: int, crashed_after_us: int
         tokens["total"] += call_total
         if estimated:
             tokens["estimated"] += call_total
-        if cost is not None:
-            reported_cost += cost
-            reported_cost_calls += 1
     for m in models.values():
         lat = m.pop("_latencies")
         m["avg_latency_ms"] = sum(lat) / len(lat) if lat else None
@@ -326,6 +330,11 @@ def compute_kpi(index: Index, run: RunRow, *, now_us: int, crashed_after_us: int
         (run_id,),
     )[0]
 
+    cost = run_cost_detail(
+        index, book if book is not None else PriceBook(), run_id, lambda parent: top_phase_of(parent) or NO_PHASE
+    )
+    for name, m in models.items():
+        m["cost_usd"] = cost.by_model.get(name)
     return {
         "run_id": run_id,
         "name": run.name,
@@ -346,7 +355,16 @@ def compute_kpi(index: Index, run: RunRow, *, now_us: int, crashed_after_us: int
         "models": models,
         "workers": workers,
         "tokens": tokens,
-        "reported_cost_usd": reported_cost if reported_cost_calls else None,
+        "cost_usd": cost.cost_usd,
+        "cost_source": cost.cost_source,
+        "cost": {
+            "reported_usd": cost.reported_usd,
+            "estimated_usd": cost.estimated_usd,
+            "unpriced_calls": cost.unpriced_calls,
+            "unpriced_models": cost.unpriced_models,
+            "by_model": cost.by_model,
+            "by_phase": cost.by_phase,
+        },
         "llm_calls": len(llm_rows),
         "verification": {
             "commands_run": len(validations),
@@ -465,10 +483,17 @@ def short_ids(index: Index, run_ids: Iterable[str], *, min_length: int = SHORT_I
     return out
 
 
-def run_summaries(index: Index, runs: list[RunRow], *, now_us: int, crashed_after_us: int) -> list[dict[str, Any]]:
-    """The light per-run rows of ``report list``: no per-span work."""
+def run_summaries(
+    index: Index, runs: list[RunRow], *, now_us: int, crashed_after_us: int, book: PriceBook | None = None
+) -> list[dict[str, Any]]:
+    """The light per-run rows of ``report list``: no per-span work; cost by the cost engine."""
+    from laptime.analysis.cost import RunCost, run_costs
+    from laptime.pricing import PriceBook
+
     if not runs:
         return []
+    costs = run_costs(index, book if book is not None else PriceBook(), [r.run_id for r in runs])
+    no_calls = RunCost(0.0, 0, 0)
     ids = [r.run_id for r in runs]
     totals: dict[str, tuple[int, int]] = {}
     for start in range(0, len(ids), 500):
@@ -496,6 +521,8 @@ def run_summaries(index: Index, runs: list[RunRow], *, now_us: int, crashed_afte
                 "outcome": r.outcome(now_us, crashed_after_us),
                 "llm_calls": calls,
                 "tokens": toks,
+                "cost_usd": costs.get(r.run_id, no_calls).cost_usd,
+                "cost_source": costs.get(r.run_id, no_calls).source,
             }
         )
     return out

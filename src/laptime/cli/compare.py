@@ -54,7 +54,7 @@ def compare(  # noqa: PLR0917 - click passes each option positionally
       laptime compare 01a2b3 01c4d5
       laptime compare 01a2b3 01c4d5 --threshold 25 --json
     """
-    from laptime.analysis.compare import compare_kpis, model_costs
+    from laptime.analysis.compare import compare_kpis
     from laptime.analysis.kpi import RunLookupError, compute_kpi, resolve_run
     from laptime.pricing import PriceBook
     from laptime.report.compare_view import render
@@ -71,8 +71,9 @@ def compare(  # noqa: PLR0917 - click passes each option positionally
                 row = resolve_run(index, given)
             except RunLookupError as exc:
                 raise UsageProblem(str(exc)) from None
-            kpis.append(compute_kpi(index, row, now_us=now, crashed_after_us=crashed))
-            costs.append(model_costs(index, book, row.run_id))
+            kpi = compute_kpi(index, row, now_us=now, crashed_after_us=crashed, book=book)
+            kpis.append(kpi)
+            costs.append((kpi["cost"]["by_model"], kpi["cost_usd"]))
     result = compare_kpis(
         kpis[0], kpis[1], a_costs=costs[0], b_costs=costs[1], threshold_pct=threshold_pct, min_seconds=min_seconds
     )

@@ -9,6 +9,7 @@ import click
 from laptime.cli import LazyGroup
 from laptime.cli._common import (
     UsageProblem,
+    config_of,
     crashed_after_us,
     echo_json,
     json_option,
@@ -53,15 +54,17 @@ def run_kpi(ctx: click.Context, run: str | None, *, detail: bool = False) -> dic
     An unknown or ambiguous id is a usage error (exit code 2).
     """
     from laptime.analysis.kpi import RunLookupError, compute_kpi, resolve_run, run_detail
+    from laptime.pricing import PriceBook
 
     store = store_of(ctx)
     crashed = crashed_after_us(store)
+    book = PriceBook.from_config(config_of(store))
     with open_index(ctx) as index:
         try:
             row = resolve_run(index, run)
         except RunLookupError as exc:
             raise UsageProblem(str(exc)) from None
-        kpi = compute_kpi(index, row, now_us=now_us(), crashed_after_us=crashed)
+        kpi = compute_kpi(index, row, now_us=now_us(), crashed_after_us=crashed, book=book)
         return run_detail(index, row, kpi) if detail else kpi
 
 
@@ -125,6 +128,7 @@ def list_(  # noqa: PLR0917 - click passes each option positionally
       laptime report list --since 2026-11-01 --status completed --limit 50
     """
     from laptime.analysis.kpi import list_runs, run_summaries
+    from laptime.pricing import PriceBook
     from laptime.report.terminal import run_list
 
     since_us = parse_when(since, option="--since") if since else None
@@ -136,7 +140,8 @@ def list_(  # noqa: PLR0917 - click passes each option positionally
         runs = list_runs(index, since_us=since_us, until_us=until_us, limit=None if status else limit)
         if status:
             runs = [r for r in runs if r.outcome(now, crashed) == status][:limit]
-        rows = run_summaries(index, runs, now_us=now, crashed_after_us=crashed)
+        book = PriceBook.from_config(config_of(store))
+        rows = run_summaries(index, runs, now_us=now, crashed_after_us=crashed, book=book)
     if as_json:
         echo_json({"runs": rows})
         return

@@ -59,7 +59,6 @@ def status(ctx: click.Context, with_report: bool, as_json: bool) -> None:
 
 
 def _last_run(ctx: click.Context) -> dict[str, Any] | None:
-    from laptime.analysis.cost import run_costs
     from laptime.analysis.kpi import compute_kpi, list_runs, run_summaries
     from laptime.analysis.trends import PREVIOUS_RUNS, run_trends
     from laptime.pricing import PriceBook
@@ -74,13 +73,8 @@ def _last_run(ctx: click.Context) -> dict[str, Any] | None:
             return None
         latest, earlier = runs[0], runs[1:]
         previous = [r for r in earlier if r.outcome(now, crashed) != "running"][:PREVIOUS_RUNS]
-        kpi = compute_kpi(index, latest, now_us=now, crashed_after_us=crashed)
-        summaries = run_summaries(index, previous, now_us=now, crashed_after_us=crashed)
-        costs = run_costs(index, book, [latest.run_id, *(r.run_id for r in previous)])
-    for s in summaries:
-        rc = costs.get(s["run_id"])
-        s["cost_usd"] = rc.cost_usd if rc is not None else 0.0
-    rc = costs.get(latest.run_id)
+        kpi = compute_kpi(index, latest, now_us=now, crashed_after_us=crashed, book=book)
+        summaries = run_summaries(index, previous, now_us=now, crashed_after_us=crashed, book=book)
     last = {
         "run_id": kpi["run_id"],
         "name": kpi["name"],
@@ -90,8 +84,9 @@ def _last_run(ctx: click.Context) -> dict[str, Any] | None:
         "total_duration_ms": kpi["total_duration_ms"],
         "llm_calls": kpi["llm_calls"],
         "tokens": kpi["tokens"],
-        "cost_usd": rc.cost_usd if rc is not None else 0.0,
-        "unpriced_calls": rc.unpriced_calls if rc is not None else 0,
+        "cost_usd": kpi["cost_usd"],
+        "cost_source": kpi["cost_source"],
+        "unpriced_calls": kpi["cost"]["unpriced_calls"],
     }
     last["trends"] = run_trends(last, summaries)
     return last

@@ -121,18 +121,14 @@ def run_rows(
     index: Index, book: PriceBook, runs: list[RunRow], *, now_us: int, crashed_after_us: int
 ) -> Iterator[dict[str, Any]]:
     """One flat row per run (``RUN_COLUMNS``), in the order of ``runs``."""
-    from laptime.analysis.cost import run_costs
     from laptime.analysis.kpi import compute_kpi, load_spans
 
-    costs = run_costs(index, book, [r.run_id for r in runs])
     for run in runs:
-        kpi = compute_kpi(index, run, now_us=now_us, crashed_after_us=crashed_after_us)
+        kpi = compute_kpi(index, run, now_us=now_us, crashed_after_us=crashed_after_us, book=book)
         phases = top_phases(load_spans(index, run.run_id), run.run_id)
         by_calls = sorted(kpi["models"].items(), key=lambda kv: (-kv[1]["calls"], kv[0]))
         provider = run.attrs.get("provider")
         model = run.attrs.get("model")
-        rc = costs.get(run.run_id)
-        cost = (rc.cost_usd if rc is not None else 0.0) if kpi["llm_calls"] else 0.0
         yield {
             "run_id": run.run_id,
             "timestamp": kpi["started_at"],
@@ -142,7 +138,7 @@ def run_rows(
             "input_tokens": kpi["tokens"]["input"],
             "output_tokens": kpi["tokens"]["output"],
             "total_tokens": kpi["tokens"]["total"],
-            "cost_usd": _round(cost, COST_DIGITS),
+            "cost_usd": _round(kpi["cost_usd"], COST_DIGITS),
             "duration_seconds": _round(kpi["total_duration_ms"] / 1000, SECONDS_DIGITS),
             "files_modified": kpi["changes"]["files_touched"],
             "provider": str(provider) if provider else _joined([m["provider"] or "" for _, m in by_calls]),

@@ -1,12 +1,12 @@
-"""Terminal views of one run: the 10-line KPI scoreboard and the full ``show``."""
+"""Terminal views of one run: the KPI scoreboard (10 lines and a cost line) and the full ``show``."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from laptime.report.format import bar, count, duration, percent, plural, table, timestamp
+from laptime.report.format import bar, count, duration, percent, plural, table, timestamp, usd
 
-SCOREBOARD_LINES = 10
+SCOREBOARD_LINES = 11
 
 
 def _short(run_id: str) -> str:
@@ -48,6 +48,7 @@ def scoreboard(kpi: dict[str, Any]) -> list[str]:
         for name, m in sorted(kpi["models"].items(), key=lambda kv: -kv[1]["calls"])
     ]
     lines.append("by model      " + (" · ".join(model_parts) or "-"))
+    lines.append("cost          " + cost_line(kpi))
     worker_parts = [
         f"{name} {w['calls']}" for name, w in sorted(kpi["workers"].items(), key=lambda kv: (-kv[1]["calls"], kv[0]))
     ]
@@ -72,6 +73,28 @@ def scoreboard(kpi: dict[str, Any]) -> list[str]:
     )
     assert len(lines) == SCOREBOARD_LINES
     return lines
+
+
+def cost_line(kpi: dict[str, Any]) -> str:
+    """Total, by model (costliest first), and how much is unpriced, reported or estimated."""
+    cost = kpi["cost"]
+    if not kpi["llm_calls"]:
+        return "$0 (no llm calls)"
+    parts = [usd(kpi["cost_usd"]) if kpi["cost_usd"] is not None else "unpriced"]
+    by_model = sorted(cost["by_model"].items(), key=lambda kv: (-(kv[1] or 0.0), kv[0]))
+    if len(by_model) > 1:
+        parts.append(" · ".join(f"{name} {usd(c) if c is not None else 'unpriced'}" for name, c in by_model))
+    notes = []
+    if cost["unpriced_calls"]:
+        models = ", ".join(cost["unpriced_models"])
+        notes.append(f"{plural(cost['unpriced_calls'], 'call')} unpriced ({models})")
+    if kpi["cost_source"] == "reported":
+        notes.append("as reported by the source")
+    elif cost["reported_usd"]:
+        notes.append(f"{usd(cost['reported_usd'])} reported by the source")
+    if cost["estimated_usd"]:
+        notes.append(f"{usd(cost['estimated_usd'])} from estimated tokens")
+    return " · ".join(parts) + (f" ({'; '.join(notes)})" if notes else "")
 
 
 def phase_bars(kpi: dict[str, Any]) -> list[str]:
@@ -127,9 +150,17 @@ def show(detail: dict[str, Any]) -> list[str]:
                 count(m["cache_read_tokens"]),
                 count(m["cache_write_tokens"]),
                 duration(m["avg_latency_ms"]),
+                usd(m["cost_usd"]) if m["cost_usd"] is not None else "unpriced",
             ]
         )
-    out += table(["model", "calls", "in", "out", "cache read", "cache write", "avg latency"], rows, "lrrrrrr")
+    out += table(["model", "calls", "in", "out", "cache read", "cache write", "avg latency", "cost"], rows, "lrrrrrrr")
+
+    out += ["", "Cost by phase"]
+    rows = [
+        [phase, usd(c) if c is not None else "unpriced"]
+        for phase, c in sorted(detail["cost"]["by_phase"].items(), key=lambda kv: (-(kv[1] or 0.0), kv[0]))
+    ]
+    out += table(["phase", "cost"], rows, "lr")
 
     out += ["", "LLM by phase"]
     rows = []
@@ -172,9 +203,12 @@ def run_list(rows: list[dict[str, Any]]) -> list[str]:
             r["outcome"],
             str(r["llm_calls"]),
             count(r["tokens"]),
+            usd(r["cost_usd"]) if r["cost_usd"] is not None else "unpriced",
             (r["name"] or "")[:48],
             r["runner"] or "",
         ]
         for r in rows
     ]
-    return table(["run", "started", "duration", "outcome", "llm", "tokens", "name", "runner"], body, "llrlrrll")
+    return table(
+        ["run", "started", "duration", "outcome", "llm", "tokens", "cost", "name", "runner"], body, "llrlrrrll"
+    )
