@@ -215,8 +215,8 @@ class _Writer:
         self.counts["total_only_counts"] += total_only
         s.add(token_count(at, list(s.total), None if total_only else usage), at, call)
         if re_emit or rng.random() < 0.3:  # Codex emits the same count again (with fresh rate limits)
-            again = at + timedelta(milliseconds=rng.randint(0, 400))
-            s.add(token_count(again, list(s.total), None if total_only else usage), again)
+            at += timedelta(milliseconds=rng.randint(0, 400))
+            s.add(token_count(at, list(s.total), None if total_only else usage), at)
             self.counts["re_emitted_counts"] += 1
         at += timedelta(milliseconds=rng.randint(100, 3000))
         message = {"type": "agent_message", "message": "Done."}
