@@ -146,6 +146,8 @@ class TestText:
         assert result.exit_code == 0, result.output
         lines = result.stdout.splitlines()
         assert lines[0].split()[:2] == ["Day", "Models"]
+        # No call here reported reasoning tokens, so the table has no column for them.
+        assert lines[0].split()[2:] == ["Input", "Output", "Cache", "write", "Cache", "read", "Total", "Cost"]
         assert lines[-2].startswith("Total")
         assert "17,172" in lines[-2]
         assert lines[-1] == "5 calls, time zone UTC"

@@ -13,14 +13,16 @@ import json
 import os
 import shutil
 import tempfile
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from importers import FIXTURES, import_json, make_unreadable, problems_text, run_cli, snapshot
+from importers.codex_tree import session_meta, token_count, turn_context, write_session
 from laptime import events as ev
 from laptime.importers.base import FileState, ImportContext, ImportResult
 from laptime.importers.codex import CodexImporter
@@ -108,10 +110,15 @@ class TestImport:
         home = tmp_path / "codex-home"
         shutil.copytree(CODEX, home)
         monkeypatch.setenv("CODEX_HOME", str(home))
-        assert CodexImporter().default_paths() == [home / "sessions", home / "archived_sessions"]
+        assert CodexImporter().default_paths() == [home]  # both folders, read as one set
         summary = import_json(store, "codex")
         assert summary["files_read"] == 2
         assert summary["runs"] == 2
+        (home / "history.jsonl").write_text("{}\n")  # Codex's prompt history: not a session
+        assert [p.name for p in CodexImporter().discover(home)] == [
+            "rollout-2025-10-06T10-00-00-0199a1b2-aaaa-7000-8000-000000000001.jsonl",
+            "rollout-2025-10-07T09-00-00-0199a1b2-bbbb-7000-8000-000000000002.jsonl",
+        ]
 
     def test_default_codex_home_is_in_the_home_folder(self, monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv("CODEX_HOME", raising=False)
@@ -119,6 +126,26 @@ class TestImport:
 
     def test_auto_detects_codex(self, store: Store) -> None:
         assert import_json(store, "auto", CODEX / "sessions")["format"] == "codex"
+
+
+class TestReport:
+    def test_reasoning_tokens_get_a_column_of_their_own(self, store: Store) -> None:
+        import_json(store, "codex", CODEX)
+        result = run_cli(store, "report", "usage", "--timezone", "UTC", "--no-cost")
+        assert result.exit_code == 0, result.output
+        assert result.stdout.splitlines() == [
+            "Day         Models       Input  Output  Reasoning  Cache write  Cache read  Total  Cost",
+            "----------  -----------  -----  ------  ---------  -----------  ----------  -----  ----",
+            "2025-10-06  gpt-5-codex  2,300     350        100            0       1,200  3,850     -",
+            "2025-10-07  gpt-5-codex    200      50          0            0         300    550     -",
+            "----------  -----------  -----  ------  ---------  -----------  ----------  -----  ----",
+            "Total                    2,500     400        100            0       1,500  4,400     -",
+            "4 calls, time zone UTC",
+        ]
+        data = usage_json(store)
+        assert [r["reasoning_tokens"] for r in data["rows"]] == [100, 0]
+        assert [m["reasoning_tokens"] for m in data["rows"][0]["by_model"]] == [100]
+        assert data["totals"]["reasoning_tokens"] == 100
 
 
 class TestIdempotency:
@@ -150,6 +177,140 @@ class TestIdempotency:
         assert (totals["input_tokens"], totals["output_tokens"]) == (2400, 360)
         runs = query(store, "SELECT ended_us - started_us AS d FROM runs")
         assert runs == [{"d": 180_000_000}]
+
+
+def _daily(store: Store) -> dict[str, list[int]]:
+    """Per UTC day: [input without cache, cache read, output, reasoning, calls]."""
+    keys = ("input_tokens", "cache_read_tokens", "output_tokens", "reasoning_tokens", "calls")
+    return {r["period"]: [r[k] for k in keys] for r in usage_json(store)["rows"]}
+
+
+def _day(*calls: list[int]) -> list[int]:
+    """What ``_daily`` shows for these calls ([input, cached, output, reasoning] each)."""
+    inp, cached, out, reasoning = (sum(c[i] for c in calls) for i in range(4))
+    return [inp - cached, cached, out, reasoning, len(calls)]
+
+
+def _plus(*usages: list[int]) -> list[int]:
+    return [sum(column) for column in zip(*usages, strict=True)]
+
+
+T0 = datetime(2025, 10, 6, 9, 0, tzinfo=UTC)
+U1, U2, U3, U4, U5 = (
+    [1000, 200, 100, 40],
+    [2000, 1000, 200, 60],
+    [700, 0, 70, 10],
+    [900, 500, 30, 0],
+    [400, 100, 40, 20],
+)
+
+
+def _resumed_session() -> list[dict[str, Any]]:
+    """Day 1: U1, U2. Resumed on day 2 with the counter back at 0: U3 (emitted twice),
+    then U4 given only as the cumulative total. Resumed on day 3, at 0 again, with a
+    total only: U5."""
+    day2, day3 = T0 + timedelta(days=1), T0 + timedelta(days=2)
+    return [
+        session_meta(T0, SESSION_A.removeprefix("codex-"), "/home/dev/src/api"),
+        turn_context(T0, "/home/dev/src/api", "gpt-5-codex"),
+        token_count(T0 + timedelta(seconds=5), None, None),
+        token_count(T0 + timedelta(seconds=10), U1, U1),
+        token_count(T0 + timedelta(seconds=60), _plus(U1, U2), U2),
+        turn_context(day2, "/home/dev/src/api", "gpt-5-codex"),
+        token_count(day2 + timedelta(seconds=10), U3, U3),
+        token_count(day2 + timedelta(seconds=10), U3, U3),
+        token_count(day2 + timedelta(seconds=50), _plus(U3, U4), None),
+        turn_context(day3, "/home/dev/src/api", "gpt-5-codex"),
+        token_count(day3 + timedelta(seconds=10), U5, None),
+    ]
+
+
+class TestCounterResets:
+    """A resumed session can restart its counter at 0: a count whose cumulative total
+    differs from the previous one is a new call, even when the total went down."""
+
+    EXPECTED: ClassVar = {
+        "2025-10-06": _day(U1, U2),
+        "2025-10-07": _day(U3, U4),
+        "2025-10-08": _day(U5),
+    }
+
+    def test_every_call_after_a_reset_counts(self, tmp_path: Path, store: Store) -> None:
+        path = write_session(tmp_path / "home", "sessions/s.jsonl", _resumed_session())
+        import_json(store, "codex", path)
+        assert _daily(store) == self.EXPECTED
+
+    def test_a_reset_in_the_grown_part_of_a_file(self, tmp_path: Path, store: Store) -> None:
+        records = _resumed_session()
+        path = write_session(tmp_path / "home", "sessions/s.jsonl", records[:5])
+        import_json(store, "codex", path)
+        for cut in (7, 9, len(records)):  # the counter carried across reads
+            write_session(tmp_path / "home", "sessions/s.jsonl", records[:cut])
+            import_json(store, "codex", path)
+        assert _daily(store) == self.EXPECTED
+
+
+class TestForkReplays:
+    """A fork re-emits its parent's calls under the fork's time; each is stored once, at
+    the parent's time, whichever folder holds which file."""
+
+    def _tree(self, home: Path, *, with_id: bool) -> None:
+        parent, fork = SESSION_A.removeprefix("codex-"), SESSION_B.removeprefix("codex-")
+        cwd = "/home/dev/src/api"
+        write_session(  # the parent, archived since
+            home,
+            f"archived_sessions/rollout-2025-10-06T09-00-00-{parent}.jsonl",
+            [
+                session_meta(T0, parent, cwd),
+                turn_context(T0, cwd, "gpt-5-codex"),
+                token_count(T0 + timedelta(seconds=10), U1, U1),
+                token_count(T0 + timedelta(seconds=10), U1, U1),
+                token_count(T0 + timedelta(seconds=60), _plus(U1, U2), None),
+            ],
+        )
+        at = T0 + timedelta(days=1)
+        burst = [at + timedelta(milliseconds=n) for n in range(1, 5)]
+        write_session(  # the fork, still in sessions/ (read first, before the fix)
+            home,
+            f"sessions/2025/10/07/rollout-2025-10-07T09-00-00-{fork}.jsonl",
+            [
+                session_meta(at, fork, cwd, parent if with_id else None),
+                turn_context(burst[0], cwd, "gpt-5-codex"),
+                token_count(burst[1], U1, U1),
+                token_count(burst[2], U1, U1),
+                token_count(burst[3], _plus(U1, U2), None),
+                turn_context(at + timedelta(seconds=30), cwd, "gpt-5-codex"),
+                token_count(at + timedelta(seconds=40), _plus(U1, U2, U3), U3),
+            ],
+        )
+
+    @pytest.mark.parametrize("with_id", [True, False])
+    def test_a_replayed_call_keeps_its_original_day_and_run(self, tmp_path: Path, store: Store, with_id: bool) -> None:
+        home = tmp_path / "home"
+        self._tree(home, with_id=with_id)
+        import_json(store, "codex", home)
+        assert _daily(store) == {"2025-10-06": _day(U1, U2), "2025-10-07": _day(U3)}
+        runs = query(store, "SELECT run, COUNT(*) AS n FROM llm_calls GROUP BY run ORDER BY run")
+        assert runs == [{"run": SESSION_A, "n": 2}, {"run": SESSION_B, "n": 1}]
+
+    def test_the_codex_home_by_default(self, tmp_path: Path, store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+        home = tmp_path / "home"
+        self._tree(home, with_id=False)
+        monkeypatch.setenv("CODEX_HOME", str(home))
+        import_json(store, "codex")
+        assert _daily(store) == {"2025-10-06": _day(U1, U2), "2025-10-07": _day(U3)}
+        # The parent's copy is already stored: reading the fork again changes nothing.
+        again = import_json(store, "codex", home / "sessions")
+        assert again["events_new"] == 0
+
+    def test_a_byte_identical_copy_adds_nothing(self, tmp_path: Path, store: Store) -> None:
+        home = tmp_path / "home"
+        self._tree(home, with_id=True)
+        (fork,) = (home / "sessions").rglob("*.jsonl")
+        shutil.copyfile(fork, home / "archived_sessions" / fork.name)
+        summary = import_json(store, "codex", home)
+        assert summary["files_read"] == 3
+        assert _daily(store) == {"2025-10-06": _day(U1, U2), "2025-10-07": _day(U3)}
 
 
 class TestBadInput:

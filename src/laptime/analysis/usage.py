@@ -101,6 +101,7 @@ class _Totals:
     output_tokens: int = 0
     cache_write_tokens: int = 0
     cache_read_tokens: int = 0
+    reasoning_tokens: int = 0  # part of output_tokens, kept apart as ccusage shows it
     cost_usd: float = 0.0
     priced_calls: int = 0
     unpriced_calls: int = 0
@@ -112,6 +113,7 @@ class _Totals:
         self.output_tokens += other.output_tokens
         self.cache_write_tokens += other.cache_write_tokens
         self.cache_read_tokens += other.cache_read_tokens
+        self.reasoning_tokens += other.reasoning_tokens
         self.cost_usd += other.cost_usd
         self.priced_calls += other.priced_calls
         self.unpriced_calls += other.unpriced_calls
@@ -126,6 +128,7 @@ class _Totals:
             "cache_write_tokens": self.cache_write_tokens,
             "cache_read_tokens": self.cache_read_tokens,
             "total_tokens": total,
+            "reasoning_tokens": self.reasoning_tokens,
             "cost_usd": self.cost_usd if self.priced_calls else None,
             "unpriced_calls": self.unpriced_calls,
             "unpriced_models": sorted(self.unpriced_models),
@@ -191,7 +194,8 @@ def usage_report(
                SUM(CASE WHEN {reported} THEN 0 ELSE l.output_tokens END),
                SUM(CASE WHEN {reported} THEN 0 ELSE l.cache_write_tokens END),
                SUM(CASE WHEN {reported} THEN 0 ELSE l.cache_read_tokens END),
-               SUM(CASE WHEN {reported} THEN 0 ELSE {cache_write_1h_sql("l")} END)
+               SUM(CASE WHEN {reported} THEN 0 ELSE {cache_write_1h_sql("l")} END),
+               SUM(CASE WHEN instr(l.attrs, 'reasoning_tokens') THEN l.attrs ->> '$.reasoning_tokens' ELSE 0 END)
         FROM llm_calls l {join} {where_sql}
         GROUP BY q, run, l.model, l.provider, bucket
     """
@@ -223,6 +227,7 @@ def usage_report(
         p_cwrite,
         p_cread,
         p_1h,
+        reasoning,
     ) in index.db.execute(sql, params):
         if by == "session":
             key = run
@@ -230,7 +235,7 @@ def usage_report(
             key = model
         else:
             key = period_cache.get(q) or period_cache.setdefault(q, _period(q, by, zone))
-        part = _Totals(calls, inp or 0, out or 0, cwrite or 0, cread or 0)
+        part = _Totals(calls, inp or 0, out or 0, cwrite or 0, cread or 0, int(reasoning or 0))
         part.cost_usd = reported_cost or 0.0
         part.priced_calls = reported_calls
         left = calls - reported_calls

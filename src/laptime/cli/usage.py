@@ -97,14 +97,18 @@ def render(report: dict[str, Any]) -> list[str]:
     rows = report["rows"]
     if not rows:
         return ["no LLM calls match"]
-    table: list[list[str]] = [[head, "Models", "Input", "Output", "Cache write", "Cache read", "Total", "Cost"]]
+    # Reasoning (part of Output) gets a column only when some call reported it, so
+    # reports without reasoning models look as they always did.
+    reasoning = any(row.get("reasoning_tokens") for row in rows)
+    numbers = ["Input", "Output", *(["Reasoning"] if reasoning else []), "Cache write", "Cache read", "Total", "Cost"]
+    table: list[list[str]] = [[head, "Models", *numbers]]
     for row in rows:
         label = str(row[key])
         if by == "session" and row.get("project"):
             label = f"{label} ({row['project']})"
         models = ", ".join(row.get("models", [])) if by != "model" else ""
-        table.append([label, models, *_numbers(row)])
-    table.append(["Total", "", *_numbers(report["totals"])])
+        table.append([label, models, *_numbers(row, reasoning=reasoning)])
+    table.append(["Total", "", *_numbers(report["totals"], reasoning=reasoning)])
     widths = [max(len(r[i]) for r in table) for i in range(len(table[0]))]
     lines = []
     for n, cells in enumerate(table):
@@ -122,7 +126,7 @@ def render(report: dict[str, Any]) -> list[str]:
     return lines
 
 
-def _numbers(row: dict[str, Any]) -> list[str]:
+def _numbers(row: dict[str, Any], *, reasoning: bool) -> list[str]:
     cost = row["cost_usd"]
     cost_text = "-" if cost is None else f"${cost:,.2f}"
     if cost is not None and row.get("unpriced_calls"):
@@ -130,6 +134,7 @@ def _numbers(row: dict[str, Any]) -> list[str]:
     return [
         f"{row['input_tokens']:,}",
         f"{row['output_tokens']:,}",
+        *([f"{row['reasoning_tokens']:,}"] if reasoning else []),
         f"{row['cache_write_tokens']:,}",
         f"{row['cache_read_tokens']:,}",
         f"{row['total_tokens']:,}",

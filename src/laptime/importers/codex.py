@@ -10,15 +10,19 @@ Token meaning (OpenAI): ``input_tokens`` includes the cached input, so the event
 tokens are part of ``output_tokens`` (kept apart in ``attrs.reasoning_tokens``).
 
 Per-turn usage comes from ``last_token_usage``, or else from the growth of the
-cumulative ``total_token_usage``. De-duplication: a ``token_count`` whose cumulative
-total does not grow is a repeat and is skipped; and every usage event's id is derived
-from the cumulative totals plus the turn's usage, so the history a forked or replayed
-session re-emits maps onto the ids it already had, and is stored once.
+cumulative ``total_token_usage`` (the whole total when it went down: a resumed session
+can restart its counter at 0). De-duplication: a ``token_count`` whose cumulative total
+equals the previous one is a repeat and is skipped; any other is a new call. Every
+usage event's id is derived from the cumulative totals plus the turn's usage, so the
+history a fork re-emits (under the fork's own, later timestamps) maps onto the ids it
+already had and is stored once; files are read oldest session first so that the copy
+stored is the original, at its original time.
 """
 
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Final
 
@@ -68,12 +72,23 @@ class _Line(msgspec.Struct):
 _decoder: Final = msgspec.json.Decoder(_Line)
 _TOOL_CALLS: Final = frozenset({"function_call", "custom_tool_call", "local_shell_call", "web_search_call"})
 _TOOL_OUTPUTS: Final = frozenset({"function_call_output", "custom_tool_call_output"})
+_ROOTS: Final = ("sessions", "archived_sessions")
+#: Codex names a session file after the time it started: rollout-2025-10-06T10-00-00-<id>.jsonl
+_STARTED_RE: Final = re.compile(r"rollout-(\d{4}-\d{2}-\d{2}T\d{2}-\d{2}-\d{2})")
 
 
 def _n(value: int | None) -> int:
     """A token count: 0 when absent or negative, where records.get_count would reject
     the whole record."""
     return value if value is not None and value > 0 else 0
+
+
+def _started(file: Path) -> tuple[str, str, str]:
+    """Sort key: the start time in the file's name (no file is opened: this runs for
+    every file on every import), then the name, then the path; files named otherwise
+    come first, by path."""
+    match = _STARTED_RE.match(file.name)
+    return (match.group(1) if match else "", file.name, str(file))
 
 
 def _key(tokens: _Tokens | None) -> list[int]:
@@ -99,25 +114,34 @@ class CodexImporter(Importer):
     append_only: ClassVar[bool] = True
 
     def default_paths(self) -> list[Path]:
-        """``$CODEX_HOME`` (default ``~/.codex``): its ``sessions/`` and ``archived_sessions/``."""
+        """``$CODEX_HOME`` (default ``~/.codex``), whose ``sessions/`` and
+        ``archived_sessions/`` are read as one set (see ``discover``)."""
         home = Path(os.environ.get("CODEX_HOME", "").strip() or Path.home() / ".codex").expanduser()
-        candidates = [home / "sessions", home / "archived_sessions"]
-        found = [p for p in candidates if p.is_dir()]
-        return found or candidates[:1]
+        if any((home / name).is_dir() for name in _ROOTS):
+            return [home]
+        return [home / "sessions"]  # so the "no such folder" warning names the usual place
 
     def discover(self, path: Path) -> Iterator[Path]:
+        """The ``.jsonl`` files under ``path`` (a Codex home's ``sessions/`` and
+        ``archived_sessions/`` together), oldest session first.
+
+        Why the order matters: a fork re-emits its parent's calls under its own, later
+        timestamps, and both copies get the same event id, so the copy read first is
+        the one stored. Reading sessions in the order they started stores every call
+        at its original time, whichever folder each file sits in.
+        """
         if not path.exists():
             raise FileNotFoundError(path)
         if path.is_file():
             yield path
             return
-        roots = [path / name for name in ("sessions", "archived_sessions") if (path / name).is_dir()] or [path]
+        roots = [path / name for name in _ROOTS if (path / name).is_dir()] or [path]
+        found: list[Path] = []
         for root in roots:
-            found: list[Path] = []
             for folder, dirs, files in os.walk(root):
                 dirs.sort()
                 found.extend(Path(folder) / name for name in files if name.endswith(".jsonl"))
-            yield from sorted(found)
+        yield from sorted(found, key=_started)
 
     def detect(self, path: Path) -> bool:
         if path.is_dir():
@@ -249,17 +273,22 @@ class CodexImporter(Importer):
     ) -> tuple[list[ev.Event] | None, list[int]]:
         total = _key(info.total_token_usage) if info.total_token_usage is not None else None
         if total is not None:
-            if _grand_total(total) <= _grand_total(last):
-                return None, last  # a repeat, or a replay of earlier history: nothing new
+            if total == last:
+                return None, last  # the same count emitted again: not a new call
             turn = _key(info.last_token_usage) if info.last_token_usage is not None else None
             if turn is None:
-                turn = [max(0, a - b) for a, b in zip(total, last, strict=True)]
+                # A total below the previous one is a counter that restarted at 0 (a
+                # resumed session), so the whole total is this call's.
+                grew = _grand_total(total) >= _grand_total(last)
+                turn = [max(0, a - b) for a, b in zip(total, last, strict=True)] if grew else total
             new_last = total
         elif info.last_token_usage is not None:
             turn = _key(info.last_token_usage)
             new_last = last
         else:
             return None, last
+        if not any(turn[:4]):
+            return None, new_last  # nothing spent (a count reset to 0, an empty turn)
         key = ":".join(map(str, (total or []) + turn))
         span = source_event_id(0, NAME, "llm", key)
         parent = run
