@@ -43,7 +43,7 @@ from importers import (
 )
 from laptime import events as ev
 from laptime.importers.records import RecordError
-from laptime.importers.runr import TimelineParser, runr_outcome, state_events
+from laptime.importers.runr import TimelineParser, runr_outcome, state_events, state_stop
 
 if TYPE_CHECKING:
     from laptime.store import Store
@@ -430,6 +430,22 @@ def test_a_working_phase_in_state_json_leaves_the_run_open(store: Store, tmp_pat
     assert kpi["outcome"] in ("running", "crashed")  # DESIGN's rule, not state.json's stale stop_reason
 
 
+def test_a_bad_end_in_state_json_is_reported_and_costs_only_the_end(store: Store, tmp_path: Path) -> None:
+    run_dir = tmp_path / "runs" / REAL
+    shutil.copytree(REAL_DIR, run_dir)
+    state = run_dir / "state.json"
+    text = state.read_text().replace('"phase_started_at": "2026-01-07T10:20:42.000Z"', '"phase_started_at": 42')
+    state.write_text(text)
+    summary = import_json(store, "runr", run_dir)
+    line = text.splitlines().index('  "phase_started_at": 42,') + 1
+    assert problems_text(summary) == [
+        f"{state}:{line}: `phase_started_at`: expected an ISO 8601 timestamp, got a number"
+    ]
+    kpi = show(store, REAL)
+    assert kpi["milestones"] == {"planned": 2, "completed": 2}  # state.json's milestones still count
+    assert kpi["ended_at"] is None  # the timeline reader skips the bad state.json quietly: one warning
+
+
 def test_max_ticks_reached_ends_the_run_as_stopped(store: Store, tmp_path: Path) -> None:
     run_dir = tmp_path / "runs" / "ticks"
     run_dir.mkdir(parents=True)
@@ -672,6 +688,10 @@ def test_fuzz_timeline_bytes_raise_only_record_errors(data: bytes) -> None:
         optional={
             "started_at": st.sampled_from(["2026-01-05T09:00:00Z"]) | _scalars,
             "updated_at": _scalars,
+            "phase": st.sampled_from(["STOPPED", "BLOCKED", "IMPLEMENT"]) | _scalars,
+            "stop_reason": st.sampled_from(["complete", "guard_violation"]) | _scalars,
+            "phase_started_at": st.sampled_from(["2026-01-05T09:00:00Z"]) | _scalars,
+            "last_error": _scalars,
             "milestones": st.lists(
                 st.dictionaries(st.sampled_from(["goal", "risk_level", "files_expected"]), _json, max_size=3) | _json,
                 max_size=4,
@@ -689,3 +709,5 @@ def test_fuzz_state_json_raises_only_record_errors(doc: dict[str, Any]) -> None:
         return
     with contextlib.suppress(RecordError):
         assert_valid_events(state_events("run-1", "state.json", data))
+    with contextlib.suppress(RecordError):
+        state_stop("state.json", data)

@@ -787,11 +787,15 @@ class RunrImporter(Importer):
             return
         try:
             events = state_events(run_id, str(file), data)
-            stop = state_stop(str(file), data)
         except RecordError as exc:
             ctx.warn(exc.line_in(data), str(exc))
             return
         yield from events
+        try:
+            stop = state_stop(str(file), data)
+        except RecordError as exc:  # a bad end costs the end only, not the milestones
+            ctx.warn(exc.line_in(data), str(exc))
+            return
         if stop is not None:
             yield from _close_timeline_from_state(run_id, file.parent / "timeline.jsonl", stop)
 
