@@ -4,12 +4,17 @@ The main fixture (run 3f2a9c1e): 10:00:00-10:02:00, completed, 2 iterations of 7
 and 50 s; sonnet 18000/2500 then 12000/1500 tokens, reported cost 0.0915 + 0.0585;
 `pnpm test` fails in iteration 1 and passes in 2; 1 file modified, 2 created; 1 scope
 violation (package.json). The second (extra/run-7c41d2e0): blocked, estimated tokens,
-run-wide phases only.
+run-wide phases only. The third (cases/run-5d6e7f80), as AIDF's MetricsCollector
+writes one: 3 iterations; `cost.estimatedTotal` from the user's own rates and no
+`cost.perIteration`; `totalDurationMs` 187654.32 while the ISO times say 187654;
+contextLoading and `other` in `timing.phases` only, the other phases per iteration
+(scopeChecking 4.1 ms each); a file both modified and created, and one deleted.
 """
 
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import shutil
 from pathlib import Path
@@ -24,11 +29,14 @@ from importers import (
     assert_valid_events,
     copy_fixture,
     import_json,
+    log_events,
     make_unreadable,
     problems_text,
+    run_cli,
     show,
     snapshot,
 )
+from laptime import events as ev
 from laptime.importers.aidf import report_events
 from laptime.importers.records import RecordError
 
@@ -38,6 +46,8 @@ if TYPE_CHECKING:
 RUN = "3f2a9c1e-4b5d-4e6f-8a7b-9c0d1e2f3a4b"
 BLOCKED = "7c41d2e0-1111-4222-8333-944455556666"
 REPORT = FIXTURES / "aidf" / ".ai" / "reports" / "2026-01-05" / "run-3f2a9c1e.json"
+CASE = "5d6e7f80-aaaa-4bbb-8ccc-dddddddddddd"
+CASE_REPORT = FIXTURES / "aidf" / "cases" / "run-5d6e7f80.json"
 
 
 def test_import_gives_the_kpis_the_report_says(store: Store) -> None:
@@ -56,7 +66,9 @@ def test_import_gives_the_kpis_the_report_says(store: Store) -> None:
         "scopeChecking": (500, 2),
         "validation": (20_000, 2),
         "gitOperations": (1_500, 2),
+        "other": (6_000, 1),  # timing.phases only: kept, in iteration 2's time outside its phases
     }
+    assert kpi["unattributed_ms"] == 0
     model = kpi["models"]["claude-sonnet-4-5"]
     assert (model["provider"], model["calls"], model["tokens_in"], model["tokens_out"]) == (
         "anthropic",
@@ -167,6 +179,140 @@ def test_one_bad_report_among_good_ones_exits_0(store: Store, tmp_path: Path) ->
     assert summary["skipped_records"] == 1
 
 
+def _case() -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(CASE_REPORT.read_text())
+    return data
+
+
+def _llm(store: Store, run: str) -> list[ev.LlmUsage]:
+    return [e for e in log_events(store) if isinstance(e, ev.LlmUsage) and e.run == run]
+
+
+def test_estimated_total_is_the_reported_cost_without_per_iteration_costs(store: Store) -> None:
+    doc = _case()
+    assert "perIteration" not in doc["cost"]
+    total = doc["cost"]["estimatedTotal"]
+    import_json(store, "aidf", CASE_REPORT)
+    kpi = show(store, CASE)
+    assert kpi["reported_cost_usd"] == total  # exactly: the source's figure, not laptime's prices
+    calls = _llm(store, CASE)
+    assert [c.attrs["iteration"] for c in calls] == [1, 2, 3]
+    costs = [c.cost_usd for c in calls]
+    assert None not in costs
+    assert sum(costs) == total  # type: ignore[arg-type]
+    assert sum(reversed(costs)) == total  # type: ignore[arg-type]
+    tokens = [t["input"] + t["output"] for t in doc["tokens"]["perIteration"]]
+    for cost, n in zip(costs, tokens, strict=True):
+        assert cost == pytest.approx(total * n / sum(tokens), rel=1e-12)  # shared by tokens
+
+
+def test_estimated_total_wins_over_per_iteration_costs_that_do_not_add_up(store: Store, tmp_path: Path) -> None:
+    doc = json.loads(REPORT.read_text())
+    parts = [0.1, 0.2]
+    doc["cost"]["perIteration"] = [{"iteration": i + 1, "cost": c} for i, c in enumerate(parts)]
+    doc["cost"]["estimatedTotal"] = total = 0.3
+    assert sum(parts) != total  # the float sum of AIDF's own parts misses its total
+    report = tmp_path / "run-3f2a9c1e.json"
+    report.write_text(json.dumps(doc, indent=2))
+    import_json(store, "aidf", report)
+    assert show(store, RUN)["reported_cost_usd"] == total
+    calls = _llm(store, RUN)
+    assert [c.cost_usd for c in calls] == [pytest.approx(c) for c in parts]  # shared as AIDF split it
+    # where a share had to move off AIDF's figure by a rounding step, the figure is kept beside it
+    assert [c.attrs.get("source_cost_usd", c.cost_usd) for c in calls] == parts
+
+
+def test_a_reported_cost_without_token_counts_still_counts(store: Store, tmp_path: Path) -> None:
+    doc = _case()
+    del doc["tokens"]  # a CLI provider that reports no tokens
+    report = tmp_path / "run-5d6e7f80.json"
+    report.write_text(json.dumps(doc, indent=2))
+    import_json(store, "aidf", report)
+    assert show(store, CASE)["reported_cost_usd"] == doc["cost"]["estimatedTotal"]
+    [call] = _llm(store, CASE)
+    assert (call.input_tokens, call.output_tokens, call.estimated) == (0, 0, True)
+    assert call.attrs == {"whole_run": True, "tokens_unknown": True}
+
+
+def test_run_level_phases_are_kept_beside_the_iterations_own(store: Store) -> None:
+    doc = _case()
+    per_iteration = {p for it in doc["timing"]["perIteration"] for p in it["phases"]}
+    assert {"contextLoading", "other"} - per_iteration == {"contextLoading", "other"}
+    import_json(store, "aidf", CASE_REPORT)
+    kpi = show(store, CASE)
+    durations = {name: p["duration_ms"] for name, p in kpi["phases"].items()}
+    assert durations == {k: pytest.approx(v, abs=1e-6) for k, v in doc["timing"]["phases"].items()}
+    assert kpi["unattributed_ms"] == pytest.approx(0, abs=1e-6)  # no phase time is lost
+    spans = [s for s in kpi["spans"] if s["kind"] == "phase"]
+    run_level = [s for s in spans if s["attrs"].get("run_level")]
+    assert {s["name"] for s in run_level} == {"contextLoading", "other"}
+    assert all(kpi["started_at"] <= s["started_at"] and s["ended_at"] <= kpi["ended_at"] for s in spans)
+    by_start = sorted(spans, key=lambda s: s["started_at"])
+    assert all(a["ended_at"] <= b["started_at"] for a, b in itertools.pairwise(by_start))  # no overlap
+
+
+def test_total_duration_ms_is_the_run_duration(store: Store) -> None:
+    doc = _case()
+    timing = doc["timing"]
+    import_json(store, "aidf", CASE_REPORT)
+    kpi = show(store, CASE)
+    assert timing["completedAt"] == "2026-01-08T09:03:07.654Z"  # cut to the millisecond
+    assert kpi["total_duration_ms"] == timing["totalDurationMs"]
+    assert kpi["ended_at"] == "2026-01-08T09:03:07.654320Z"
+
+
+def test_stated_durations_are_used_as_stated(store: Store) -> None:
+    doc = _case()
+    import_json(store, "aidf", CASE_REPORT)
+    kpi = show(store, CASE)
+    assert [v["duration_ms"] for v in kpi["validations"]] == [r["durationMs"] for r in doc["validation"]["runs"]]
+    spans = [s for s in kpi["spans"] if s["kind"] == "phase" and "iteration" in s["attrs"]]
+    stated = [(it["iteration"], name, ms) for it in doc["timing"]["perIteration"] for name, ms in it["phases"].items()]
+    got = [(s["attrs"]["iteration"], s["name"], s["duration_ms"]) for s in spans]
+    assert got == [(i, name, pytest.approx(ms, abs=1e-6)) for i, name, ms in stated]  # 4.1 ms stays 4.1
+    ai = {it["iteration"]: it["phases"]["aiExecution"] for it in doc["timing"]["perIteration"]}
+    assert {c.attrs["iteration"]: c.latency_ms for c in _llm(store, CASE)} == ai
+
+
+def _aidf_most_modified(reports: list[dict[str, Any]]) -> dict[str, int]:
+    """AIDF's ReportWriter.aggregate: every path in files.modified and files.created, per report."""
+    counts: dict[str, int] = {}
+    for report in reports:
+        for path in [*report["files"]["modified"], *report["files"]["created"]]:
+            counts[path] = counts.get(path, 0) + 1
+    return counts
+
+
+def test_most_modified_files_count_as_aidf_counts_them(store: Store) -> None:
+    reports = [json.loads(REPORT.read_text()), _case()]
+    assert reports[1]["files"]["deleted"]
+    import_json(store, "aidf", REPORT, CASE_REPORT)
+    result = run_cli(store, "report", "summary", "--json")
+    assert result.exit_code == 0, result.output
+    top = {f["path"]: f["changes"] for f in json.loads(result.stdout)["top_files"]}
+    assert top == _aidf_most_modified(reports)  # deleted files are not in AIDF's list
+    [run] = [e for e in log_events(store) if isinstance(e, ev.SpanStart) and e.span == CASE]
+    assert run.attrs["files_deleted"] == reports[1]["files"]["deleted"]
+    assert show(store, CASE)["changes"]["created"] == len(reports[1]["files"]["created"])
+
+
+def test_the_run_records_its_iterations(store: Store) -> None:
+    doc = _case()
+    import_json(store, "aidf", CASE_REPORT)
+    [run] = [e for e in log_events(store) if isinstance(e, ev.SpanStart) and e.span == CASE]
+    assert (run.attrs["iterations"], run.attrs["max_iterations"]) == (doc["iterations"], doc["maxIterations"])
+
+
+def test_an_older_report_without_the_iteration_count_counts_its_iterations(store: Store, tmp_path: Path) -> None:
+    doc = _case()
+    del doc["iterations"]
+    report = tmp_path / "run-5d6e7f80.json"
+    report.write_text(json.dumps(doc, indent=2))
+    import_json(store, "aidf", report)
+    [run] = [e for e in log_events(store) if isinstance(e, ev.SpanStart) and e.span == CASE]
+    assert run.attrs["iterations"] == len(doc["timing"]["perIteration"])
+
+
 _scalars = st.none() | st.booleans() | st.integers(-(2**66), 2**66) | st.floats(allow_nan=False) | st.text(max_size=8)
 _json = st.recursive(
     _scalars,
@@ -228,3 +374,23 @@ def test_fuzz_report_parser_raises_only_record_errors(doc: dict[str, Any]) -> No
 def test_fuzz_report_bytes_raise_only_record_errors(data: bytes) -> None:
     with contextlib.suppress(RecordError):
         assert_valid_events(report_events(data, "run.json"))
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    total=st.floats(min_value=0, max_value=1e6, allow_nan=False, allow_infinity=False),
+    weights=st.lists(st.floats(min_value=0, max_value=1e9, allow_nan=False, allow_infinity=False), max_size=12),
+    order=st.randoms(use_true_random=False),
+)
+def test_exact_split_adds_up_to_the_total_in_any_order(total: float, weights: list[float], order: Any) -> None:
+    from laptime.importers.records import split_exactly
+
+    parts = split_exactly(total, weights)
+    assert len(parts) == len(weights)
+    if not parts:
+        return
+    assert all(p >= 0 for p in parts)
+    shuffled = list(parts)
+    order.shuffle(shuffled)
+    assert sum(parts) == total
+    assert sum(shuffled) == total

@@ -5,11 +5,22 @@ The fixture run (t in seconds from 09:00:00): run_started at 0; PLAN 5-65; IMPLE
 IMPLEMENT 215-275; VERIFY 275-305 passes; REVIEW 305-335; CHECKPOINT 335-345 with
 commit abc1234 for milestone 0; FINALIZE 345-360 (worker_stats: claude 3, codex 2);
 stop "complete" at 360. state.json plans 2 milestones.
+
+The real-shaped fixture (real/20260107100000, t from 10:00:00) follows runr's own
+runner: two milestones; in milestone 0 VERIFY fails `npm test` at 215 and runr retries
+(verify_failed_retry, retry_count 1), the retry passes at 305, REVIEW 305-335 answers
+`status: request_changes`, IMPLEMENT again, `npm test` passes at 425, REVIEW approves,
+checkpoint d4e5f60 at 455; milestone 1's VERIFY passes `npm test` at 545 and then the
+process dies (no line until `run_resumed` at 1145), VERIFY runs again 1146-1200
+(`npm test` again at 1176), checkpoint a1b2c3d at 1240, FINALIZE 1240 with
+worker_stats at 1242, and no `stop` line: as runr's FINALIZE does, only state.json
+(phase STOPPED, stop_reason complete, phase_started_at 10:20:42) ends the run.
 """
 
 from __future__ import annotations
 
 import contextlib
+import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -26,18 +37,21 @@ from importers import (
     log_events,
     make_unreadable,
     problems_text,
+    run_cli,
     show,
     snapshot,
 )
 from laptime import events as ev
 from laptime.importers.records import RecordError
-from laptime.importers.runr import TimelineParser, runr_outcome, state_events
+from laptime.importers.runr import TimelineParser, runr_outcome, state_events, state_stop
 
 if TYPE_CHECKING:
     from laptime.store import Store
 
 RUN = "20260105090000"
 RUNS = FIXTURES / "runr" / "runs"
+REAL = "20260107100000"
+REAL_DIR = FIXTURES / "runr" / "real" / REAL
 
 
 def _lines() -> list[bytes]:
@@ -129,6 +143,10 @@ def test_a_grown_timeline_adds_only_its_new_part(store: Store, tmp_path: Path) -
     timeline = runs / RUN / "timeline.jsonl"
     lines = _lines()
     timeline.write_bytes(b"".join(lines[:13]))  # up to the passing verification; no stop yet
+    state = runs / RUN / "state.json"
+    final_state = state.read_text()
+    # what state.json says while runr is still verifying: no final phase, no stop reason
+    state.write_text(final_state.replace('"phase": "STOPPED"', '"phase": "VERIFY"').replace('"complete"', "null"))
     first = import_json(store, "runr", runs)
     partial = show(store, RUN)
     assert partial["ended_at"] is None
@@ -144,6 +162,7 @@ def test_a_grown_timeline_adds_only_its_new_part(store: Store, tmp_path: Path) -
     assert log_bytes(store) == size_after_first
     with timeline.open("ab") as handle:
         handle.write(lines[13][20:] + b"".join(lines[14:]))
+    state.write_text(final_state)
     grown = import_json(store, "runr", runs)
     assert grown["events_new"] > 0
     assert grown["skipped_records"] == 0
@@ -270,6 +289,7 @@ def test_a_resumed_run_keeps_one_end_and_worker_stats_are_not_counted_twice(stor
         ("plan", 60_000),
         ("review", 60_000),
     ]
+    assert not [s for s in kpi["spans"] if s["name"] == "downtime"]  # a stop is not a crash
 
 
 @pytest.mark.parametrize(
@@ -289,6 +309,15 @@ def test_a_resumed_run_keeps_one_end_and_worker_stats_are_not_counted_twice(stor
         ("user_stop", "stopped"),
         ("dry_run", "stopped"),
         ("something_new", "stopped"),
+        # the rest of runr's stop reasons (its stop memo's list)
+        ("stalled_timeout", "stopped"),
+        ("worker_call_timeout", "stopped"),
+        ("implement_blocked", "blocked"),
+        ("parallel_file_collision", "blocked"),
+        ("insufficient_evidence", "failed"),
+        ("plan_parse_failed", "failed"),
+        ("review_parse_failed", "failed"),
+        ("milestone_missing", "failed"),
     ],
 )
 def test_stop_reasons_map_onto_laptime_outcomes(reason: str, outcome: str) -> None:
@@ -297,6 +326,265 @@ def test_stop_reasons_map_onto_laptime_outcomes(reason: str, outcome: str) -> No
 
 def test_an_unknown_stop_reason_with_an_error_is_a_failure() -> None:
     assert runr_outcome("something_new", has_error=True) == "failed"
+
+
+# -- a real-shaped run: state.json's end, a crash and resume, runr's retries, reviews ----------
+
+
+def _real_lines() -> list[dict[str, Any]]:
+    import json
+
+    return [json.loads(line) for line in (REAL_DIR / "timeline.jsonl").read_text().splitlines()]
+
+
+def _end_of(events: list[ev.Event], span: str) -> ev.SpanEnd:
+    [end] = [e for e in events if isinstance(e, ev.SpanEnd) and e.span == span]
+    return end
+
+
+def test_a_run_whose_timeline_has_no_stop_ends_where_state_json_says(store: Store) -> None:
+    assert not [r for r in _real_lines() if r["type"] in ("stop", "run_dry_stop")]  # as runr's FINALIZE writes it
+    import_json(store, "runr", REAL_DIR)
+    kpi = show(store, REAL)
+    assert kpi["outcome"] == "completed"
+    assert kpi["ended_at"] == "2026-01-07T10:20:42.000000Z"  # state.json's phase_started_at
+    assert kpi["total_duration_ms"] == 1_242_000
+    assert kpi["phases"]["finalize"]["duration_ms"] == 2_000  # the open FINALIZE ends with the run
+    events = log_events(store)
+    end = _end_of(events, REAL)
+    assert (end.outcome, end.attrs) == (
+        "completed",
+        {"source_outcome": "complete", "source_phase": "STOPPED", "outcome_from": "state.json"},
+    )
+    open_spans = {e.span for e in events if isinstance(e, ev.SpanStart)} - {
+        e.span for e in events if isinstance(e, ev.SpanEnd)
+    }
+    assert open_spans == set()
+
+
+def test_state_json_ends_the_run_when_only_state_json_changed(store: Store, tmp_path: Path) -> None:
+    run_dir = tmp_path / "runs" / REAL
+    shutil.copytree(REAL_DIR, run_dir)
+    state = run_dir / "state.json"
+    final = state.read_text()
+    # imported while FINALIZE runs: the timeline is complete, state.json not yet final
+    state.write_text(final.replace('"phase": "STOPPED"', '"phase": "FINALIZE"').replace('"complete"', "null"))
+    import_json(store, "runr", run_dir)
+    assert show(store, REAL)["ended_at"] is None
+    state.write_text(final)
+    again = import_json(store, "runr", run_dir)
+    assert again["files_unchanged"] == 1  # the timeline is not read again: state.json alone ends the run
+    kpi = show(store, REAL)
+    assert (kpi["outcome"], kpi["total_duration_ms"]) == ("completed", 1_242_000)
+    assert kpi["phases"]["finalize"]["duration_ms"] == 2_000
+    reference = type(store)(tmp_path / "reference")
+    import_json(reference, "runr", REAL_DIR)
+    assert {e.id for e in log_events(store)} == {e.id for e in log_events(reference)}  # the same ids either way
+    assert import_json(store, "runr", run_dir)["events_new"] == 0
+
+
+@pytest.mark.parametrize(
+    ("phase", "reason", "outcome"),
+    [
+        ("STOPPED", "complete", "completed"),
+        ("STOPPED", "time_budget_exceeded", "stopped"),
+        ("STOPPED", "stalled_timeout", "stopped"),
+        ("STOPPED", "verification_failed_max_retries", "failed"),
+        ("STOPPED", "implement_blocked", "blocked"),
+        ("STOPPED", "parallel_file_collision", "blocked"),
+        ("STOPPED", None, "stopped"),
+        ("BLOCKED", None, "blocked"),
+        ("ESCALATED", None, "blocked"),
+    ],
+)
+def test_state_json_stop_reasons_map_onto_outcomes(
+    store: Store, tmp_path: Path, phase: str, reason: str | None, outcome: str
+) -> None:
+    import json
+
+    run_dir = tmp_path / "runs" / "s1"
+    shutil.copytree(REAL_DIR, run_dir)
+    lines = (REAL_DIR / "timeline.jsonl").read_bytes().splitlines(keepends=True)
+    (run_dir / "timeline.jsonl").write_bytes(b"".join(lines[:6]))  # up to the first implement_complete
+    doc = json.loads((REAL_DIR / "state.json").read_text())
+    doc.update(phase=phase, stop_reason=reason, phase_started_at="2026-01-07T10:03:10.000Z")
+    (run_dir / "state.json").write_text(json.dumps(doc, indent=2))
+    import_json(store, "runr", run_dir)
+    kpi = show(store, "s1")
+    assert kpi["outcome"] == outcome
+    assert kpi["ended_at"] == "2026-01-07T10:03:10.000000Z"
+    assert kpi["phases"]["implement"]["duration_ms"] == 125_000  # 65 s to the end state.json gives
+    assert _end_of(log_events(store), "s1").attrs["source_outcome"] == (reason or phase.lower())
+
+
+def test_a_working_phase_in_state_json_leaves_the_run_open(store: Store, tmp_path: Path) -> None:
+    run_dir = tmp_path / "runs" / "s2"
+    shutil.copytree(REAL_DIR, run_dir)
+    lines = (REAL_DIR / "timeline.jsonl").read_bytes().splitlines(keepends=True)
+    (run_dir / "timeline.jsonl").write_bytes(b"".join(lines[:6]))
+    state = run_dir / "state.json"
+    state.write_text(state.read_text().replace('"phase": "STOPPED"', '"phase": "IMPLEMENT"'))
+    import_json(store, "runr", run_dir)
+    kpi = show(store, "s2")
+    assert kpi["ended_at"] is None
+    assert kpi["outcome"] in ("running", "crashed")  # DESIGN's rule, not state.json's stale stop_reason
+
+
+def test_a_bad_end_in_state_json_is_reported_and_costs_only_the_end(store: Store, tmp_path: Path) -> None:
+    run_dir = tmp_path / "runs" / REAL
+    shutil.copytree(REAL_DIR, run_dir)
+    state = run_dir / "state.json"
+    text = state.read_text().replace('"phase_started_at": "2026-01-07T10:20:42.000Z"', '"phase_started_at": 42')
+    state.write_text(text)
+    summary = import_json(store, "runr", run_dir)
+    line = text.splitlines().index('  "phase_started_at": 42,') + 1
+    assert problems_text(summary) == [
+        f"{state}:{line}: `phase_started_at`: expected an ISO 8601 timestamp, got a number"
+    ]
+    kpi = show(store, REAL)
+    assert kpi["milestones"] == {"planned": 2, "completed": 2}  # state.json's milestones still count
+    assert kpi["ended_at"] is None  # the timeline reader skips the bad state.json quietly: one warning
+
+
+def test_max_ticks_reached_ends_the_run_as_stopped(store: Store, tmp_path: Path) -> None:
+    run_dir = tmp_path / "runs" / "ticks"
+    run_dir.mkdir(parents=True)
+    (run_dir / "timeline.jsonl").write_bytes(
+        _timeline(
+            {"timestamp": "2026-01-05T10:00:00Z", "type": "run_started", "payload": {"task": "t"}},
+            {"timestamp": "2026-01-05T10:00:00Z", "type": "phase_start", "payload": {"phase": "PLAN"}},
+            {"timestamp": "2026-01-05T10:01:00Z", "type": "max_ticks_reached", "payload": {"ticks_used": 1}},
+        )
+    )
+    import_json(store, "runr", run_dir)  # runr writes this event, not a `stop`, when the ticks run out
+    kpi = show(store, "ticks")
+    assert (kpi["outcome"], kpi["total_duration_ms"]) == ("stopped", 60_000)
+
+
+def test_a_crash_and_resume_is_downtime_that_no_phase_is_charged_for(store: Store) -> None:
+    import_json(store, "runr", REAL_DIR)
+    kpi = show(store, REAL)
+    spans = kpi["spans"]
+    [downtime] = [s for s in spans if s["name"] == "downtime"]
+    assert downtime["kind"] == "other"
+    assert downtime["parent_id"] == REAL  # top level: beside the phases, in none of them
+    assert downtime["attrs"] == {"downtime": True, "reason": "crash"}
+    # from the last line before the silence (545 s) to run_resumed (1145 s)
+    assert (downtime["started_at"], downtime["ended_at"]) == (
+        "2026-01-07T10:09:05.000000Z",
+        "2026-01-07T10:19:05.000000Z",
+    )
+    assert downtime["duration_ms"] == 600_000
+    verify = [s for s in spans if s["name"] == "verify"]
+    # the interrupted attempt ends at the crash, and runr's VERIFY after the resume is a new one
+    assert [(s["started_at"][11:19], s["ended_at"][11:19], s["outcome"]) for s in verify[-2:]] == [
+        ("10:08:35", "10:09:05", "crashed"),
+        ("10:19:06", "10:20:00", "completed"),
+    ]
+    assert kpi["phases"]["verify"] == {**kpi["phases"]["verify"], "duration_ms": 174_000, "attempts": 5}
+    phase_ms = sum(p["duration_ms"] for p in kpi["phases"].values())
+    assert phase_ms + downtime["duration_ms"] <= kpi["total_duration_ms"]  # phases hold none of the downtime
+
+
+def test_runr_going_on_in_the_interrupted_phase_opens_it_again(store: Store, tmp_path: Path) -> None:
+    run_dir = tmp_path / "runs" / "crash"
+    run_dir.mkdir(parents=True)
+    (run_dir / "timeline.jsonl").write_bytes(
+        _timeline(
+            {"timestamp": "2026-01-05T10:00:00Z", "type": "run_started", "payload": {"task": "t"}},
+            {"timestamp": "2026-01-05T10:00:00Z", "type": "phase_start", "payload": {"phase": "IMPLEMENT"}},
+            {"timestamp": "2026-01-05T10:01:00Z", "type": "worker_stats", "payload": {"claude": 1}},
+            {"timestamp": "2026-01-05T10:05:00Z", "type": "run_resumed", "payload": {}},
+            # no phase_start: runr goes on in IMPLEMENT
+            {"timestamp": "2026-01-05T10:06:00Z", "type": "implement_complete", "payload": {"changed_files": ["a"]}},
+            {"timestamp": "2026-01-05T10:06:00Z", "type": "phase_start", "payload": {"phase": "VERIFY"}},
+            {"timestamp": "2026-01-05T10:06:30Z", "type": "stop", "payload": {"reason": "complete"}},
+        )
+    )
+    import_json(store, "runr", run_dir)
+    kpi = show(store, "crash")
+    assert [(s["name"], s["duration_ms"], s["outcome"]) for s in kpi["spans"]] == [
+        ("implement", 60_000, "crashed"),
+        ("downtime", 240_000, "completed"),
+        ("implement", 60_000, "completed"),
+        ("verify", 30_000, "completed"),
+    ]
+    assert kpi["spans"][2]["attrs"] == {"source_phase": "IMPLEMENT", "resumed": True}
+    assert kpi["phases"]["implement"]["attempts"] == 2
+    assert kpi["phases"]["implement"]["duration_ms"] == 120_000
+    # the same events when the timeline is read line by line across imports
+    grown = type(store)(tmp_path / "grown")
+    data = (run_dir / "timeline.jsonl").read_bytes().splitlines(keepends=True)
+    partial = tmp_path / "partial" / "crash"
+    partial.mkdir(parents=True)
+    for n in range(1, len(data) + 1):
+        (partial / "timeline.jsonl").write_bytes(b"".join(data[:n]))
+        import_json(grown, "runr", partial)
+    assert {e.id for e in log_events(grown)} == {e.id for e in log_events(store)}
+
+
+def test_verification_retries_carry_runr_own_count(store: Store) -> None:
+    lines = _real_lines()
+    # the fixture runs `npm test` again in milestone 1, after milestone 0's checkpoint
+    checkpoint_seq = next(r["seq"] for r in lines if r["type"] == "checkpoint_complete")
+    later = [r for r in lines if r["type"] == "verification" and r["seq"] > checkpoint_seq]
+    assert "npm test" in later[0]["payload"]["commands"]
+    import_json(store, "runr", REAL_DIR)
+    validations = [e for e in log_events(store) if isinstance(e, ev.Validation)]
+    assert [(v.command, v.passed, v.attrs.get("retry", False)) for v in validations] == [
+        ("npm test", False, False),
+        ("npm test", True, True),  # the one verify_failed_retry sent runr back for
+        ("npm test", True, False),  # after the review's changes: not a retry by runr's count
+        ("npm test", True, False),  # milestone 1
+        ("npm test", True, False),  # milestone 1 again, after the resume
+        ("npm run lint && npm run build", True, False),
+    ]
+    retry = validations[1]
+    assert retry.attrs == {
+        "retry": True,
+        "retry_count": 1,
+        "max_retries": 3,
+        "tier": "tier0",
+        "failed_command": "npm test",
+    }
+    assert sum(1 for r in lines if r["type"] == "verify_failed_retry") == sum(
+        1 for v in validations if v.attrs.get("retry")
+    )
+
+
+@pytest.mark.xfail(strict=True, reason="retry definition moves to laptime.definitions (issue 7 line 1)")
+def test_the_retry_kpi_is_runr_own_count(store: Store) -> None:
+    import json
+
+    import_json(store, "runr", REAL_DIR)
+    result = run_cli(store, "kpi", REAL)
+    assert result.exit_code == 0, result.output
+    runner_count = sum(1 for r in _real_lines() if r["type"] == "verify_failed_retry")
+    assert json.loads(result.stdout)["verification"]["retries"] == runner_count
+
+
+def test_a_review_that_requests_changes_counts_as_changes_requested(store: Store) -> None:
+    reviews = [r["payload"]["status"] for r in _real_lines() if r["type"] == "review_complete"]
+    assert reviews == ["request_changes", "approve", "approve"]
+    import_json(store, "runr", REAL_DIR)
+    events = log_events(store)
+    review_spans = [e.span for e in events if isinstance(e, ev.SpanStart) and e.name == "review"]
+    ends = [_end_of(events, span) for span in review_spans]
+    assert [(e.outcome, e.attrs.get("source_outcome")) for e in ends] == [
+        ("failed", "changes_requested"),  # the reviewer sent the milestone back to IMPLEMENT
+        ("completed", None),
+        ("completed", None),
+    ]
+    assert ends[0].attrs == {
+        "review_status": "request_changes",
+        "review_changes": 1,
+        "source_outcome": "changes_requested",
+    }
+    result = run_cli(store, "report", "summary", "--json")
+    assert result.exit_code == 0, result.output
+    import json
+
+    assert json.loads(result.stdout)["rework"]["runs_with_changes_requested"] == 1
 
 
 # -- fuzzing the record parsers ---------------------------------------------------------------
@@ -400,6 +688,10 @@ def test_fuzz_timeline_bytes_raise_only_record_errors(data: bytes) -> None:
         optional={
             "started_at": st.sampled_from(["2026-01-05T09:00:00Z"]) | _scalars,
             "updated_at": _scalars,
+            "phase": st.sampled_from(["STOPPED", "BLOCKED", "IMPLEMENT"]) | _scalars,
+            "stop_reason": st.sampled_from(["complete", "guard_violation"]) | _scalars,
+            "phase_started_at": st.sampled_from(["2026-01-05T09:00:00Z"]) | _scalars,
+            "last_error": _scalars,
             "milestones": st.lists(
                 st.dictionaries(st.sampled_from(["goal", "risk_level", "files_expected"]), _json, max_size=3) | _json,
                 max_size=4,
@@ -417,3 +709,5 @@ def test_fuzz_state_json_raises_only_record_errors(doc: dict[str, Any]) -> None:
         return
     with contextlib.suppress(RecordError):
         assert_valid_events(state_events("run-1", "state.json", data))
+    with contextlib.suppress(RecordError):
+        state_stop("state.json", data)

@@ -8,9 +8,14 @@ ids, derived from the report's ``runId``, de-duplicate. The mapping is documente
 Phase timing: AIDF reports cumulative milliseconds per phase, not when each phase ran.
 When ``timing.perIteration[].phases`` is there, each iteration is laid out from the
 run's start (iteration after iteration, by ``durationMs``) and, inside it, its phases
-one after the other in AIDF's order; otherwise the run-wide ``timing.phases`` are laid
-out one after the other from ``startedAt``. Durations are exact; the placement inside
-an iteration is a reconstruction.
+one after the other in AIDF's order; what ``timing.phases`` holds beyond them (context
+loading, ``other``) fills the run's time no iteration phase covers. Otherwise the
+run-wide ``timing.phases`` are laid out one after the other from ``startedAt``.
+Durations are AIDF's own; the placement inside an iteration is a reconstruction.
+
+Stated figures win over recomputed ones: the run lasts ``totalDurationMs`` (not
+``completedAt - startedAt``, cut to the millisecond), and ``cost.estimatedTotal`` is
+the run's reported cost, shared out exactly over its calls.
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ from laptime.importers.records import (
     get_str,
     parse_ts_ns,
     short,
+    split_exactly,
     type_name,
 )
 
@@ -53,6 +59,15 @@ _STATUS: dict[str, ev.Outcome] = {
 }
 _MS = 1_000_000  # ns per ms
 _MAX_ITEMS = 10_000
+# Run-level phase time that the iterations' phases leave over is kept as a phase span of
+# its own when it is at least this long: less is AIDF's rounding (it rounds the run-level
+# phases to 0.01 ms), not time.
+_MIN_REMAINDER_MS = 1.0
+
+
+def _ns(ms: float) -> int:
+    """Milliseconds as nanoseconds, rounded (``int`` would turn 1234.5679 ms into ...899 ns)."""
+    return round(ms * _MS)
 
 
 def provider_name(provider_type: str) -> str:
@@ -108,14 +123,18 @@ def report_events(data: bytes, file: str) -> list[ev.Event]:
     started = timing.get("startedAt") if timing.get("startedAt") is not None else doc.get("timestamp")
     start_ns = parse_ts_ns(started, "startedAt")
     total_ms = get_num(timing, "totalDurationMs")
-    if timing.get("completedAt") is not None:
+    end_pos = "timing.totalDurationMs"
+    if total_ms is not None:
+        # AIDF measures the run with performance.now(); its ISO timestamps are cut to the
+        # millisecond, so completedAt - startedAt is not the duration it reports
+        end_ns: int | None = start_ns + _ns(total_ms)
+    elif timing.get("completedAt") is not None:
         end_ns = parse_ts_ns(timing.get("completedAt"), "completedAt")
-    elif total_ms is not None:
-        end_ns = start_ns + int(total_ms * _MS)
+        end_pos = "timing.completedAt"
+        if end_ns < start_ns:
+            raise RecordError("`completedAt` is before `startedAt`", key="completedAt")
     else:
         end_ns = None
-    if end_ns is not None and end_ns < start_ns:
-        raise RecordError("`completedAt` is before `startedAt`", key="completedAt")
     status = get_str(doc, "status", required=True)
     assert status is not None
     d = _Doc(run_id, file, start_ns)
@@ -132,6 +151,27 @@ def report_events(data: bytes, file: str) -> list[ev.Event]:
         value = get_int(doc, key)
         if value is not None:
             attrs[key] = value
+    iterations = attrs.get("iterations")
+    if iterations is None:
+        # an older report without the count: the iterations it details
+        numbered = {
+            get_int(as_object(item, f"`timing.perIteration[{i}]`"), "iteration") or i + 1
+            for i, item in enumerate(get_list(get_obj(doc, "timing"), "perIteration")[:_MAX_ITEMS])
+        }
+        if numbered:
+            attrs["iterations"] = len(numbered)
+    if "maxIterations" in attrs:
+        attrs["max_iterations"] = attrs["maxIterations"]  # the name the summary reads
+    files = get_obj(doc, "files")
+    deleted: list[str] = []
+    for i, path in enumerate(get_list(files, "deleted")[:_MAX_ITEMS]):
+        if not isinstance(path, str):
+            raise RecordError(f"`files.deleted[{i}]`: expected a path, got {type_name(path)}", key="deleted")
+        deleted.append(path)
+    if deleted:
+        # not file changes: AIDF's most-modified list counts modified and created only
+        attrs["files_deleted"] = deleted[:200]
+        attrs["files_deleted_count"] = len(deleted)
     if provider_type:
         attrs["provider"] = provider_type
     if get_str(provider, "model"):
@@ -160,9 +200,10 @@ def report_events(data: bytes, file: str) -> list[ev.Event]:
     phase_span: dict[tuple[int, str], str] = {}
     phase_at: dict[tuple[int, str], int] = {}
     ai_ms: dict[int, float] = {}
+    in_iterations: dict[str, float] = {}  # ms per phase that the iterations' own phases hold
     per_iteration = get_list(timing, "perIteration")[:_MAX_ITEMS]
     cursor = start_ns
-    laid_out = False
+    free: list[tuple[int, int]] = []  # run time no iteration phase covers: (start, end) ns
     for i, item in enumerate(per_iteration):
         it = as_object(item, f"`timing.perIteration[{i}]`")
         number = get_int(it, "iteration")
@@ -171,21 +212,48 @@ def report_events(data: bytes, file: str) -> list[ev.Event]:
         duration = get_num(it, "durationMs") or 0.0
         phase_cursor = cursor
         for phase, ms in _phase_ms(get_obj(it, "phases")):
-            laid_out = True
-            span = _phase(d, phase, phase_cursor, ms, pos=f"timing.perIteration[{i}].phases.{phase}", iteration=number)
+            pos = f"timing.perIteration[{i}].phases.{phase}"
+            span = _phase(d, phase, phase_cursor, _ns(ms), pos=pos, iteration=number)
             phase_span.setdefault((number, phase), span)
             phase_at.setdefault((number, phase), phase_cursor)
+            in_iterations[phase] = in_iterations.get(phase, 0.0) + ms
             if phase == "aiExecution":
                 ai_ms[number] = ai_ms.get(number, 0.0) + ms
-            phase_cursor += int(ms * _MS)
-        cursor += max(int(duration * _MS), phase_cursor - cursor)
-    if not laid_out:
-        phase_cursor = start_ns
-        for phase, ms in _phase_ms(get_obj(timing, "phases")):
-            span = _phase(d, phase, phase_cursor, ms, pos=f"timing.phases.{phase}", iteration=None)
+            phase_cursor += _ns(ms)
+        iteration_end = cursor + max(_ns(duration), phase_cursor - cursor)
+        if iteration_end > phase_cursor:
+            free.append((phase_cursor, iteration_end))  # the iteration's time outside its phases
+        cursor = iteration_end
+    if end_ns is not None and end_ns > cursor:
+        free.append((cursor, end_ns))  # the run's time after its last iteration
+    # Run-level phases: all of them, one after the other, when no iteration has phases.
+    # Otherwise what they hold beyond the iterations' phases (AIDF times contextLoading
+    # and `other` outside the iterations' own phase maps): laid into the run's time that
+    # no iteration phase covers, earliest first, as pieces where one gap is too short.
+    merged: list[tuple[int, int]] = []
+    for a, b in free:
+        if merged and merged[-1][1] >= a:
+            merged[-1] = (merged[-1][0], max(b, merged[-1][1]))
+        else:
+            merged.append((a, b))
+    spill_ns = max(cursor, end_ns or cursor)
+    phase_cursor = start_ns
+    for phase, run_ms in _phase_ms(get_obj(timing, "phases")):
+        pos = f"timing.phases.{phase}"
+        if not in_iterations:
+            span = _phase(d, phase, phase_cursor, _ns(run_ms), pos=pos, iteration=None)
             phase_span.setdefault((0, phase), span)
             phase_at.setdefault((0, phase), phase_cursor)
-            phase_cursor += int(ms * _MS)
+            phase_cursor += _ns(run_ms)
+            continue
+        remainder = run_ms - in_iterations.get(phase, 0.0)
+        if remainder < _MIN_REMAINDER_MS:
+            continue
+        for k, (at_ns, length_ns) in enumerate(_fill(merged, _ns(remainder), spill_ns)):
+            span = _phase(d, phase, at_ns, length_ns, pos=pos, iteration=None, run_level=True, piece=k)
+            phase_span.setdefault((0, phase), span)
+            phase_at.setdefault((0, phase), at_ns)
+            spill_ns = max(spill_ns, at_ns + length_ns)
 
     def at(iteration: int | None, phase: str, default: int) -> int:
         """Where an event of ``phase`` in ``iteration`` sits: the phase's start, else the iteration's."""
@@ -207,38 +275,53 @@ def report_events(data: bytes, file: str) -> list[ev.Event]:
         amount = get_num(c, "cost")
         if number is not None and amount is not None:
             costs[number] = costs.get(number, 0.0) + amount
+    total_cost = get_num(cost, "estimatedTotal")
     llm_common: dict[str, Any] = {"provider": provider_name(provider_type), "model": model, "estimated": estimated}
-    per_tokens = get_list(tokens, "perIteration")[:_MAX_ITEMS]
-    for i, item in enumerate(per_tokens):
+    calls: list[tuple[int, int, dict[str, Any]]] = []  # (iteration, tokens, event fields)
+    for i, item in enumerate(get_list(tokens, "perIteration")[:_MAX_ITEMS]):
         t = as_object(item, f"`tokens.perIteration[{i}]`")
         number = get_int(t, "iteration")
         number = i + 1 if number is None else number
         ts_ns = at(number, "aiExecution", start_ns)
-        d.events.append(
-            ev.LlmUsage(
-                **d.common(ts_ns, f"tokens.perIteration[{i}]", "llm", i, number),
-                parent=parent(number, "aiExecution"),
-                input_tokens=get_count(t, "input"),
-                output_tokens=get_count(t, "output"),
-                latency_ms=ai_ms.get(number),
-                cost_usd=costs.get(number),
-                attrs={"iteration": number},
-                **llm_common,
-            )
-        )
-    if not per_tokens and (tokens.get("totalInput") is not None or tokens.get("totalOutput") is not None):
-        total_cost = get_num(cost, "estimatedTotal")
-        d.events.append(
-            ev.LlmUsage(
-                **d.common(start_ns, "tokens", "llm_total"),
-                parent=run_id,
-                input_tokens=get_count(tokens, "totalInput"),
-                output_tokens=get_count(tokens, "totalOutput"),
-                cost_usd=total_cost,
-                attrs={"whole_run": True},
-                **llm_common,
-            )
-        )
+        fields: dict[str, Any] = {
+            **d.common(ts_ns, f"tokens.perIteration[{i}]", "llm", i, number),
+            "parent": parent(number, "aiExecution"),
+            "input_tokens": get_count(t, "input"),
+            "output_tokens": get_count(t, "output"),
+            "latency_ms": ai_ms.get(number),
+            "cost_usd": costs.get(number),
+            "attrs": {"iteration": number},
+        }
+        calls.append((number, fields["input_tokens"] + fields["output_tokens"], fields))
+    if not calls and (
+        tokens.get("totalInput") is not None or tokens.get("totalOutput") is not None or total_cost is not None
+    ):
+        # one call for the whole run; with a cost but no tokens (a CLI provider), the
+        # reported cost still needs a call to carry it
+        no_tokens = tokens.get("totalInput") is None and tokens.get("totalOutput") is None
+        whole: dict[str, Any] = {
+            **d.common(start_ns, "tokens", "llm_total"),
+            "parent": run_id,
+            "input_tokens": get_count(tokens, "totalInput"),
+            "output_tokens": get_count(tokens, "totalOutput"),
+            "cost_usd": total_cost if total_cost is not None else (sum(costs.values()) if costs else None),
+            "attrs": {"whole_run": True, **({"tokens_unknown": True} if no_tokens else {})},
+        }
+        if no_tokens:
+            whole["estimated"] = True
+        calls.append((0, 0, whole))
+    if total_cost is not None and calls:
+        # estimatedTotal is the run's reported cost: shared among the calls so that they
+        # add up to it exactly, in proportion to AIDF's per-iteration costs when every
+        # call has one (else to the calls' tokens)
+        have_costs = all(fields["cost_usd"] is not None for _n, _t, fields in calls)
+        weights = [float(fields["cost_usd"]) if have_costs else float(n) for _i, n, fields in calls]
+        for (_i, _n, fields), share in zip(calls, split_exactly(total_cost, weights), strict=True):
+            if fields["cost_usd"] is not None and fields["cost_usd"] != share:
+                fields["attrs"] = {**fields["attrs"], "source_cost_usd": fields["cost_usd"]}
+            fields["cost_usd"] = share
+    for _i, _n, fields in calls:
+        d.events.append(ev.LlmUsage(**{**llm_common, **fields}))
 
     # -- validations ------------------------------------------------------------------------------
     validation = get_obj(doc, "validation")
@@ -263,8 +346,9 @@ def report_events(data: bytes, file: str) -> list[ev.Event]:
         )
 
     # -- files and scope ---------------------------------------------------------------------------
-    files = get_obj(doc, "files")
-    for change, key in (("created", "created"), ("modified", "modified"), ("deleted", "deleted")):
+    # modified and created, one event per entry as AIDF's aggregate counts them (a path
+    # in both lists counts twice there); deleted paths are run attrs (above)
+    for change, key in (("created", "created"), ("modified", "modified")):
         for i, path in enumerate(get_list(files, key)[:_MAX_ITEMS]):
             if not isinstance(path, str):
                 raise RecordError(f"`files.{key}[{i}]`: expected a path, got {type_name(path)}", key=key)
@@ -303,7 +387,7 @@ def report_events(data: bytes, file: str) -> list[ev.Event]:
         d.events.append(
             ev.SpanEnd(
                 **{
-                    **d.common(end_ns, "timing.completedAt", "run_end"),
+                    **d.common(end_ns, end_pos, "run_end"),
                     "id": source_event_id(start_ns, IMPORTER, run_id, "run_end"),
                 },
                 span=run_id,
@@ -315,17 +399,48 @@ def report_events(data: bytes, file: str) -> list[ev.Event]:
     return d.events
 
 
-def _phase(d: _Doc, phase: str, start_ns: int, ms: float, *, pos: str, iteration: int | None) -> str:
-    """A phase span of ``ms`` from ``start_ns``; returns its id."""
+def _phase(
+    d: _Doc,
+    phase: str,
+    start_ns: int,
+    length_ns: int,
+    *,
+    pos: str,
+    iteration: int | None,
+    run_level: bool = False,
+    piece: int = 0,
+) -> str:
+    """A phase span of ``length_ns`` from ``start_ns``; returns its id."""
     attrs: dict[str, Any] = {"reconstructed_start": True}
     if iteration is not None:
         attrs["iteration"] = iteration
-    common = d.common(start_ns, pos, "phase", iteration, phase)
+    if run_level:
+        attrs["run_level"] = True  # time timing.phases holds beyond the iterations' phases
+    key: tuple[object, ...] = (iteration, phase) if piece == 0 else (iteration, phase, piece)
+    common = d.common(start_ns, pos, "phase", *key)
     span: str = common["id"]
     d.events.append(ev.SpanStart(**common, parent=d.run_id, span=span, kind="phase", name=phase, attrs=attrs))
-    end_ns = start_ns + int(ms * _MS)
-    d.events.append(ev.SpanEnd(**d.common(end_ns, pos, "phase_end", iteration, phase), parent=d.run_id, span=span))
+    end_ns = start_ns + length_ns
+    d.events.append(ev.SpanEnd(**d.common(end_ns, pos, "phase_end", *key), parent=d.run_id, span=span))
     return span
+
+
+def _fill(free: list[tuple[int, int]], length_ns: int, spill_ns: int) -> list[tuple[int, int]]:
+    """(start, length) pieces that lay ``length_ns`` into the ``free`` intervals, earliest
+    first (``free`` is consumed); what does not fit goes at ``spill_ns``."""
+    pieces: list[tuple[int, int]] = []
+    while length_ns > 0 and free:
+        a, b = free[0]
+        take = min(length_ns, b - a)
+        pieces.append((a, take))
+        length_ns -= take
+        if a + take >= b:
+            free.pop(0)
+        else:
+            free[0] = (a + take, b)
+    if length_ns > 0:
+        pieces.append((spill_ns, length_ns))
+    return pieces
 
 
 class AidfImporter(Importer):

@@ -194,3 +194,30 @@ def short(text: str, limit: int = 200) -> str:
     """One line of at most ``limit`` characters, for span names and messages."""
     line = " ".join(text.split())
     return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
+def split_exactly(total: float, weights: list[float]) -> list[float]:
+    """``total`` shared out in proportion to ``weights``, so that the parts add up to
+    ``total`` exactly, in any order and grouping.
+
+    Floats cannot do this by plain proportion (0.0915 + 0.0585 is not 0.15). Here every
+    part is an integer multiple of the unit of ``total``'s last bit (a power of two), and
+    so is every partial sum: each is exact, and so is the final sum. The integer shares
+    follow the largest-remainder rule; equal weights when they are all zero.
+    """
+    from fractions import Fraction
+
+    n = len(weights)
+    if n == 0:
+        return []
+    numerator, denominator = total.as_integer_ratio()  # the denominator is a power of two
+    exact = [Fraction(w) for w in weights]
+    whole = sum(exact, Fraction(0))
+    if whole <= 0:
+        exact, whole = [Fraction(1)] * n, Fraction(n)
+    quotas = [numerator * w / whole for w in exact]
+    parts = [int(q) for q in quotas]  # floor: the quotas are not negative
+    by_remainder = sorted(range(n), key=lambda i: (-(quotas[i] - parts[i]), i))
+    for i in by_remainder[: numerator - sum(parts)]:
+        parts[i] += 1
+    return [part / denominator for part in parts]

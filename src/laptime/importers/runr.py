@@ -4,7 +4,10 @@ The mapping, source field by field, is in ``docs/importers.md``. In short: the r
 runs from ``run_started`` to the first ``stop``; each ``phase_start`` opens a phase that
 ends where the next ``phase_start`` or the ``stop`` begins; ``verification`` becomes a
 Validation, ``checkpoint_complete`` a Checkpoint plus a completed Milestone, and
-``state.json``'s milestones the planned ones.
+``state.json``'s milestones the planned ones. A timeline without a stop (runr's
+FINALIZE writes none) ends where ``state.json``'s final phase says; a ``run_resumed``
+after a crash (no stop before it) becomes a top-level ``downtime`` span, so the
+silence is charged to no phase.
 
 ``timeline.jsonl`` is read incrementally from the cached byte offset. The little state
 the next read needs (the open phase, whether a verification has passed, worker call
@@ -14,8 +17,10 @@ and the line's ``seq``, so a re-read after a lost cache writes the same ids.
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Iterator
+from dataclasses import dataclass
 from functools import partialmethod
 from pathlib import Path
 from typing import Any, ClassVar
@@ -43,6 +48,10 @@ from laptime.importers.records import (
 # -- outcome words ---------------------------------------------------------------------------
 
 _COMPLETED_WORDS = frozenset({"complete", "completed", "done", "success", "succeeded", "finished", "ok"})
+# parallel_file_collision: runr stops rather than conflict with another run (a block);
+# insufficient_evidence, milestone_missing: the worker's or the plan's failure.
+_BLOCKED_PARTS = ("block", "escalat", "guard", "scope", "dirty", "preflight", "human", "collision")
+_FAILED_PARTS = ("fail", "error", "crash", "max_retries", "parse", "exception", "insufficient", "missing")
 
 
 def runr_outcome(reason: str, *, has_error: bool = False) -> ev.Outcome:
@@ -50,9 +59,9 @@ def runr_outcome(reason: str, *, has_error: bool = False) -> ev.Outcome:
     word = reason.strip().lower()
     if word in _COMPLETED_WORDS:
         return "completed"
-    if any(k in word for k in ("block", "escalat", "guard", "scope", "dirty", "preflight", "human")):
+    if any(k in word for k in _BLOCKED_PARTS):
         return "blocked"
-    if any(k in word for k in ("fail", "error", "crash", "max_retries", "parse", "exception")):
+    if any(k in word for k in _FAILED_PARTS):
         return "failed"
     if any(k in word for k in ("budget", "timeout", "time_", "max_ticks", "user", "interrupt", "cancel", "abort")):
         return "stopped"
@@ -66,6 +75,29 @@ def runr_outcome(reason: str, *, has_error: bool = False) -> ev.Outcome:
 IMPORTER = "runr"
 _WORKER_PROVIDERS = {"claude": "anthropic", "codex": "openai"}
 _SCOPE_LIST_KEYS = ("violations", "files", "paths", "blocked_files", "blockedFiles", "out_of_scope")
+# The events that happen inside a phase: one of them right after a crash's run_resumed,
+# with no phase_start first, means runr went on in the phase the crash interrupted.
+_IN_PHASE = frozenset(
+    {
+        "verification",
+        "verify_failed_retry",
+        "verify_failed_max_retries",
+        "verify_complete",
+        "implement_complete",
+        "plan_generated",
+        "review_complete",
+        "checkpoint_complete",
+        "plan_scope_violation",
+        "guard_violation",
+        "parse_failed",
+        "worker_stats",
+    }
+)
+# What runr's reviewer answers (reviewOutputSchema's ``status``) when it sends the
+# milestone back to IMPLEMENT; laptime's word for that is changes_requested.
+_CHANGES_REQUESTED = frozenset({"request_changes", "changes_requested", "reject", "rejected", "needs_changes"})
+# state.json phases in which runr no longer works on the run by itself.
+_FINAL_PHASES = frozenset({"STOPPED", "BLOCKED", "ESCALATED"})
 
 
 class TimelineParser:
@@ -99,8 +131,16 @@ class TimelineParser:
             "run": self.run_id,
             "source": ev.Source(IMPORTER, self.file, f"{line}:seq={seq}"),
         }
+        out: list[ev.Event] = []
+        if kind != "run_resumed" and "resume_phase" in new_state:
+            resume = new_state.pop("resume_phase")
+            if kind in _IN_PHASE and isinstance(resume, dict):
+                out.extend(self._reopen_phase(resume, seq, common, new_state))
         handler = getattr(self, f"_on_{kind}", None)
-        out: list[ev.Event] = handler(seq, ts_ns, payload, common, new_state) if handler is not None else []
+        if handler is not None:
+            out.extend(handler(seq, ts_ns, payload, common, new_state))
+        # where the run was last seen alive: a crash closes the open phase there
+        new_state["last_ns"] = max(ts_ns, int(new_state.get("last_ns", 0)))
         self.state.clear()
         self.state.update(new_state)
         return out
@@ -112,21 +152,51 @@ class TimelineParser:
         return str(phase["span"]) if isinstance(phase, dict) else self.run_id
 
     def _close_phase(
-        self, ts_ns: int, seq: int, common: dict[str, Any], st: dict[str, Any], outcome: ev.Outcome
+        self, ts_ns: int, seq: int | str, common: dict[str, Any], st: dict[str, Any], outcome: ev.Outcome
     ) -> list[ev.Event]:
         phase = st.pop("open_phase", None)
         if not isinstance(phase, dict):
             return []
         if outcome == "completed" and phase.get("verify_ok") is False:
             outcome = "failed"  # the phase's last verification failed
+        if outcome == "completed" and phase.get("changes_requested"):
+            outcome = "failed"  # the reviewer sent the milestone back (as pcc's changes_requested)
+        end_attrs = phase.get("end_attrs")
         return [
             ev.SpanEnd(
-                **{**common, "id": self._id(ts_ns, "phase_end", phase["span"], seq)},
+                **{**common, "ts": timestamp(ts_ns), "id": self._id(ts_ns, "phase_end", phase["span"], seq)},
                 parent=phase.get("parent", self.run_id),
                 span=phase["span"],
                 outcome=outcome,
+                attrs=dict(end_attrs) if isinstance(end_attrs, dict) else {},
             )
         ]
+
+    def _open_phase(
+        self, ts_ns: int, span: str, name: str, *, attrs: dict[str, Any], common: dict[str, Any], st: dict[str, Any]
+    ) -> ev.SpanStart:
+        counts = dict(st.get("phase_counts") or {})
+        counts[name] = int(counts.get(name, 0)) + 1
+        st["phase_counts"] = counts
+        st["last_phase_span"] = {**dict(st.get("last_phase_span") or {}), name: span}
+        st["open_phase"] = {"span": span, "name": name, "parent": self.run_id, "source_phase": attrs["source_phase"]}
+        return ev.SpanStart(
+            **{**common, "ts": timestamp(ts_ns), "id": span},
+            parent=self.run_id,
+            span=span,
+            kind="phase",
+            name=name,
+            attrs=attrs,
+        )
+
+    def _reopen_phase(
+        self, resume: dict[str, Any], seq: int, common: dict[str, Any], st: dict[str, Any]
+    ) -> list[ev.Event]:
+        """The phase a crash interrupted, opened again as a new attempt where the run resumed."""
+        ts_ns = int(resume["ts_ns"])
+        span = self._id(ts_ns, "phase_resumed", seq)
+        attrs = {"source_phase": str(resume["source_phase"]), "resumed": True}
+        return [self._open_phase(ts_ns, span, str(resume["name"]), attrs=attrs, common=common, st=st)]
 
     def _on_run_started(
         self,
@@ -180,15 +250,7 @@ class TimelineParser:
         retry = st.pop("pending_retry", None)
         if isinstance(retry, dict):
             attrs.update(retry)
-        name = phase.lower()
-        counts = dict(st.get("phase_counts") or {})
-        counts[name] = int(counts.get(name, 0)) + 1
-        st["phase_counts"] = counts
-        st["last_phase_span"] = {**dict(st.get("last_phase_span") or {}), name: span}
-        st["open_phase"] = {"span": span, "name": name, "parent": self.run_id}
-        out.append(
-            ev.SpanStart(**{**common, "id": span}, parent=self.run_id, span=span, kind="phase", name=name, attrs=attrs)
-        )
+        out.append(self._open_phase(ts_ns, span, phase.lower(), attrs=attrs, common=common, st=st))
         return out
 
     def _stop(
@@ -220,6 +282,116 @@ class TimelineParser:
 
     _on_stop = partialmethod(_stop, default="unknown")
     _on_run_dry_stop = partialmethod(_stop, default="dry_run")
+    # runr stops a run that used up its ticks with this event, not with a `stop`
+    _on_max_ticks_reached = partialmethod(_stop, default="max_ticks_reached")
+
+    def close_from_state(self, stop: StateStop) -> list[ev.Event]:
+        """The end that state.json records for a run whose timeline has no stop.
+
+        runr's FINALIZE writes ``phase: STOPPED, stop_reason: complete`` to state.json
+        and no ``stop`` line, so only state.json says the run completed. Nothing when the
+        timeline already ended the run, or never started it.
+        """
+        if not self.state.get("run_started") or self.state.get("run_closed"):
+            return []
+        st = dict(self.state)
+        st.pop("resume_phase", None)
+        end_ns = max(stop.ts_ns, int(st.get("last_ns", 0)))
+        outcome = runr_outcome(stop.reason, has_error=bool(stop.error))
+        common: dict[str, Any] = {
+            "v": 1,
+            "ts": timestamp(end_ns),
+            "run": self.run_id,
+            "source": ev.Source(IMPORTER, stop.file, "stop_reason"),
+        }
+        out = self._close_phase(end_ns, "state", common, st, outcome)
+        st["run_closed"] = True
+        out.append(
+            ev.SpanEnd(
+                # the same id as a timeline stop's: a run never gets two ends
+                **{**common, "id": self._id(int(st.get("run_start_ns", 0)), "run_end")},
+                span=self.run_id,
+                outcome=outcome,
+                error=short(stop.error, 2000) if stop.error else None,
+                attrs={"source_outcome": stop.reason, "source_phase": stop.phase, "outcome_from": "state.json"},
+            )
+        )
+        self.state.clear()
+        self.state.update(st)
+        return out
+
+    def _on_run_resumed(
+        self, seq: int, ts_ns: int, p: dict[str, Any], common: dict[str, Any], st: dict[str, Any]
+    ) -> list[ev.Event]:
+        """After a stop: nothing (the run keeps its first end). After a crash: downtime.
+
+        A crash leaves no line behind: the timeline just goes quiet, and ``runr resume``
+        later appends ``run_resumed``. The interrupted phase attempt ends at the last
+        line before the silence (outcome ``crashed``); the silence becomes a top-level
+        ``downtime`` span, so no phase is ever charged for it; and runr's next line
+        either starts a phase (a new attempt) or goes on in the interrupted one, which
+        is then opened again as a new attempt (``_reopen_phase``).
+        """
+        del p  # runr's payload (run_id, max_ticks, time, allow_deps) sets limits, not times
+        if not st.get("run_started") or st.get("run_closed"):
+            return []
+        crash_ns = min(int(st.get("last_ns", ts_ns)), ts_ns)
+        interrupted = st.get("open_phase")
+        out = self._close_phase(crash_ns, seq, common, st, "crashed")
+        if isinstance(interrupted, dict):
+            st["resume_phase"] = {
+                "name": interrupted.get("name"),
+                "source_phase": interrupted.get("source_phase") or str(interrupted.get("name", "")).upper(),
+                "ts_ns": ts_ns,
+            }
+        span = self._id(crash_ns, "downtime", seq)
+        attrs: dict[str, Any] = {"downtime": True, "reason": "crash"}
+        out.append(
+            ev.SpanStart(
+                **{**common, "ts": timestamp(crash_ns), "id": span},
+                parent=self.run_id,
+                span=span,
+                kind="other",
+                name="downtime",
+                attrs=attrs,
+            )
+        )
+        out.append(
+            ev.SpanEnd(
+                **{**common, "id": self._id(ts_ns, "downtime_end", seq)},
+                parent=self.run_id,
+                span=span,
+                outcome="completed",
+            )
+        )
+        return out
+
+    def _on_review_complete(
+        self,
+        seq: int,  # noqa: ARG002 - every handler takes the same arguments
+        ts_ns: int,  # noqa: ARG002
+        p: dict[str, Any],
+        common: dict[str, Any],  # noqa: ARG002
+        st: dict[str, Any],
+    ) -> list[ev.Event]:
+        """The review's verdict goes on the REVIEW phase's end; no event of its own.
+
+        runr writes the reviewer's whole answer as the payload, ``{status: approve |
+        request_changes | reject, changes: [...]}``; ``verdict`` is read too.
+        """
+        word = get_str(p, "status") or get_str(p, "verdict")
+        changes = p.get("changes")
+        phase = st.get("open_phase")
+        if word is None or not isinstance(phase, dict):
+            return []
+        end_attrs: dict[str, Any] = {"review_status": short(word, 100)}
+        if isinstance(changes, list):
+            end_attrs["review_changes"] = len(changes)
+        requested = word.strip().lower() in _CHANGES_REQUESTED
+        if requested:
+            end_attrs["source_outcome"] = "changes_requested"  # what the KPI's rework figure reads
+        st["open_phase"] = {**phase, "end_attrs": end_attrs, "changes_requested": requested}
+        return []
 
     def _on_verification(
         self, seq: int, ts_ns: int, p: dict[str, Any], common: dict[str, Any], st: dict[str, Any]
@@ -242,6 +414,11 @@ class TimelineParser:
         if ok:
             st["verified"] = True
         command = " && ".join(commands) if commands else f"verify {tier or ''}".strip()
+        attrs: dict[str, Any] = {"commands": commands} if len(commands) > 1 else {}
+        retry = st.pop("pending_verify_retry", None)
+        if isinstance(retry, dict):
+            # runr's own count: this verification re-runs one that failed, by runr's word
+            attrs.update(retry)
         return [
             ev.Validation(
                 **{**common, "id": self._id(ts_ns, "verification", seq)},
@@ -250,7 +427,7 @@ class TimelineParser:
                 passed=bool(ok),
                 duration_ms=duration,
                 tier=tier,
-                attrs={"commands": commands} if len(commands) > 1 else {},
+                attrs=attrs,
             )
         ]
 
@@ -272,6 +449,11 @@ class TimelineParser:
             if text is not None:
                 retry[key] = short(text, 500)
         st["pending_retry"] = retry
+        verify_retry: dict[str, Any] = {"retry": True}
+        for key in ("retry_count", "max_retries", "tier", "failed_command"):
+            if key in retry:
+                verify_retry[key] = retry[key]
+        st["pending_verify_retry"] = verify_retry
         return []
 
     def _on_verify_failed_max_retries(
@@ -447,6 +629,36 @@ class TimelineParser:
         return out
 
 
+@dataclass(frozen=True)
+class StateStop:
+    """How state.json says a run ended: its stop reason (or final phase) and when."""
+
+    reason: str
+    phase: str
+    ts_ns: int
+    error: str | None
+    file: str
+
+
+def state_stop(file: str, data: bytes) -> StateStop | None:
+    """The end state.json records, when its phase is a final one (STOPPED, BLOCKED,
+    ESCALATED); None while runr is still in a working phase. Raises RecordError.
+
+    The time is ``phase_started_at``: runr's stopRun sets it (with ``updated_at``) as it
+    moves the run to STOPPED, and later progress writes move ``updated_at`` only.
+    """
+    doc = as_object(decode_json(data), "state.json")
+    phase = get_str(doc, "phase")
+    if phase is None or phase.strip().upper() not in _FINAL_PHASES:
+        return None
+    phase = phase.strip().upper()
+    reason = get_str(doc, "stop_reason") or phase.lower()
+    raw = doc.get("phase_started_at") if doc.get("phase_started_at") is not None else doc.get("updated_at")
+    ts_ns = parse_ts_ns(raw, "phase_started_at")
+    error = doc.get("last_error") if isinstance(doc.get("last_error"), str) else None
+    return StateStop(reason=reason, phase=phase, ts_ns=ts_ns, error=error, file=file)
+
+
 def milestone_name(index: int) -> str:
     """The name both the planned (state.json) and completed (timeline) milestone carry."""
     return f"milestone {index}"
@@ -489,6 +701,39 @@ def state_events(run_id: str, file: str, data: bytes) -> list[ev.Event]:
 
 
 # -- the importer ----------------------------------------------------------------------------
+
+
+def _read_state_stop(path: Path) -> StateStop | None:
+    """state.json's end, for the timeline reader; None when there is none to read.
+
+    A missing or bad state.json is not reported here: the state.json reader warns
+    about it once, with its line.
+    """
+    try:
+        data = path.read_bytes()
+        return state_stop(str(path), data) if data.strip() else None
+    except (OSError, RecordError):
+        return None
+
+
+def _close_timeline_from_state(run_id: str, timeline: Path, stop: StateStop) -> list[ev.Event]:
+    """The end that state.json gives a run whose timeline has no stop, for the state.json reader.
+
+    The timeline may not be read again in this import (unchanged files are skipped),
+    so the run's phases are found by parsing it from the start here, with a parser of
+    its own whose events are dropped: the same parser as the timeline reader's, so
+    the end gets the same ids whichever reader writes it first.
+    """
+    parser = TimelineParser(run_id, str(timeline), {})
+    try:
+        for rel, _start, raw in iter_lines(timeline, 0):
+            if raw.strip():
+                with contextlib.suppress(RecordError):  # the timeline reader reports its bad lines
+                    parser.feed(raw, rel)
+    except OSError:
+        return []
+    return parser.close_from_state(stop)
+
 
 _FILES = ("state.json", "timeline.jsonl")
 
@@ -546,6 +791,13 @@ class RunrImporter(Importer):
             ctx.warn(exc.line_in(data), str(exc))
             return
         yield from events
+        try:
+            stop = state_stop(str(file), data)
+        except RecordError as exc:  # a bad end costs the end only, not the milestones
+            ctx.warn(exc.line_in(data), str(exc))
+            return
+        if stop is not None:
+            yield from _close_timeline_from_state(run_id, file.parent / "timeline.jsonl", stop)
 
     def _read_timeline(self, run_id: str, file: Path, state: FileState, ctx: ImportContext) -> Iterator[ev.Event]:
         extra = state.extra
@@ -570,6 +822,10 @@ class RunrImporter(Importer):
             extra["line"] = line_no
         state.offset = offset
         extra["line"] = line_no
+        if parser_state.get("run_started") and not parser_state.get("run_closed"):
+            stop = _read_state_stop(file.parent / "state.json")
+            if stop is not None:
+                yield from parser.close_from_state(stop)
         size = file.stat().st_size
         if size == 0:
             ctx.warn(None, "empty file")
