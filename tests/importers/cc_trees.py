@@ -171,6 +171,7 @@ class _Session:
         usages = [{**final, "output_tokens": rng.randint(1, 12)} for _ in blocks[:-1]]
         usages.append(final)
         if rng.random() < 0.1:  # a late, smaller copy: the largest one still counts
+            self.g.late_smaller += 1
             blocks.append({"type": "text", "text": ""})
             usages.append({**final, "output_tokens": rng.randint(1, 12)})
         self.tick(2, 40)
@@ -281,6 +282,7 @@ class _Gen:
         self.rng = random.Random(seed)
         self.counted: list[Counted] = []
         self.straddles = 0  # responses whose copies fall on two UTC days
+        self.late_smaller = 0  # responses with a smaller copy after the largest
 
     def uid(self) -> str:
         return str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
@@ -376,4 +378,5 @@ def generate(root: Path, seed: int, *, sessions: tuple[int, int] = (5, 9), cross
         done.append(session)
         t = session.t + timedelta(hours=rng.uniform(0.5, 14))
     stats["straddles"] = gen.straddles
+    stats["late_smaller"] = gen.late_smaller
     return Tree(root, files, gen.counted, stats, cross_cells)

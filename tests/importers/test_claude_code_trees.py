@@ -48,12 +48,13 @@ def _tree(tmp_path: Path, seed: int, *, cross_session_replays: bool = False) -> 
 
 
 def test_the_trees_hold_every_case(tmp_path: Path) -> None:
-    """Across the seeds: resumed sessions, <synthetic> records and 1h cache writes too."""
-    seen = {"resumed": 0, "synthetic": 0, "one_hour": 0}
+    """Across the seeds: resumed sessions, <synthetic> records, a smaller copy after the
+    largest and 1h cache writes too."""
+    seen = {"resumed": 0, "synthetic": 0, "late_smaller": 0, "one_hour": 0}
     for seed in SEEDS:
         tree = generate(tmp_path / str(seed), seed)
-        seen["resumed"] += tree.stats["resumed"]
-        seen["synthetic"] += tree.stats["synthetic"]
+        for key in ("resumed", "synthetic", "late_smaller"):
+            seen[key] += tree.stats[key]
         for file in tree.files:
             for line in file.read_text().splitlines():
                 usage = json.loads(line).get("message", {}).get("usage", {})
