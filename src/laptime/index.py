@@ -120,9 +120,11 @@ _LLM_TOTAL: Final = "input_tokens + output_tokens + cache_read_tokens + cache_wr
 
 
 def _insert_sql(table: str, seg: int) -> str:
-    """An event seen twice (same id) is indexed once. For llm usage the copy with the
-    largest token total wins (a streamed response is logged again with its final
-    counts), for a span end the latest; on a tie the first stays. These rules are
+    """An event seen twice (same id) is indexed once. For llm usage a copy not marked
+    ``attrs.sidechain`` wins over one that is (a Claude Code side question replays
+    parent responses in a sidechain file, with other counts), then the copy with the
+    largest token total (a streamed response is logged again with its final counts);
+    for a span end the latest; on a tie the first stays. These rules are
     order-independent, so a rebuilt index equals an incremental one."""
     names = ", ".join(f'"{info.name}"' for info in _COLUMNS[table])
     values = ", ".join("NULLIF(CAST(? AS TEXT), '')" if info.name in _RAW_FIELDS else "?" for info in _COLUMNS[table])
@@ -137,10 +139,12 @@ def _insert_sql(table: str, seg: int) -> str:
     if table != "llm_calls":
         return f"INSERT OR IGNORE INTO {table} (seg, {names}) VALUES ({seg}, {values})"
     excluded_total = " + ".join(f"excluded.{c.strip()}" for c in _LLM_TOTAL.split("+"))
+    stored_total = f"{table}.{_LLM_TOTAL.replace('+', f'+ {table}.')}"
+    main = "(COALESCE({} ->> '$.sidechain', 0) = 0)"
     return (
         f"INSERT INTO {table} (seg, {names}) VALUES ({seg}, {values}) "
         f"ON CONFLICT(id) DO UPDATE SET seg = excluded.seg, {updates} "
-        f"WHERE {excluded_total} > {table}.{_LLM_TOTAL.replace('+', f'+ {table}.')}"
+        f"WHERE ({main.format('excluded.attrs')}, {excluded_total}) > ({main.format(f'{table}.attrs')}, {stored_total})"
     )
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import random
 import subprocess
 import sys
 import tempfile
@@ -21,6 +22,17 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from importers import FIXTURES, import_json, log_events, make_unreadable, problems_text, run_cli, snapshot
+from importers.cc_parity import (
+    OURS,
+    TOKEN_KEYS,
+    ccusage_daily,
+    need_ccusage,
+    our_cells,
+    our_days,
+    their_cells,
+    their_days,
+    usage_json,
+)
 from laptime import events as ev
 from laptime.importers.base import FileState, ImportContext, ImportResult, run_import
 from laptime.importers.claude_code import ClaudeCodeImporter, LineScanner
@@ -31,10 +43,6 @@ if TYPE_CHECKING:
 
     from laptime.store import Store
 
-ROOT = Path(__file__).resolve().parents[2]
-CCUSAGE = ROOT / "node_modules" / ".bin" / "ccusage"
-TOKEN_KEYS = ("inputTokens", "outputTokens", "cacheCreationTokens", "cacheReadTokens")
-OURS = ("input_tokens", "output_tokens", "cache_write_tokens", "cache_read_tokens")
 SESSION = "5f0c2a9e-1111-4b7a-9c55-000000000001"
 
 
@@ -45,27 +53,6 @@ def _generator() -> ModuleType:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
-
-
-def _need_ccusage() -> None:
-    if CCUSAGE.exists():
-        return
-    hint = "ccusage is not installed: run `make node_modules/.bin/ccusage` (npm install ccusage@20.0.24)"
-    if os.environ.get("CI"):
-        pytest.fail(hint)
-    pytest.skip(hint)
-
-
-def ccusage_daily(config_dir: Path, *extra: str) -> dict[str, Any]:
-    """``ccusage daily --offline --json`` on ``config_dir``, with a home of its own."""
-    home = config_dir.parent / "ccusage-home"
-    home.mkdir(exist_ok=True)
-    env = {"PATH": os.environ.get("PATH", ""), "HOME": str(home), "CLAUDE_CONFIG_DIR": str(config_dir)}
-    out = subprocess.run(
-        [str(CCUSAGE), "daily", "--offline", "--json", *extra], env=env, capture_output=True, check=True, timeout=120
-    )
-    data: dict[str, Any] = json.loads(out.stdout)
-    return data
 
 
 def _record(
@@ -159,13 +146,6 @@ def spans(store: Store) -> list[dict[str, Any]]:
         )
 
 
-def usage_json(store: Store, *args: str) -> dict[str, Any]:
-    result = run_cli(store, "report", "usage", "--json", *args)
-    assert result.exit_code == 0, result.output
-    data: dict[str, Any] = json.loads(result.stdout)
-    return data
-
-
 # -- parity with ccusage ----------------------------------------------------------------------
 
 
@@ -182,7 +162,7 @@ def fixture_tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
 class TestCcusageParity:
     @pytest.mark.parametrize("zone", ["UTC", "America/New_York", "Asia/Kolkata"])
     def test_tokens_per_day_and_model_equal_ccusage(self, tree: Path, store: Store, zone: str) -> None:
-        _need_ccusage()
+        need_ccusage()
         theirs = ccusage_daily(tree, "-z", zone)
         import_json(store, "claude-code", tree)
         ours = usage_json(store, "--by", "day", "--timezone", zone)
@@ -200,7 +180,7 @@ class TestCcusageParity:
         assert [totals[k] for k in TOKEN_KEYS] == [ours["totals"][k] for k in OURS]
 
     def test_cost_per_day_within_half_a_percent(self, tree: Path, store: Store) -> None:
-        _need_ccusage()
+        need_ccusage()
         pytest.importorskip("genai_prices")
         theirs = ccusage_daily(tree, "-z", "UTC")
         import_json(store, "claude-code", tree)
@@ -216,7 +196,7 @@ class TestCcusageParity:
 
     def test_the_dedup_cases_equal_ccusage(self, tmp_path: Path, store: Store) -> None:
         """Each FORMATS.md rule on its own day, against ccusage."""
-        _need_ccusage()
+        need_ccusage()
         other = "5f0c2a9e-1111-4b7a-9c55-000000000002"
         main = [
             # day 1: streamed copies, small first: the largest counts
@@ -263,6 +243,147 @@ class TestCcusageParity:
             ["2025-10-04", 5, 5, 0, 0],
             ["2025-10-05", 20, 2, 0, 0],
         ]
+
+
+# -- /btw side questions: sidechain replays of parent responses ------------------------------
+
+ASIDE_AGENT = "aside_question-8f3c2b1a9d4e6f70"
+HAIKU = "claude-haiku-4-5-20251001"
+SONNET = "claude-sonnet-4-5-20250929"
+# What each response of the tree below is, and what its counted copy holds.
+PARENT = {  # message id -> (ts, model, input, output, cache write, cache read): the main copies
+    "m1": ("2025-10-06T10:00:01.000Z", SONNET, 3, 80, 500, 2000),
+    "m2": ("2025-10-06T10:01:00.000Z", SONNET, 5, 40, 0, 4000),
+}
+ANSWER = {
+    "a1": ("2025-10-07T09:00:05.000Z", SONNET, 2, 30, 0, 96_000),
+    "t1": ("2025-10-06T10:00:30.000Z", HAIKU, 1, 9, 0, 0),
+}
+
+
+def _aside_tree(root: Path) -> list[Path]:
+    """A session whose /btw side question, the next day, replays both parent responses
+    with a new requestId, larger cache reads (one under another model), then answers;
+    and a subagent of its own. Returns [main, aside, subagent]."""
+
+    def copy(mid: str, rid: str, ts: str, spec: tuple[str, str, int, int, int, int], **kw: Any) -> str:
+        _, model, inp, out, c1h, read = spec
+        return _record(mid, rid, ts=ts, model=model, inp=inp, out=out, cache_1h=c1h, cache_read=read, **kw)
+
+    m1, m2 = PARENT["m1"], PARENT["m2"]
+    main = [
+        _user(),
+        copy("m1", "r1", "2025-10-06T10:00:00.000Z", (*m1[:3], 1, m1[4], m1[5]), stop=None),  # streamed: early copy
+        copy("m1", "r1", m1[0], m1),
+        copy("m2", "r2", m2[0], m2),
+    ]
+    side = {"sidechain": True, "agentId": ASIDE_AGENT}
+    aside = [
+        copy("m1", "req_side", "2025-10-07T09:00:00.000Z", (*m1[:5], 90_000), **side),
+        copy("m2", "req_side", "2025-10-07T09:00:00.100Z", (m2[0], HAIKU, *m2[2:5], 95_000), **side),
+        copy("a1", "req_a1", ANSWER["a1"][0], ANSWER["a1"], **side),
+    ]
+    task = [copy("t1", "req_t1", ANSWER["t1"][0], ANSWER["t1"], sidechain=True, agentId="a7")]
+    config = write_tree(
+        root,
+        {
+            f"-p/{SESSION}.jsonl": main,
+            f"-p/{SESSION}/subagents/agent-{ASIDE_AGENT}.jsonl": aside,
+            f"-p/{SESSION}/subagents/agent-a7.jsonl": task,
+        },
+    )
+    folder = config / "projects" / "-p"
+    return [
+        folder / f"{SESSION}.jsonl",
+        folder / SESSION / "subagents" / f"agent-{ASIDE_AGENT}.jsonl",
+        folder / SESSION / "subagents" / "agent-a7.jsonl",
+    ]
+
+
+def _aside_expected() -> dict[tuple[str, str], list[int]]:
+    """(UTC day, model) -> tokens: the main copies and the side answer; no replay."""
+    out: dict[tuple[str, str], list[int]] = {}
+    for ts, model, *tokens in (*PARENT.values(), *ANSWER.values()):
+        cell = out.setdefault((ts[:10], model), [0, 0, 0, 0])
+        # tokens: input, output, cache write, cache read (the report's order)
+        for i, n in enumerate(tokens):
+            cell[i] += n
+    return out
+
+
+ORDERS = [(0, 1, 2), (1, 0, 2), (1, 2, 0), (2, 1, 0), (0, 2, 1), (2, 0, 1)]
+
+
+class TestSidechainReplays:
+    """A side question's replay never replaces the main-chain copy of a response."""
+
+    @pytest.mark.parametrize("separate", [False, True], ids=["one-import", "import-per-file"])
+    @pytest.mark.parametrize("order", ORDERS, ids=lambda o: "-".join(("main", "aside", "task")[i] for i in o))
+    def test_the_main_copy_counts_whatever_the_file_order(
+        self, tmp_path: Path, store: Store, order: tuple[int, ...], separate: bool
+    ) -> None:
+        files = _aside_tree(tmp_path / "config")
+        ordered = [files[i] for i in order]
+        if separate:
+            for file in ordered:
+                import_json(store, "claude-code", file)
+        else:
+            import_json(store, "claude-code", *ordered)
+        ours = usage_json(store, "--by", "day", "--timezone", "UTC")
+        assert our_cells(ours) == _aside_expected()
+        calls = {json.loads(c["attrs"])["message_id"]: c for c in llm_rows(store)}
+        assert calls["m1"]["worker"] == "main"
+        assert "sidechain" not in json.loads(calls["m1"]["attrs"])
+        assert json.loads(calls["m1"]["attrs"])["request_id"] == "r1"
+        with Index(store) as index:  # the rule does not depend on the order of the log either
+            index.rebuild()
+        assert our_cells(usage_json(store, "--by", "day", "--timezone", "UTC")) == _aside_expected()
+
+    @pytest.mark.parametrize("seed", range(4))
+    def test_shuffled_files_in_shuffled_imports(self, tmp_path: Path, store: Store, seed: int) -> None:
+        """With a resumed session and a second side question, in random batches."""
+        files = _aside_tree(tmp_path / "config")
+        main = files[0].read_text().splitlines()
+        other = "5f0c2a9e-1111-4b7a-9c55-000000000003"
+        resumed = [*main, _record("m9", "r9", ts="2025-10-07T08:00:00.000Z", session=other, inp=4, out=4)]
+        second_aside = [
+            _record(
+                "m9",
+                "req_side2",
+                ts="2025-10-07T08:30:00.000Z",
+                inp=4,
+                out=4,
+                cache_read=50_000,
+                sidechain=True,
+                session=other,
+                agentId="aside_question-0000000000000002",
+            ),
+        ]
+        folder = files[0].parent
+        (folder / f"{other}.jsonl").write_text("".join(f"{line}\n" for line in resumed))
+        aside2 = folder / other / "subagents" / "agent-aside_question-0000000000000002.jsonl"
+        aside2.parent.mkdir(parents=True)
+        aside2.write_text("".join(f"{line}\n" for line in second_aside))
+        files += [folder / f"{other}.jsonl", aside2]
+        rng = random.Random(seed)
+        rng.shuffle(files)
+        cut = sorted(rng.sample(range(1, len(files)), 2))
+        for batch in (files[: cut[0]], files[cut[0] : cut[1]], files[cut[1] :]):
+            import_json(store, "claude-code", *batch)
+        expected = _aside_expected()
+        expected[("2025-10-07", SONNET)] = [
+            a + b for a, b in zip(expected[("2025-10-07", SONNET)], [4, 4, 0, 0], strict=True)
+        ]
+        assert our_cells(usage_json(store, "--by", "day", "--timezone", "UTC")) == expected
+
+    def test_equals_ccusage(self, tmp_path: Path, store: Store) -> None:
+        need_ccusage()
+        files = _aside_tree(tmp_path / "config")
+        theirs = ccusage_daily(tmp_path / "config", "-z", "UTC")
+        import_json(store, "claude-code", files[1], files[2], files[0])
+        ours = usage_json(store, "--by", "day", "--timezone", "UTC")
+        assert their_cells(theirs) == our_cells(ours) == _aside_expected()
+        assert their_days(theirs) == our_days(ours)
 
 
 # -- the events -------------------------------------------------------------------------------

@@ -310,7 +310,7 @@ class _Appender:
         self.writer = LogWriter(store, flush_interval=0)
         self.pending: list[ev.Event] = []
         self.tables = event_tables()
-        self.unindexed: dict[str, int | str] = {}
+        self.unindexed: dict[str, _Stored] = {}
 
     def add(self, events: Iterable[ev.Event]) -> None:
         for event in events:
@@ -318,23 +318,28 @@ class _Appender:
             if len(self.pending) >= BATCH_EVENTS:
                 self.flush()
 
-    def _known_ids(self, events: Iterable[ev.Event]) -> dict[str, int | str]:
-        """Ids already indexed, with the stored token total for llm events, the stored
-        time for span ends, and -1 otherwise. Each id is looked up in its own type's
-        table only (ids are unique across the log), one probe per id."""
+    def _known_ids(self, events: Iterable[ev.Event]) -> dict[str, _Stored]:
+        """Ids already indexed, with the stored copy's rank for llm events (see
+        ``_stored_value``), the stored time for span ends, and -1 otherwise. Each id is
+        looked up in its own type's table only (ids are unique across the log), one
+        probe per id."""
         by_table: dict[str, list[str]] = {}
         for event in events:
             table = table_of(type(event)) or ("span_starts" if isinstance(event, ev.Span) else None)
             for t in (table,) if table is not None else self.tables:
                 by_table.setdefault(t, []).append(event.id)
-        known: dict[str, int | str] = {}
+        known: dict[str, _Stored] = {}
         for table, ids in by_table.items():
-            value = _LLM_TOTAL_SQL if table == "llm_calls" else "ts" if table == "span_ends" else "-1"
+            value = _LLM_RANK_SQL if table == "llm_calls" else "ts" if table == "span_ends" else "-1"
             for start in range(0, len(ids), 900):
                 part = ids[start : start + 900]
                 marks = ",".join("?" * len(part))
                 sql = f"SELECT id, {value} FROM {table} WHERE id IN ({marks})"
-                known.update((r[0], r[1]) for r in self.index.db.execute(sql, part))
+                rows = self.index.db.execute(sql, part)
+                if table == "llm_calls":
+                    known.update((r[0], (bool(r[1]), r[2])) for r in rows)
+                else:
+                    known.update((r[0], r[1]) for r in rows)
         return known
 
     def flush(self) -> None:
@@ -389,28 +394,36 @@ class _Appender:
         self.writer.close()
 
 
-_LLM_TOTAL_SQL = "input_tokens + output_tokens + cache_read_tokens + cache_write_tokens"
+# An llm copy's rank, as the index orders copies of one id (index._insert_sql): a copy
+# not marked ``attrs.sidechain`` first, then the largest token total.
+_LLM_RANK_SQL = (
+    "COALESCE(attrs ->> '$.sidechain', 0) = 0, input_tokens + output_tokens + cache_read_tokens + cache_write_tokens"
+)
+_Stored = tuple[bool, int] | int | str
 
 
-def _stored_value(event: ev.Event) -> int | str:
+def _stored_value(event: ev.Event) -> _Stored:
     """What ``_known_ids`` would return for ``event`` once it is indexed."""
     if isinstance(event, ev.LlmUsage):
-        return event.input_tokens + event.output_tokens + event.cache_read_tokens + event.cache_write_tokens
+        total = event.input_tokens + event.output_tokens + event.cache_read_tokens + event.cache_write_tokens
+        return (not event.attrs.get("sidechain"), total)
     if isinstance(event, ev.SpanEnd):
         return event.ts
     return -1
 
 
-def _improves(event: ev.Event, stored: int | str) -> bool:
-    """An llm event seen again with a larger token total (a streamed response's final
-    counts) is appended again, and so is a span end seen again later (a span whose
-    source grew); the index keeps the largest total and the latest end."""
+def _improves(event: ev.Event, stored: _Stored) -> bool:
+    """An llm event seen again with a higher rank (a streamed response's final counts;
+    a main-chain copy after a sidechain replay) is appended again, and so is a span end
+    seen again later (a span whose source grew); the index keeps the highest rank and
+    the latest end."""
     if isinstance(event, ev.SpanEnd):
         return isinstance(stored, str) and event.ts > stored
-    if not isinstance(event, ev.LlmUsage) or not isinstance(stored, int) or stored < 0:
+    if not isinstance(event, ev.LlmUsage) or not isinstance(stored, tuple):
         return False
-    total = event.input_tokens + event.output_tokens + event.cache_read_tokens + event.cache_write_tokens
-    return total > stored
+    rank = _stored_value(event)
+    assert isinstance(rank, tuple)
+    return rank > stored
 
 
 def run_import(

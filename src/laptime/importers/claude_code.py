@@ -12,11 +12,14 @@ become Python objects. A line longer than ``MAX_LINE_BYTES`` (file-history snaps
 hundreds of MB have been seen) is skipped while streaming, never held whole.
 
 De-duplication (FORMATS.md, checked against ccusage 20.0.24): copies of one response
-share ``message.id``; all copies map to the same event ids, the copy with the largest
-token total wins (the index keeps it), and within a file a non-sidechain copy wins over
-a sidechain one. ``<synthetic>`` responses and API error records are skipped. See
-``docs/importers.md`` for the field mapping and the few differences from
-ccusage.
+share ``message.id``, and all copies map to the same event ids. The copy kept is a
+main-chain one if there is one (a ``/btw`` side question replays parent responses in a
+sidechain file, with a new ``requestId`` and often more tokens), then the one with the
+largest token total. This file applies the rule within a file; across files and imports
+the import's append filter and the index apply the same rule (they rank copies by
+``attrs.sidechain``, which is set here), so the order files are read in does not matter.
+``<synthetic>`` responses and API error records are skipped. See ``docs/importers.md``
+for the field mapping and the few differences from ccusage.
 """
 
 from __future__ import annotations
@@ -349,7 +352,9 @@ def _total(usage: _Usage) -> int:
 
 
 def _better(new: _Response, old: _Response) -> bool:
-    """ccusage's choice among copies: a non-sidechain copy, then the largest total."""
+    """ccusage's choice among copies: a non-sidechain copy, then the largest total; on a
+    tie the first stays. The index ranks copies from other files the same way, so this
+    must stay in step with ``index._insert_sql``."""
     if new.sidechain != old.sidechain:
         return not new.sidechain
     return new.total > old.total
@@ -623,6 +628,8 @@ class ClaudeCodeImporter(Importer):
         if r.request_id:
             attrs["request_id"] = r.request_id
         if r.sidechain:
+            # Load-bearing: the index and the append filter rank a copy marked so below
+            # a main-chain copy of the same response from another file.
             attrs["sidechain"] = True
         if one_hour:
             attrs["cache_write_1h_tokens"] = one_hour
