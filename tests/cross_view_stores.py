@@ -2,14 +2,16 @@
 
 Each builder fills one empty store with runs of one kind, so that a disagreement
 between views shows up in the store that holds the run causing it, and store-wide
-totals of the other stores stay clean. Every SDK run is recorded on a simulated clock
-in January 2026: long before any test runs, so a run without an end reads as crashed
-(silent for longer than the default 30 minutes), never as running.
+totals of the other stores stay clean. SDK runs are recorded on a simulated clock in
+January 2026, long before any test runs, so a run without an end reads as crashed
+(silent for longer than the default 30 minutes); the one run meant to read as running
+is recorded minutes before the store is built.
 
-The imported stores read the fixtures in ``tests/fixtures`` (runr, AIDF, Choragen),
-and for Claude Code a small generated tree (``fixtures/claude-code/generate.py``) plus
-a hand-written session with one-hour cache writes, a reported cost and a model no
-price table knows (``fixtures/cross-view/claude-code``).
+The imported stores read the fixtures in ``tests/fixtures`` (runr, AIDF, Choragen,
+Codex, OTLP, LangGraph), and for Claude Code a small generated tree
+(``fixtures/claude-code/generate.py``) plus hand-written sessions with one-hour cache
+writes, a reported cost (``costUSD``), a model no price table knows and a call on each
+side of UTC midnight (``fixtures/cross-view/claude-code``).
 """
 
 from __future__ import annotations

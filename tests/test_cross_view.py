@@ -119,6 +119,7 @@ def csv_rows(text: str, numeric: Iterable[str]) -> list[dict[str, Any]]:
 
 
 def jsonl_rows(text: str, _numeric: Iterable[str] = ()) -> list[dict[str, Any]]:
+    """JSON Lines rows (JSON keeps its numbers: nothing to parse; the argument is csv_rows')."""
     return [json.loads(line) for line in text.splitlines() if line.strip()]
 
 
@@ -131,7 +132,8 @@ def jsonl_rows(text: str, _numeric: Iterable[str] = ()) -> list[dict[str, Any]]:
 # lines_removed, scope_violations, milestones_completed, file:PATH:{lines_added,
 # lines_removed}; tokens_{input,output,cache_read,cache_write,total,estimated} (input
 # excludes the cache), llm_calls, models (sorted names), model:NAME:{calls,tokens_*};
-# cost_usd, cost_reported_usd, cost_unpriced_calls, model:NAME:cost_usd.
+# cost_usd, cost_reported_usd, cost_unpriced_calls, unpriced_models, model:NAME:{cost_usd,
+# cost_sources} (reported, a price source, unpriced).
 # Store-wide also: runs, outcome:OUTCOME, duration_{n,total_ms,min_ms,max_ms,p50_ms,
 # p90_ms,p95_ms}, tvc_{n,p50_ms,p90_ms}, runs_with_retries, phase_names,
 # phase:NAME:runs, task:NAME:{llm_runs,cost_usd,cost_unpriced_calls}, file:PATH:runs,
@@ -241,14 +243,14 @@ def from_list(rows: list[dict[str, Any]], run_ids: Iterable[str]) -> Record:
     return out
 
 
-def from_list_by_status(rows_by_status: dict[str, list[dict[str, Any]]]) -> Record:
+def from_list_by_status(rows_by_status: dict[str, list[dict[str, Any]]], run_ids: Iterable[str]) -> Record:
     """``report list --status OUTCOME --json`` for every outcome: the outcome each run is
-    listed under (a run listed under two gets a list of both)."""
-    seen: dict[str, list[str]] = defaultdict(list)
+    listed under (None: under none; a run listed under two gets the list of both)."""
+    seen: dict[str, list[str]] = {run_id: [] for run_id in run_ids}
     for outcome, rows in rows_by_status.items():
         for row in rows:
             seen[row["run_id"]].append(outcome)
-    return {run_id: {"outcome": o[0] if len(o) == 1 else o} for run_id, o in seen.items()}
+    return {run_id: {"outcome": o[0] if len(o) == 1 else (o or None)} for run_id, o in seen.items()}
 
 
 def _summary_models(models: list[dict[str, Any]]) -> Figures:
@@ -260,6 +262,8 @@ def _summary_models(models: list[dict[str, Any]]) -> Figures:
         for kind in (*TOKEN_KINDS, "total"):
             bump(f, f"model:{name}:tokens_{kind}", m["tokens"][kind])
         f[f"model:{name}:cost_usd"] = add_cost(f.get(f"model:{name}:cost_usd", ABSENT), m["cost_usd"])
+        sources = set(f.get(f"model:{name}:cost_sources", [])) | set(m["price_sources"])
+        f[f"model:{name}:cost_sources"] = sorted(sources)
     return f
 
 
@@ -269,6 +273,7 @@ def _summary_money_and_tokens(data: dict[str, Any]) -> Figures:
     f["cost_usd"] = usd(data["cost"]["total_usd"])
     f["cost_reported_usd"] = usd(data["cost"]["reported_usd"])
     f["cost_unpriced_calls"] = data["cost"]["unpriced_calls"]
+    f["unpriced_models"] = sorted(data["cost"]["unpriced_models"])
     f.update(_summary_models(data["models"]))
     return f
 
@@ -466,9 +471,9 @@ def from_export_phases(rows: list[dict[str, Any]]) -> Record:
     return dict(out)
 
 
-def from_export_by_status(rows_by_status: dict[str, list[dict[str, Any]]]) -> Record:
-    """``report export --jsonl - --status OUTCOME`` for every outcome."""
-    return from_list_by_status(rows_by_status)
+def from_export_by_status(rows_by_status: dict[str, list[dict[str, Any]]], run_ids: Iterable[str]) -> Record:
+    """``report export --jsonl - --status OUTCOME`` for every outcome (rows as ``report list``'s)."""
+    return from_list_by_status(rows_by_status, run_ids)
 
 
 def _usage_figures(row: dict[str, Any]) -> Figures:
@@ -476,6 +481,7 @@ def _usage_figures(row: dict[str, Any]) -> Figures:
         "llm_calls": row["calls"],
         "cost_usd": usd(row["cost_usd"]),
         "cost_unpriced_calls": row["unpriced_calls"],
+        "unpriced_models": sorted(row["unpriced_models"]),
         "tokens_total": row["total_tokens"],
     }
     for kind in TOKEN_KINDS:
@@ -516,8 +522,31 @@ def from_usage_rows_sum(data: dict[str, Any]) -> Figures:
         for figure, value in _usage_figures(row).items():
             if figure == "cost_usd":
                 f[figure] = add_cost(f.get(figure, ABSENT), None if value is None else value.value)
+            elif figure == "unpriced_models":
+                f[figure] = sorted(set(f.get(figure, [])) | set(value))
             else:
                 bump(f, figure, value)
+    return f
+
+
+def from_pricing(rows: list[dict[str, Any]]) -> Figures:
+    """``pricing --json``: every model's calls, and where its cost comes from: reported
+    (calls with a reported cost), its price source for the others (unpriced: no price)."""
+    f: Figures = {}
+    unpriced: set[str] = set()
+    for row in rows:
+        name = row["model"]
+        bump(f, f"model:{name}:calls", row["calls"])
+        sources = set(f.get(f"model:{name}:cost_sources", []))
+        if row["reported_cost_calls"]:
+            sources.add("reported")
+        if row["calls"] > row["reported_cost_calls"]:
+            sources.add(row["source"])
+            if row["source"] == "unpriced":
+                unpriced.add(name)
+        f[f"model:{name}:cost_sources"] = sorted(sources)
+    f["unpriced_models"] = sorted(unpriced)
+    f["models"] = sorted({row["model"] for row in rows})
     return f
 
 
@@ -577,6 +606,8 @@ def _sum_keyed(f: Figures, runs: list[Figures]) -> None:
             for v in values:
                 cost = add_cost(cost, v.value if v is not None else None)
             f[key] = cost
+        elif key.endswith("cost_sources"):
+            f[key] = sorted({source for v in values for source in v})
         else:
             f[key] = sum(values)
         if key.endswith(":attempts"):
@@ -622,6 +653,8 @@ def sum_over_runs(per_run: Record, run_ids: list[str]) -> Figures:
             f[figure] = usd(sum(known)) if known or not costs else None
     if (models := every("models")) is not None:
         f["models"] = sorted({m for names in models for m in names})
+    if (unpriced := every("unpriced_models")) is not None:
+        f["unpriced_models"] = sorted({m for names in unpriced for m in names})
     if every("name") is not None and every("llm_calls") is not None:
         _sum_tasks(f, runs)
     _sum_keyed(f, runs)
@@ -749,7 +782,7 @@ def collect(name: str, root: Path) -> StoreViews:
 
     sv.add_record("report list", from_list(cli_json(home, "report", "list", "--limit", BIG_LIMIT, "--json"), run_ids))
     listed = {o: cli_json(home, "report", "list", "--status", o, "--limit", BIG_LIMIT, "--json") for o in OUTCOMES}
-    sv.add_record("report list --status", from_list_by_status(listed))
+    sv.add_record("report list --status", from_list_by_status(listed, run_ids))
     status = cli_json(home, "status", "--report", "--json")
     sv.add_record("status --report", from_status(status))
     sv.add_record("status --report (trends)", from_status_trends(status))
@@ -765,7 +798,7 @@ def collect(name: str, root: Path) -> StoreViews:
         rows = parse(cli_out(home, "report", "export", fmt, "-", "--detailed"), PHASE_NUMBERS)
         sv.add_record(f"export {label} --detailed", from_export_phases(rows))
     exported = {o: jsonl_rows(cli_out(home, "report", "export", "--jsonl", "-", "--status", o)) for o in OUTCOMES}
-    sv.add_record("export --status", from_export_by_status(exported))
+    sv.add_record("export --status", from_export_by_status(exported, run_ids))
 
     usage = ("report", "usage", "--timezone", "UTC", "--json")
     sv.add_record("usage --by session", from_usage_session(cli_json(home, *usage, "--by", "session")))
@@ -776,6 +809,7 @@ def collect(name: str, root: Path) -> StoreViews:
     sv.add("usage --by model (rows)", STORE, {**from_usage_rows_sum(by_model), **_usage_models(by_model["rows"])})
 
     sv.add("report summary", STORE, from_summary(cli_json(home, "report", "summary", "--json")))
+    sv.add("pricing", STORE, from_pricing(cli_json(home, "pricing", "--json")))
     by_status = {o: cli_json(home, "report", "summary", "--status", o, "--json")["runs"] for o in OUTCOMES}
     sv.add("report summary --status", STORE, {f"outcome:{o}": n for o, n in by_status.items()})
     sv.add("the log", STORE, {"runs": len(run_ids)})
