@@ -176,8 +176,10 @@ def from_kpi(kpi: dict[str, Any]) -> Figures:
         "milestones_completed": kpi["milestones"]["completed"],
         "llm_calls": kpi["llm_calls"],
         "models": sorted(kpi["models"]),
-        # null says "nothing reported"; the other views print that as 0.0
-        "cost_reported_usd": usd(kpi["reported_cost_usd"] or 0.0),
+        "cost_usd": usd(kpi["cost_usd"]),
+        "cost_reported_usd": usd(kpi["cost"]["reported_usd"]),
+        "cost_unpriced_calls": kpi["cost"]["unpriced_calls"],
+        "unpriced_models": sorted(kpi["cost"]["unpriced_models"]),
     }
     for kind in (*TOKEN_KINDS, "total", "estimated"):
         f[f"tokens_{kind}"] = kpi["tokens"][kind]
@@ -194,6 +196,7 @@ def from_kpi(kpi: dict[str, Any]) -> Figures:
                 bump(f, f"phase:{phase_name}:{figure}", in_phase[key])
     for name in kpi["models"]:
         f[f"model:{name}:tokens_total"] = sum(f[f"model:{name}:tokens_{kind}"] for kind in TOKEN_KINDS)
+        f[f"model:{name}:cost_usd"] = usd(kpi["cost"]["by_model"].get(name))
     return f
 
 
@@ -239,6 +242,7 @@ def from_list(rows: list[dict[str, Any]], run_ids: Iterable[str]) -> Record:
             "outcome": row["outcome"],
             "llm_calls": row["llm_calls"],
             "tokens_total": row["tokens"],
+            "cost_usd": usd(row["cost_usd"]),
         }
     return out
 
@@ -780,8 +784,12 @@ def collect(name: str, root: Path) -> StoreViews:
         for side, view in (("a", "compare (as A)"), ("b", "compare (as B)")):
             sv.add(view, *from_compare(data, side))
 
-    sv.add_record("report list", from_list(cli_json(home, "report", "list", "--limit", BIG_LIMIT, "--json"), run_ids))
-    listed = {o: cli_json(home, "report", "list", "--status", o, "--limit", BIG_LIMIT, "--json") for o in OUTCOMES}
+    sv.add_record(
+        "report list", from_list(cli_json(home, "report", "list", "--limit", BIG_LIMIT, "--json")["runs"], run_ids)
+    )
+    listed = {
+        o: cli_json(home, "report", "list", "--status", o, "--limit", BIG_LIMIT, "--json")["runs"] for o in OUTCOMES
+    }
     sv.add_record("report list --status", from_list_by_status(listed, run_ids))
     status = cli_json(home, "status", "--report", "--json")
     sv.add_record("status --report", from_status(status))
@@ -913,45 +921,7 @@ _ONE_HOUR = (
     "`report usage` prices the 1-hour part of Anthropic cache writes (attrs.cache_write_1h_tokens) at 2x the "
     "input rate ($6/M for sonnet-4-5), every other view at the 5-minute rate ($3.75/M)"
 )
-KNOWN: dict[tuple[str, str], str] = {
-    ("sdk-no-start", "times"): (
-        f"{_NO_START}: report RUN/show/kpi/compare/export say started_at 2026-01-05T10:00:30Z (its first span) "
-        "and duration 300000 ms; report list says started_at null, duration null; usage --by session says "
-        "started_at null; report summary --model claude-opus-4-1 (that run alone) says duration null (n 0)"
-    ),
-    ("sdk-no-start", "verification"): (
-        f"{_NO_START}: tvc_ms 240000 in report RUN/show/kpi/compare, null in report summary of that run alone"
-    ),
-    ("sdk-no-start", "store-runs"): (
-        f"{_NO_START} is left out of report summary's durations and TVc: duration n 2 / total 150000 ms / max "
-        "90000 (the sum over report RUN: 3 / 450000 / 300000), p50/p90/p95 75000/87000/88500 (90000/258000/279000);"
-        " tvc n 0, p50 null (1, 240000); and out of status --report's duration trend: mean 60000 ms over n 1 of "
-        "its 2 previous runs (report RUN's durations give 180000 over 2)"
-    ),
-    ("sdk-cache-1h", "cost"): (
-        f"{_ONE_HOUR}: run c0ffee...07 costs 0.398245 in usage --by session, 0.278995 in compare, export, "
-        "report summary and status --report (claude-sonnet-4-5 alone: 0.395145 vs 0.275895)"
-    ),
-    ("sdk-cache-1h", "store-cost"): (
-        f"{_ONE_HOUR}: store cost 0.398245 in usage --by day/session/model, 0.278995 in report summary "
-        "and in the sum of compare's run costs (claude-sonnet-4-5: 0.395145 vs 0.275895)"
-    ),
-    ("claude-code", "cost"): (
-        f"{_ONE_HOUR}: every run with 1h writes costs more in usage --by session, e.g. cc-7a1e0000-1111... "
-        "0.521014 vs 0.453514 in compare, export, report summary (its sonnet part 0.229614 vs 0.162114), "
-        "cc-7a1e0000-2222... 0.030661 vs 0.021661, cc-86cc5a96... 0.423999 vs 0.413034, "
-        "cc-9aaf94c4... 0.194138 vs 0.186654"
-    ),
-    ("claude-code", "store-cost"): (
-        f"{_ONE_HOUR}: store cost 1.1698111 in usage --by day/session/model, 1.07486335 in report summary and "
-        "in the sum over runs (claude-haiku-4-5: 0.3729027 vs 0.34796145; claude-sonnet-4-5: 0.5055084 vs "
-        "0.4355019)"
-    ),
-    ("sdk-verification", "store-cost"): (
-        "a store without LLM calls: report usage --by day/--by session totals say cost_usd null, report "
-        "summary and the sum of compare's run costs (0.0 each) say 0.0"
-    ),
-}
+KNOWN: dict[tuple[str, str], str] = {}
 
 # (store, group) pairs with nothing to compare: the case asserts that they stay empty.
 EMPTY: dict[tuple[str, str], str] = {

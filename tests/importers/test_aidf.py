@@ -194,7 +194,9 @@ def test_estimated_total_is_the_reported_cost_without_per_iteration_costs(store:
     total = doc["cost"]["estimatedTotal"]
     import_json(store, "aidf", CASE_REPORT)
     kpi = show(store, CASE)
-    assert kpi["reported_cost_usd"] == total  # exactly: the source's figure, not laptime's prices
+    assert kpi["cost_usd"] == total  # exactly: the source's figure, not laptime's prices
+    assert kpi["cost_source"] == "reported"
+    assert kpi["cost"]["reported_usd"] == total
     calls = _llm(store, CASE)
     assert [c.attrs["iteration"] for c in calls] == [1, 2, 3]
     costs = [c.cost_usd for c in calls]
@@ -215,7 +217,8 @@ def test_estimated_total_wins_over_per_iteration_costs_that_do_not_add_up(store:
     report = tmp_path / "run-3f2a9c1e.json"
     report.write_text(json.dumps(doc, indent=2))
     import_json(store, "aidf", report)
-    assert show(store, RUN)["reported_cost_usd"] == total
+    shown = show(store, RUN)
+    assert (shown["cost_usd"], shown["cost_source"]) == (total, "reported")
     calls = _llm(store, RUN)
     assert [c.cost_usd for c in calls] == [pytest.approx(c) for c in parts]  # shared as AIDF split it
     # where a share had to move off AIDF's figure by a rounding step, the figure is kept beside it
@@ -228,7 +231,8 @@ def test_a_reported_cost_without_token_counts_still_counts(store: Store, tmp_pat
     report = tmp_path / "run-5d6e7f80.json"
     report.write_text(json.dumps(doc, indent=2))
     import_json(store, "aidf", report)
-    assert show(store, CASE)["reported_cost_usd"] == doc["cost"]["estimatedTotal"]
+    shown = show(store, CASE)
+    assert (shown["cost_usd"], shown["cost_source"]) == (doc["cost"]["estimatedTotal"], "reported")
     [call] = _llm(store, CASE)
     assert (call.input_tokens, call.output_tokens, call.estimated) == (0, 0, True)
     assert call.attrs == {"whole_run": True, "tokens_unknown": True}

@@ -484,6 +484,24 @@ def test_a_crash_and_resume_is_downtime_that_no_phase_is_charged_for(store: Stor
     assert kpi["phases"]["verify"] == {**kpi["phases"]["verify"], "duration_ms": 174_000, "attempts": 5}
     phase_ms = sum(p["duration_ms"] for p in kpi["phases"].values())
     assert phase_ms + downtime["duration_ms"] <= kpi["total_duration_ms"]  # phases hold none of the downtime
+    # downtime is its own figure: neither a phase's time nor unattributed
+    assert kpi["downtime_ms"] == 600_000
+    assert kpi["unattributed_ms"] == kpi["total_duration_ms"] - phase_ms - 600_000
+    assert "· downtime 10m 00s" in run_cli(store, "report", REAL).stdout
+
+
+def test_compare_never_blames_a_phase_for_the_downtime(store: Store) -> None:
+    import json
+
+    import_json(store, "runr", REAL_DIR)
+    result = run_cli(store, "compare", REAL, REAL, "--json")
+    assert result.exit_code == 0, result.output
+    cmp = json.loads(result.stdout)
+    assert cmp["downtime"]["a"] == cmp["downtime"]["b"] == 600_000
+    verify = next(p for p in cmp["phases"] if p["phase"] == "verify")
+    assert verify["a_ms"] == 174_000  # the 10 minutes down are not in the phase that crashed
+    text = run_cli(store, "compare", REAL, REAL).stdout
+    assert "(downtime)" in text
 
 
 def test_runr_going_on_in_the_interrupted_phase_opens_it_again(store: Store, tmp_path: Path) -> None:
@@ -552,7 +570,6 @@ def test_verification_retries_carry_runr_own_count(store: Store) -> None:
     )
 
 
-@pytest.mark.xfail(strict=True, reason="retry definition moves to laptime.definitions (issue 7 line 1)")
 def test_the_retry_kpi_is_runr_own_count(store: Store) -> None:
     import json
 

@@ -26,6 +26,7 @@ from typing import Any
 DEFAULT_THRESHOLD_PCT = 10.0
 DEFAULT_MIN_SECONDS = 1.0
 UNATTRIBUTED = "(unattributed)"
+DOWNTIME = "(downtime)"
 MAX_CONTRIBUTORS = 3
 
 
@@ -153,6 +154,8 @@ def compare_kpis(
         "tvc": _triple(a["tvc_ms"], b["tvc_ms"]),
         "phases": phases,
         "unattributed": unattributed,
+        # time the runner was down (a crash, then a resume): its own figure, never a phase's
+        "downtime": _triple(a.get("downtime_ms", 0.0), b.get("downtime_ms", 0.0)),
         "slower_phases": [p["phase"] for p in phases if p["slower"]]
         + ([UNATTRIBUTED] if unattributed["slower"] else []),
         "llm": llm,

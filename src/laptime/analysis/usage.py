@@ -129,7 +129,8 @@ class _Totals:
             "cache_read_tokens": self.cache_read_tokens,
             "total_tokens": total,
             "reasoning_tokens": self.reasoning_tokens,
-            "cost_usd": self.cost_usd if self.priced_calls else None,
+            # null when calls were made and none could be priced; no calls at all cost $0
+            "cost_usd": self.cost_usd if self.priced_calls or not self.calls else None,
             "unpriced_calls": self.unpriced_calls,
             "unpriced_models": sorted(self.unpriced_models),
         }
@@ -332,7 +333,7 @@ def _run_info(index: Index, run_ids: list[str]) -> dict[str, dict[str, Any]]:
         part = run_ids[start : start + 500]
         marks = ",".join("?" * len(part))
         for run_id, name, runner, project, cwd, started, last in index.db.execute(
-            f"""SELECT run_id, name, runner, attrs ->> '$.project', attrs ->> '$.cwd', started_us, last_us
+            f"""SELECT run_id, name, runner, attrs ->> '$.project', attrs ->> '$.cwd', {d.run_start_sql()}, last_us
                 FROM runs WHERE run_id IN ({marks})""",
             part,
         ):

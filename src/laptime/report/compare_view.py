@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from laptime.analysis.compare import UNATTRIBUTED, signed_count, signed_duration, signed_usd
+from laptime.analysis.compare import DOWNTIME, UNATTRIBUTED, signed_count, signed_duration, signed_usd
 from laptime.report.format import count, duration, table, timestamp, usd
 
 SLOWER = "▲"
@@ -78,6 +78,20 @@ def render(cmp: dict[str, Any], *, color: bool = False) -> list[str]:
         ]
     )
     slower.append(u["slower"])
+    down = cmp["downtime"]
+    if down["a"] or down["b"]:  # only runs that were down (a crash, then a resume) have the row
+        rows.append(
+            [
+                DOWNTIME,
+                duration(down["a"]),
+                duration(down["b"]),
+                signed_duration(down["delta"]),
+                _pct(down["change_pct"]),
+                "",
+                "",
+            ]
+        )
+        slower.append(False)
     d = cmp["duration"]
     rows.append(
         ["total", duration(d["a"]), duration(d["b"]), signed_duration(d["delta"] or 0.0), _pct(d["change_pct"]), "", ""]

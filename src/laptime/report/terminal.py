@@ -35,6 +35,8 @@ def scoreboard(kpi: dict[str, Any]) -> list[str]:
         retry = f" ×{p['attempts']}" if p["attempts"] > 1 else ""
         phase_parts.append(f"{name} {duration(p['duration_ms'])} {percent(p['share'])}{retry}")
     unattributed = f" · unattributed {duration(kpi['unattributed_ms'])}"
+    if kpi.get("downtime_ms"):
+        unattributed += f" · downtime {duration(kpi['downtime_ms'])}"
     lines.append("phases        " + (" · ".join(phase_parts) or "(none)") + unattributed)
 
     tok = kpi["tokens"]
