@@ -29,10 +29,11 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
+from laptime.errors import UsageError
 from laptime.store import Store
 
 
-class ConfigError(Exception):
+class ConfigError(UsageError):
     """The config file is wrong; the message names the file and the key."""
 
 

@@ -28,6 +28,7 @@ from laptime import definitions as d
 from laptime import events as ev
 from laptime.analysis.cost import COST_CACHE_SCHEMA
 from laptime.derived import DERIVED_SCHEMA, DERIVED_TEMP, derived_statements
+from laptime.errors import StoreFaultError
 from laptime.log import LineChunk, read_chunks, torn_tail
 from laptime.store import Store
 
@@ -187,7 +188,7 @@ _SCHEMA: Final = [
 _TABLES_WITH_TIME: Final = tuple(_TABLE_OF.values())
 
 
-class IndexOpenError(Exception):
+class IndexOpenError(StoreFaultError):
     """The index cannot be opened or updated; ``laptime refresh`` rebuilds it."""
 
 
@@ -458,7 +459,7 @@ class Index:
             offset += len(raw) + 1
             if not raw.strip():
                 continue
-            event, reason = _decode_with_recovery(raw)
+            event, reason = decode_with_recovery(raw)
             if event is not None:
                 good.append(event)
             if reason is not None:
@@ -524,7 +525,7 @@ def _add_merged_span(by_table: dict[str, list[Any]], event: Any) -> None:
     by_table.setdefault("span_ends", []).append(end)
 
 
-def _decode_with_recovery(raw: bytes) -> tuple[Any | None, str | None]:
+def decode_with_recovery(raw: bytes) -> tuple[Any | None, str | None]:
     """Decode one line. A torn fragment glued to a whole event (a writer killed
     mid-line, then another writer's append) is reported, and the event after it kept."""
     try:

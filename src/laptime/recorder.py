@@ -784,6 +784,16 @@ def default_recorder() -> Recorder:
     return _default
 
 
+def swap_default_recorder(recorder: Recorder | None) -> Recorder | None:
+    """Make ``recorder`` the default (None: build one on next use); return the one it replaces.
+
+    For test doubles (``laptime.testing.capture``), which put the previous one back."""
+    global _default
+    with _default_lock:
+        previous, _default = _default, recorder
+    return previous
+
+
 def run(name: str, *, run_id: str | None = None, runner: str | None = None, **attrs: Any) -> Run:
     """Start a run on the default recorder: ``with laptime.run("task") as run: ...``."""
     return default_recorder().run(name, run_id=run_id, runner=runner, **attrs)

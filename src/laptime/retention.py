@@ -21,14 +21,15 @@ from typing import Any
 import msgspec
 
 from laptime import events as ev
-from laptime.index import Index, _decode_with_recovery
+from laptime.errors import StoreFaultError
+from laptime.index import Index, decode_with_recovery
 from laptime.log import read_chunks, torn_tail
 from laptime.store import Store
 
 PROTECTED_RECENT_DAYS = 2
 
 
-class MaintenanceBusyError(Exception):
+class MaintenanceBusyError(StoreFaultError):
     """Another clean, compact or import holds the store."""
 
 
@@ -164,7 +165,7 @@ def _compact_segment(path: Path, result: CompactResult) -> None:
             if not raw.strip():
                 continue
             lines += 1
-            decoded, reason = _decode_with_recovery(raw)
+            decoded, reason = decode_with_recovery(raw)
             if decoded is None:
                 result.torn_lines_dropped += 1
                 continue

@@ -14,11 +14,13 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from laptime.errors import UsageError
+
 STORE_DIRNAME = ".laptime"
 HOME_ENV = "LAPTIME_HOME"
 
 
-class StoreError(Exception):
+class StoreError(UsageError):
     """The store cannot be found or used; the message says what to do."""
 
 

@@ -95,12 +95,9 @@ def capture(*, clock: Clock | None = None, install: bool = True, **recorder_kwar
         with rec:
             yield rec
         return
-    with _recorder._default_lock:  # noqa: SLF001 - this module is the recorder's test double
-        previous = _recorder._default  # noqa: SLF001
-        _recorder._default = rec  # noqa: SLF001
+    previous = _recorder.swap_default_recorder(rec)
     try:
         with rec:
             yield rec
     finally:
-        with _recorder._default_lock:  # noqa: SLF001
-            _recorder._default = previous  # noqa: SLF001
+        _recorder.swap_default_recorder(previous)

@@ -242,7 +242,7 @@ class CostCalculator:
         row = self.index.query(f"SELECT TOTAL(l.cost_usd) FROM {self._groups} l {self.where}", self.params)
         return float(row[0][0])
 
-    def _load_price_cache(self) -> None:
+    def load_price_cache(self) -> None:
         """The library answers earlier processes saved in the index (see laptime.pricing)."""
         version = self.book.cache_version()
         if version is None or self._cache_loaded:
@@ -325,7 +325,7 @@ class CostCalculator:
 
     def _compute_models(self) -> dict[tuple[str, str], ModelCost]:
         """Price the groups of the selected runs (fills _group_keys and _slow)."""
-        self._load_price_cache()
+        self.load_price_cache()
         self._group_keys = []
         self._slow = set()
         models: dict[tuple[str, str], ModelCost] = {}

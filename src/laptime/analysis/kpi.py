@@ -17,6 +17,7 @@ from laptime import definitions as d
 from laptime.clock import timestamp_from_us
 from laptime.definitions import US_PER_MS
 from laptime.definitions import ts_us_sql as ts_us
+from laptime.errors import UsageError
 from laptime.index import Index
 
 if TYPE_CHECKING:
@@ -26,7 +27,7 @@ _SQLITE_MAX_INT = 2**63 - 1
 NO_PHASE = "(no phase)"  # LLM calls made outside every top-level phase
 
 
-class RunLookupError(LookupError):
+class RunLookupError(UsageError, LookupError):
     """No run, or more than one, matches what the user gave."""
 
 

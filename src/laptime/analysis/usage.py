@@ -32,6 +32,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from laptime import definitions as d
 from laptime.clock import timestamp_from_us
 from laptime.definitions import cache_write_1h_sql
+from laptime.errors import UsageError
 
 if TYPE_CHECKING:
     from laptime.index import Index
@@ -41,7 +42,7 @@ GROUPS: Final[tuple[str, ...]] = ("day", "week", "month", "session", "model")
 _DAY_RE: Final = re.compile(r"^(\d{4})-?(\d{2})-?(\d{2})$")
 
 
-class UsageQueryError(ValueError):
+class UsageQueryError(UsageError, ValueError):
     """A bad time zone, date or grouping; the message says what to give instead."""
 
 
@@ -209,7 +210,7 @@ def usage_report(
         from laptime.analysis.cost import CostCalculator
 
         calculator = CostCalculator(index, prices)
-        calculator._load_price_cache()  # noqa: SLF001 - the cost module's price cache, shared on purpose
+        calculator.load_price_cache()
     for (
         q,
         run,

@@ -7,12 +7,17 @@ Commands live in their own modules and are imported only when used, so that
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 from typing import Any
 
 import click
 
 from laptime.cli._common import Obj
+from laptime.errors import LaptimeError
+
+DEBUG_ENV = "LAPTIME_DEBUG"
+ISSUES_URL = "https://github.com/laptime-dev/laptime/issues"
 
 # command name -> (module, attribute). Order is the order of `laptime --help`.
 _COMMANDS: dict[str, tuple[str, str]] = {
@@ -123,7 +128,41 @@ class LazyGroup(click.Group):
             formatter.write_dl(rows)
 
 
-@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+class _Failure(click.ClickException):
+    """A message for stderr and the exit code to leave with."""
+
+    def __init__(self, message: str, exit_code: int) -> None:
+        super().__init__(message)
+        # click declares exit_code a class constant; ours varies per error, so it is set per instance
+        vars(self)["exit_code"] = exit_code
+
+
+class RootGroup(LazyGroup):
+    """The ``laptime`` group: the one place where errors become messages and exit codes.
+
+    A ``LaptimeError`` prints ``Error: <its message>`` and exits with its ``exit_code`` (2 for
+    a ``UsageError``, else 1). Any other exception is a bug: one line says what failed and
+    how to report it, exit 1; ``LAPTIME_DEBUG=1`` shows the traceback instead."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except LaptimeError as exc:
+            raise _Failure(str(exc), exc.exit_code) from None
+        except (click.ClickException, click.exceptions.Exit, click.Abort, KeyboardInterrupt):
+            raise
+        except Exception as exc:
+            if os.environ.get(DEBUG_ENV):
+                raise
+            where = f" in {ctx.invoked_subcommand}" if ctx.invoked_subcommand else ""
+            msg = (
+                f"unexpected error{where}: {type(exc).__name__}: {exc}. This is a bug in laptime; "
+                f"run again with {DEBUG_ENV}=1 for the traceback and report it at {ISSUES_URL}"
+            )
+            raise _Failure(msg, 1) from None
+
+
+@click.group(cls=RootGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.option(
     "--home",
     type=click.Path(file_okay=False, path_type=str),

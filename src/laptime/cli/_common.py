@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
+from laptime.errors import UsageError
+
 if TYPE_CHECKING:
     from laptime.config import Config
     from laptime.index import Index
@@ -30,35 +32,27 @@ class Obj:
     home: str | None = None
 
 
-class UsageProblem(click.ClickException):
-    """Bad input from the user (unknown run, bad config, bad date): exit code 2."""
-
-    exit_code = 2
+# Bad input from the user (unknown run, bad config, bad date): exit code 2, by the root group.
+UsageProblem = UsageError
 
 
 def store_of(ctx: click.Context) -> Store:
-    from laptime.store import StoreError, find_store
+    from laptime.store import find_store
 
     obj = ctx.find_object(Obj)
-    try:
-        return find_store(obj.home if obj else None)
-    except StoreError as exc:
-        raise UsageProblem(str(exc)) from None
+    return find_store(obj.home if obj else None)
 
 
 def config_of(store: Store) -> Config:
-    from laptime.config import ConfigError, load_config
+    from laptime.config import load_config
 
-    try:
-        return load_config(store)
-    except ConfigError as exc:
-        raise UsageProblem(str(exc)) from None
+    return load_config(store)
 
 
 @contextmanager
 def open_index(ctx: click.Context, *, update: bool = True) -> Iterator[Index]:
     """The store's index, brought up to date; new bad lines are reported on stderr."""
-    from laptime.index import Index, IndexOpenError
+    from laptime.index import Index
 
     store = store_of(ctx)
     if not store.exists():
@@ -67,10 +61,7 @@ def open_index(ctx: click.Context, *, update: bool = True) -> Iterator[Index]:
             "or point --home / LAPTIME_HOME at an existing store"
         )
         raise UsageProblem(msg)
-    try:
-        index = Index(store)
-    except IndexOpenError as exc:
-        raise click.ClickException(str(exc)) from None
+    index = Index(store)
     if index.moved_aside is not None:
         click.echo(
             f"warning: the index was unreadable; moved it to {index.moved_aside} and rebuilt it from the log", err=True

@@ -8,7 +8,6 @@ import sys
 import click
 
 from laptime.cli._common import (
-    UsageProblem,
     config_of,
     crashed_after_us,
     echo_json,
@@ -55,7 +54,7 @@ def compare(  # noqa: PLR0917 - click passes each option positionally
       laptime compare 01a2b3 01c4d5 --threshold 25 --json
     """
     from laptime.analysis.compare import compare_kpis
-    from laptime.analysis.kpi import RunLookupError, compute_kpi, resolve_run
+    from laptime.analysis.kpi import compute_kpi, resolve_run
     from laptime.pricing import PriceBook
     from laptime.report.compare_view import render
 
@@ -67,10 +66,7 @@ def compare(  # noqa: PLR0917 - click passes each option positionally
         kpis = []
         costs = []
         for given in (run_a, run_b):
-            try:
-                row = resolve_run(index, given)
-            except RunLookupError as exc:
-                raise UsageProblem(str(exc)) from None
+            row = resolve_run(index, given)
             kpi = compute_kpi(index, row, now_us=now, crashed_after_us=crashed, book=book)
             kpis.append(kpi)
             costs.append((kpi["cost"]["by_model"], kpi["cost_usd"]))

@@ -47,8 +47,6 @@ def import_(ctx: click.Context, fmt: str, paths: tuple[Path, ...], quiet: bool, 
     """
     from laptime.importers import UnknownFormatError, get_importer
     from laptime.importers.base import MAX_WARNINGS_SHOWN, ImportResult, detect_format, run_import
-    from laptime.index import IndexOpenError
-    from laptime.retention import MaintenanceBusyError
 
     store = store_of(ctx)
     groups: dict[str, list[Path]] = {}
@@ -74,10 +72,7 @@ def import_(ctx: click.Context, fmt: str, paths: tuple[Path, ...], quiet: bool, 
         targets = group or importer.default_paths()
         if not targets:
             raise UsageProblem(f"import {name} needs at least one PATH")
-        try:
-            result = run_import(store, importer, targets, quiet=quiet)
-        except (MaintenanceBusyError, IndexOpenError) as exc:
-            raise click.ClickException(str(exc)) from None
+        result = run_import(store, importer, targets, quiet=quiet)
         results.append(result)
 
     if as_json:

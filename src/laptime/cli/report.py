@@ -8,7 +8,6 @@ import click
 
 from laptime.cli import LazyGroup
 from laptime.cli._common import (
-    UsageProblem,
     config_of,
     crashed_after_us,
     echo_json,
@@ -53,17 +52,14 @@ def run_kpi(ctx: click.Context, run: str | None, *, detail: bool = False) -> dic
 
     An unknown or ambiguous id is a usage error (exit code 2).
     """
-    from laptime.analysis.kpi import RunLookupError, compute_kpi, resolve_run, run_detail
+    from laptime.analysis.kpi import compute_kpi, resolve_run, run_detail
     from laptime.pricing import PriceBook
 
     store = store_of(ctx)
     crashed = crashed_after_us(store)
     book = PriceBook.from_config(config_of(store))
     with open_index(ctx) as index:
-        try:
-            row = resolve_run(index, run)
-        except RunLookupError as exc:
-            raise UsageProblem(str(exc)) from None
+        row = resolve_run(index, run)
         kpi = compute_kpi(index, row, now_us=now_us(), crashed_after_us=crashed, book=book)
         return run_detail(index, row, kpi) if detail else kpi
 

@@ -26,7 +26,7 @@ def clean(ctx: click.Context, before: str, confirm: bool, as_json: bool) -> None
       laptime report clean --before 2026-01-01             (dry run)
       laptime report clean --before 2026-01-01 --confirm
     """
-    from laptime.retention import MaintenanceBusyError, apply_clean, plan_clean
+    from laptime.retention import apply_clean, plan_clean
 
     try:
         cut = date.fromisoformat(before.strip())
@@ -36,10 +36,7 @@ def clean(ctx: click.Context, before: str, confirm: bool, as_json: bool) -> None
     with open_index(ctx) as index:
         plan = plan_clean(store, index, cut)
     if confirm and plan.segments:
-        try:
-            apply_clean(store, plan)
-        except MaintenanceBusyError as exc:
-            raise click.ClickException(str(exc)) from None
+        apply_clean(store, plan)
     if as_json:
         echo_json({**plan.as_dict(), "removed": bool(confirm and plan.segments)})
         return
@@ -72,16 +69,12 @@ def compact(ctx: click.Context, as_json: bool) -> None:
     Example:
       laptime compact
     """
-    from laptime.retention import MaintenanceBusyError
     from laptime.retention import compact as run_compact
 
     store = store_of(ctx)
     if not store.exists():
         raise UsageProblem(f"no laptime store at {store.root}; nothing to compact")
-    try:
-        result = run_compact(store)
-    except MaintenanceBusyError as exc:
-        raise click.ClickException(str(exc)) from None
+    result = run_compact(store)
     if as_json:
         echo_json(result.as_dict())
         return

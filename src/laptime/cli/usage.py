@@ -65,12 +65,9 @@ def usage(  # noqa: PLR0917 - click passes options positionally
 
         prices = PriceBook.from_config(config_of(store))
     with open_index(ctx) as index:
-        try:
-            report = usage_report(
-                index, by=by, since_us=since_us, until_us=until_us, project=project, zone=zone, prices=prices
-            )
-        except UsageQueryError as exc:
-            raise UsageProblem(str(exc)) from None
+        report = usage_report(
+            index, by=by, since_us=since_us, until_us=until_us, project=project, zone=zone, prices=prices
+        )
     if as_json:
         echo_json(report)
         return

@@ -8,6 +8,8 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING
 
+from laptime.errors import UsageError
+
 if TYPE_CHECKING:
     from laptime.importers.base import Importer
 
@@ -25,7 +27,7 @@ FORMATS: dict[str, tuple[str, str]] = {
 }
 
 
-class UnknownFormatError(LookupError):
+class UnknownFormatError(UsageError, LookupError):
     """No importer by that name."""
 
 

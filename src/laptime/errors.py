@@ -1,0 +1,46 @@
+"""laptime's errors: one tree, with one root.
+
+Every error laptime raises on purpose is a ``LaptimeError``; its message says what went
+wrong and what to do. The CLI turns them into a message and an exit code in one place
+(``laptime.cli``): a ``UsageError`` exits 2, any other ``LaptimeError`` exits 1.
+
+::
+
+    LaptimeError
+    ├── UsageError              the caller gave something laptime cannot use (exit 2)
+    │   ├── ConfigError         laptime.config: a bad config file or key
+    │   ├── StoreError          laptime.store: no store where one was asked for
+    │   ├── RunLookupError      laptime.analysis.kpi: no run, or several, match an id
+    │   ├── UsageQueryError     laptime.analysis.usage: a bad time zone, date or grouping
+    │   └── UnknownFormatError  laptime.importers: no importer of that name
+    └── StoreFaultError              the store cannot do it right now (exit 1)
+        ├── IndexOpenError      laptime.index: the index cannot be opened or updated
+        └── MaintenanceBusyError laptime.retention: another maintenance command holds the lock
+
+The classes live beside the code that raises them; each also keeps the builtin base it
+had (``LookupError``, ``ValueError``), so ``except LookupError`` still catches a run
+lookup.
+"""
+
+from __future__ import annotations
+
+EXIT_FAULT = 1
+EXIT_USAGE = 2
+
+
+class LaptimeError(Exception):
+    """The root of every error laptime raises on purpose."""
+
+    exit_code = EXIT_FAULT
+
+
+class UsageError(LaptimeError):
+    """The caller gave something laptime cannot use: a bad option, file, config or id."""
+
+    exit_code = EXIT_USAGE
+
+
+class StoreFaultError(LaptimeError):
+    """The store (its log, index or lock) cannot do what was asked right now."""
+
+    exit_code = EXIT_FAULT
