@@ -13,6 +13,11 @@ This module does the rest, the same way for every format:
   file and line; the run ends with a count of skipped records. The exit code is 0 if
   anything was imported (or everything was already there), 1 if nothing could be.
   What is already stored is never touched: imports only append.
+- **Regular files only.** Opening a FIFO for reading blocks until a writer appears,
+  and a device may never end. A FIFO, socket or device, whether given as the path or
+  met inside a tree, is skipped with a warning that names it (``special_kind``), before
+  any importer sees it; the shared readers open files through ``open_regular``,
+  which checks again.
 - **Progress.** A bar on stderr for imports that take more than about a second, only
   on a terminal and never with ``--quiet``.
 """
@@ -21,13 +26,14 @@ from __future__ import annotations
 
 import hashlib
 import os
+import stat
 import sys
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, TextIO
+from typing import Any, BinaryIO, ClassVar, TextIO
 
 import apsw
 
@@ -68,6 +74,69 @@ def run_start(run_id: str, *, ts: str, name: str, attrs: dict[str, Any], source:
         attrs=attrs,
         source=source,
     )
+
+
+_SPECIAL_KINDS = (
+    (stat.S_ISFIFO, "a FIFO"),
+    (stat.S_ISSOCK, "a socket"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+)
+
+
+def kind_of_mode(mode: int) -> str | None:
+    """None for a regular file or a folder, else what the special file is ("a FIFO")."""
+    if stat.S_ISREG(mode) or stat.S_ISDIR(mode):
+        return None
+    return next((name for test, name in _SPECIAL_KINDS if test(mode)), "a special file")
+
+
+def special_kind(path: Path | str) -> str | None:
+    """What ``path`` is if it exists and is neither a regular file nor a folder (a FIFO,
+    a socket, a device); None otherwise. Symbolic links are followed. Never opens it."""
+    try:
+        mode = os.stat(path).st_mode  # noqa: PTH116 - one stat, also for str paths
+    except (OSError, ValueError):
+        return None
+    return kind_of_mode(mode)
+
+
+class SpecialFileError(OSError):
+    """A path that is not a regular file was about to be read."""
+
+    def __init__(self, path: Path | str, kind: str) -> None:
+        super().__init__(f"{kind}, not a regular file")
+        self.path = str(path)
+        self.kind = kind
+        self.strerror = f"{kind}, not a regular file"
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.strerror}"
+
+
+def open_regular(path: Path | str) -> BinaryIO:
+    """``open(path, "rb")`` for a regular file; SpecialFileError (an OSError, so the
+    importers' handlers catch it) for a FIFO, socket or device, which is never opened.
+
+    The check is a stat before the open: a FIFO that is there when checked is never
+    opened, so its open cannot block. The open file is checked again (fstat), so
+    anything else swapped in between is refused too. It goes through ``Path.open``
+    like the rest of the importers' reads."""
+    kind = special_kind(path)
+    if kind is not None:
+        raise SpecialFileError(path, kind)
+    handle = Path(path).open("rb")  # noqa: SIM115 - returned open; closed here only when refused
+    kind = kind_of_mode(os.fstat(handle.fileno()).st_mode)
+    if kind is not None:
+        handle.close()
+        raise SpecialFileError(path, kind)
+    return handle
+
+
+def read_regular_bytes(path: Path | str) -> bytes:
+    """``Path.read_bytes`` through ``open_regular``."""
+    with open_regular(path) as handle:
+        return handle.read()
 
 
 @dataclass
@@ -293,7 +362,12 @@ class Progress:
 
 
 def _stat_state(path: Path) -> FileState:
+    """The file's size, mtime and inode; SpecialFileError for anything but a regular
+    file or folder (a folder is left for the importer's read to report)."""
     st = path.stat()
+    kind = kind_of_mode(st.st_mode)
+    if kind is not None:
+        raise SpecialFileError(path, kind)
     return FileState(size=st.st_size, mtime_ns=st.st_mtime_ns, inode=st.st_ino)
 
 
@@ -428,6 +502,9 @@ def run_import(
     result = ImportResult(format=importer.name)
     files: list[Path] = []
     for path in paths:
+        if special_kind(path) is not None:
+            files.append(path)  # never handed to discover(); _import_file skips it with a warning
+            continue
         try:
             found = list(importer.discover(path))
         except FileNotFoundError:
@@ -469,7 +546,7 @@ def _import_file(importer: Importer, file: Path, cache: ImportCache, ctx: Import
     try:
         now = _stat_state(file)
     except OSError as exc:
-        ctx.warn(None, f"cannot read: {exc.strerror or exc}", file=file)
+        ctx.warn(None, _os_problem(exc), file=file)
         return
     before = cache.get(importer.name, key)
     if before is not None and (before.size, before.mtime_ns, before.inode) == (now.size, now.mtime_ns, now.inode):
@@ -483,24 +560,31 @@ def _import_file(importer: Importer, file: Path, cache: ImportCache, ctx: Import
     ctx.result.files_read += 1
     try:
         appender.add(importer.read(file, state, ctx))
-    except PermissionError:
-        ctx.warn(None, "permission denied", file=file)
-        return
-    except IsADirectoryError:
-        ctx.warn(None, "is a folder, not a file", file=file)
-        return
-    except OSError as exc:
-        ctx.warn(None, f"cannot read: {exc.strerror or exc}", file=file)
+    except OSError as exc:  # a SpecialFileError here: swapped for a FIFO (or such) since the stat
+        ctx.warn(None, _os_problem(exc), file=file)
         return
     # Events must be in the log before the cache says the file was read.
     appender.flush()
     cache.put(importer.name, key, state)
 
 
+def _os_problem(exc: OSError) -> str:
+    """The warning for a file that could not be read."""
+    if isinstance(exc, SpecialFileError):
+        return f"{exc.strerror}; skipped"
+    if isinstance(exc, PermissionError):
+        return "permission denied"
+    if isinstance(exc, IsADirectoryError):
+        return "is a folder, not a file"
+    return f"cannot read: {exc.strerror or exc}"
+
+
 def detect_format(path: Path) -> str | None:
     """The first format whose importer recognises ``path``."""
     from laptime.importers import FORMATS, get_importer
 
+    if special_kind(path) is not None:
+        return None  # detectors may open what they look at, and a FIFO would block them
     for name in FORMATS:
         try:
             importer = get_importer(name)
@@ -521,21 +605,33 @@ def find_files(
     roots: Iterable[str] = (),
     keep: Callable[[Path], object] | None = None,
 ) -> Iterator[Path]:
-    """What ``Importer.discover`` yields for most formats: ``path`` itself when it is a
-    file, else the files below it whose names match one of ``patterns``, sorted.
+    """What ``Importer.discover`` yields for most formats: ``path`` itself when it is not
+    a folder, else the files below it whose names match one of ``patterns``, sorted.
 
     The search starts in the first of ``roots`` (paths relative to ``path``) that is a
     folder, else in ``path``; ``keep`` drops files the patterns alone cannot tell apart.
+    Special files (FIFOs, sockets, devices) whose names match are yielded without
+    ``keep`` ever looking inside them: ``run_import`` skips each with a warning.
     Raises FileNotFoundError for a path that does not exist.
     """
     if not path.exists():
         raise FileNotFoundError(path)
-    if path.is_file():
+    if not path.is_dir():
         yield path
         return
     root = next((path / r for r in roots if (path / r).is_dir()), path)
-    found = (p for pattern in patterns for p in root.rglob(pattern))
-    yield from sorted(p for p in found if p.is_file() and (keep is None or keep(p)))
+    found: set[Path] = set()
+    for pattern in patterns:
+        for candidate in root.rglob(pattern):
+            try:
+                mode = candidate.stat().st_mode
+            except OSError:
+                continue  # a dangling link, or gone since the listing
+            if stat.S_ISDIR(mode):
+                continue
+            if kind_of_mode(mode) is not None or keep is None or keep(candidate):
+                found.add(candidate)
+    yield from sorted(found)
 
 
 def iter_lines(file: Path, offset: int, chunk_size: int = 1 << 20) -> Iterator[tuple[int, int, bytes]]:
@@ -547,7 +643,7 @@ def iter_lines(file: Path, offset: int, chunk_size: int = 1 << 20) -> Iterator[t
     line is larger than a chunk, in which case that line is held whole; importers that
     must survive huge lines stream with ``skip_long_lines`` instead.
     """
-    with file.open("rb") as handle:
+    with open_regular(file) as handle:
         handle.seek(offset)
         line_no = 0
         carry = b""

@@ -32,7 +32,15 @@ import msgspec
 
 from laptime import events as ev
 from laptime.clock import parse_timestamp_us, timestamp_from_us
-from laptime.importers.base import FileState, ImportContext, Importer, iter_lines, source_event_id
+from laptime.importers.base import (
+    FileState,
+    ImportContext,
+    Importer,
+    find_files,
+    iter_lines,
+    open_regular,
+    source_event_id,
+)
 from laptime.importers.records import RecordError
 
 NAME = "choragen"
@@ -195,7 +203,7 @@ def read_lines(file: Path, state: FileState, ctx: ImportContext) -> Iterator[tup
         line = raw.rstrip(b"\r")
         if line.strip():
             yield number, line
-    with file.open("rb") as handle:
+    with open_regular(file) as handle:
         handle.seek(state.offset)
         tail = handle.read(MAX_TAIL_BYTES + 1)
     if not tail.strip():
@@ -414,12 +422,7 @@ class ChoragenImporter(Importer):
     append_only: ClassVar[bool] = True
 
     def discover(self, path: Path) -> Iterator[Path]:
-        if not path.exists():
-            raise FileNotFoundError(path)
-        if path.is_dir():
-            yield from sorted(p for p in path.rglob("events.jsonl") if p.is_file())
-        else:
-            yield path
+        return find_files(path, ("events.jsonl",))
 
     def detect(self, path: Path) -> bool:
         if path.is_dir():
@@ -428,7 +431,7 @@ class ChoragenImporter(Importer):
             ).is_file()
         if not path.is_file():
             return False
-        with path.open("rb") as handle:
+        with open_regular(path) as handle:
             first = handle.readline(1 << 16)
         try:
             parse_record(first)

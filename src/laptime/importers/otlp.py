@@ -33,7 +33,17 @@ from typing import Any, ClassVar
 import msgspec
 
 from laptime import events as ev
-from laptime.importers.base import FileState, ImportContext, Importer, run_start, source_event_id, timestamp
+from laptime.importers.base import (
+    FileState,
+    ImportContext,
+    Importer,
+    find_files,
+    open_regular,
+    read_regular_bytes,
+    run_start,
+    source_event_id,
+    timestamp,
+)
 from laptime.importers.choragen import read_lines
 from laptime.importers.records import RecordError
 
@@ -423,12 +433,7 @@ class OtlpImporter(Importer):
     append_only: ClassVar[bool] = True
 
     def discover(self, path: Path) -> Iterator[Path]:
-        if not path.exists():
-            raise FileNotFoundError(path)
-        if path.is_dir():
-            yield from sorted(p for p in path.rglob("*") if p.is_file() and p.suffix in (".json", ".jsonl", ".ndjson"))
-        else:
-            yield path
+        return find_files(path, ("*.json", "*.jsonl", "*.ndjson"))
 
     def detect(self, path: Path) -> bool:
         """An OTLP/JSON file, or a folder whose first JSON files (up to 20) include one."""
@@ -436,7 +441,7 @@ class OtlpImporter(Importer):
             return any(self.detect(file) for _, file in zip(range(20), self.discover(path), strict=False))
         if not path.is_file():
             return False
-        with path.open("rb") as handle:
+        with open_regular(path) as handle:
             head = handle.read(4096)
         return b'"resourceSpans"' in head
 
@@ -462,7 +467,7 @@ class OtlpImporter(Importer):
 
     @staticmethod
     def _mode(file: Path) -> str:
-        with file.open("rb") as handle:
+        with open_regular(file) as handle:
             first = handle.readline(1 << 24)
         try:
             msgspec.json.decode(first)
@@ -471,7 +476,7 @@ class OtlpImporter(Importer):
         return "lines"
 
     def _read_document(self, file: Path, state: FileState, ctx: ImportContext) -> Iterator[ev.Event]:
-        data = file.read_bytes()
+        data = read_regular_bytes(file)
         ctx.record(1, len(data))
         state.offset = len(data)
         if not data.strip():

@@ -21,6 +21,7 @@ from laptime.importers.base import (
     ImportContext,
     Importer,
     find_files,
+    open_regular,
     run_start,
     source_event_id,
     timestamp,
@@ -259,7 +260,7 @@ class PccImporter(Importer):
         return any(True for _ in self.discover(path))
 
     def read(self, file: Path, state: FileState, ctx: ImportContext) -> Iterator[ev.Event]:
-        with file.open("rb") as handle:  # PermissionError and friends surface here, as for other formats
+        with open_regular(file) as handle:  # PermissionError and friends surface here, as for other formats
             head = handle.read(16)
         state.offset = 0
         size = file.stat().st_size
@@ -345,7 +346,7 @@ class PccImporter(Importer):
 
 def _has_phase_table(path: Path) -> bool:
     try:
-        with path.open("rb") as handle:
+        with open_regular(path) as handle:
             if handle.read(16) != b"SQLite format 3\x00":
                 return False
         db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
