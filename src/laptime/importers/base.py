@@ -24,6 +24,7 @@ This module does the rest, the same way for every format:
 
 from __future__ import annotations
 
+import contextvars
 import hashlib
 import os
 import stat
@@ -39,10 +40,18 @@ import apsw
 
 from laptime import events as ev
 from laptime.clock import format_timestamp
+from laptime.importers.records import TOO_DEEP, too_deep
 from laptime.index import Index, event_tables, table_of
 from laptime.log import LogWriter
 from laptime.retention import maintenance_lock
 from laptime.store import Store
+
+#: The file being read by ``_import_file``: its context and the line number its read
+#: starts after (``state.extra["line"]``), so that ``iter_lines`` can report a record it
+#: refuses with the same ``file:line`` the importer would.
+_READING: contextvars.ContextVar[tuple[ImportContext, int] | None] = contextvars.ContextVar(
+    "laptime_import_reading", default=None
+)
 
 BATCH_EVENTS = 50_000
 MAX_WRITE_BYTES = 1 << 20  # whole lines per write(2), so concurrent appenders never interleave
@@ -420,6 +429,11 @@ class _Appender:
         unique: dict[str, ev.Event] = {}
         for event in batch:
             unique[event.id] = event
+        for event_id, event in list(unique.items()):
+            bad = _out_of_range(event)
+            if bad is not None:
+                del unique[event_id]
+                self._refuse(event, bad)
         known = self._known_ids(unique.values())
         unindexed = self.unindexed
         by_day: dict[str, list[bytes]] = {}
@@ -453,6 +467,17 @@ class _Appender:
         if len(unindexed) >= BATCH_EVENTS:
             self.update_index()
 
+    def _refuse(self, event: ev.Event, field_name: str) -> None:
+        """Count an event that must not reach the log, as a bad record of its source."""
+        source = event.source
+        file = source.file if source is not None else "?"
+        pos = source.pos if source is not None else None
+        line = int(pos) if pos is not None and pos.isdigit() else None
+        value = getattr(event, field_name)
+        message = f"`{field_name}` {value} does not fit a 64-bit integer; record skipped"
+        self.result.problems.append(ImportProblem(file, line, message))
+        self.result.skipped_records += 1
+
     def update_index(self) -> None:
         self.index.update()
         self.unindexed = {}
@@ -464,6 +489,29 @@ class _Appender:
 
 
 _LLM_TOTAL_SQL = "input_tokens + output_tokens + cache_read_tokens + cache_write_tokens"
+_INT64 = (1 << 63) - 1
+# The integer fields of each event type. SQLite stores 64-bit integers: a larger value
+# in the log would make every later index update fail (OverflowError), so an importer
+# that let one through (a hostile token count, say) loses that record, not the store.
+_INT_FIELDS: dict[type[Any], tuple[str, ...]] = {
+    ev.LlmUsage: ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens"),
+    ev.Validation: ("exit_code",),
+    ev.FileChange: ("lines_added", "lines_removed"),
+    ev.QueueSample: ("ready", "active", "waiting"),
+    ev.Milestone: ("index",),
+}
+
+
+def _out_of_range(event: ev.Event) -> str | None:
+    """The first integer field of ``event`` outside SQLite's 64-bit range, or None."""
+    names = _INT_FIELDS.get(type(event))
+    if names is None:
+        return None
+    for name in names:
+        value = getattr(event, name)
+        if value is not None and not -_INT64 <= value <= _INT64:
+            return name
+    return None
 
 
 def _stored_value(event: ev.Event) -> int | str:
@@ -558,11 +606,15 @@ def _import_file(importer: Importer, file: Path, cache: ImportCache, ctx: Import
         state.extra = before.extra
     ctx.file = file
     ctx.result.files_read += 1
+    first_line = state.extra.get("line", 0)
+    reading = _READING.set((ctx, first_line if isinstance(first_line, int) else 0))
     try:
         appender.add(importer.read(file, state, ctx))
     except OSError as exc:  # a SpecialFileError here: swapped for a FIFO (or such) since the stat
         ctx.warn(None, _os_problem(exc), file=file)
         return
+    finally:
+        _READING.reset(reading)
     # Events must be in the log before the cache says the file was read.
     appender.flush()
     cache.put(importer.name, key, state)
@@ -634,6 +686,14 @@ def find_files(
     yield from sorted(found)
 
 
+def _refuse_deep(line: bytes, line_no: int) -> bytes:
+    reading = _READING.get()
+    if reading is not None:
+        ctx, first_line = reading
+        ctx.warn(first_line + line_no, TOO_DEEP)
+    return b" " * len(line)
+
+
 def iter_lines(file: Path, offset: int, chunk_size: int = 1 << 20) -> Iterator[tuple[int, int, bytes]]:
     """(line number, byte offset, line) for every complete line from ``offset``.
 
@@ -642,6 +702,11 @@ def iter_lines(file: Path, offset: int, chunk_size: int = 1 << 20) -> Iterator[t
     Never holds more than one chunk plus one line in memory... except when a single
     line is larger than a chunk, in which case that line is held whole; importers that
     must survive huge lines stream with ``skip_long_lines`` instead.
+
+    A line that nests JSON more than ``records.MAX_JSON_DEPTH`` deep, which would make
+    any parser raise RecursionError, is reported here (during an import, as
+    ``file:line``, counted as a skipped record) and yielded as spaces of the same
+    length: every importer skips blank lines, and byte offsets stay right.
     """
     with open_regular(file) as handle:
         handle.seek(offset)
@@ -659,7 +724,10 @@ def iter_lines(file: Path, offset: int, chunk_size: int = 1 << 20) -> Iterator[t
                 if end < 0:
                     break
                 line_no += 1
-                yield line_no, position + start, data[start:end]
+                line = data[start:end]
+                if too_deep(line):
+                    line = _refuse_deep(line, line_no)
+                yield line_no, position + start, line
                 start = end + 1
             position += start
             carry = data[start:]

@@ -41,7 +41,7 @@ from laptime.importers.base import (
     open_regular,
     source_event_id,
 )
-from laptime.importers.records import RecordError
+from laptime.importers.records import TOO_DEEP, RecordError, too_deep
 
 NAME = "choragen"
 ENTITY_TYPES = ("task", "chain", "request")
@@ -112,10 +112,14 @@ def _tokens(value: Any, where: str) -> tuple[int, int]:
 
 def parse_record(line: bytes | str) -> ChoragenRecord:
     """One Choragen line as a record. Raises RecordError (only) for anything unusable."""
+    if too_deep(line):
+        raise RecordError(TOO_DEEP)
     try:
         obj = msgspec.json.decode(line)
     except msgspec.DecodeError as exc:
         raise RecordError(f"not JSON ({exc})") from None
+    except RecursionError:  # too_deep keeps these out; a guard all the same
+        raise RecordError(TOO_DEEP) from None
     if not isinstance(obj, dict):
         raise RecordError(f"not a JSON object but {type(obj).__name__}")
     record_id = _req_str(obj, "id")
@@ -212,7 +216,8 @@ def read_lines(file: Path, state: FileState, ctx: ImportContext) -> Iterator[tup
         return
     number += 1
     try:
-        msgspec.json.decode(tail)
+        if not too_deep(tail):  # a deep tail is complete enough to be refused as a record
+            msgspec.json.decode(tail)
     except msgspec.DecodeError:
         ctx.warn(number, "truncated last line (no newline, not complete JSON); it is read again when the file grows")
         return
