@@ -228,6 +228,28 @@ def test_pcc_values_that_are_not_utf8_are_read_with_replacement(tmp_path: Path) 
     assert json.loads(result.stdout)["problems"] == []
 
 
+def test_an_integer_past_64_bits_never_reaches_the_log(tmp_path: Path) -> None:
+    """claude-code reads token counts of any size. One past 2**63 in the log made every
+    later index update fail with OverflowError (SQLite integers are 64-bit): the store
+    was unusable. The shared appender refuses such an event as a bad record."""
+    session = _claude_session(tmp_path)
+    lines = session.read_bytes().splitlines()
+    at = next(i for i, line in enumerate(lines) if b'"output_tokens":' in line)
+    lines[at] = re.sub(rb'"output_tokens":\d+', b'"output_tokens":' + b"9" * 20, lines[at])
+    session.write_bytes(b"\n".join(lines) + b"\n")
+    store = Store(tmp_path / "store")
+    result = run_cli(store, "import", "claude-code", str(session), "--json")
+    assert result.exit_code == 0, (result.output, result.stderr)
+    summary = json.loads(result.stdout)
+    assert [(p["file"], p["line"], p["message"]) for p in summary["problems"]] == [
+        (str(session), at + 1, f"`output_tokens` {'9' * 20} does not fit a 64-bit integer; record skipped")
+    ]
+    assert summary["events_new"] > 0
+    # the store still works: the index takes the log, and a report reads it
+    report = run_cli(store, "report", "list", "--json")
+    assert report.exit_code == 0, (report.output, report.stderr)
+
+
 def test_depth_helpers() -> None:
     assert not too_deep(b"[" * MAX_JSON_DEPTH + b"]" * MAX_JSON_DEPTH)
     assert too_deep_at(b" " + b"[" * (MAX_JSON_DEPTH + 1)) == MAX_JSON_DEPTH + 1

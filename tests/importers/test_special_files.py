@@ -283,3 +283,17 @@ def test_find_files_yields_special_files_for_the_caller_to_skip_and_never_sniffs
     assert special_kind(tmp_path / "a.db") is None
     assert special_kind(tmp_path) is None
     assert special_kind(tmp_path / "missing") is None
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="runr.py RunrImporter.discover finds run folders with `p.is_file()` (runr.py:515): a run folder "
+    "whose only timeline.jsonl is a FIFO is dropped silently, before base.py can warn. It never hangs.",
+)
+def test_runr_run_folder_holding_only_a_fifo_is_warned_about(tmp_path: Path) -> None:
+    runs = copy_fixture("runr", tmp_path) / "runs"
+    (runs / "20260107000000").mkdir()
+    os.mkfifo(runs / "20260107000000" / "timeline.jsonl")
+    done = laptime(tmp_path, "import", "runr", str(runs), "--json")
+    assert done.returncode == 0, (done.stdout, done.stderr)
+    assert [p["file"] for p in _summary(done)["problems"]] == [str(runs / "20260107000000" / "timeline.jsonl")]
