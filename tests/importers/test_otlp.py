@@ -176,6 +176,22 @@ def test_bad_records_warn_with_file_and_line(store: Store, tmp_path: Path) -> No
     assert "5 records skipped" in result.stdout
 
 
+def test_a_damaged_first_line_does_not_make_json_lines_one_broken_document(store: Store, tmp_path: Path) -> None:
+    """The mode was told from the first line alone: a JSON Lines file whose first line
+    was damaged was read as one pretty-printed document, and every good line was lost."""
+    lines = BATCHES.read_bytes().splitlines()
+    source = tmp_path / "batches.jsonl"
+    source.write_bytes(b"\n".join([lines[0][:32], *lines[1:]]) + b"\n")
+    clean = tmp_path / "clean" / "batches.jsonl"
+    clean.parent.mkdir()
+    clean.write_bytes(b"\n".join([b"", *lines[1:]]) + b"\n")
+    code, summary = import_json(store, source)
+    assert code == 0
+    assert [(p["line"], p["message"][:8]) for p in summary["problems"]] == [(1, "not JSON")]
+    _, expected = import_json(Store(tmp_path / "other"), clean)
+    assert summary["events_new"] == expected["events_new"] > 0
+
+
 def test_truncated_document_names_its_line(store: Store, tmp_path: Path) -> None:
     source = tmp_path / "trace.json"
     text = TRACE.read_text()

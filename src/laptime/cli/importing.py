@@ -46,7 +46,7 @@ def import_(ctx: click.Context, fmt: str, paths: tuple[Path, ...], quiet: bool, 
       laptime import auto .ai/reports .choragen/metrics/events.jsonl
     """
     from laptime.importers import UnknownFormatError, get_importer
-    from laptime.importers.base import MAX_WARNINGS_SHOWN, ImportResult, detect_format, run_import
+    from laptime.importers.base import MAX_WARNINGS_SHOWN, ImportResult, detect_format, run_import, special_kind
 
     store = store_of(ctx)
     groups: dict[str, list[Path]] = {}
@@ -56,6 +56,10 @@ def import_(ctx: click.Context, fmt: str, paths: tuple[Path, ...], quiet: bool, 
         for path in paths:
             if not path.exists():
                 raise UsageProblem(f"{path}: no such file or folder")
+            kind = special_kind(path)
+            if kind is not None:  # detecting would open it, and a FIFO blocks the open
+                click.echo(f"warning: {path}: {kind}, not a regular file; skipped", err=True)
+                continue
             found = detect_format(path)
             if found is None:
                 raise UsageProblem(f"{path}: not a format laptime can import; name the format instead of auto")
@@ -63,6 +67,8 @@ def import_(ctx: click.Context, fmt: str, paths: tuple[Path, ...], quiet: bool, 
     else:
         groups[fmt] = list(paths)
 
+    if fmt == "auto" and not groups:
+        ctx.exit(1)  # every path was a special file, each already warned about
     results: list[ImportResult] = []
     for name, group in groups.items():
         try:

@@ -13,30 +13,45 @@ This module does the rest, the same way for every format:
   file and line; the run ends with a count of skipped records. The exit code is 0 if
   anything was imported (or everything was already there), 1 if nothing could be.
   What is already stored is never touched: imports only append.
+- **Regular files only.** Opening a FIFO for reading blocks until a writer appears,
+  and a device may never end. A FIFO, socket or device, whether given as the path or
+  met inside a tree, is skipped with a warning that names it (``special_kind``), before
+  any importer sees it; the shared readers open files through ``open_regular``,
+  which checks again.
 - **Progress.** A bar on stderr for imports that take more than about a second, only
   on a terminal and never with ``--quiet``.
 """
 
 from __future__ import annotations
 
+import contextvars
 import hashlib
 import os
+import stat
 import sys
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, TextIO
+from typing import Any, BinaryIO, ClassVar, TextIO
 
 import apsw
 
 from laptime import events as ev
 from laptime.clock import format_timestamp
+from laptime.importers.records import TOO_DEEP, too_deep
 from laptime.index import Index, event_tables, table_of
 from laptime.log import LogWriter
 from laptime.retention import maintenance_lock
 from laptime.store import Store
+
+#: The file being read by ``_import_file``: its context and the line number its read
+#: starts after (``state.extra["line"]``), so that ``iter_lines`` can report a record it
+#: refuses with the same ``file:line`` the importer would.
+_READING: contextvars.ContextVar[tuple[ImportContext, int] | None] = contextvars.ContextVar(
+    "laptime_import_reading", default=None
+)
 
 BATCH_EVENTS = 50_000
 MAX_WRITE_BYTES = 1 << 20  # whole lines per write(2), so concurrent appenders never interleave
@@ -68,6 +83,69 @@ def run_start(run_id: str, *, ts: str, name: str, attrs: dict[str, Any], source:
         attrs=attrs,
         source=source,
     )
+
+
+_SPECIAL_KINDS = (
+    (stat.S_ISFIFO, "a FIFO"),
+    (stat.S_ISSOCK, "a socket"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+)
+
+
+def kind_of_mode(mode: int) -> str | None:
+    """None for a regular file or a folder, else what the special file is ("a FIFO")."""
+    if stat.S_ISREG(mode) or stat.S_ISDIR(mode):
+        return None
+    return next((name for test, name in _SPECIAL_KINDS if test(mode)), "a special file")
+
+
+def special_kind(path: Path | str) -> str | None:
+    """What ``path`` is if it exists and is neither a regular file nor a folder (a FIFO,
+    a socket, a device); None otherwise. Symbolic links are followed. Never opens it."""
+    try:
+        mode = os.stat(path).st_mode  # noqa: PTH116 - one stat, also for str paths
+    except (OSError, ValueError):
+        return None
+    return kind_of_mode(mode)
+
+
+class SpecialFileError(OSError):
+    """A path that is not a regular file was about to be read."""
+
+    def __init__(self, path: Path | str, kind: str) -> None:
+        super().__init__(f"{kind}, not a regular file")
+        self.path = str(path)
+        self.kind = kind
+        self.strerror = f"{kind}, not a regular file"
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.strerror}"
+
+
+def open_regular(path: Path | str) -> BinaryIO:
+    """``open(path, "rb")`` for a regular file; SpecialFileError (an OSError, so the
+    importers' handlers catch it) for a FIFO, socket or device, which is never opened.
+
+    The check is a stat before the open: a FIFO that is there when checked is never
+    opened, so its open cannot block. The open file is checked again (fstat), so
+    anything else swapped in between is refused too. It goes through ``Path.open``
+    like the rest of the importers' reads."""
+    kind = special_kind(path)
+    if kind is not None:
+        raise SpecialFileError(path, kind)
+    handle = Path(path).open("rb")  # noqa: SIM115 - returned open; closed here only when refused
+    kind = kind_of_mode(os.fstat(handle.fileno()).st_mode)
+    if kind is not None:
+        handle.close()
+        raise SpecialFileError(path, kind)
+    return handle
+
+
+def read_regular_bytes(path: Path | str) -> bytes:
+    """``Path.read_bytes`` through ``open_regular``."""
+    with open_regular(path) as handle:
+        return handle.read()
 
 
 @dataclass
@@ -293,7 +371,12 @@ class Progress:
 
 
 def _stat_state(path: Path) -> FileState:
+    """The file's size, mtime and inode; SpecialFileError for anything but a regular
+    file or folder (a folder is left for the importer's read to report)."""
     st = path.stat()
+    kind = kind_of_mode(st.st_mode)
+    if kind is not None:
+        raise SpecialFileError(path, kind)
     return FileState(size=st.st_size, mtime_ns=st.st_mtime_ns, inode=st.st_ino)
 
 
@@ -351,6 +434,11 @@ class _Appender:
         unique: dict[str, ev.Event] = {}
         for event in batch:
             unique[event.id] = event
+        for event_id, event in list(unique.items()):
+            bad = _out_of_range(event)
+            if bad is not None:
+                del unique[event_id]
+                self._refuse(event, bad)
         known = self._known_ids(unique.values())
         unindexed = self.unindexed
         by_day: dict[str, list[bytes]] = {}
@@ -384,6 +472,17 @@ class _Appender:
         if len(unindexed) >= BATCH_EVENTS:
             self.update_index()
 
+    def _refuse(self, event: ev.Event, field_name: str) -> None:
+        """Count an event that must not reach the log, as a bad record of its source."""
+        source = event.source
+        file = source.file if source is not None else "?"
+        pos = source.pos if source is not None else None
+        line = int(pos) if pos is not None and pos.isdigit() else None
+        value = getattr(event, field_name)
+        message = f"`{field_name}` {value} does not fit a 64-bit integer; record skipped"
+        self.result.problems.append(ImportProblem(file, line, message))
+        self.result.skipped_records += 1
+
     def update_index(self) -> None:
         self.index.update()
         self.unindexed = {}
@@ -400,6 +499,39 @@ _LLM_RANK_SQL = (
     "COALESCE(attrs ->> '$.sidechain', 0) = 0, input_tokens + output_tokens + cache_read_tokens + cache_write_tokens"
 )
 _Stored = tuple[bool, int] | int | str
+_INT64 = (1 << 63) - 1
+# The integer fields of each event type. SQLite stores 64-bit integers: a larger value
+# in the log would make every later index update fail (OverflowError), so an importer
+# that let one through (a hostile token count, say) loses that record, not the store.
+_INT_FIELDS: dict[type[Any], tuple[str, ...]] = {
+    ev.LlmUsage: ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens"),
+    ev.Validation: ("exit_code",),
+    ev.FileChange: ("lines_added", "lines_removed"),
+    ev.QueueSample: ("ready", "active", "waiting"),
+    ev.Milestone: ("index",),
+}
+
+
+def _out_of_range(event: ev.Event) -> str | None:
+    """The first integer field of ``event`` outside SQLite's 64-bit range, or None."""
+    if type(event) is ev.LlmUsage:
+        # The hot path (millions of calls per import): the four counts OR-ed together
+        # have a bit at 63 or above, or are negative, only if one of them might be out
+        # of range; only then are they looked at one by one.
+        try:
+            bits = event.input_tokens | event.output_tokens | event.cache_read_tokens | event.cache_write_tokens
+            if not bits >> 63:
+                return None
+        except TypeError:
+            pass  # not all integers: checked one by one below
+    names = _INT_FIELDS.get(type(event))
+    if names is None:
+        return None
+    for name in names:
+        value = getattr(event, name)
+        if isinstance(value, int) and not -_INT64 <= value <= _INT64:
+            return name
+    return None
 
 
 def _stored_value(event: ev.Event) -> _Stored:
@@ -441,6 +573,9 @@ def run_import(
     result = ImportResult(format=importer.name)
     files: list[Path] = []
     for path in paths:
+        if special_kind(path) is not None:
+            files.append(path)  # never handed to discover(); _import_file skips it with a warning
+            continue
         try:
             found = list(importer.discover(path))
         except FileNotFoundError:
@@ -482,7 +617,7 @@ def _import_file(importer: Importer, file: Path, cache: ImportCache, ctx: Import
     try:
         now = _stat_state(file)
     except OSError as exc:
-        ctx.warn(None, f"cannot read: {exc.strerror or exc}", file=file)
+        ctx.warn(None, _os_problem(exc), file=file)
         return
     before = cache.get(importer.name, key)
     if before is not None and (before.size, before.mtime_ns, before.inode) == (now.size, now.mtime_ns, now.inode):
@@ -494,26 +629,37 @@ def _import_file(importer: Importer, file: Path, cache: ImportCache, ctx: Import
         state.extra = before.extra
     ctx.file = file
     ctx.result.files_read += 1
+    first_line = state.extra.get("line", 0)
+    reading = _READING.set((ctx, first_line if isinstance(first_line, int) else 0))
     try:
         appender.add(importer.read(file, state, ctx))
-    except PermissionError:
-        ctx.warn(None, "permission denied", file=file)
+    except OSError as exc:  # a SpecialFileError here: swapped for a FIFO (or such) since the stat
+        ctx.warn(None, _os_problem(exc), file=file)
         return
-    except IsADirectoryError:
-        ctx.warn(None, "is a folder, not a file", file=file)
-        return
-    except OSError as exc:
-        ctx.warn(None, f"cannot read: {exc.strerror or exc}", file=file)
-        return
+    finally:
+        _READING.reset(reading)
     # Events must be in the log before the cache says the file was read.
     appender.flush()
     cache.put(importer.name, key, state)
+
+
+def _os_problem(exc: OSError) -> str:
+    """The warning for a file that could not be read."""
+    if isinstance(exc, SpecialFileError):
+        return f"{exc.strerror}; skipped"
+    if isinstance(exc, PermissionError):
+        return "permission denied"
+    if isinstance(exc, IsADirectoryError):
+        return "is a folder, not a file"
+    return f"cannot read: {exc.strerror or exc}"
 
 
 def detect_format(path: Path) -> str | None:
     """The first format whose importer recognises ``path``."""
     from laptime.importers import FORMATS, get_importer
 
+    if special_kind(path) is not None:
+        return None  # detectors may open what they look at, and a FIFO would block them
     for name in FORMATS:
         try:
             importer = get_importer(name)
@@ -534,21 +680,41 @@ def find_files(
     roots: Iterable[str] = (),
     keep: Callable[[Path], object] | None = None,
 ) -> Iterator[Path]:
-    """What ``Importer.discover`` yields for most formats: ``path`` itself when it is a
-    file, else the files below it whose names match one of ``patterns``, sorted.
+    """What ``Importer.discover`` yields for most formats: ``path`` itself when it is not
+    a folder, else the files below it whose names match one of ``patterns``, sorted.
 
     The search starts in the first of ``roots`` (paths relative to ``path``) that is a
     folder, else in ``path``; ``keep`` drops files the patterns alone cannot tell apart.
+    Special files (FIFOs, sockets, devices) whose names match are yielded without
+    ``keep`` ever looking inside them: ``run_import`` skips each with a warning.
     Raises FileNotFoundError for a path that does not exist.
     """
     if not path.exists():
         raise FileNotFoundError(path)
-    if path.is_file():
+    if not path.is_dir():
         yield path
         return
     root = next((path / r for r in roots if (path / r).is_dir()), path)
-    found = (p for pattern in patterns for p in root.rglob(pattern))
-    yield from sorted(p for p in found if p.is_file() and (keep is None or keep(p)))
+    found: set[Path] = set()
+    for pattern in patterns:
+        for candidate in root.rglob(pattern):
+            try:
+                mode = candidate.stat().st_mode
+            except OSError:
+                continue  # a dangling link, or gone since the listing
+            if stat.S_ISDIR(mode):
+                continue
+            if kind_of_mode(mode) is not None or keep is None or keep(candidate):
+                found.add(candidate)
+    yield from sorted(found)
+
+
+def _refuse_deep(line: bytes, line_no: int) -> bytes:
+    reading = _READING.get()
+    if reading is not None:
+        ctx, first_line = reading
+        ctx.warn(first_line + line_no, TOO_DEEP)
+    return b" " * len(line)
 
 
 def iter_lines(file: Path, offset: int, chunk_size: int = 1 << 20) -> Iterator[tuple[int, int, bytes]]:
@@ -559,8 +725,13 @@ def iter_lines(file: Path, offset: int, chunk_size: int = 1 << 20) -> Iterator[t
     Never holds more than one chunk plus one line in memory... except when a single
     line is larger than a chunk, in which case that line is held whole; importers that
     must survive huge lines stream with ``skip_long_lines`` instead.
+
+    A line that nests JSON more than ``records.MAX_JSON_DEPTH`` deep, which would make
+    any parser raise RecursionError, is reported here (during an import, as
+    ``file:line``, counted as a skipped record) and yielded as spaces of the same
+    length: every importer skips blank lines, and byte offsets stay right.
     """
-    with file.open("rb") as handle:
+    with open_regular(file) as handle:
         handle.seek(offset)
         line_no = 0
         carry = b""
@@ -576,7 +747,10 @@ def iter_lines(file: Path, offset: int, chunk_size: int = 1 << 20) -> Iterator[t
                 if end < 0:
                     break
                 line_no += 1
-                yield line_no, position + start, data[start:end]
+                line = data[start:end]
+                if too_deep(line):
+                    line = _refuse_deep(line, line_no)
+                yield line_no, position + start, line
                 start = end + 1
             position += start
             carry = data[start:]

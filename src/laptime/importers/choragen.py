@@ -32,8 +32,16 @@ import msgspec
 
 from laptime import events as ev
 from laptime.clock import parse_timestamp_us, timestamp_from_us
-from laptime.importers.base import FileState, ImportContext, Importer, iter_lines, source_event_id
-from laptime.importers.records import RecordError
+from laptime.importers.base import (
+    FileState,
+    ImportContext,
+    Importer,
+    find_files,
+    iter_lines,
+    open_regular,
+    source_event_id,
+)
+from laptime.importers.records import TOO_DEEP, RecordError, too_deep
 
 NAME = "choragen"
 ENTITY_TYPES = ("task", "chain", "request")
@@ -104,10 +112,14 @@ def _tokens(value: Any, where: str) -> tuple[int, int]:
 
 def parse_record(line: bytes | str) -> ChoragenRecord:
     """One Choragen line as a record. Raises RecordError (only) for anything unusable."""
+    if too_deep(line):
+        raise RecordError(TOO_DEEP)
     try:
         obj = msgspec.json.decode(line)
     except msgspec.DecodeError as exc:
         raise RecordError(f"not JSON ({exc})") from None
+    except RecursionError:  # too_deep keeps these out; a guard all the same
+        raise RecordError(TOO_DEEP) from None
     if not isinstance(obj, dict):
         raise RecordError(f"not a JSON object but {type(obj).__name__}")
     record_id = _req_str(obj, "id")
@@ -195,7 +207,7 @@ def read_lines(file: Path, state: FileState, ctx: ImportContext) -> Iterator[tup
         line = raw.rstrip(b"\r")
         if line.strip():
             yield number, line
-    with file.open("rb") as handle:
+    with open_regular(file) as handle:
         handle.seek(state.offset)
         tail = handle.read(MAX_TAIL_BYTES + 1)
     if not tail.strip():
@@ -204,7 +216,8 @@ def read_lines(file: Path, state: FileState, ctx: ImportContext) -> Iterator[tup
         return
     number += 1
     try:
-        msgspec.json.decode(tail)
+        if not too_deep(tail):  # a deep tail is complete enough to be refused as a record
+            msgspec.json.decode(tail)
     except msgspec.DecodeError:
         ctx.warn(number, "truncated last line (no newline, not complete JSON); it is read again when the file grows")
         return
@@ -414,12 +427,7 @@ class ChoragenImporter(Importer):
     append_only: ClassVar[bool] = True
 
     def discover(self, path: Path) -> Iterator[Path]:
-        if not path.exists():
-            raise FileNotFoundError(path)
-        if path.is_dir():
-            yield from sorted(p for p in path.rglob("events.jsonl") if p.is_file())
-        else:
-            yield path
+        return find_files(path, ("events.jsonl",))
 
     def detect(self, path: Path) -> bool:
         if path.is_dir():
@@ -428,7 +436,7 @@ class ChoragenImporter(Importer):
             ).is_file()
         if not path.is_file():
             return False
-        with path.open("rb") as handle:
+        with open_regular(path) as handle:
             first = handle.readline(1 << 16)
         try:
             parse_record(first)

@@ -30,6 +30,8 @@ from laptime.importers.base import (
     ImportContext,
     Importer,
     find_files,
+    open_regular,
+    read_regular_bytes,
     run_start,
     source_event_id,
     timestamp,
@@ -282,7 +284,7 @@ class LangGraphLogsImporter(Importer):
         )
 
     def read(self, file: Path, state: FileState, ctx: ImportContext) -> Iterator[ev.Event]:
-        data = file.read_bytes()
+        data = read_regular_bytes(file)
         state.offset = len(data)
         ctx.record(1, len(data))
         kind = file_kind(file)
@@ -311,7 +313,7 @@ class LangGraphLogsImporter(Importer):
             if kind is None:
                 continue
             try:
-                data = path.read_bytes()
+                data = read_regular_bytes(path)  # never a FIFO's blocking open
                 if kind == "request":
                     req = parse_request(data, path.stem)
                     requests[path.stem] = req
@@ -334,7 +336,7 @@ class LangGraphLogsImporter(Importer):
 
 def _has_task_id(path: Path) -> bool:
     try:
-        with path.open("rb") as handle:
+        with open_regular(path) as handle:
             head = handle.read(4096)
     except OSError:
         return False

@@ -33,11 +33,22 @@ from typing import Any, ClassVar
 import msgspec
 
 from laptime import events as ev
-from laptime.importers.base import FileState, ImportContext, Importer, run_start, source_event_id, timestamp
+from laptime.importers.base import (
+    FileState,
+    ImportContext,
+    Importer,
+    find_files,
+    open_regular,
+    read_regular_bytes,
+    run_start,
+    source_event_id,
+    timestamp,
+)
 from laptime.importers.choragen import read_lines
-from laptime.importers.records import RecordError
+from laptime.importers.records import TOO_DEEP, RecordError, too_deep_at
 
 NAME = "otlp"
+_MODE_LINES = 8  # lines looked at to tell JSON Lines from one pretty-printed document
 _MAX_NS = 253_402_300_799_999_999_000
 _HEX = re.compile(r"^[0-9a-f]+$")
 _LLM_OPERATIONS = frozenset({"chat", "text_completion", "generate_content", "embeddings"})
@@ -105,6 +116,8 @@ def _any_value(value: Any, where: str) -> Any:  # noqa: PLR0911 - one return per
             raise RecordError(f"{where}.doubleValue must be a number")
         try:
             result = float(number)
+        except OverflowError:  # an integer past float's range
+            return None  # as for an infinite double: JSON cannot hold it
         except ValueError:
             raise RecordError(f"{where}.doubleValue {number!r} is not a number") from None
         return result if math.isfinite(result) else None  # JSON has no NaN or Infinity
@@ -407,6 +420,18 @@ class _Builder:
 _BYTE = re.compile(r"byte (\d+)")
 
 
+def _decode(data: bytes) -> Any:
+    """msgspec's decode, with JSON too deep to parse refused as a RecordError (it would
+    raise RecursionError, in msgspec or in the recursive attribute readers here)."""
+    deep = too_deep_at(data)
+    if deep is not None:
+        raise RecordError(TOO_DEEP, byte=deep)
+    try:
+        return msgspec.json.decode(data)
+    except RecursionError:
+        raise RecordError(TOO_DEEP) from None
+
+
 def _line_of_error(data: bytes, exc: Exception) -> int:
     """The line a JSON syntax error points at. Not RecordError.line_in: a truncated
     document points at its last line that has text, not past a trailing newline."""
@@ -423,12 +448,7 @@ class OtlpImporter(Importer):
     append_only: ClassVar[bool] = True
 
     def discover(self, path: Path) -> Iterator[Path]:
-        if not path.exists():
-            raise FileNotFoundError(path)
-        if path.is_dir():
-            yield from sorted(p for p in path.rglob("*") if p.is_file() and p.suffix in (".json", ".jsonl", ".ndjson"))
-        else:
-            yield path
+        return find_files(path, ("*.json", "*.jsonl", "*.ndjson"))
 
     def detect(self, path: Path) -> bool:
         """An OTLP/JSON file, or a folder whose first JSON files (up to 20) include one."""
@@ -436,7 +456,7 @@ class OtlpImporter(Importer):
             return any(self.detect(file) for _, file in zip(range(20), self.discover(path), strict=False))
         if not path.is_file():
             return False
-        with path.open("rb") as handle:
+        with open_regular(path) as handle:
             head = handle.read(4096)
         return b'"resourceSpans"' in head
 
@@ -454,7 +474,10 @@ class OtlpImporter(Importer):
         builder = _Builder(file, state.extra)
         for number, line in read_lines(file, state, ctx):
             try:
-                obj = msgspec.json.decode(line)
+                obj = _decode(line)
+            except RecordError as exc:
+                ctx.warn(number, str(exc))
+                continue
             except msgspec.DecodeError as exc:
                 ctx.warn(number, f"not JSON ({exc})")
                 continue
@@ -462,23 +485,37 @@ class OtlpImporter(Importer):
 
     @staticmethod
     def _mode(file: Path) -> str:
-        with file.open("rb") as handle:
-            first = handle.readline(1 << 24)
-        try:
-            msgspec.json.decode(first)
-        except msgspec.DecodeError:
-            return "document"  # pretty printed: one document over many lines
-        return "lines"
+        """ "lines" when one of the first few lines is a whole OTLP document on its own
+        (JSON Lines), else "document" (pretty printed over many lines). Not the first
+        line alone: a JSON Lines file whose first line is damaged would then be read as
+        one broken document, losing every good line after it."""
+        with open_regular(file) as handle:
+            for _ in range(_MODE_LINES):
+                line = handle.readline(1 << 24)
+                if not line:
+                    break
+                if b'"resourceSpans"' not in line:
+                    continue
+                try:
+                    obj = _decode(line)
+                except (msgspec.DecodeError, RecordError):
+                    continue
+                if isinstance(obj, dict):
+                    return "lines"
+        return "document"
 
     def _read_document(self, file: Path, state: FileState, ctx: ImportContext) -> Iterator[ev.Event]:
-        data = file.read_bytes()
+        data = read_regular_bytes(file)
         ctx.record(1, len(data))
         state.offset = len(data)
         if not data.strip():
             ctx.warn(None, "empty file: no records")
             return
         try:
-            obj = msgspec.json.decode(data)
+            obj = _decode(data)
+        except RecordError as exc:
+            ctx.warn(exc.line_in(data), str(exc))
+            return
         except msgspec.DecodeError as exc:
             ctx.warn(_line_of_error(data, exc), f"not JSON ({exc})")
             return

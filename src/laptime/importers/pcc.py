@@ -21,6 +21,7 @@ from laptime.importers.base import (
     ImportContext,
     Importer,
     find_files,
+    open_regular,
     run_start,
     source_event_id,
     timestamp,
@@ -259,7 +260,7 @@ class PccImporter(Importer):
         return any(True for _ in self.discover(path))
 
     def read(self, file: Path, state: FileState, ctx: ImportContext) -> Iterator[ev.Event]:
-        with file.open("rb") as handle:  # PermissionError and friends surface here, as for other formats
+        with open_regular(file) as handle:  # PermissionError and friends surface here, as for other formats
             head = handle.read(16)
         state.offset = 0
         size = file.stat().st_size
@@ -316,8 +317,13 @@ class PccImporter(Importer):
         open_rows = [int(r) for r in extra.get(f"{table}.open", [])][:_MAX_OPEN]
         marks = ",".join("?" * len(open_rows))
         where = f"rowid > ? OR rowid IN ({marks})" if open_rows else "rowid > ?"
-        cursor = db.execute(f"SELECT rowid AS _rowid, * FROM {table} WHERE {where} ORDER BY rowid", [mark, *open_rows])
-        columns = [c[0] for c in cursor.description]
+        names = _column_names(db, table, ctx)
+        picked = ", ".join('"' + name.replace('"', '""') + '"' for name in names)
+        cursor = db.execute(
+            f"SELECT rowid AS _rowid{', ' if picked else ''}{picked} FROM {table} WHERE {where} ORDER BY rowid",
+            [mark, *open_rows],
+        )
+        columns = ["_rowid", *names]
         out: list[ev.Event] = []
         still_open: list[int] = []
         top = mark
@@ -343,9 +349,35 @@ class PccImporter(Importer):
         return out
 
 
+def _column_names(db: sqlite3.Connection, table: str, ctx: ImportContext) -> list[str]:
+    """The table's column names, each once, as text.
+
+    ``SELECT *`` would decode every column name as strict UTF-8 and raise
+    UnicodeDecodeError for a corrupt schema. So the names are read raw, and a name that
+    is not UTF-8 (no column laptime reads can have one) is reported and left out.
+    """
+    factory = db.text_factory
+    db.text_factory = bytes
+    try:
+        raw = [row[1] for row in db.execute(f"PRAGMA table_info({table})")]
+    finally:
+        db.text_factory = factory
+    names: list[str] = []
+    for position, name in enumerate(raw, start=1):
+        try:
+            text = name.decode("utf-8") if isinstance(name, bytes) else str(name)
+        except UnicodeDecodeError:
+            shown = name.decode("utf-8", "backslashreplace")
+            ctx.warn(None, f"table `{table}`: column {position} has a name that is not UTF-8 ({shown}); ignored")
+            continue
+        if text != "_rowid" and text not in names:
+            names.append(text)
+    return names
+
+
 def _has_phase_table(path: Path) -> bool:
     try:
-        with path.open("rb") as handle:
+        with open_regular(path) as handle:
             if handle.read(16) != b"SQLite format 3\x00":
                 return False
         db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)

@@ -54,9 +54,45 @@ class RecordError(ValueError):
 
 _BYTE_RE = re.compile(r"\(byte (\d+)\)")
 
+#: JSON nested deeper than this is refused unparsed. msgspec (and any recursive reader)
+#: raises RecursionError near Python's recursion limit (1000 frames, part of them
+#: already in use), and no runner writes records anywhere near this deep.
+MAX_JSON_DEPTH = 256
+_TOKEN_RE = re.compile(rb'"(?:[^"\\]|\\.)*"|[\[\]{}]')
+
+
+def too_deep_at(data: bytes | str) -> int | None:
+    """The byte offset where ``data`` first nests JSON more than MAX_JSON_DEPTH deep
+    (brackets inside strings do not count), or None. Cheap for ordinary records: text
+    with at most MAX_JSON_DEPTH opening brackets in all is not scanned."""
+    raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else data
+    if raw.count(b"[") + raw.count(b"{") <= MAX_JSON_DEPTH:
+        return None
+    depth = 0
+    for token in _TOKEN_RE.finditer(raw):
+        char = raw[token.start()]
+        if char in b"[{":
+            depth += 1
+            if depth > MAX_JSON_DEPTH:
+                return token.start()
+        elif char in b"]}":
+            depth -= 1
+    return None
+
+
+def too_deep(data: bytes | str) -> bool:
+    """Whether ``data`` nests JSON more than MAX_JSON_DEPTH deep."""
+    return too_deep_at(data) is not None
+
+
+TOO_DEEP = f"JSON nested more than {MAX_JSON_DEPTH} levels deep; skipped unparsed"
+
 
 def decode_json(data: bytes | str) -> Any:
     """Parse JSON text, or raise RecordError (never anything else)."""
+    deep = too_deep_at(data)
+    if deep is not None:
+        raise RecordError(f"not valid JSON: {TOO_DEEP}", byte=deep)
     try:
         return msgspec.json.decode(data)
     except (msgspec.MsgspecError, ValueError) as exc:
@@ -113,7 +149,7 @@ def get_int(data: dict[str, Any], key: str, *, required: bool = False) -> int | 
     if isinstance(value, bool) or not isinstance(value, int):
         raise RecordError(f"`{key}`: expected an integer, got {type_name(value)}", key=key, value=value)
     if not -MAX_INT <= value <= MAX_INT:
-        raise RecordError(f"`{key}`: {value} is out of range", key=key, value=value)
+        raise RecordError(f"`{key}`: {_shown(value)} is out of range", key=key, value=value)
     return value
 
 
@@ -136,6 +172,9 @@ def get_num(data: dict[str, Any], key: str, *, required: bool = False) -> float 
         return None
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise RecordError(f"`{key}`: expected a number, got {type_name(value)}", key=key, value=value)
+    if isinstance(value, int) and not -MAX_INT <= value <= MAX_INT:
+        # checked before float(), which raises OverflowError past about 1.8e308
+        raise RecordError(f"`{key}`: {_shown(value)} is out of range", key=key, value=value)
     number = float(value)
     if not math.isfinite(number) or abs(number) > MAX_INT:
         raise RecordError(f"`{key}`: {value} is out of range", key=key, value=value)
@@ -188,6 +227,13 @@ def parse_ts_ns(value: Any, key: str) -> int:
     if us < 0:
         raise RecordError(f"`{key}`: {value[:60]!r} is before 1970", key=key, value=value)
     return us * 1000
+
+
+def _shown(value: int) -> str:
+    """A huge integer for a message: its digit count, not its thousands of digits."""
+    if value.bit_length() < 200:
+        return str(value)
+    return f"an integer of about {int(value.bit_length() * math.log10(2)) + 1} digits"
 
 
 def short(text: str, limit: int = 200) -> str:
