@@ -174,12 +174,7 @@ def _summary(done: subprocess.CompletedProcess[str]) -> dict[str, Any]:
 
 # `import auto` on a tree calls each importer's detect(), and these two open files of
 # their own choosing to sniff them, in files this change may not touch:
-AUTO_TREE_HANGS = {
-    "claude-code": "claude_code.py ClaudeCodeImporter.detect -> _looks_like opens the first *.jsonl of "
-    "_first_files(root) with Path.open, which blocks on a FIFO",
-    "codex": "codex.py CodexImporter.detect -> _looks_like opens the first three files of discover() "
-    "with Path.open, which blocks on a FIFO",
-}
+AUTO_TREE_HANGS: dict[str, str] = {}  # every importer's detect goes through open_regular now
 
 
 def _params(auto: bool) -> list[Any]:
@@ -285,11 +280,6 @@ def test_find_files_yields_special_files_for_the_caller_to_skip_and_never_sniffs
     assert special_kind(tmp_path / "missing") is None
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="runr.py RunrImporter.discover finds run folders with `p.is_file()` (runr.py:515): a run folder "
-    "whose only timeline.jsonl is a FIFO is dropped silently, before base.py can warn. It never hangs.",
-)
 def test_runr_run_folder_holding_only_a_fifo_is_warned_about(tmp_path: Path) -> None:
     runs = copy_fixture("runr", tmp_path) / "runs"
     (runs / "20260107000000").mkdir()

@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Final
 import msgspec
 
 from laptime import events as ev
-from laptime.importers.base import FileState, ImportContext, Importer, run_start, source_event_id
+from laptime.importers.base import FileState, ImportContext, Importer, open_regular, run_start, source_event_id
 
 if TYPE_CHECKING:
     from collections.abc import Generator, Iterator
@@ -437,8 +437,8 @@ class ClaudeCodeImporter(Importer):
 
     @staticmethod
     def _looks_like(file: Path) -> bool:
-        try:
-            with file.open("rb") as handle:
+        try:  # open_regular: a FIFO in the tree is refused, never opened (opening one blocks)
+            with open_regular(file) as handle:
                 head = handle.read(16 << 10)
         except OSError:
             return False

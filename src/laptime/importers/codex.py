@@ -29,7 +29,15 @@ from typing import TYPE_CHECKING, Any, ClassVar, Final
 import msgspec
 
 from laptime import events as ev
-from laptime.importers.base import FileState, ImportContext, Importer, iter_lines, run_start, source_event_id
+from laptime.importers.base import (
+    FileState,
+    ImportContext,
+    Importer,
+    iter_lines,
+    open_regular,
+    run_start,
+    source_event_id,
+)
 from laptime.importers.claude_code import parse_ts
 
 if TYPE_CHECKING:
@@ -151,8 +159,8 @@ class CodexImporter(Importer):
 
     @staticmethod
     def _looks_like(file: Path) -> bool:
-        try:
-            with file.open("rb") as handle:
+        try:  # open_regular: a FIFO in the tree is refused, never opened (opening one blocks)
+            with open_regular(file) as handle:
                 head = handle.read(8 << 10)
         except OSError:
             return False

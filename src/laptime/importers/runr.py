@@ -738,8 +738,14 @@ def _close_timeline_from_state(run_id: str, timeline: Path, stop: StateStop) -> 
 _FILES = ("state.json", "timeline.jsonl")
 
 
+def _is_run_file(path: Path) -> bool:
+    """A run file by name that is not a folder: a FIFO or socket of that name counts too, so
+    that the import warns about it (base.py) instead of dropping its run folder silently."""
+    return path.exists() and not path.is_dir()
+
+
 def _is_run_dir(path: Path) -> bool:
-    return (path / "timeline.jsonl").is_file() or (path / "state.json").is_file()
+    return _is_run_file(path / "timeline.jsonl") or _is_run_file(path / "state.json")
 
 
 class RunrImporter(Importer):
@@ -757,7 +763,7 @@ class RunrImporter(Importer):
         if _is_run_dir(path):
             run_dirs = [path]
         else:
-            run_dirs = sorted({p.parent for name in _FILES for p in path.rglob(name) if p.is_file()})
+            run_dirs = sorted({p.parent for name in _FILES for p in path.rglob(name) if _is_run_file(p)})
         for run_dir in run_dirs:
             for name in _FILES:
                 candidate = run_dir / name
