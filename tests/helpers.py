@@ -11,6 +11,7 @@ import json
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+import msgspec
 from click.testing import CliRunner, Result
 
 from laptime import SimulatedClock
@@ -181,12 +182,13 @@ def kpi_of(
     with Index(store) as index:
         index.update()
         row = resolve_run(index, run_id)
-        return compute_kpi(
+        kpi = compute_kpi(
             index,
             row,
             now_us=row.last_us if now_us is None else now_us,
             crashed_after_us=int(crashed_after_minutes * 60 * 1_000_000),
         )
+        return msgspec.to_builtins(kpi)  # type: ignore[no-any-return]
 
 
 def us(when: datetime) -> int:

@@ -179,8 +179,8 @@ def test_report_json_holds_seed_000_fields_plus_tvc_and_unattributed(home: Path,
     }
     assert set(data["models"]["claude-haiku-4-5"]) >= {
         "calls",
-        "tokens_in",
-        "tokens_out",
+        "input_tokens",
+        "output_tokens",
         "cache_read_tokens",
         "cache_write_tokens",
         "avg_latency_ms",
@@ -209,12 +209,12 @@ def test_report_list_json(three_runs: Path) -> None:
         "total_duration_ms": 90_000.0,
         "outcome": "failed",
         "llm_calls": 1,
-        "tokens": 110,
+        "total_tokens": 110,
         "cost_usd": pytest.approx(100 * 3 / 1e6 + 10 * 15 / 1e6),  # sonnet: $3 in, $15 out per 1M
         "cost_source": "priced",
     }
     assert _ids(rows) == ["aaaa2222", "aaaa1111", FIXED_RUN_ID]
-    assert rows[2]["tokens"] == 9270  # 3400 in + 770 out + 5000 cache read + 100 cache write
+    assert rows[2]["total_tokens"] == 9270  # 3400 in + 770 out + 5000 cache read + 100 cache write
 
 
 @pytest.mark.parametrize(

@@ -160,7 +160,7 @@ def test_compare_json(two_runs: Store) -> None:
     assert data["llm"]["cost_usd"]["delta"] == pytest.approx(0.012875)
     models = {m["model"]: m for m in data["llm"]["models"]}
     assert models[SONNET]["calls"]["delta"] == 3
-    assert models[SONNET]["tokens_in"] == {
+    assert models[SONNET]["input_tokens"] == {
         "a": 3000,
         "b": 5000,
         "delta": 2000,
@@ -237,7 +237,13 @@ def test_phases_only_in_one_run() -> None:
             "unattributed_ms": total - sum(phases.values()),
             "phases": {n: {"duration_ms": ms, "attempts": 1} for n, ms in phases.items()},
             "models": {},
-            "tokens": {"input": 0, "output": 0, "cache_read": 0, "cache_write": 0, "total": 0},
+            "tokens": {
+                "input_tokens": 0,
+                "output_tokens": 0,
+                "cache_read_tokens": 0,
+                "cache_write_tokens": 0,
+                "total_tokens": 0,
+            },
             "llm_calls": 0,
             "verification": {"commands_run": 0, "passed": 0, "failed": 0, "retries": 0, "tiers_executed": []},
             "changes": {"files_touched": 0, "lines_added": 0, "lines_removed": 0},

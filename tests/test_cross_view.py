@@ -145,8 +145,8 @@ OUTCOME_NAMES: tuple[str, ...] = tuple(OUTCOMES)
 
 MODEL_KPI_KEYS = (
     ("calls", "calls"),
-    ("tokens_input", "tokens_in"),
-    ("tokens_output", "tokens_out"),
+    ("tokens_input", "input_tokens"),
+    ("tokens_output", "output_tokens"),
     ("tokens_cache_read", "cache_read_tokens"),
     ("tokens_cache_write", "cache_write_tokens"),
 )
@@ -182,7 +182,7 @@ def from_kpi(kpi: dict[str, Any]) -> Figures:
         "unpriced_models": sorted(kpi["cost"]["unpriced_models"]),
     }
     for kind in (*TOKEN_KINDS, "total", "estimated"):
-        f[f"tokens_{kind}"] = kpi["tokens"][kind]
+        f[f"tokens_{kind}"] = kpi["tokens"][f"{kind}_tokens"]
     for name, phase in kpi["phases"].items():
         f[f"phase:{name}:duration_ms"] = ms(phase["duration_ms"])
         f[f"phase:{name}:attempts"] = phase["attempts"]
@@ -192,7 +192,11 @@ def from_kpi(kpi: dict[str, Any]) -> Figures:
         for figure, key in MODEL_KPI_KEYS:
             bump(f, f"model:{name}:{figure}", model[key])
         for phase_name, in_phase in model["by_phase"].items():
-            for figure, key in (("llm_calls", "calls"), ("tokens_input", "tokens_in"), ("tokens_output", "tokens_out")):
+            for figure, key in (
+                ("llm_calls", "calls"),
+                ("tokens_input", "input_tokens"),
+                ("tokens_output", "output_tokens"),
+            ):
                 bump(f, f"phase:{phase_name}:{figure}", in_phase[key])
     for name in kpi["models"]:
         f[f"model:{name}:tokens_total"] = sum(f[f"model:{name}:tokens_{kind}"] for kind in TOKEN_KINDS)
@@ -241,7 +245,7 @@ def from_list(rows: list[dict[str, Any]], run_ids: Iterable[str]) -> Record:
             "duration_ms": ms(row["total_duration_ms"]),
             "outcome": row["outcome"],
             "llm_calls": row["llm_calls"],
-            "tokens_total": row["tokens"],
+            "tokens_total": row["total_tokens"],
             "cost_usd": usd(row["cost_usd"]),
         }
     return out
@@ -359,7 +363,7 @@ def from_status(data: dict[str, Any]) -> Record:
             "cost_unpriced_calls": last["unpriced_calls"],
         }
         for kind in (*TOKEN_KINDS, "total", "estimated"):
-            f[f"tokens_{kind}"] = last["tokens"][kind]
+            f[f"tokens_{kind}"] = last["tokens"][f"{kind}_tokens"]
         out[last["run_id"]] = f
     return out
 
@@ -398,11 +402,11 @@ def from_compare(data: dict[str, Any], side: str) -> tuple[str, Figures]:
         "unattributed_ms": ms(data["unattributed"][f"{side}_ms"]),
         "cost_usd": usd(s["cost_usd"]),
         "llm_calls": llm["calls"][side],
-        "tokens_input": llm["tokens_in"][side],
-        "tokens_output": llm["tokens_out"][side],
+        "tokens_input": llm["input_tokens"][side],
+        "tokens_output": llm["output_tokens"][side],
         "tokens_cache_read": llm["cache_read_tokens"][side],
         "tokens_cache_write": llm["cache_write_tokens"][side],
-        "tokens_total": llm["tokens_total"][side],
+        "tokens_total": llm["total_tokens"][side],
         "scope_violations": data["scope_violations"][side],
         "milestones_completed": data["milestones_completed"][side],
         "models": sorted(m["model"] for m in llm["models"] if m["calls"][side]),
@@ -419,8 +423,8 @@ def from_compare(data: dict[str, Any], side: str) -> tuple[str, Figures]:
         if m["calls"][side]:
             name = m["model"]
             f[f"model:{name}:calls"] = m["calls"][side]
-            f[f"model:{name}:tokens_input"] = m["tokens_in"][side]
-            f[f"model:{name}:tokens_output"] = m["tokens_out"][side]
+            f[f"model:{name}:tokens_input"] = m["input_tokens"][side]
+            f[f"model:{name}:tokens_output"] = m["output_tokens"][side]
             f[f"model:{name}:tokens_cache_read"] = m["cache_read_tokens"][side]
             f[f"model:{name}:tokens_cache_write"] = m["cache_write_tokens"][side]
             f[f"model:{name}:cost_usd"] = usd(m["cost_usd"][side])

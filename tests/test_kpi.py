@@ -53,24 +53,24 @@ def test_fixed_run_has_seed_000_kpi_fields_with_hand_computed_values(store: Stor
         "models": {
             SONNET: {
                 "calls": 2,
-                "tokens_in": 3000,
-                "tokens_out": 700,
+                "input_tokens": 3000,
+                "output_tokens": 700,
                 "cache_read_tokens": 5000,
                 "cache_write_tokens": 100,
                 "avg_latency_ms": 2000.0,
                 "by_phase": {
-                    "plan": {"calls": 1, "tokens_in": 1000, "tokens_out": 200},
-                    "implement": {"calls": 1, "tokens_in": 2000, "tokens_out": 500},
+                    "plan": {"calls": 1, "input_tokens": 1000, "output_tokens": 200},
+                    "implement": {"calls": 1, "input_tokens": 2000, "output_tokens": 500},
                 },
             },
             HAIKU: {
                 "calls": 2,
-                "tokens_in": 400,
-                "tokens_out": 70,
+                "input_tokens": 400,
+                "output_tokens": 70,
                 "cache_read_tokens": 0,
                 "cache_write_tokens": 0,
                 "avg_latency_ms": None,
-                "by_phase": {"implement": {"calls": 2, "tokens_in": 400, "tokens_out": 70}},
+                "by_phase": {"implement": {"calls": 2, "input_tokens": 400, "output_tokens": 70}},
             },
         },
         "verification": {"commands_run": 3, "retries": 1, "tiers_executed": ["unit", "lint"]},
@@ -82,17 +82,18 @@ def test_fixed_run_has_seed_000_kpi_fields_with_hand_computed_values(store: Stor
     assert set(kpi["models"]) == {SONNET, HAIKU}
     assert [kpi["phases"][p]["share"] for p in kpi["phases"]] == [0.2, 0.5, pytest.approx(50 / 300)]
     assert kpi["workers"] == {
-        "director": {"calls": 1, "tokens_in": 1000, "tokens_out": 200, "models": {SONNET: 1}},
-        "w1": {"calls": 1, "tokens_in": 2000, "tokens_out": 500, "models": {SONNET: 1}},
-        "w2": {"calls": 2, "tokens_in": 400, "tokens_out": 70, "models": {HAIKU: 2}},
+        "director": {"calls": 1, "input_tokens": 1000, "output_tokens": 200, "models": {SONNET: 1}},
+        "w1": {"calls": 1, "input_tokens": 2000, "output_tokens": 500, "models": {SONNET: 1}},
+        "w2": {"calls": 2, "input_tokens": 400, "output_tokens": 70, "models": {HAIKU: 2}},
     }
     assert kpi["tokens"] == {
-        "input": 3400,
-        "output": 770,
-        "cache_read": 5000,
-        "cache_write": 100,
-        "estimated": 0,
-        "total": 9270,
+        "input_tokens": 3400,
+        "output_tokens": 770,
+        "cache_read_tokens": 5000,
+        "cache_write_tokens": 100,
+        "cache_write_1h_tokens": 0,
+        "estimated_tokens": 0,
+        "total_tokens": 9270,
     }
     assert kpi["llm_calls"] == 4
     assert kpi["verification"]["passed"] == 2
@@ -125,7 +126,7 @@ def _tvc_run(store: Store, steps: Sequence[tuple[str, float]]) -> float | None:
                 run.checkpoint(f"c{clock()}", verified=bool(arg))
         clock.advance(5)
     tvc = kpi_of(store, "tvc")["tvc_ms"]
-    assert tvc is None or isinstance(tvc, float)
+    assert tvc is None or isinstance(tvc, int)  # integer ms, like every *_ms figure
     return tvc
 
 
@@ -203,8 +204,8 @@ def test_unattributed_is_duration_minus_the_union_of_overlapping_top_level_phase
         "backend": {"duration_ms": 100_000.0, "attempts": 1, "failed": 0, "share": 0.5},
     }
     assert kpi["unattributed_ms"] == 50_000.0  # 200 - |[0,100) + [50,150)| = 200 - 150 (the union)
-    assert kpi["models"][SONNET]["by_phase"] == {"frontend": {"calls": 1, "tokens_in": 10, "tokens_out": 1}}
-    assert kpi["models"][GPT]["by_phase"] == {"(no phase)": {"calls": 1, "tokens_in": 1, "tokens_out": 1}}
+    assert kpi["models"][SONNET]["by_phase"] == {"frontend": {"calls": 1, "input_tokens": 10, "output_tokens": 1}}
+    assert kpi["models"][GPT]["by_phase"] == {"(no phase)": {"calls": 1, "input_tokens": 1, "output_tokens": 1}}
 
 
 def test_unattributed_is_zero_when_phases_cover_the_run_and_never_negative(store: Store) -> None:
@@ -285,21 +286,22 @@ def test_tokens_by_model_worker_and_estimated_share(store: Store) -> None:
     kpi = kpi_of(store, "tok")
     gpt = kpi["models"][GPT]
     # OpenAI's input counts its cache reads; tokens_in is the uncached part (Anthropic's meaning).
-    assert (gpt["tokens_in"], gpt["tokens_out"], gpt["cache_read_tokens"]) == (4904, 800, 4096)
+    assert (gpt["input_tokens"], gpt["output_tokens"], gpt["cache_read_tokens"]) == (4904, 800, 4096)
     assert gpt["avg_latency_ms"] == 3000.0
     assert gpt["provider"] == "openai"
     assert kpi["models"][HAIKU]["estimated_calls"] == 1
     assert kpi["workers"] == {
-        "strategist": {"calls": 2, "tokens_in": 5004, "tokens_out": 810, "models": {GPT: 1, HAIKU: 1}},
-        "w1": {"calls": 1, "tokens_in": 1000, "tokens_out": 100, "models": {SONNET: 1}},
+        "strategist": {"calls": 2, "input_tokens": 5004, "output_tokens": 810, "models": {GPT: 1, HAIKU: 1}},
+        "w1": {"calls": 1, "input_tokens": 1000, "output_tokens": 100, "models": {SONNET: 1}},
     }
     assert kpi["tokens"] == {
-        "input": 6004,
-        "output": 910,
-        "cache_read": 4146,
-        "cache_write": 0,
-        "estimated": 110,
-        "total": 6004 + 910 + 4146,
+        "input_tokens": 6004,
+        "output_tokens": 910,
+        "cache_read_tokens": 4146,
+        "cache_write_tokens": 0,
+        "cache_write_1h_tokens": 0,
+        "estimated_tokens": 110,
+        "total_tokens": 6004 + 910 + 4146,
     }
     lines = scoreboard(kpi)
     assert lines[4] == "llm           3 calls · 6.0k in · 910 out · cache 4.1k read / 0 write (1% estimated)"

@@ -44,8 +44,9 @@ milliseconds (``*_ms``, see ``ms``).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
-from typing import Final
+from typing import Final, overload
 
 US_PER_MS: Final = 1000
 US_PER_MINUTE: Final = 60_000_000
@@ -69,9 +70,25 @@ def ts_us_sql(col: str) -> str:
     return _TS_US_SQL.format(col=col)
 
 
+@overload
+def ms(us: int) -> int: ...
+@overload
+def ms(us: None) -> None: ...
+@overload
+def ms(us: int | None) -> int | None: ...
 def ms(us: int | None) -> int | None:
     """Integer milliseconds of a span of microseconds (rounded half up; None stays None)."""
     return None if us is None else (us + US_PER_MS // 2) // US_PER_MS
+
+
+def round_ms(value: float) -> int:
+    """Integer milliseconds of a duration a source gave in (fractional) ms, half up like ``ms``."""
+    return math.floor(value + 0.5)
+
+
+def ms_sql(us: str) -> str:
+    """SQL for ``ms`` of a non-negative integer expression (SQLite divides integers exactly)."""
+    return f"((({us}) + 500) / 1000)"
 
 
 def crashed_after_us(minutes: float) -> int:

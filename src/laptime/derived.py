@@ -38,11 +38,12 @@ DERIVED_SCHEMA: Final[tuple[str, ...]] = (
     # (see the comment above RANK_EDGES for what each column means).
     """CREATE TABLE IF NOT EXISTS agg_runs (
         ended INTEGER NOT NULL, outcome TEXT NOT NULL, runs INTEGER NOT NULL, started INTEGER NOT NULL,
-        duration_us INTEGER NOT NULL, tvc_n INTEGER NOT NULL, with_retries INTEGER NOT NULL,
-        with_changes INTEGER NOT NULL, rework INTEGER NOT NULL, PRIMARY KEY (ended, outcome)) WITHOUT ROWID""",
+        duration_us INTEGER NOT NULL, duration_ms INTEGER NOT NULL, tvc_n INTEGER NOT NULL,
+        with_retries INTEGER NOT NULL, with_changes INTEGER NOT NULL, rework INTEGER NOT NULL,
+        PRIMARY KEY (ended, outcome)) WITHOUT ROWID""",
     """CREATE TABLE IF NOT EXISTS agg_phases (
         phase TEXT PRIMARY KEY, runs INTEGER NOT NULL, attempts INTEGER NOT NULL, duration_us INTEGER NOT NULL,
-        start_offset_us INTEGER NOT NULL) WITHOUT ROWID""",
+        duration_ms INTEGER NOT NULL, start_offset_us INTEGER NOT NULL) WITHOUT ROWID""",
     """CREATE TABLE IF NOT EXISTS agg_tasks (
         named INTEGER NOT NULL, task TEXT NOT NULL, llm_runs INTEGER NOT NULL,
         PRIMARY KEY (named, task)) WITHOUT ROWID""",
@@ -183,10 +184,11 @@ def _derived_deltas(sign: str) -> list[str]:
         _upsert_sum(
             "agg_runs",
             "ended, outcome",
-            ("runs", "started", "duration_us", "tvc_n", "with_retries", "with_changes", "rework"),
+            ("runs", "started", "duration_us", "duration_ms", "tvc_n", "with_retries", "with_changes", "rework"),
             f"""SELECT r.ended_us IS NOT NULL,
                        CASE WHEN r.ended_us IS NOT NULL THEN COALESCE(r.outcome, 'completed') ELSE '' END,
                        {s}COUNT(*), {s}COUNT(*), {s}COALESCE(SUM({run_duration}), 0),
+                       {s}COALESCE(SUM({d.ms_sql(run_duration)}), 0),
                        {s}COUNT(f.tvc_us), {s}COALESCE(SUM(f.retries > 0), 0),
                        {s}COALESCE(SUM(f.changes_requested), 0),
                        {s}COALESCE(SUM(f.retries > 0 OR f.changes_requested), 0)
@@ -196,8 +198,9 @@ def _derived_deltas(sign: str) -> list[str]:
         _upsert_sum(
             "agg_phases",
             "phase",
-            ("runs", "attempts", "duration_us", "start_offset_us"),
-            f"""SELECT phase, {s}COUNT(*), {s}SUM(attempts), {s}SUM(duration_us), {s}SUM(start_offset_us)
+            ("runs", "attempts", "duration_us", "duration_ms", "start_offset_us"),
+            f"""SELECT phase, {s}COUNT(*), {s}SUM(attempts), {s}SUM(duration_us), {s}SUM({d.ms_sql("duration_us")}),
+                       {s}SUM(start_offset_us)
                 FROM run_phases WHERE run_id IN {_TOUCHED} GROUP BY phase""",
         ),
         _upsert_sum(

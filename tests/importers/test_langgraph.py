@@ -53,19 +53,19 @@ def test_import_pairs_requests_with_responses(store: Store) -> None:
     assert paired["name"].startswith("Prompt user to specify the objective")
     assert paired["started_at"] == "2025-12-06T22:42:39.482130Z"  # no offset in the source: read as UTC
     assert paired["ended_at"] == "2025-12-06T22:43:02.732856Z"
-    assert paired["total_duration_ms"] == pytest.approx(23_250.726)
+    assert paired["total_duration_ms"] == 23_251  # 23,250.726 ms, in integer ms
     assert paired["outcome"] == "completed"
-    assert paired["tokens"]["input"] == 1037  # the request's estimated_tokens (total_chars // 4)
-    assert paired["tokens"]["output"] == _ai_chars("response_20251206_224302.json") // 4
-    assert paired["tokens"]["estimated"] == paired["tokens"]["total"]
+    assert paired["tokens"]["input_tokens"] == 1037  # the request's estimated_tokens (total_chars // 4)
+    assert paired["tokens"]["output_tokens"] == _ai_chars("response_20251206_224302.json") // 4
+    assert paired["tokens"]["estimated_tokens"] == paired["tokens"]["total_tokens"]
     [llm] = [s for s in paired["spans"] if s["kind"] == "llm"]
-    assert llm["duration_ms"] == pytest.approx(23_250.726)
+    assert llm["duration_ms"] == 23_251
     model = paired["models"]["unknown"]
-    assert model["avg_latency_ms"] == pytest.approx(23_250.726)
+    assert model["avg_latency_ms"] == 23_251
     alone = show(store, ALONE)
     assert alone["outcome"] == "completed"
     assert alone["total_duration_ms"] == 0
-    assert alone["tokens"]["output"] == _ai_chars("response_20251206_224239.json") // 4
+    assert alone["tokens"]["output_tokens"] == _ai_chars("response_20251206_224239.json") // 4
     assert alone["llm_calls"] == 1
 
 
@@ -93,7 +93,7 @@ def test_files_and_failure_statuses(store: Store, tmp_path: Path) -> None:
     assert kpi["outcome"] == "failed"
     assert kpi["total_duration_ms"] == 30_000
     assert kpi["changes"]["files_touched"] == 2
-    assert (kpi["tokens"]["input"], kpi["tokens"]["output"]) == (100, 20)
+    assert (kpi["tokens"]["input_tokens"], kpi["tokens"]["output_tokens"]) == (100, 20)
 
 
 @pytest.mark.parametrize(

@@ -100,11 +100,11 @@ def test_import_gives_the_kpis_the_timeline_says(store: Store) -> None:
     assert kpi["workers"]["claude"]["calls"] == 3
     assert kpi["workers"]["codex"]["calls"] == 2
     assert kpi["models"]["claude"]["by_phase"] == {
-        "plan": {"calls": 1, "tokens_in": 0, "tokens_out": 0},
-        "implement": {"calls": 2, "tokens_in": 0, "tokens_out": 0},
+        "plan": {"calls": 1, "input_tokens": 0, "output_tokens": 0},
+        "implement": {"calls": 2, "input_tokens": 0, "output_tokens": 0},
     }
-    assert kpi["models"]["codex"]["by_phase"] == {"review": {"calls": 2, "tokens_in": 0, "tokens_out": 0}}
-    assert kpi["tokens"]["total"] == 0
+    assert kpi["models"]["codex"]["by_phase"] == {"review": {"calls": 2, "input_tokens": 0, "output_tokens": 0}}
+    assert kpi["tokens"]["total_tokens"] == 0
     retry = [s for s in kpi["spans"] if s["kind"] == "phase" and s["attrs"].get("retry_of")]
     assert [(s["name"], s["attrs"]["failed_command"], s["attrs"]["retry_count"]) for s in retry] == [
         ("implement", "npm test", 1)

@@ -118,7 +118,7 @@ def compare_kpis(
         ma = a["models"].get(name)
         mb = b["models"].get(name)
         row: dict[str, Any] = {"model": name, "provider": (ma or mb or {}).get("provider")}
-        for key in ("calls", "tokens_in", "tokens_out", "cache_read_tokens", "cache_write_tokens"):
+        for key in ("calls", "input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens"):
             row[key] = _triple(ma[key] if ma else 0, mb[key] if mb else 0)
         ca = a_model_cost.get(name) if ma else 0.0
         cb = b_model_cost.get(name) if mb else 0.0
@@ -129,11 +129,11 @@ def compare_kpis(
     ta, tb = a["tokens"], b["tokens"]
     llm = {
         "calls": _triple(a["llm_calls"], b["llm_calls"]),
-        "tokens_in": _triple(ta["input"], tb["input"]),
-        "tokens_out": _triple(ta["output"], tb["output"]),
-        "cache_read_tokens": _triple(ta["cache_read"], tb["cache_read"]),
-        "cache_write_tokens": _triple(ta["cache_write"], tb["cache_write"]),
-        "tokens_total": _triple(ta["total"], tb["total"]),
+        "input_tokens": _triple(ta["input_tokens"], tb["input_tokens"]),
+        "output_tokens": _triple(ta["output_tokens"], tb["output_tokens"]),
+        "cache_read_tokens": _triple(ta["cache_read_tokens"], tb["cache_read_tokens"]),
+        "cache_write_tokens": _triple(ta["cache_write_tokens"], tb["cache_write_tokens"]),
+        "total_tokens": _triple(ta["total_tokens"], tb["total_tokens"]),
         "cost_usd": _triple(a_cost, b_cost),
         "models": models,
     }

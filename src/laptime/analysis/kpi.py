@@ -13,7 +13,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+import msgspec
+
 from laptime import definitions as d
+from laptime.analysis.results import RunDetail, RunKpi, RunListRow
 from laptime.clock import timestamp_from_us
 from laptime.definitions import US_PER_MS
 from laptime.definitions import ts_us_sql as ts_us
@@ -159,7 +162,7 @@ def load_spans(index: Index, run_id: str) -> list[SpanRow]:
 
 def compute_kpi(
     index: Index, run: RunRow, *, now_us: int, crashed_after_us: int, book: PriceBook | None = None
-) -> dict[str, Any]:
+) -> RunKpi:
     """Every KPI of one run; cost priced by ``book`` (default: genai-prices, no overrides)."""
     from laptime.analysis.cost import run_cost_detail
     from laptime.pricing import PriceBook
@@ -169,7 +172,6 @@ def compute_kpi(
     by_id = {s.span_id: s for s in spans}
     run_end = run.end_us()
     run_start = run.start_us()
-    duration_ms = run.duration_us() / US_PER_MS
     facts = index.query("SELECT tvc_us, retries, downtime_us FROM run_facts WHERE run_id = ?", (run_id,))
     tvc_us, retries, downtime_us = facts[0] if facts else (None, 0, 0)
     derived_phases = {
@@ -207,7 +209,8 @@ def compute_kpi(
         entry = phases.setdefault(
             span.name,
             {
-                "duration_ms": duration_us / US_PER_MS,
+                "duration_ms": d.ms(duration_us),
+                "share": duration_us / run.duration_us() if run.duration_us() > 0 else None,
                 "attempts": attempts,
                 "failed": 0,
                 "first_start_us": span.start_us,
@@ -215,20 +218,30 @@ def compute_kpi(
         )
         if span.outcome in d.UNSUCCESSFUL:
             entry["failed"] += 1
-    for entry in phases.values():
-        entry["share"] = entry["duration_ms"] / duration_ms if duration_ms > 0 else None
-    unattributed_ms = d.unattributed_us(run.duration_us(), covered) / US_PER_MS
+    unattributed_us = d.unattributed_us(run.duration_us(), covered)
 
     # -- llm calls ------------------------------------------------------------------------
     llm_rows = index.query(
         f"""SELECT model, provider, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens,
-                   input_includes_cache, latency_ms, estimated, cost_usd, worker, parent, {ts_us("ts")}
+                   input_includes_cache, latency_ms, estimated, cost_usd, worker, parent, {ts_us("ts")},
+                   {d.cache_write_1h_sql()}
             FROM llm_calls WHERE run = ? ORDER BY ts, id""",
         (run_id,),
     )
     models: dict[str, dict[str, Any]] = {}
     workers: dict[str, dict[str, Any]] = {}
-    tokens = {"input": 0, "output": 0, "cache_read": 0, "cache_write": 0, "estimated": 0, "total": 0}
+    tokens = dict.fromkeys(
+        (
+            "input_tokens",
+            "output_tokens",
+            "cache_read_tokens",
+            "cache_write_tokens",
+            "cache_write_1h_tokens",
+            "estimated_tokens",
+            "total_tokens",
+        ),
+        0,
+    )
     for (
         model,
         provider,
@@ -243,6 +256,7 @@ def compute_kpi(
         worker,
         parent,
         _ts,
+        c1h,
     ) in llm_rows:
         tin = d.uncached_input(inp, cread, cwrite, includes)
         m = models.setdefault(
@@ -250,8 +264,8 @@ def compute_kpi(
             {
                 "provider": provider or None,
                 "calls": 0,
-                "tokens_in": 0,
-                "tokens_out": 0,
+                "input_tokens": 0,
+                "output_tokens": 0,
                 "cache_read_tokens": 0,
                 "cache_write_tokens": 0,
                 "estimated_calls": 0,
@@ -261,34 +275,35 @@ def compute_kpi(
             },
         )
         m["calls"] += 1
-        m["tokens_in"] += tin
-        m["tokens_out"] += out
+        m["input_tokens"] += tin
+        m["output_tokens"] += out
         m["cache_read_tokens"] += cread
         m["cache_write_tokens"] += cwrite
         m["estimated_calls"] += 1 if estimated else 0
         if latency is not None:
             m["_latencies"].append(latency)
         phase = top_phase_of(parent) or NO_PHASE
-        bp = m["by_phase"].setdefault(phase, {"calls": 0, "tokens_in": 0, "tokens_out": 0})
+        bp = m["by_phase"].setdefault(phase, {"calls": 0, "input_tokens": 0, "output_tokens": 0})
         bp["calls"] += 1
-        bp["tokens_in"] += tin
-        bp["tokens_out"] += out
-        w = workers.setdefault(worker or "(main)", {"calls": 0, "tokens_in": 0, "tokens_out": 0, "models": {}})
+        bp["input_tokens"] += tin
+        bp["output_tokens"] += out
+        w = workers.setdefault(worker or "(main)", {"calls": 0, "input_tokens": 0, "output_tokens": 0, "models": {}})
         w["calls"] += 1
-        w["tokens_in"] += tin
-        w["tokens_out"] += out
+        w["input_tokens"] += tin
+        w["output_tokens"] += out
         w["models"][model] = w["models"].get(model, 0) + 1
         call_total = tin + out + cread + cwrite
-        tokens["input"] += tin
-        tokens["output"] += out
-        tokens["cache_read"] += cread
-        tokens["cache_write"] += cwrite
-        tokens["total"] += call_total
+        tokens["input_tokens"] += tin
+        tokens["output_tokens"] += out
+        tokens["cache_read_tokens"] += cread
+        tokens["cache_write_tokens"] += cwrite
+        tokens["cache_write_1h_tokens"] += c1h
+        tokens["total_tokens"] += call_total
         if estimated:
-            tokens["estimated"] += call_total
+            tokens["estimated_tokens"] += call_total
     for m in models.values():
         lat = m.pop("_latencies")
-        m["avg_latency_ms"] = sum(lat) / len(lat) if lat else None
+        m["avg_latency_ms"] = d.round_ms(sum(lat) / len(lat)) if lat else None
 
     # -- verification, checkpoints, TVc -------------------------------------------------------
     validations = index.query_dicts(
@@ -305,7 +320,6 @@ def compute_kpi(
         (run_id,),
     )
     # TVc is the index's (laptime.definitions); the checkpoint it stops at is the first at that time.
-    tvc_ms = tvc_us / US_PER_MS if tvc_us is not None else None
     verified_checkpoint = next(
         (c["commit"] for c in checkpoints if tvc_us is not None and c["at_us"] == run_start + tvc_us), None
     )
@@ -336,19 +350,19 @@ def compute_kpi(
     )
     for name, m in models.items():
         m["cost_usd"] = cost.by_model.get(name)
-    return {
+    data = {
         "run_id": run_id,
         "name": run.name,
         "runner": run.runner,
         "started_at": timestamp_from_us(run_start),
         "ended_at": timestamp_from_us(run.ended_us) if run.ended_us is not None else None,
-        "total_duration_ms": duration_ms,
+        "total_duration_ms": d.ms(run.duration_us()),
         "outcome": run.outcome(now_us, crashed_after_us),
         "error": run.error,
-        "tvc_ms": tvc_ms,
+        "tvc_ms": d.ms(tvc_us),
         "tvc_checkpoint": verified_checkpoint,
-        "unattributed_ms": unattributed_ms,
-        "downtime_ms": downtime_us / US_PER_MS,
+        "unattributed_ms": d.ms(unattributed_us),
+        "downtime_ms": d.ms(downtime_us),
         "phases": {
             name: {k: v for k, v in entry.items() if k != "first_start_us"}
             for name, entry in sorted(phases.items(), key=lambda kv: kv[1]["first_start_us"])
@@ -394,9 +408,10 @@ def compute_kpi(
             "avg_active": queue[4],
         },
     }
+    return msgspec.convert(data, RunKpi)
 
 
-def run_detail(index: Index, run: RunRow, kpi: dict[str, Any]) -> dict[str, Any]:
+def run_detail(index: Index, run: RunRow, kpi: RunKpi) -> RunDetail:
     """What ``report show`` adds to the KPIs: every span, validation and file."""
     spans = load_spans(index, run.run_id)
     run_end = run.end_us()
@@ -420,8 +435,8 @@ def run_detail(index: Index, run: RunRow, kpi: dict[str, Any]) -> dict[str, Any]
                     "name": span.name,
                     "started_at": timestamp_from_us(span.start_us),
                     "ended_at": timestamp_from_us(span.end_us) if span.end_us is not None else None,
-                    "duration_ms": (max(end, span.start_us) - span.start_us) / US_PER_MS,
-                    "outcome": span.outcome if span.end_us is not None else kpi["outcome"],
+                    "duration_ms": d.ms(d.span_duration_us(span.start_us, span.end_us, end)),
+                    "outcome": span.outcome if span.end_us is not None else kpi.outcome,
                     "error": span.error,
                     "attrs": span.attrs,
                 }
@@ -439,6 +454,7 @@ def run_detail(index: Index, run: RunRow, kpi: dict[str, Any]) -> dict[str, Any]
     )
     for v in validations:
         v["passed"] = bool(v["passed"])
+        v["duration_ms"] = None if v["duration_ms"] is None else d.round_ms(v["duration_ms"])
     files = index.query_dicts(
         """SELECT path, GROUP_CONCAT(DISTINCT change) AS change, SUM(lines_added) AS lines_added,
                   SUM(lines_removed) AS lines_removed
@@ -450,7 +466,14 @@ def run_detail(index: Index, run: RunRow, kpi: dict[str, Any]) -> dict[str, Any]
     )
     for c in checkpoints:
         c["verified"] = bool(c["verified"])
-    return {**kpi, "spans": ordered, "validations": validations, "files": files, "checkpoint_list": checkpoints}
+    data = {
+        **msgspec.to_builtins(kpi),
+        "spans": ordered,
+        "validations": validations,
+        "files": files,
+        "checkpoint_list": checkpoints,
+    }
+    return msgspec.convert(data, RunDetail)
 
 
 SHORT_ID_MIN = 12
@@ -486,7 +509,7 @@ def short_ids(index: Index, run_ids: Iterable[str], *, min_length: int = SHORT_I
 
 def run_summaries(
     index: Index, runs: list[RunRow], *, now_us: int, crashed_after_us: int, book: PriceBook | None = None
-) -> list[dict[str, Any]]:
+) -> list[RunListRow]:
     """The light per-run rows of ``report list``: no per-span work; cost by the cost engine."""
     from laptime.analysis.cost import RunCost, run_costs
     from laptime.pricing import PriceBook
@@ -510,20 +533,21 @@ def run_summaries(
     out = []
     for r in runs:
         calls, toks = totals.get(r.run_id, (0, 0))
+        cost = costs.get(r.run_id, no_calls)
         out.append(
-            {
-                "run_id": r.run_id,
-                "short_id": prefixes[r.run_id],
-                "name": r.name,
-                "runner": r.runner,
-                "started_at": timestamp_from_us(r.start_us()),
-                "ended_at": timestamp_from_us(r.ended_us) if r.ended_us is not None else None,
-                "total_duration_ms": r.duration_ms(),
-                "outcome": r.outcome(now_us, crashed_after_us),
-                "llm_calls": calls,
-                "tokens": toks,
-                "cost_usd": costs.get(r.run_id, no_calls).cost_usd,
-                "cost_source": costs.get(r.run_id, no_calls).source,
-            }
+            RunListRow(
+                run_id=r.run_id,
+                short_id=prefixes[r.run_id],
+                name=r.name,
+                runner=r.runner,
+                started_at=timestamp_from_us(r.start_us()),
+                ended_at=timestamp_from_us(r.ended_us) if r.ended_us is not None else None,
+                total_duration_ms=d.ms(r.duration_us()),
+                outcome=r.outcome(now_us, crashed_after_us),
+                llm_calls=calls,
+                total_tokens=toks,
+                cost_usd=cost.cost_usd,
+                cost_source=cost.source,  # type: ignore[arg-type]  # cost_source() returns one of CostSource
+            )
         )
     return out

@@ -92,7 +92,7 @@ def _stats(row: tuple[Any, ...]) -> dict[str, Any]:
     n, total, p50, p90, p95, low, high = row
     return {
         "n": n,
-        "total": total if n else 0.0,
+        "total": int(total) if n else 0,  # a sum of integer ms
         "avg": total / n if n else None,
         "p50": p50,
         "p90": p90,
@@ -243,12 +243,14 @@ def _selected(index: Index, sel: str, *, now_us: int, crashed_after_us: int) -> 
         f"SELECT {d.outcome_sql(now_us, crashed_after_us)}, COUNT(*) FROM runs r {where('r.run_id')} GROUP BY 1"
     ):
         outcomes[outcome] = outcomes.get(outcome, 0) + n
-    duration = f"{d.run_duration_sql('r')} / 1000.0"
+    # every statistic is over the runs' durations as each run shows them (integer ms)
+    duration = d.ms_sql(d.run_duration_sql("r"))
     durations = _stats(
         q(f"SELECT {_STATS_SQL.format(x='d')} FROM (SELECT {duration} AS d FROM runs r {where('r.run_id')})")[0]
     )
     tvc_n, tvc_p50, tvc_p90 = q(
-        f"SELECT COUNT(t), percentile(t, 50), percentile(t, 90) FROM (SELECT tvc_us / 1000.0 AS t FROM run_facts f "
+        f"SELECT COUNT(t), percentile(t, 50), percentile(t, 90) "
+        f"FROM (SELECT {d.ms_sql('tvc_us')} AS t FROM run_facts f "
         f"{where('f.run_id', 'f.tvc_us IS NOT NULL')})"
     )[0]
     p95_latency = {
@@ -262,7 +264,7 @@ def _selected(index: Index, sel: str, *, now_us: int, crashed_after_us: int) -> 
         (name, attempts, _stats(tuple(stats)))
         for name, attempts, _offset, *stats in q(
             f"""SELECT phase, SUM(attempts), AVG(start_offset_us), {_STATS_SQL.format(x="d")}
-                FROM (SELECT phase, attempts, start_offset_us, duration_us / 1000.0 AS d FROM run_phases p
+                FROM (SELECT phase, attempts, start_offset_us, {d.ms_sql("duration_us")} AS d FROM run_phases p
                       {where("p.run_id")})
                 GROUP BY phase ORDER BY 3, phase"""
         )
@@ -346,11 +348,11 @@ class _Ranked:
             self.params,
         )
         for i, (value,) in enumerate(rows):  # the next rank comes along for free
-            self._cache[rank + i] = value / 1000.0
+            self._cache[rank + i] = float(d.ms(value))
         return self._cache[rank]
 
-    def stats(self, total_us: int) -> dict[str, Any]:
-        """Like _stats over the values in ms; ``total_us`` is their exact sum."""
+    def stats(self, total_ms: int) -> dict[str, Any]:
+        """Like _stats over the values in integer ms; ``total_ms`` is their exact sum."""
         n = self.n
         if not n:
             return _stats((0, 0.0, None, None, None, None, None))
@@ -361,12 +363,12 @@ class _Ranked:
         return _stats(
             (
                 n,
-                total_us / 1000.0,
+                total_ms,
                 sqlite_percentile(n, 50, self),
                 sqlite_percentile(n, 90, self),
                 sqlite_percentile(n, 95, self),
-                low[0][0] / 1000.0,
-                high[0][0] / 1000.0,
+                d.ms(low[0][0]),
+                d.ms(high[0][0]),
             )
         )
 
@@ -374,13 +376,13 @@ class _Ranked:
 def _store_wide(index: Index, *, now_us: int, crashed_after_us: int) -> _Parts:
     q = index.query
     counts: dict[str, int] = {}
-    duration_us = tvc_n = with_retries = with_changes = rework = 0
-    for ended, outcome, n, d_us, n_tvc, retried, changed, either in q(
-        "SELECT ended, outcome, runs, duration_us, tvc_n, with_retries, with_changes, rework FROM agg_runs"
+    duration_ms = tvc_n = with_retries = with_changes = rework = 0
+    for ended, outcome, n, d_ms, n_tvc, retried, changed, either in q(
+        "SELECT ended, outcome, runs, duration_ms, tvc_n, with_retries, with_changes, rework FROM agg_runs"
     ):
         if ended:
             counts[outcome] = counts.get(outcome, 0) + n
-        duration_us += d_us
+        duration_ms += d_ms
         tvc_n += n_tvc
         with_retries += retried
         with_changes += changed
@@ -398,11 +400,11 @@ def _store_wide(index: Index, *, now_us: int, crashed_after_us: int) -> _Parts:
         outcomes[outcome] = outcomes.get(outcome, 0) + counts[outcome]
 
     run_duration = _Ranked(index, "duration", value=RUN_DURATION_US, source="runs WHERE true")
-    durations = run_duration.stats(duration_us)
+    durations = run_duration.stats(duration_ms)
     tvc = _Ranked(index, "tvc", value="tvc_us", source="run_facts WHERE tvc_us IS NOT NULL")
     tvc_stats = (tvc_n, sqlite_percentile(tvc.n, 50, tvc), sqlite_percentile(tvc.n, 90, tvc))
 
-    phase_rows = q("SELECT phase, runs, attempts, duration_us, start_offset_us FROM agg_phases")
+    phase_rows = q("SELECT phase, runs, attempts, duration_ms, start_offset_us FROM agg_phases")
     # AVG(start_offset_us) in SQLite: the exact integer sum, as a double, over the count.
     phase_rows.sort(key=lambda row: (float(row[4]) / float(row[1]), row[0]))
     phases = [

@@ -94,7 +94,10 @@ def json_option(func: F) -> F:
 
 
 def echo_json(data: Any) -> None:
-    click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+    """Print a result (a typed struct of laptime.analysis.results, or plain data) as JSON."""
+    import msgspec
+
+    click.echo(json.dumps(msgspec.to_builtins(data), indent=2, ensure_ascii=False, default=str))
 
 
 _RELATIVE = re.compile(r"^(\d+)\s*(m|min|h|d|w)$")

@@ -55,6 +55,7 @@ def compare(  # noqa: PLR0917 - click passes each option positionally
     """
     from laptime.analysis.compare import compare_kpis
     from laptime.analysis.kpi import compute_kpi, resolve_run
+    from laptime.analysis.results import to_builtins
     from laptime.pricing import PriceBook
     from laptime.report.compare_view import render
 
@@ -69,9 +70,14 @@ def compare(  # noqa: PLR0917 - click passes each option positionally
             row = resolve_run(index, given)
             kpi = compute_kpi(index, row, now_us=now, crashed_after_us=crashed, book=book)
             kpis.append(kpi)
-            costs.append((kpi["cost"]["by_model"], kpi["cost_usd"]))
+            costs.append((kpi.cost.by_model, kpi.cost_usd))
     result = compare_kpis(
-        kpis[0], kpis[1], a_costs=costs[0], b_costs=costs[1], threshold_pct=threshold_pct, min_seconds=min_seconds
+        to_builtins(kpis[0]),
+        to_builtins(kpis[1]),
+        a_costs=costs[0],
+        b_costs=costs[1],
+        threshold_pct=threshold_pct,
+        min_seconds=min_seconds,
     )
     if as_json:
         echo_json(result)

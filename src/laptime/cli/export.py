@@ -110,12 +110,14 @@ def kpi(ctx: click.Context, run: str | None, output: str | None) -> None:
     Example:
       laptime kpi 01a2b3 -o kpi.json
     """
+    import msgspec
+
     from laptime.cli.report import run_kpi
 
     data = run_kpi(ctx, run)
-    text = json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n"
+    text = json.dumps(msgspec.to_builtins(data), indent=2, ensure_ascii=False) + "\n"
     if output is None or output == "-":
         click.echo(text, nl=False)
         return
     _write(output, text)
-    click.echo(f"wrote the KPIs of run {data['run_id']} to {output}", err=True)
+    click.echo(f"wrote the KPIs of run {data.run_id} to {output}", err=True)

@@ -6,6 +6,7 @@ from typing import Any
 
 import click
 
+from laptime.analysis.results import RunKpi, RunList, to_builtins
 from laptime.cli import LazyGroup
 from laptime.cli._common import (
     config_of,
@@ -47,7 +48,7 @@ class ReportGroup(LazyGroup):
         formatter.write_usage(ctx.command_path, "[RUN] [--json] | COMMAND [ARGS]...")
 
 
-def run_kpi(ctx: click.Context, run: str | None, *, detail: bool = False) -> dict[str, Any]:
+def run_kpi(ctx: click.Context, run: str | None, *, detail: bool = False) -> RunKpi:
     """The KPIs of RUN (the latest when None), with ``report show``'s detail if asked.
 
     An unknown or ambiguous id is a usage error (exit code 2).
@@ -98,9 +99,10 @@ def scoreboard(ctx: click.Context, run: str | None, as_json: bool) -> None:
     if as_json:
         echo_json(kpi)
         return
-    for line in render(kpi):
+    kpi_data = to_builtins(kpi)
+    for line in render(kpi_data):
         click.echo(line)
-    bars = phase_bars(kpi)
+    bars = phase_bars(kpi_data)
     if bars:
         click.echo("")
         for line in bars:
@@ -139,12 +141,12 @@ def list_(  # noqa: PLR0917 - click passes each option positionally
         book = PriceBook.from_config(config_of(store))
         rows = run_summaries(index, runs, now_us=now, crashed_after_us=crashed, book=book)
     if as_json:
-        echo_json({"runs": rows})
+        echo_json(RunList(runs=rows))
         return
     if not rows:
         click.echo("no runs match")
         return
-    for line in run_list(rows):
+    for line in run_list([to_builtins(r) for r in rows]):
         click.echo(line)
 
 
@@ -166,5 +168,5 @@ def show(ctx: click.Context, run: str, as_json: bool) -> None:
     if as_json:
         echo_json(detail)
         return
-    for line in render(detail):
+    for line in render(to_builtins(detail)):
         click.echo(line)

@@ -60,6 +60,7 @@ def status(ctx: click.Context, with_report: bool, as_json: bool) -> None:
 
 def _last_run(ctx: click.Context) -> dict[str, Any] | None:
     from laptime.analysis.kpi import compute_kpi, list_runs, run_summaries
+    from laptime.analysis.results import to_builtins
     from laptime.analysis.trends import PREVIOUS_RUNS, run_trends
     from laptime.pricing import PriceBook
 
@@ -76,17 +77,17 @@ def _last_run(ctx: click.Context) -> dict[str, Any] | None:
         kpi = compute_kpi(index, latest, now_us=now, crashed_after_us=crashed, book=book)
         summaries = run_summaries(index, previous, now_us=now, crashed_after_us=crashed, book=book)
     last = {
-        "run_id": kpi["run_id"],
-        "name": kpi["name"],
-        "runner": kpi["runner"],
-        "started_at": kpi["started_at"],
-        "outcome": kpi["outcome"],
-        "total_duration_ms": kpi["total_duration_ms"],
-        "llm_calls": kpi["llm_calls"],
-        "tokens": kpi["tokens"],
-        "cost_usd": kpi["cost_usd"],
-        "cost_source": kpi["cost_source"],
-        "unpriced_calls": kpi["cost"]["unpriced_calls"],
+        "run_id": kpi.run_id,
+        "name": kpi.name,
+        "runner": kpi.runner,
+        "started_at": kpi.started_at,
+        "outcome": kpi.outcome,
+        "total_duration_ms": kpi.total_duration_ms,
+        "llm_calls": kpi.llm_calls,
+        "tokens": to_builtins(kpi.tokens),
+        "cost_usd": kpi.cost_usd,
+        "cost_source": kpi.cost_source,
+        "unpriced_calls": kpi.cost.unpriced_calls,
     }
-    last["trends"] = run_trends(last, summaries)
+    last["trends"] = run_trends(last, [to_builtins(s) for s in summaries])
     return last

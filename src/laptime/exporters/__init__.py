@@ -126,25 +126,25 @@ def run_rows(
     for run in runs:
         kpi = compute_kpi(index, run, now_us=now_us, crashed_after_us=crashed_after_us, book=book)
         phases = top_phases(load_spans(index, run.run_id), run.run_id)
-        by_calls = sorted(kpi["models"].items(), key=lambda kv: (-kv[1]["calls"], kv[0]))
+        by_calls = sorted(kpi.models.items(), key=lambda kv: (-kv[1].calls, kv[0]))
         provider = run.attrs.get("provider")
         model = run.attrs.get("model")
         yield {
             "run_id": run.run_id,
-            "timestamp": kpi["started_at"],
+            "timestamp": kpi.started_at,
             "task": run.name,
-            "status": kpi["outcome"],
+            "status": kpi.outcome,
             "iterations": count_iterations(run, phases),
-            "input_tokens": kpi["tokens"]["input"],
-            "output_tokens": kpi["tokens"]["output"],
-            "total_tokens": kpi["tokens"]["total"],
-            "cost_usd": _round(kpi["cost_usd"], COST_DIGITS),
-            "duration_seconds": _round(kpi["total_duration_ms"] / 1000, SECONDS_DIGITS),
-            "files_modified": kpi["changes"]["files_touched"],
-            "provider": str(provider) if provider else _joined([m["provider"] or "" for _, m in by_calls]),
+            "input_tokens": kpi.tokens.input_tokens,
+            "output_tokens": kpi.tokens.output_tokens,
+            "total_tokens": kpi.tokens.total_tokens,
+            "cost_usd": _round(kpi.cost_usd, COST_DIGITS),
+            "duration_seconds": _round(kpi.total_duration_ms / 1000, SECONDS_DIGITS),
+            "files_modified": kpi.changes.files_touched,
+            "provider": str(provider) if provider else _joined([m.provider or "" for _, m in by_calls]),
             "model": str(model) if model else _joined([name for name, _ in by_calls]),
-            "scope_violations": kpi["scope_violations"],
-            "validation_failures": kpi["verification"]["failed"],
+            "scope_violations": kpi.scope_violations,
+            "validation_failures": kpi.verification.failed,
         }
 
 

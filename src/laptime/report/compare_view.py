@@ -111,8 +111,8 @@ def render(cmp: dict[str, Any], *, color: bool = False) -> list[str]:
         [
             m["model"],
             _counts(m["calls"]),
-            _counts(m["tokens_in"]),
-            _counts(m["tokens_out"]),
+            _counts(m["input_tokens"]),
+            _counts(m["output_tokens"]),
             _counts(m["cost_usd"], usd),
         ]
         for m in llm["models"]
@@ -121,8 +121,8 @@ def render(cmp: dict[str, Any], *, color: bool = False) -> list[str]:
         [
             "all models",
             _counts(llm["calls"]),
-            _counts(llm["tokens_in"]),
-            _counts(llm["tokens_out"]),
+            _counts(llm["input_tokens"]),
+            _counts(llm["output_tokens"]),
             _counts(llm["cost_usd"], usd),
         ]
     )

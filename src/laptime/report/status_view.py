@@ -27,8 +27,9 @@ def render_report(last: dict[str, Any]) -> list[str]:
         ),
         f"outcome    {last['outcome']} in {duration(last['total_duration_ms'])}",
         (
-            f"llm        {last['llm_calls']} calls · {count(tok['input'])} in · {count(tok['output'])} out"
-            f" · {count(tok['total'])} tokens in all"
+            f"llm        {last['llm_calls']} calls · {count(tok['input_tokens'])} in"
+            f" · {count(tok['output_tokens'])} out"
+            f" · {count(tok['total_tokens'])} tokens in all"
         ),
         f"cost       {usd(last['cost_usd'])}{unpriced}",
     ]

@@ -40,13 +40,18 @@ def scoreboard(kpi: dict[str, Any]) -> list[str]:
     lines.append("phases        " + (" · ".join(phase_parts) or "(none)") + unattributed)
 
     tok = kpi["tokens"]
-    est = f" ({percent(tok['estimated'] / tok['total'])} estimated)" if tok["total"] and tok["estimated"] else ""
+    est = (
+        f" ({percent(tok['estimated_tokens'] / tok['total_tokens'])} estimated)"
+        if tok["total_tokens"] and tok["estimated_tokens"]
+        else ""
+    )
     lines.append(
-        f"llm           {plural(kpi['llm_calls'], 'call')} · {count(tok['input'])} in · {count(tok['output'])} out"
-        f" · cache {count(tok['cache_read'])} read / {count(tok['cache_write'])} write{est}"
+        f"llm           {plural(kpi['llm_calls'], 'call')} · {count(tok['input_tokens'])} in"
+        f" · {count(tok['output_tokens'])} out"
+        f" · cache {count(tok['cache_read_tokens'])} read / {count(tok['cache_write_tokens'])} write{est}"
     )
     model_parts = [
-        f"{name} {m['calls']} ({count(m['tokens_in'])}/{count(m['tokens_out'])})"
+        f"{name} {m['calls']} ({count(m['input_tokens'])}/{count(m['output_tokens'])})"
         for name, m in sorted(kpi["models"].items(), key=lambda kv: -kv[1]["calls"])
     ]
     lines.append("by model      " + (" · ".join(model_parts) or "-"))
@@ -147,8 +152,8 @@ def show(detail: dict[str, Any]) -> list[str]:
             [
                 name,
                 str(m["calls"]),
-                count(m["tokens_in"]),
-                count(m["tokens_out"]),
+                count(m["input_tokens"]),
+                count(m["output_tokens"]),
                 count(m["cache_read_tokens"]),
                 count(m["cache_write_tokens"]),
                 duration(m["avg_latency_ms"]),
@@ -168,7 +173,7 @@ def show(detail: dict[str, Any]) -> list[str]:
     rows = []
     for name, m in sorted(detail["models"].items()):
         for phase, p in m["by_phase"].items():
-            rows.append([phase, name, str(p["calls"]), count(p["tokens_in"]), count(p["tokens_out"])])
+            rows.append([phase, name, str(p["calls"]), count(p["input_tokens"]), count(p["output_tokens"])])
     rows.sort()
     out += table(["phase", "model", "calls", "in", "out"], rows, "llrrr")
 
@@ -204,7 +209,7 @@ def run_list(rows: list[dict[str, Any]]) -> list[str]:
             duration(r["total_duration_ms"]),
             r["outcome"],
             str(r["llm_calls"]),
-            count(r["tokens"]),
+            count(r["total_tokens"]),
             usd(r["cost_usd"]) if r["cost_usd"] is not None else "unpriced",
             (r["name"] or "")[:48],
             r["runner"] or "",

@@ -1,0 +1,217 @@
+"""The typed results of laptime's analysis, in one JSON vocabulary (DESIGN.md).
+
+Every command's ``--json`` is ``msgspec.json.encode`` of one of these structs, and its
+JSON Schema (shipped in ``laptime/schema/output/``, documented in ``docs/output.md``) is
+``msgspec.json.schema`` of the same struct, so output and schema cannot drift apart.
+
+The vocabulary: ``run_id``; ``started_at`` / ``ended_at`` (canonical ISO UTC); integer
+``*_ms`` durations; ``input_tokens`` (uncached), ``output_tokens``, ``cache_read_tokens``,
+``cache_write_tokens`` (``cache_write_1h_tokens``: the part of them kept an hour);
+``cost_usd`` (null when unpriced) with ``cost_source`` (reported, priced or unpriced). A
+list always comes inside an object (``{"runs": [...]}``).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import msgspec
+
+CostSource = Literal["reported", "priced", "unpriced"]
+
+
+class _Result(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """Base of every result: keyword-only fields, and no field that the struct does not name."""
+
+
+# -- one run -----------------------------------------------------------------------------------------
+
+
+class Tokens(_Result):
+    input_tokens: int  # uncached input (Anthropic's meaning)
+    output_tokens: int
+    cache_read_tokens: int
+    cache_write_tokens: int  # every cache write
+    cache_write_1h_tokens: int  # the part of cache_write_tokens kept for an hour
+    estimated_tokens: int  # the part of total_tokens that was estimated, not reported
+    total_tokens: int  # input + output + cache read + cache write
+
+
+class PhaseKpi(_Result):
+    duration_ms: int  # summed over the phase's attempts
+    attempts: int
+    failed: int  # attempts that did not complete
+    share: float | None  # of the run's duration
+
+
+class PhaseUsage(_Result):
+    calls: int
+    input_tokens: int
+    output_tokens: int
+
+
+class ModelKpi(_Result):
+    provider: str | None
+    calls: int
+    input_tokens: int
+    output_tokens: int
+    cache_read_tokens: int
+    cache_write_tokens: int
+    estimated_calls: int
+    avg_latency_ms: int | None
+    cost_usd: float | None
+    by_phase: dict[str, PhaseUsage]
+
+
+class WorkerKpi(_Result):
+    calls: int
+    input_tokens: int
+    output_tokens: int
+    models: dict[str, int]  # calls per model
+
+
+class CostBreakdown(_Result):
+    reported_usd: float  # the part the sources reported
+    estimated_usd: float  # the part priced from estimated token counts
+    unpriced_calls: int
+    unpriced_models: list[str]
+    by_model: dict[str, float | None]
+    by_phase: dict[str, float | None]
+
+
+class Verification(_Result):
+    commands_run: int
+    passed: int
+    failed: int
+    retries: int
+    tiers_executed: list[str]
+
+
+class Changes(_Result):
+    files_touched: int
+    lines_added: int
+    lines_removed: int
+    created: int
+    modified: int
+    deleted: int
+
+
+class Milestones(_Result):
+    planned: int
+    completed: int
+
+
+class Queue(_Result):
+    samples: int
+    max_ready: int | None
+    max_active: int | None
+    max_waiting: int | None
+    avg_active: float | None
+
+
+class RunKpi(_Result):
+    """One run's KPIs: ``laptime report RUN --json`` and ``laptime kpi RUN``."""
+
+    run_id: str
+    name: str | None
+    runner: str | None
+    started_at: str
+    ended_at: str | None
+    total_duration_ms: int
+    outcome: str
+    error: str | None
+    tvc_ms: int | None
+    tvc_checkpoint: str | None
+    unattributed_ms: int
+    downtime_ms: int
+    phases: dict[str, PhaseKpi]
+    models: dict[str, ModelKpi]
+    workers: dict[str, WorkerKpi]
+    tokens: Tokens
+    cost_usd: float | None
+    cost_source: CostSource
+    cost: CostBreakdown
+    llm_calls: int
+    verification: Verification
+    changes: Changes
+    milestones: Milestones
+    checkpoints: int
+    scope_violations: int
+    errors: int
+    queue: Queue
+
+
+class SpanDetail(_Result):
+    span_id: str
+    parent_id: str | None
+    depth: int
+    kind: str
+    name: str
+    started_at: str
+    ended_at: str | None
+    duration_ms: int
+    outcome: str
+    error: str | None
+    attrs: dict[str, Any]
+
+
+class ValidationDetail(_Result):
+    at: str
+    command: str
+    passed: bool
+    exit_code: int | None
+    duration_ms: int | None
+    tier: str | None
+
+
+class FileDetail(_Result):
+    path: str
+    change: str | None
+    lines_added: int | None
+    lines_removed: int | None
+
+
+class CheckpointDetail(_Result):
+    at: str
+    commit: str | None
+    verified: bool
+
+
+class RunDetail(RunKpi):
+    """``laptime report show RUN --json``: the KPIs and every span, validation, file, checkpoint."""
+
+    spans: list[SpanDetail]
+    validations: list[ValidationDetail]
+    files: list[FileDetail]
+    checkpoint_list: list[CheckpointDetail]
+
+
+class RunListRow(_Result):
+    run_id: str
+    short_id: str  # the shortest prefix (12 characters or more) no other stored run's id starts with
+    name: str | None
+    runner: str | None
+    started_at: str
+    ended_at: str | None
+    total_duration_ms: int
+    outcome: str
+    llm_calls: int
+    total_tokens: int
+    cost_usd: float | None
+    cost_source: CostSource
+
+
+class RunList(_Result):
+    """``laptime report list --json``."""
+
+    runs: list[RunListRow]
+
+
+def to_builtins(result: msgspec.Struct) -> Any:
+    """A result as plain dicts and lists (what the terminal views format)."""
+    return msgspec.to_builtins(result)
+
+
+def encode(result: msgspec.Struct) -> str:
+    """A result as pretty-printed JSON: what ``--json`` prints."""
+    return msgspec.json.format(msgspec.json.encode(result), indent=2).decode()
