@@ -31,6 +31,7 @@ from helpers import FIXED_RUN_ID, HAIKU, SONNET, T0, invoke, invoke_json, make_r
 from laptime import SimulatedClock
 from laptime.analysis.compare import compare_kpis, is_slower
 from laptime.report.compare_view import render
+from laptime.report.style import Style
 
 if TYPE_CHECKING:
     from laptime.store import Store
@@ -92,13 +93,13 @@ B  b20000000000 · fix-login · started 2026-01-06 09:00:00Z · failed in 9m 10s
 
 B took 4m 10s longer than A: implement +3m 55s (94% of the difference), verify +20.0s; llm calls +6, cost +$0.01
 
-phase                A       B    delta  change  attempts
---------------  ------  ------  -------  ------  --------  -
-plan            1m 00s  1m 00s      0ms     +0%  1
-implement       2m 30s  6m 25s  +3m 55s   +157%  2         ▲
-verify           50.0s  1m 10s   +20.0s    +40%  2         ▲
-(unattributed)   40.0s   35.0s    -5.0s    -12%
-total           5m 00s  9m 10s  +4m 10s    +83%
+phase              A       B    delta  change  attempts
+------------  ------  ------  -------  ------  --------  -
+plan          1m 00s  1m 00s      0ms     +0%  1
+implement     2m 30s  6m 25s  +3m 55s   +157%  2         ▲
+verify         50.0s  1m 10s   +20.0s    +40%  2         ▲
+unattributed   40.0s   35.0s    -5.0s    -12%
+total         5m 00s  9m 10s  +4m 10s    +83%
 ▲ slower by at least 10% and 1s
 
 LLM by model
@@ -202,7 +203,7 @@ def test_slower_rows_are_coloured_only_when_asked(two_runs: Store) -> None:
     data = invoke_json(two_runs.root, "compare", FIXED_RUN_ID, B_RUN_ID)
     plain = render(data)
     assert not any("\x1b[" in line for line in plain)
-    coloured = render(data, color=True)
+    coloured = render(data, Style(color=True))
     red = [line for line in coloured if line.startswith("\x1b[31;1m")]
     assert len(red) == 2
     assert red[0].startswith("\x1b[31;1mimplement")
