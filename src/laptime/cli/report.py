@@ -17,6 +17,7 @@ from laptime.cli._common import (
     open_index,
     parse_when,
     store_of,
+    style_of,
 )
 from laptime.events import OUTCOMES
 
@@ -102,9 +103,10 @@ def scoreboard(ctx: click.Context, run: str | None, as_json: bool) -> None:
     if as_json:
         echo_json(kpi)
         return
-    for line in render(kpi):
+    style = style_of(ctx)
+    for line in render(kpi, style):
         click.echo(line)
-    bars = phase_bars(kpi)
+    bars = phase_bars(kpi, style)
     if bars:
         click.echo("")
         for line in bars:
@@ -148,7 +150,7 @@ def list_(  # noqa: PLR0917 - click passes each option positionally
     if not rows:
         click.echo("no runs match")
         return
-    for line in run_list(rows):
+    for line in run_list(rows, style_of(ctx)):
         click.echo(line)
 
 
@@ -170,5 +172,5 @@ def show(ctx: click.Context, run: str, as_json: bool) -> None:
     if as_json:
         echo_json(detail)
         return
-    for line in render(detail):
+    for line in render(detail, style_of(ctx)):
         click.echo(line)

@@ -6,7 +6,16 @@ from typing import Any
 
 import click
 
-from laptime.cli._common import config_of, crashed_after_us, echo_json, json_option, now_us, open_index, store_of
+from laptime.cli._common import (
+    config_of,
+    crashed_after_us,
+    echo_json,
+    json_option,
+    now_us,
+    open_index,
+    store_of,
+    style_of,
+)
 
 # How many runs before the latest are read to find the previous finished ones.
 _LOOKBACK = 64
@@ -50,7 +59,7 @@ def status(ctx: click.Context, with_report: bool, as_json: bool) -> None:
         else:
             from laptime.report.status_view import render_report
 
-            text += render_report(last)
+            text += render_report(last, style_of(ctx))
     if as_json:
         echo_json(data)
         return
