@@ -84,13 +84,13 @@ def pricing(ctx: click.Context, as_json: bool) -> None:
         for r in rows
     ]
     headers = ["model", "provider", "calls", "reported", "input", "output", "cache read", "cache write", "source"]
-    width = style_of(ctx).width
-    for line in table(headers, body, "llrrrrrrl", width=width):
+    style = style_of(ctx)
+    for line in table(headers, body, "llrrrrrrl", width=style.width):
         click.echo(line)
-    click.echo("prices: USD per million tokens, in effect at each model's last call")
+    click.echo(style.fit("prices: USD per million tokens, in effect at each model's last call"))
     notes = sorted({r["note"] for r in rows if r["note"]})
     for note in notes:
-        click.echo(f"note: {note}")
+        click.echo(style.fit(f"note: {note}"))
 
 
 def _day(at_us: int) -> str:

@@ -76,6 +76,10 @@ def report() -> None:
     With no command, or with a run id, prints the 10-line KPI scoreboard of the latest
     run, or of the given one (a unique prefix of its id is enough).
 
+    On a terminal, outcomes are coloured (not with NO_COLOR or `laptime --no-color`)
+    and lines and tables fit its width (COLUMNS), long cells ending in …; piped
+    output has no colour and is never cut.
+
     \b
     Examples:
       laptime report                  the latest run

@@ -34,6 +34,8 @@ def status(ctx: click.Context, with_report: bool, as_json: bool) -> None:
     ↑ more than 5% above the mean, ↓ more than 5% below, → within ±5% (success: the
     run counts 100% if completed, else 0%, against the previous runs' success rate,
     in percentage points). Without --report the output is the same as it always was.
+    On a terminal the arrows are green for better and red for worse (not with
+    NO_COLOR or --no-color), and lines are cut with … to its width.
 
     \b
     Examples:
@@ -63,8 +65,9 @@ def status(ctx: click.Context, with_report: bool, as_json: bool) -> None:
     if as_json:
         echo_json(data)
         return
+    style = style_of(ctx)
     for line in text:
-        click.echo(line)
+        click.echo(style.fit(line))
 
 
 def _last_run(ctx: click.Context) -> dict[str, Any] | None:
