@@ -262,3 +262,40 @@ def test_unknown_or_ambiguous_run_is_a_usage_error(two_runs: Store) -> None:
     result = invoke(two_runs.root, "compare", "f1xed", B_RUN_ID)
     assert result.exit_code == 2
     assert "matches several runs" in result.output
+
+
+def test_exact_counts_are_in_full_and_tokens_abbreviated() -> None:
+    def kpi(run_id: str, calls: int, lines: int, tokens: int) -> dict[str, object]:
+        return {
+            "run_id": run_id,
+            "name": None,
+            "started_at": "2026-01-05T09:00:00.000000Z",
+            "outcome": "completed",
+            "total_duration_ms": 1000.0,
+            "tvc_ms": None,
+            "unattributed_ms": 1000.0,
+            "phases": {},
+            "models": {
+                "m": {
+                    "calls": calls,
+                    "tokens_in": tokens,
+                    "tokens_out": 0,
+                    "cache_read_tokens": 0,
+                    "cache_write_tokens": 0,
+                }
+            },
+            "tokens": {"input": tokens, "output": 0, "cache_read": 0, "cache_write": 0, "total": tokens},
+            "llm_calls": calls,
+            "verification": {"commands_run": 0, "passed": 0, "failed": 0, "retries": 0, "tiers_executed": []},
+            "changes": {"files_touched": 1, "lines_added": lines, "lines_removed": 0},
+            "scope_violations": 0,
+            "milestones": {"planned": 0, "completed": 0},
+        }
+
+    cmp = compare_kpis(kpi("a", 1200, 1500, 2_000_000), kpi("b", 3400, 4000, 3_500_000))
+    lines = render(cmp)
+    models = next(line for line in lines if line.startswith("all models"))
+    assert "1,200 → 3,400 (+2,200)" in models
+    assert "2.00M → 3.50M (+1.50M)" in models  # tokens stay abbreviated
+    changes = next(line for line in lines if line.startswith("changes"))
+    assert changes == "changes       files 1 · lines added 1,500 → 4,000 (+2,500) · lines removed 0"

@@ -7,7 +7,7 @@ from typing import Any
 
 from laptime.analysis.compare import UNATTRIBUTED as UNATTRIBUTED_KEY
 from laptime.analysis.compare import signed_count, signed_duration, signed_usd
-from laptime.report.format import UNATTRIBUTED, count, duration, table, timestamp, usd
+from laptime.report.format import UNATTRIBUTED, count, duration, integer, table, timestamp, usd
 from laptime.report.style import PLAIN, Style
 
 SLOWER = "▲"
@@ -33,14 +33,23 @@ def _faster(row: dict[str, Any], threshold: dict[str, Any]) -> bool:
     )
 
 
-def _counts(t: dict[str, Any], fmt: Callable[[Any], str] = count) -> str:
-    """``4 → 6 (+2)``, or ``4`` when nothing changed."""
+def _counts(t: dict[str, Any], fmt: Callable[[Any], str] = integer) -> str:
+    """``4 → 6 (+2)``, or ``4`` when nothing changed.
+
+    Exact counts (calls, runs, files, lines) in full with separators, as the scoreboard
+    shows them; tokens abbreviated (``fmt=count``), as every view shows them.
+    """
     a, b, d = t["a"], t["b"], t["delta"]
     if d == 0:
         return fmt(a)
     if d is None:
         return f"{fmt(a)} → {fmt(b)}"
-    sign = signed_usd(d) if fmt is usd else signed_count(d) if abs(d) < 1000 else _signed_compact(d)
+    if fmt is usd:
+        sign = signed_usd(d)
+    elif fmt is count and abs(d) >= 1000:  # where count() starts abbreviating
+        sign = _signed_compact(d)
+    else:
+        sign = signed_count(d)
     return f"{fmt(a)} → {fmt(b)} ({sign})"
 
 
@@ -127,8 +136,8 @@ def render(cmp: dict[str, Any], style: Style = PLAIN) -> list[str]:
         [
             m["model"],
             _counts(m["calls"]),
-            _counts(m["tokens_in"]),
-            _counts(m["tokens_out"]),
+            _counts(m["tokens_in"], count),
+            _counts(m["tokens_out"], count),
             _counts(m["cost_usd"], usd),
         ]
         for m in llm["models"]
@@ -137,8 +146,8 @@ def render(cmp: dict[str, Any], style: Style = PLAIN) -> list[str]:
         [
             "all models",
             _counts(llm["calls"]),
-            _counts(llm["tokens_in"]),
-            _counts(llm["tokens_out"]),
+            _counts(llm["tokens_in"], count),
+            _counts(llm["tokens_out"], count),
             _counts(llm["cost_usd"], usd),
         ]
     )

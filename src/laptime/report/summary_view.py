@@ -25,10 +25,10 @@ def summary_lines(s: dict[str, Any], style: Style = PLAIN) -> list[str]:
     d = s["duration_ms"]
     out.append(
         f"duration      avg {duration(d['avg'])} · p50 {duration(d['p50'])} · p90 {duration(d['p90'])}"
-        f" · p95 {duration(d['p95'])} (n={d['n']})"
+        f" · p95 {duration(d['p95'])} (n={integer(d['n'])})"
     )
     t = s["tvc_ms"]
-    out.append(f"TVc           p50 {duration(t['p50'])} · p90 {duration(t['p90'])} (n={t['n']})")
+    out.append(f"TVc           p50 {duration(t['p50'])} · p90 {duration(t['p90'])} (n={integer(t['n'])})")
     tok = s["tokens"]
     out.append(
         f"tokens        {count(tok['total'])} · {count(tok['input'])} in · {count(tok['output'])} out"
