@@ -31,6 +31,7 @@ from helpers import FIXED_RUN_ID, HAIKU, SONNET, T0, invoke, invoke_json, make_r
 from laptime import SimulatedClock
 from laptime.analysis.compare import compare_kpis, is_slower
 from laptime.report.compare_view import render
+from laptime.report.style import Style
 
 if TYPE_CHECKING:
     from laptime.store import Store
@@ -92,13 +93,13 @@ B  b20000000000 · fix-login · started 2026-01-06 09:00:00Z · failed in 9m 10s
 
 B took 4m 10s longer than A: implement +3m 55s (94% of the difference), verify +20.0s; llm calls +6, cost +$0.01
 
-phase                A       B    delta  change  attempts
---------------  ------  ------  -------  ------  --------  -
-plan            1m 00s  1m 00s      0ms     +0%  1
-implement       2m 30s  6m 25s  +3m 55s   +157%  2         ▲
-verify           50.0s  1m 10s   +20.0s    +40%  2         ▲
-(unattributed)   40.0s   35.0s    -5.0s    -12%
-total           5m 00s  9m 10s  +4m 10s    +83%
+phase              A       B    delta  change  attempts
+------------  ------  ------  -------  ------  --------  -
+plan          1m 00s  1m 00s      0ms     +0%  1
+implement     2m 30s  6m 25s  +3m 55s   +157%  2         ▲
+verify         50.0s  1m 10s   +20.0s    +40%  2         ▲
+unattributed   40.0s   35.0s    -5.0s    -12%
+total         5m 00s  9m 10s  +4m 10s    +83%
 ▲ slower by at least 10% and 1s
 
 LLM by model
@@ -202,7 +203,7 @@ def test_slower_rows_are_coloured_only_when_asked(two_runs: Store) -> None:
     data = invoke_json(two_runs.root, "compare", FIXED_RUN_ID, B_RUN_ID)
     plain = render(data)
     assert not any("\x1b[" in line for line in plain)
-    coloured = render(data, color=True)
+    coloured = render(data, Style(color=True))
     red = [line for line in coloured if line.startswith("\x1b[31;1m")]
     assert len(red) == 2
     assert red[0].startswith("\x1b[31;1mimplement")
@@ -267,3 +268,46 @@ def test_unknown_or_ambiguous_run_is_a_usage_error(two_runs: Store) -> None:
     result = invoke(two_runs.root, "compare", "f1xed", B_RUN_ID)
     assert result.exit_code == 2
     assert "matches several runs" in result.output
+
+
+def test_exact_counts_are_in_full_and_tokens_abbreviated() -> None:
+    def kpi(run_id: str, calls: int, lines: int, tokens: int) -> dict[str, object]:
+        return {
+            "run_id": run_id,
+            "name": None,
+            "started_at": "2026-01-05T09:00:00.000000Z",
+            "outcome": "completed",
+            "total_duration_ms": 1000.0,
+            "tvc_ms": None,
+            "unattributed_ms": 1000.0,
+            "phases": {},
+            "models": {
+                "m": {
+                    "calls": calls,
+                    "input_tokens": tokens,
+                    "output_tokens": 0,
+                    "cache_read_tokens": 0,
+                    "cache_write_tokens": 0,
+                }
+            },
+            "tokens": {
+                "input_tokens": tokens,
+                "output_tokens": 0,
+                "cache_read_tokens": 0,
+                "cache_write_tokens": 0,
+                "total_tokens": tokens,
+            },
+            "llm_calls": calls,
+            "verification": {"commands_run": 0, "passed": 0, "failed": 0, "retries": 0, "tiers_executed": []},
+            "changes": {"files_touched": 1, "lines_added": lines, "lines_removed": 0},
+            "scope_violations": 0,
+            "milestones": {"planned": 0, "completed": 0},
+        }
+
+    cmp = compare_kpis(kpi("a", 1200, 1500, 2_000_000), kpi("b", 3400, 4000, 3_500_000))
+    lines = render(cmp)
+    models = next(line for line in lines if line.startswith("all models"))
+    assert "1,200 → 3,400 (+2,200)" in models
+    assert "2.00M → 3.50M (+1.50M)" in models  # tokens stay abbreviated
+    changes = next(line for line in lines if line.startswith("changes"))
+    assert changes == "changes       files 1 · lines added 1,500 → 4,000 (+2,500) · lines removed 0"

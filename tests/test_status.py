@@ -62,7 +62,7 @@ REPORT = """\
 Last run
 run        last · fix-login · pipeline · started 2026-01-05 15:00:00Z
 outcome    completed in 1m 30s
-llm        1 calls · 100 in · 10 out · 110 tokens in all
+llm        1 call · 100 in · 10 out · 110 tokens in all
 cost       $0.0004
 trends     vs the mean of the previous 5 runs (↑ / ↓ beyond ±5%, → within; at most 5 runs)
                last  trend   previous

@@ -196,11 +196,11 @@ def test_summary_text_view(store: Store) -> None:
     ]
     start = lines.index("Average phase distribution")
     assert lines[start + 1 : start + 6] == [
-        "plan              ███░░░░░░░░░░░░░░░░░░░░░  12%",
-        "work              █████████░░░░░░░░░░░░░░░  38%",
-        "implement         ███████▌░░░░░░░░░░░░░░░░  31%",
-        "verify            ██▌░░░░░░░░░░░░░░░░░░░░░  10%",
-        "(outside phases)  ██░░░░░░░░░░░░░░░░░░░░░░   8%",
+        "plan          ███░░░░░░░░░░░░░░░░░░░░░  12%",
+        "work          █████████░░░░░░░░░░░░░░░  38%",
+        "implement     ███████▌░░░░░░░░░░░░░░░░  31%",
+        "verify        ██▌░░░░░░░░░░░░░░░░░░░░░  10%",
+        "unattributed  ██░░░░░░░░░░░░░░░░░░░░░░   8%",
     ]
     assert "Top 3 most expensive tasks" in lines
     assert "Top 2 most modified files" in lines

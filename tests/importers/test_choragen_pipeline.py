@@ -133,8 +133,8 @@ def test_text_output_with_a_window(imported: Store) -> None:
         "Requests",
         "  closed            1 of 1",
         "Tokens by model",
-        "  claude-sonnet-4-5  in 1.0k · out 200 · 1 calls",
-        "  gpt-4o             in 500 · out 100 · 1 calls",
+        "  claude-sonnet-4-5  in 1.0k · out 200 · 1 call",
+        "  gpt-4o             in 500 · out 100 · 1 call",
     ]
 
 

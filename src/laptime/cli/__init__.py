@@ -47,8 +47,8 @@ _SUMMARIES: dict[str, str] = {
     "compare": (
         "Two runs side by side: per phase the duration, attempts, delta and % change; LLM calls, tokens "
         "and cost per model; verification and outcome; and one line saying where the time went. Deltas "
-        "are B minus A. A and B are run ids or unique prefixes. Slower phases are marked ▲ (and red when"
-        " stdout is a terminal, unless NO_COLOR is set)."
+        "are B minus A. A and B are run ids or unique prefixes. Slower phases are marked ▲ (and red on a "
+        "terminal, faster ones' delta green, unless NO_COLOR or --no-color)."
     ),
     "status": (
         "The store's health: where it is, its segments, events, runs, bad lines, and whether the index "
@@ -169,9 +169,14 @@ class RootGroup(LazyGroup):
     envvar="LAPTIME_HOME",
     help="The store folder. Default: the nearest .laptime/ above the working directory.",
 )
+@click.option(
+    "--no-color",
+    is_flag=True,
+    help="No colour in text output (also: NO_COLOR set to anything; never when piped).",
+)
 @click.version_option(package_name="laptime", prog_name="laptime")
 @click.pass_context
-def cli(ctx: click.Context, home: str | None) -> None:
+def cli(ctx: click.Context, home: str | None, no_color: bool) -> None:
     """laptime: where your AI coding-agent runs spend time and money.
 
     \b
@@ -181,8 +186,11 @@ def cli(ctx: click.Context, home: str | None) -> None:
       laptime report list --since 7d    recent runs
       laptime report show 01a2          everything about one run (id prefix is enough)
       laptime doctor                    the log's and the index's health
+
+    On a terminal, outcomes and changes are coloured and tables fit its width (long
+    cells end in …); piped output has no colour and no cut.
     """
-    ctx.obj = Obj(home=home)
+    ctx.obj = Obj(home=home, no_color=no_color)
 
 
 def main() -> None:

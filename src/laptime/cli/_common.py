@@ -18,6 +18,7 @@ from laptime.errors import UsageError
 if TYPE_CHECKING:
     from laptime.config import Config
     from laptime.index import Index
+    from laptime.report.style import Style
     from laptime.store import Store
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -30,10 +31,19 @@ class Obj:
     """The context object: options of the top-level group."""
 
     home: str | None = None
+    no_color: bool = False
 
 
 # Bad input from the user (unknown run, bad config, bad date): exit code 2, by the root group.
 UsageProblem = UsageError
+
+
+def style_of(ctx: click.Context) -> Style:
+    """Colour and width for text output: one decision for every command (report/style.py)."""
+    from laptime.report.style import terminal_style
+
+    obj = ctx.find_object(Obj)
+    return terminal_style(no_color=bool(obj and obj.no_color))
 
 
 def store_of(ctx: click.Context) -> Store:

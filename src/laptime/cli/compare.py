@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import sys
-
 import click
 
 from laptime.cli._common import (
@@ -15,6 +12,7 @@ from laptime.cli._common import (
     now_us,
     open_index,
     store_of,
+    style_of,
 )
 
 
@@ -46,7 +44,8 @@ def compare(  # noqa: PLR0917 - click passes each option positionally
     """Two runs side by side: per phase the duration, attempts, delta and % change; LLM
     calls, tokens and cost per model; verification and outcome; and one line saying
     where the time went. Deltas are B minus A. A and B are run ids or unique prefixes.
-    Slower phases are marked ▲ (and red when stdout is a terminal, unless NO_COLOR is set).
+    Slower phases are marked ▲ (and red on a terminal, faster ones' delta green, unless
+    NO_COLOR or --no-color).
 
     \b
     Example:
@@ -82,6 +81,5 @@ def compare(  # noqa: PLR0917 - click passes each option positionally
     if as_json:
         echo_json(result)
         return
-    color = sys.stdout.isatty() and not os.environ.get("NO_COLOR")  # https://no-color.org
-    for line in render(result, color=color):
+    for line in render(result, style_of(ctx)):
         click.echo(line)

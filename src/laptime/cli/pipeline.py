@@ -70,7 +70,7 @@ def pipeline(  # noqa: PLR0917 - click passes one positional parameter per optio
 
 
 def render(data: dict[str, Any]) -> list[str]:
-    from laptime.report.format import count, duration, percent
+    from laptime.report.format import count, duration, percent, plural
 
     tasks, quality, chains = data["tasks"], data["quality"], data["chains"]
     cycle = tasks["cycle_time_ms"]
@@ -101,7 +101,7 @@ def render(data: dict[str, Any]) -> list[str]:
         width = max(len(m["model"]) for m in tokens["by_model"])
         lines.extend(
             f"  {m['model'].ljust(width)}  in {count(m['input_tokens'])} · out {count(m['output_tokens'])}"
-            f" · {m['calls']} calls"
+            f" · {plural(m['calls'], 'call')}"
             for m in tokens["by_model"]
         )
     return lines

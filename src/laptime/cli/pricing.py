@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from laptime.cli._common import config_of, echo_json, json_option, open_index, store_of
+from laptime.cli._common import config_of, echo_json, json_option, open_index, store_of, style_of
 
 
 def _per_1m(value: float | None) -> str:
@@ -67,14 +67,14 @@ def pricing(ctx: click.Context, as_json: bool) -> None:
     if not rows:
         click.echo("no LLM calls recorded yet")
         return
-    from laptime.report.format import table
+    from laptime.report.format import integer, table
 
     body = [
         [
             r["model"],
             r["provider"] or "-",
-            str(r["calls"]),
-            str(r["reported_cost_calls"]),
+            integer(r["calls"]),
+            integer(r["reported_cost_calls"]),
             _per_1m(r["input_per_1m"]),
             _per_1m(r["output_per_1m"]),
             _per_1m(r["cache_read_per_1m"]),
@@ -84,12 +84,13 @@ def pricing(ctx: click.Context, as_json: bool) -> None:
         for r in rows
     ]
     headers = ["model", "provider", "calls", "reported", "input", "output", "cache read", "cache write", "source"]
-    for line in table(headers, body, "llrrrrrrl"):
+    style = style_of(ctx)
+    for line in table(headers, body, "llrrrrrrl", width=style.width):
         click.echo(line)
-    click.echo("prices: USD per million tokens, in effect at each model's last call")
+    click.echo(style.fit("prices: USD per million tokens, in effect at each model's last call"))
     notes = sorted({r["note"] for r in rows if r["note"]})
     for note in notes:
-        click.echo(f"note: {note}")
+        click.echo(style.fit(f"note: {note}"))
 
 
 def _day(at_us: int) -> str:

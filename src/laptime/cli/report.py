@@ -17,6 +17,7 @@ from laptime.cli._common import (
     open_index,
     parse_when,
     store_of,
+    style_of,
 )
 from laptime.events import OUTCOMES
 
@@ -72,6 +73,10 @@ def report() -> None:
     With no command, or with a run id, prints the 10-line KPI scoreboard of the latest
     run, or of the given one (a unique prefix of its id is enough).
 
+    On a terminal, outcomes are coloured (not with NO_COLOR or `laptime --no-color`)
+    and lines and tables fit its width (COLUMNS), long cells ending in …; piped
+    output has no colour and is never cut.
+
     \b
     Examples:
       laptime report                  the latest run
@@ -99,10 +104,11 @@ def scoreboard(ctx: click.Context, run: str | None, as_json: bool) -> None:
     if as_json:
         echo_json(kpi)
         return
+    style = style_of(ctx)
     kpi_data = to_builtins(kpi)
-    for line in render(kpi_data):
+    for line in render(kpi_data, style):
         click.echo(line)
-    bars = phase_bars(kpi_data)
+    bars = phase_bars(kpi_data, style)
     if bars:
         click.echo("")
         for line in bars:
@@ -146,7 +152,7 @@ def list_(  # noqa: PLR0917 - click passes each option positionally
     if not rows:
         click.echo("no runs match")
         return
-    for line in run_list([to_builtins(r) for r in rows]):
+    for line in run_list([to_builtins(r) for r in rows], style_of(ctx)):
         click.echo(line)
 
 
@@ -168,5 +174,5 @@ def show(ctx: click.Context, run: str, as_json: bool) -> None:
     if as_json:
         echo_json(detail)
         return
-    for line in render(to_builtins(detail)):
+    for line in render(to_builtins(detail), style_of(ctx)):
         click.echo(line)

@@ -6,7 +6,16 @@ from typing import Any
 
 import click
 
-from laptime.cli._common import config_of, crashed_after_us, echo_json, json_option, now_us, open_index, store_of
+from laptime.cli._common import (
+    config_of,
+    crashed_after_us,
+    echo_json,
+    json_option,
+    now_us,
+    open_index,
+    store_of,
+    style_of,
+)
 
 # How many runs before the latest are read to find the previous finished ones.
 _LOOKBACK = 64
@@ -25,6 +34,8 @@ def status(ctx: click.Context, with_report: bool, as_json: bool) -> None:
     ↑ more than 5% above the mean, ↓ more than 5% below, → within ±5% (success: the
     run counts 100% if completed, else 0%, against the previous runs' success rate,
     in percentage points). Without --report the output is the same as it always was.
+    On a terminal the arrows are green for better and red for worse (not with
+    NO_COLOR or --no-color), and lines are cut with … to its width.
 
     \b
     Examples:
@@ -50,12 +61,13 @@ def status(ctx: click.Context, with_report: bool, as_json: bool) -> None:
         else:
             from laptime.report.status_view import render_report
 
-            text += render_report(last)
+            text += render_report(last, style_of(ctx))
     if as_json:
         echo_json(data)
         return
+    style = style_of(ctx)
     for line in text:
-        click.echo(line)
+        click.echo(style.fit(line))
 
 
 def _last_run(ctx: click.Context) -> dict[str, Any] | None:

@@ -13,6 +13,7 @@ from laptime.cli._common import (
     open_index,
     parse_when,
     store_of,
+    style_of,
 )
 from laptime.events import OUTCOMES
 
@@ -66,5 +67,5 @@ def summary(  # noqa: PLR0917 - click passes every option
         return
     from laptime.report.summary_view import summary_lines
 
-    for line in summary_lines(data):
+    for line in summary_lines(data, style_of(ctx)):
         click.echo(line)

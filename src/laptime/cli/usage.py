@@ -6,7 +6,16 @@ from typing import Any
 
 import click
 
-from laptime.cli._common import UsageProblem, config_of, echo_json, json_option, open_index, parse_when, store_of
+from laptime.cli._common import (
+    UsageProblem,
+    config_of,
+    echo_json,
+    json_option,
+    open_index,
+    parse_when,
+    store_of,
+    style_of,
+)
 
 _GROUPS = ("day", "week", "month", "session", "model")
 
@@ -71,7 +80,9 @@ def usage(  # noqa: PLR0917 - click passes options positionally
     if as_json:
         echo_json(report)
         return
-    for line in render(report):
+    from laptime.report.usage_view import render
+
+    for line in render(report, style_of(ctx)):
         click.echo(line)
 
 
@@ -84,56 +95,3 @@ def _when(value: str | None, option: str, zone: Any, *, end: bool) -> int | None
     if day is not None:
         return day
     return parse_when(value, option=option)
-
-
-def render(report: dict[str, Any]) -> list[str]:
-    """The report as a plain-text table."""
-    by = report["by"]
-    key = "period" if by in ("day", "week", "month") else by
-    head = {"day": "Day", "week": "Week of", "month": "Month", "session": "Session", "model": "Model"}[by]
-    rows = report["rows"]
-    if not rows:
-        return ["no LLM calls match"]
-    # Reasoning (part of Output) gets a column only when some call reported it, so
-    # reports without reasoning models look as they always did.
-    reasoning = any(row.get("reasoning_tokens") for row in rows)
-    numbers = ["Input", "Output", *(["Reasoning"] if reasoning else []), "Cache write", "Cache read", "Total", "Cost"]
-    table: list[list[str]] = [[head, "Models", *numbers]]
-    for row in rows:
-        label = str(row[key])
-        if by == "session" and row.get("project"):
-            label = f"{label} ({row['project']})"
-        models = ", ".join(row.get("models", [])) if by != "model" else ""
-        table.append([label, models, *_numbers(row, reasoning=reasoning)])
-    table.append(["Total", "", *_numbers(report["totals"], reasoning=reasoning)])
-    widths = [max(len(r[i]) for r in table) for i in range(len(table[0]))]
-    lines = []
-    for n, cells in enumerate(table):
-        text = "  ".join(c.ljust(widths[i]) if i < 2 else c.rjust(widths[i]) for i, c in enumerate(cells))
-        lines.append(text.rstrip())
-        if n == 0 or n == len(table) - 2:
-            lines.append("  ".join("-" * w for w in widths))
-    totals = report["totals"]
-    lines.append(f"{totals['calls']:,} calls, time zone {report['timezone']}")
-    if totals["unpriced_calls"]:
-        lines.append(
-            f"unpriced: {totals['unpriced_calls']:,} calls of {', '.join(totals['unpriced_models'])} "
-            "(add a [[pricing.models]] entry to price them)"
-        )
-    return lines
-
-
-def _numbers(row: dict[str, Any], *, reasoning: bool) -> list[str]:
-    cost = row["cost_usd"]
-    cost_text = "-" if cost is None else f"${cost:,.2f}"
-    if cost is not None and row.get("unpriced_calls"):
-        cost_text += "+"
-    return [
-        f"{row['input_tokens']:,}",
-        f"{row['output_tokens']:,}",
-        *([f"{row['reasoning_tokens']:,}"] if reasoning else []),
-        f"{row['cache_write_tokens']:,}",
-        f"{row['cache_read_tokens']:,}",
-        f"{row['total_tokens']:,}",
-        cost_text,
-    ]

@@ -5,12 +5,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from laptime.analysis.compare import DOWNTIME, UNATTRIBUTED, signed_count, signed_duration, signed_usd
-from laptime.report.format import count, duration, table, timestamp, usd
+from laptime.analysis.compare import UNATTRIBUTED as UNATTRIBUTED_KEY
+from laptime.analysis.compare import signed_count, signed_duration, signed_usd
+from laptime.report.format import UNATTRIBUTED, count, duration, integer, table, timestamp, usd
+from laptime.report.style import PLAIN, Style
 
 SLOWER = "▲"
-_RED = "\x1b[31;1m"
-_RESET = "\x1b[0m"
+DOWNTIME = "downtime"  # the scoreboard's word; the JSON's is "(downtime)"
 
 
 def _pct(value: float | None) -> str:
@@ -21,14 +22,34 @@ def _arrow(a: str, b: str) -> str:
     return a if a == b else f"{a} → {b}"
 
 
-def _counts(t: dict[str, Any], fmt: Callable[[Any], str] = count) -> str:
-    """``4 → 6 (+2)``, or ``4`` when nothing changed."""
+def _faster(row: dict[str, Any], threshold: dict[str, Any]) -> bool:
+    """Faster by the same margin that makes a phase slower (``--threshold``, ``--min-seconds``)."""
+    pct, delta = row.get("change_pct"), row["delta_ms"]
+    return (
+        pct is not None
+        and delta is not None
+        and -pct >= threshold["percent"]
+        and -delta >= threshold["min_seconds"] * 1000
+    )
+
+
+def _counts(t: dict[str, Any], fmt: Callable[[Any], str] = integer) -> str:
+    """``4 → 6 (+2)``, or ``4`` when nothing changed.
+
+    Exact counts (calls, runs, files, lines) in full with separators, as the scoreboard
+    shows them; tokens abbreviated (``fmt=count``), as every view shows them.
+    """
     a, b, d = t["a"], t["b"], t["delta"]
     if d == 0:
         return fmt(a)
     if d is None:
         return f"{fmt(a)} → {fmt(b)}"
-    sign = signed_usd(d) if fmt is usd else signed_count(d) if abs(d) < 1000 else _signed_compact(d)
+    if fmt is usd:
+        sign = signed_usd(d)
+    elif fmt is count and abs(d) >= 1000:  # where count() starts abbreviating
+        sign = _signed_compact(d)
+    else:
+        sign = signed_count(d)
     return f"{fmt(a)} → {fmt(b)} ({sign})"
 
 
@@ -36,18 +57,26 @@ def _signed_compact(n: float) -> str:
     return ("+" if n >= 0 else "-") + count(abs(n))
 
 
-def _run_line(label: str, side: dict[str, Any]) -> str:
+def _run_line(label: str, side: dict[str, Any], style: Style) -> str:
     name = side["name"] or "(unnamed)"
     cost = f" · {usd(side['cost_usd'])}" if side["cost_usd"] is not None else ""
     return (
         f"{label}  {side['run_id'][:12]} · {name} · started {timestamp(side['started_at'])}"
-        f" · {side['outcome']} in {duration(side['total_duration_ms'])}{cost}"
+        f" · {style.outcome(side['outcome'])} in {duration(side['total_duration_ms'])}{cost}"
     )
 
 
-def render(cmp: dict[str, Any], *, color: bool = False) -> list[str]:
-    """The comparison as lines; slower phases carry ``▲`` (and are red when ``color``)."""
-    out = [_run_line("A", cmp["a"]), _run_line("B", cmp["b"]), "", cmp["where_the_time_went"], ""]
+def render(cmp: dict[str, Any], style: Style = PLAIN) -> list[str]:
+    """The comparison as lines; slower phases carry ``▲`` and are red, faster ones' delta
+    green, when ``style`` has colour."""
+    th = cmp["threshold"]
+    # the sentence is the JSON's; the text views call that time by one name
+    went = cmp["where_the_time_went"].replace(UNATTRIBUTED_KEY, UNATTRIBUTED)
+    out = [_run_line("A", cmp["a"], style), _run_line("B", cmp["b"], style), "", went, ""]
+
+    def delta(row: dict[str, Any], ms: float) -> str:
+        text = signed_duration(ms)
+        return style.paint(text, "good") if _faster(row, th) else text
 
     rows: list[list[str]] = []
     slower: list[bool] = []
@@ -58,7 +87,7 @@ def render(cmp: dict[str, Any], *, color: bool = False) -> list[str]:
                 p["phase"],
                 duration(p["a_ms"]) if p["in_a"] else "-",
                 duration(p["b_ms"]) if p["in_b"] else "-",
-                signed_duration(p["delta_ms"]),
+                delta(p, p["delta_ms"]),
                 _pct(p["change_pct"]) if p["in_a"] else "new",
                 attempts,
                 SLOWER if p["slower"] else "",
@@ -71,7 +100,7 @@ def render(cmp: dict[str, Any], *, color: bool = False) -> list[str]:
             UNATTRIBUTED,
             duration(u["a_ms"]),
             duration(u["b_ms"]),
-            signed_duration(u["delta_ms"]),
+            delta(u, u["delta_ms"]),
             _pct(u["change_pct"]),
             "",
             SLOWER if u["slower"] else "",
@@ -97,12 +126,8 @@ def render(cmp: dict[str, Any], *, color: bool = False) -> list[str]:
         ["total", duration(d["a"]), duration(d["b"]), signed_duration(d["delta"] or 0.0), _pct(d["change_pct"]), "", ""]
     )
     slower.append(False)
-    lines = table(["phase", "A", "B", "delta", "change", "attempts", ""], rows, "lrrrrll")
-    for i, line in enumerate(lines):
-        if color and i >= 2 and slower[i - 2]:
-            line = _RED + line + _RESET  # noqa: PLW2901 - colouring the formatted line
-        out.append(line)
-    th = cmp["threshold"]
+    lines = table(["phase", "A", "B", "delta", "change", "attempts", ""], rows, "lrrrrll", width=style.width)
+    out += [style.paint(line, "bad") if i >= 2 and slower[i - 2] else line for i, line in enumerate(lines)]
     out.append(f"{SLOWER} slower by at least {th['percent']:g}% and {th['min_seconds']:g}s")
 
     llm = cmp["llm"]
@@ -111,8 +136,8 @@ def render(cmp: dict[str, Any], *, color: bool = False) -> list[str]:
         [
             m["model"],
             _counts(m["calls"]),
-            _counts(m["input_tokens"]),
-            _counts(m["output_tokens"]),
+            _counts(m["input_tokens"], count),
+            _counts(m["output_tokens"], count),
             _counts(m["cost_usd"], usd),
         ]
         for m in llm["models"]
@@ -121,12 +146,12 @@ def render(cmp: dict[str, Any], *, color: bool = False) -> list[str]:
         [
             "all models",
             _counts(llm["calls"]),
-            _counts(llm["input_tokens"]),
-            _counts(llm["output_tokens"]),
+            _counts(llm["input_tokens"], count),
+            _counts(llm["output_tokens"], count),
             _counts(llm["cost_usd"], usd),
         ]
     )
-    out += table(["model", "calls", "tokens in", "tokens out", "cost"], model_rows, "lrrrr")
+    out += table(["model", "calls", "tokens in", "tokens out", "cost"], model_rows, "lrrrr", width=style.width)
 
     v = cmp["verification"]
     out += [
@@ -135,7 +160,7 @@ def render(cmp: dict[str, Any], *, color: bool = False) -> list[str]:
             f"verification  runs {_counts(v['commands_run'])} · passed {_counts(v['passed'])}"
             f" · failed {_counts(v['failed'])} · retries {_counts(v['retries'])}"
         ),
-        f"outcome       {_arrow(cmp['outcome']['a'], cmp['outcome']['b'])}",
+        f"outcome       {_arrow(style.outcome(cmp['outcome']['a']), style.outcome(cmp['outcome']['b']))}",
         f"TVc           {_arrow(duration(cmp['tvc']['a']), duration(cmp['tvc']['b']))}",
         (
             f"changes       files {_counts(cmp['changes']['files_touched'])}"
@@ -143,4 +168,4 @@ def render(cmp: dict[str, Any], *, color: bool = False) -> list[str]:
             f" · lines removed {_counts(cmp['changes']['lines_removed'])}"
         ),
     ]
-    return out
+    return style.fit_all(out)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from laptime.report.format import bar, count, duration, percent, table, usd
+from laptime.report.format import UNATTRIBUTED, bar, count, duration, integer, percent, plural, plural_word, table, usd
+from laptime.report.style import PLAIN, Style
 
 
 def _cost(value: float | None, unpriced_calls: int = 0) -> str:
@@ -12,20 +13,22 @@ def _cost(value: float | None, unpriced_calls: int = 0) -> str:
     return f"{text} (+{unpriced_calls} unpriced)" if unpriced_calls and value is not None else text
 
 
-def summary_lines(s: dict[str, Any]) -> list[str]:
+def summary_lines(s: dict[str, Any], style: Style = PLAIN) -> list[str]:
+    """The summary as lines, cut to ``style``'s width, outcome words in their colours."""
+    w = style.width
     runs = s["runs"]
-    out = [f"Summary of {runs} run{'' if runs == 1 else 's'}" + _filters(s["filters"])]
+    out = [f"Summary of {plural(runs, 'run')}" + _filters(s["filters"])]
     if not runs:
-        return [*out, "no runs match"]
-    outcomes = " · ".join(f"{name} {n}" for name, n in s["outcomes"].items() if n)
+        return style.fit_all([*out, "no runs match"])
+    outcomes = " · ".join(f"{style.outcome(name)} {integer(n)}" for name, n in s["outcomes"].items() if n)
     out.append(f"outcomes      {outcomes} · success rate {percent(s['success_rate'])}")
     d = s["duration_ms"]
     out.append(
         f"duration      avg {duration(d['avg'])} · p50 {duration(d['p50'])} · p90 {duration(d['p90'])}"
-        f" · p95 {duration(d['p95'])} (n={d['n']})"
+        f" · p95 {duration(d['p95'])} (n={integer(d['n'])})"
     )
     t = s["tvc_ms"]
-    out.append(f"TVc           p50 {duration(t['p50'])} · p90 {duration(t['p90'])} (n={t['n']})")
+    out.append(f"TVc           p50 {duration(t['p50'])} · p90 {duration(t['p90'])} (n={integer(t['n'])})")
     tok = s["tokens"]
     out.append(
         f"tokens        {count(tok['total'])} · {count(tok['input'])} in · {count(tok['output'])} out"
@@ -40,8 +43,8 @@ def summary_lines(s: dict[str, Any]) -> list[str]:
     )
     r = s["rework"]
     out.append(
-        f"rework        {percent(r['rate'])} of runs ({r['runs_with_retries']} with retries,"
-        f" {r['runs_with_changes_requested']} with changes requested)"
+        f"rework        {percent(r['rate'])} of runs ({integer(r['runs_with_retries'])} with retries,"
+        f" {integer(r['runs_with_changes_requested'])} with changes requested)"
     )
 
     if s["phases"]:
@@ -49,7 +52,7 @@ def summary_lines(s: dict[str, Any]) -> list[str]:
         rows = [
             [
                 p["phase"],
-                str(p["n"]),
+                integer(p["n"]),
                 duration(p["total"]),
                 duration(p["avg"]),
                 duration(p["p50"]),
@@ -61,7 +64,9 @@ def summary_lines(s: dict[str, Any]) -> list[str]:
             ]
             for p in s["phases"]
         ]
-        out += table(["phase", "n", "total", "avg", "p50", "p90", "p95", "min", "max", "share"], rows, "lrrrrrrrrr")
+        out += table(
+            ["phase", "n", "total", "avg", "p50", "p90", "p95", "min", "max", "share"], rows, "lrrrrrrrrr", width=w
+        )
         out += ["", "Average phase distribution", *phase_distribution(s)]
 
     if s["models"]:
@@ -70,7 +75,7 @@ def summary_lines(s: dict[str, Any]) -> list[str]:
             [
                 m["model"],
                 m["provider"] or "-",
-                str(m["calls"]),
+                integer(m["calls"]),
                 count(m["tokens"]["total"]),
                 _cost(m["cost_usd"]),
                 duration(m["avg_latency_ms"]),
@@ -78,30 +83,40 @@ def summary_lines(s: dict[str, Any]) -> list[str]:
             ]
             for m in s["models"]
         ]
-        out += table(["model", "provider", "calls", "tokens", "cost", "avg latency", "p95 latency"], rows, "llrrrrr")
+        out += table(
+            ["model", "provider", "calls", "tokens", "cost", "avg latency", "p95 latency"], rows, "llrrrrr", width=w
+        )
 
     if s["top_tasks"]:
-        out += ["", f"Top {len(s['top_tasks'])} most expensive tasks"]
+        n = len(s["top_tasks"])
+        out += ["", f"Top {n} most expensive {plural_word(n, 'task')}"]
         rows = [
-            [t["task"] or "(unnamed)", str(t["runs"]), _cost(t["cost_usd"], t["unpriced_calls"])]
+            [t["task"] or "(unnamed)", integer(t["runs"]), _cost(t["cost_usd"], t["unpriced_calls"])]
             for t in s["top_tasks"]
         ]
-        out += table(["task", "runs", "cost"], rows, "lrr")
+        out += table(["task", "runs", "cost"], rows, "lrr", width=w)
     if s["top_files"]:
-        out += ["", f"Top {len(s['top_files'])} most modified files"]
+        n = len(s["top_files"])
+        out += ["", f"Top {n} most modified {plural_word(n, 'file')}"]
         rows = [
-            [f["path"], str(f["runs"]), str(f["changes"]), f"+{f['lines_added']}", f"−{f['lines_removed']}"]
+            [
+                f["path"],
+                integer(f["runs"]),
+                integer(f["changes"]),
+                f"+{integer(f['lines_added'])}",
+                f"−{integer(f['lines_removed'])}",
+            ]
             for f in s["top_files"]
         ]
-        out += table(["path", "runs", "changes", "added", "removed"], rows, "lrrrr")
-    return out
+        out += table(["path", "runs", "changes", "added", "removed"], rows, "lrrrr", width=w)
+    return style.fit_all(out)
 
 
 def phase_distribution(s: dict[str, Any]) -> list[str]:
-    """Bars: each phase's share of the selected runs' time, then the time outside phases."""
+    """Bars: each phase's share of the selected runs' time, then the unattributed time."""
     items = [(p["phase"], p["share"] or 0.0) for p in s["phases"]]
     if s.get("outside_phases_share") is not None:
-        items.append(("(outside phases)", s["outside_phases_share"]))
+        items.append((UNATTRIBUTED, s["outside_phases_share"]))
     width = max(len(name) for name, _ in items)
     return [f"{name.ljust(width)}  {bar(share)} {percent(share).rjust(4)}" for name, share in items]
 
