@@ -55,7 +55,7 @@ def test_pricing_table(store: Store) -> None:
 
 def test_pricing_json(store: Store) -> None:
     record(store)
-    rows = {r["model"]: r for r in invoke_json(store.root, "pricing")}
+    rows = {r["model"]: r for r in invoke_json(store.root, "pricing")["models"]}
     assert rows["mystery-model-9"] == {
         "model": "mystery-model-9",
         "provider": None,
@@ -67,6 +67,7 @@ def test_pricing_json(store: Store) -> None:
         "output_per_1m": None,
         "cache_read_per_1m": None,
         "cache_write_per_1m": None,
+        "cache_write_1h_per_1m": None,
         "long_context_tiers": False,
         "library_model": None,
         "note": None,

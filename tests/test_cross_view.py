@@ -821,7 +821,7 @@ def collect(name: str, root: Path) -> StoreViews:
     sv.add("usage --by model (rows)", STORE, {**from_usage_rows_sum(by_model), **_usage_models(by_model["rows"])})
 
     sv.add("report summary", STORE, from_summary(cli_json(home, "report", "summary", "--json")))
-    sv.add("pricing", STORE, from_pricing(cli_json(home, "pricing", "--json")))
+    sv.add("pricing", STORE, from_pricing(cli_json(home, "pricing", "--json")["models"]))
     by_status = {o: cli_json(home, "report", "summary", "--status", o, "--json")["runs"] for o in OUTCOMES}
     sv.add("report summary --status", STORE, {f"outcome:{o}": n for o, n in by_status.items()})
     sv.add("the log", STORE, {"runs": len(run_ids)})

@@ -340,7 +340,7 @@ def _doctor_head(store: Store, events: int, runs: int) -> list[str]:
     return [
         f"store      {store.root}",
         f"segments   {len(segments)} ({size(total)}), {segments[0].name} .. {segments[-1].name}",
-        f"events     {events} in {runs} runs",
+        f"events     {events} in {runs} run{'' if runs == 1 else 's'}",
     ]
 
 

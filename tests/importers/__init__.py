@@ -36,8 +36,9 @@ def import_json(store: Store, fmt: str, *paths: Path | str, expect: int = 0) -> 
     """``laptime import FMT PATHS --json``, asserting the exit code; the parsed summary."""
     result = run_cli(store, "import", fmt, *map(str, paths), "--json")
     assert result.exit_code == expect, (result.exit_code, result.output, result.stderr)
-    data: dict[str, Any] = json.loads(result.stdout)
-    return data
+    entries: list[dict[str, Any]] = json.loads(result.stdout)["imports"]
+    assert len(entries) == 1, entries  # one format: one summary
+    return entries[0]
 
 
 def show(store: Store, run_id: str) -> dict[str, Any]:

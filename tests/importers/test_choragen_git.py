@@ -106,7 +106,7 @@ def laptime(store: Store, *args: str) -> Result:
 
 def import_json(store: Store, path: Path) -> tuple[int, dict[str, Any]]:
     result = laptime(store, "import", "choragen-git", str(path), "--json")
-    return result.exit_code, json.loads(result.stdout)
+    return result.exit_code, json.loads(result.stdout)["imports"][0]
 
 
 def log_bytes(store: Store) -> bytes:

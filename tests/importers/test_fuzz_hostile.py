@@ -128,7 +128,7 @@ def test_json_nested_1000_deep_is_one_bad_record(
     expected = _import(tmp_path / "expected", fmt, blanked)
     result = run_cli(Store(tmp_path / "store"), "import", fmt, str(hostile), "--json")
     assert result.exit_code == 0, (result.output, result.stderr)
-    summary = json.loads(result.stdout)
+    summary = json.loads(result.stdout)["imports"][0]
     message = f"JSON nested more than {MAX_JSON_DEPTH} levels deep; skipped unparsed"
     assert summary["problems"] == [{"file": str(hostile), "line": 2, "message": message}]
     assert summary["skipped_records"] == 1
@@ -151,7 +151,7 @@ def test_an_aidf_number_too_large_for_a_float_is_a_warning(tmp_path: Path) -> No
     other = tmp_path / "aidf" / "extra" / "run-7c41d2e0.json"
     result = run_cli(Store(tmp_path / "store"), "import", "aidf", str(tmp_path / "aidf"), str(other), "--json")
     assert result.exit_code == 0, (result.output, result.stderr)
-    summary = json.loads(result.stdout)
+    summary = json.loads(result.stdout)["imports"][0]
     assert [(p["file"], p["line"], p["message"]) for p in summary["problems"]] == [
         (str(report), line, "`totalDurationMs`: an integer of about 401 digits is out of range")
     ]
@@ -170,7 +170,7 @@ def test_a_runr_number_too_large_for_a_float_is_a_warning(tmp_path: Path) -> Non
     expected = _import(tmp_path / "expected", "runr", blanked)
     result = run_cli(Store(tmp_path / "store"), "import", "runr", str(hostile), "--json")
     assert result.exit_code == 0, (result.output, result.stderr)
-    summary = json.loads(result.stdout)
+    summary = json.loads(result.stdout)["imports"][0]
     assert [(p["file"], p["line"], p["message"]) for p in summary["problems"]] == [
         (str(hostile), number, "`duration_ms`: an integer of about 401 digits is out of range")
     ]
@@ -204,7 +204,7 @@ def test_a_pcc_schema_with_a_non_utf8_name_is_a_warning(tmp_path: Path) -> None:
     corrupt.write_bytes(corrupt.read_bytes().replace(b'"notee"', b'"not\xff\xfe"'))
     result = run_cli(Store(tmp_path / "store"), "import", "pcc", str(corrupt), "--json")
     assert result.exit_code == 0, (result.output, result.stderr)
-    summary = json.loads(result.stdout)
+    summary = json.loads(result.stdout)["imports"][0]
     assert [(p["file"], p["line"], p["message"]) for p in summary["problems"]] == [
         (
             str(corrupt),
@@ -225,7 +225,7 @@ def test_pcc_values_that_are_not_utf8_are_read_with_replacement(tmp_path: Path) 
     db.close()
     result = run_cli(Store(tmp_path / "store"), "import", "pcc", str(db_path), "--json")
     assert result.exit_code == 0, (result.output, result.stderr)
-    assert json.loads(result.stdout)["problems"] == []
+    assert json.loads(result.stdout)["imports"][0]["problems"] == []
 
 
 def test_an_integer_past_64_bits_never_reaches_the_log(tmp_path: Path) -> None:
@@ -240,7 +240,7 @@ def test_an_integer_past_64_bits_never_reaches_the_log(tmp_path: Path) -> None:
     store = Store(tmp_path / "store")
     result = run_cli(store, "import", "claude-code", str(session), "--json")
     assert result.exit_code == 0, (result.output, result.stderr)
-    summary = json.loads(result.stdout)
+    summary = json.loads(result.stdout)["imports"][0]
     assert [(p["file"], p["line"], p["message"]) for p in summary["problems"]] == [
         (str(session), at + 1, f"`output_tokens` {'9' * 20} does not fit a 64-bit integer; record skipped")
     ]

@@ -123,7 +123,7 @@ def test_auto_detects_each_format(store: Store, tmp_path: Path) -> None:
         assert detect_format(path) == expected, path
     result = run_cli(store, "import", "auto", str(RUNS), str(FIXTURES / "aidf"), str(db), str(langgraph), "--json")
     assert result.exit_code == 0, result.output
-    summaries = {s["format"]: s for s in json.loads(result.stdout)}
+    summaries = {s["format"]: s for s in json.loads(result.stdout)["imports"]}
     assert set(summaries) == {"runr", "aidf", "pcc", "langgraph-logs"}
     assert all(s["events_new"] > 0 and s["skipped_records"] == 0 for s in summaries.values())
 

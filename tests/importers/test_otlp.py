@@ -31,7 +31,7 @@ def laptime(store: Store, *args: str) -> Result:
 
 def import_json(store: Store, *paths: Path | str) -> tuple[int, dict[str, Any]]:
     result = laptime(store, "import", "otlp", *map(str, paths), "--json")
-    return result.exit_code, json.loads(result.stdout)
+    return result.exit_code, json.loads(result.stdout)["imports"][0]
 
 
 def log_bytes(store: Store) -> bytes:

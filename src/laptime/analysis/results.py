@@ -215,3 +215,184 @@ def to_builtins(result: msgspec.Struct) -> Any:
 def encode(result: msgspec.Struct) -> str:
     """A result as pretty-printed JSON: what ``--json`` prints."""
     return msgspec.json.format(msgspec.json.encode(result), indent=2).decode()
+
+
+# -- the store and its maintenance ------------------------------------------------------------------------
+
+
+class SegmentHealth(_Result):
+    name: str
+    bytes: int
+    indexed_bytes: int | None = None  # None when the index could not be opened
+    lines: int | None = None
+
+
+class BadLineInfo(_Result):
+    file: str
+    line: int
+    offset: int
+    reason: str
+
+
+class TornTail(_Result):
+    file: str
+    bytes: int  # after the last newline
+
+
+class Health(_Result):
+    """``laptime doctor --json``: the log's and the index's health."""
+
+    store: str
+    segments: list[SegmentHealth]
+    events: int | None = None  # None when the index could not be opened
+    runs: int | None = None
+    index_was_current: bool | None = None
+    index_behind_bytes: dict[str, int] = {}
+    index_segments_removed: list[str] = []
+    index_error: str | None = None
+    bad_lines_total: int = 0
+    bad_lines: list[BadLineInfo] = []
+    torn_tails: list[TornTail] = []
+
+
+class NumericTrend(_Result):
+    value: float | None
+    mean: float | None
+    n: int
+    change_pct: float | None
+    arrow: str | None
+
+
+class SuccessTrend(_Result):
+    value: float
+    rate: float | None
+    n: int
+    arrow: str | None
+
+
+class Trends(_Result):
+    previous_runs: list[str]
+    threshold_pct: float
+    duration_ms: NumericTrend
+    cost_usd: NumericTrend
+    success: SuccessTrend
+
+
+class LastRun(_Result):
+    run_id: str
+    name: str | None
+    runner: str | None
+    started_at: str
+    outcome: str
+    total_duration_ms: int
+    llm_calls: int
+    tokens: Tokens
+    cost_usd: float | None
+    cost_source: CostSource
+    unpriced_calls: int
+    trends: Trends
+
+
+class Status(Health):
+    """``laptime status --json``."""
+
+    exists: bool = True
+
+
+class StatusReport(Status):
+    """``laptime status --report --json``: ``last_run`` is null when no run is recorded."""
+
+    last_run: LastRun | None = None
+
+
+class ModelPrice(_Result):
+    model: str
+    provider: str | None
+    calls: int
+    reported_cost_calls: int
+    source: str  # config:<pattern>, genai-prices or unpriced
+    price_at: str  # the UTC day of the model's last call
+    input_per_1m: float | None
+    output_per_1m: float | None
+    cache_read_per_1m: float | None
+    cache_write_per_1m: float | None
+    cache_write_1h_per_1m: float | None
+    long_context_tiers: bool
+    library_model: str | None
+    note: str | None
+
+
+class Pricing(_Result):
+    """``laptime pricing --json``."""
+
+    models: list[ModelPrice]
+
+
+class ImportProblemInfo(_Result):
+    file: str
+    line: int | None
+    message: str
+
+
+class ImportSummary(_Result):
+    format: str
+    files_seen: int
+    files_read: int
+    files_unchanged: int
+    bytes_read: int
+    records: int
+    events_new: int
+    events_already_stored: int
+    skipped_records: int
+    runs: int
+    problems: list[ImportProblemInfo]
+
+
+class Imports(_Result):
+    """``laptime import ... --json``: one entry per format imported."""
+
+    imports: list[ImportSummary]
+
+
+class Compaction(_Result):
+    """``laptime compact --json``."""
+
+    segments_rewritten: int
+    bytes_before: int
+    bytes_after: int
+    lines_before: int
+    lines_after: int
+    torn_lines_dropped: int
+    spans_merged: int
+    skipped_recent: list[str]
+
+
+class Cleaning(_Result):
+    """``laptime report clean --json``."""
+
+    before: str
+    segments: list[str]
+    bytes: int
+    events: int
+    runs_touched: int
+    runs_removed_whole: int
+    removed: bool
+
+
+class Refresh(_Result):
+    """``laptime refresh --json``."""
+
+    index: str
+    segments: int
+    events: int
+    bad_lines: int
+    seconds: float
+    events_per_second: float
+
+
+class Demo(_Result):
+    """``laptime demo --json``: the run it recorded, and its KPIs."""
+
+    run_id: str
+    store: str
+    kpi: RunKpi

@@ -82,7 +82,11 @@ def import_(ctx: click.Context, fmt: str, paths: tuple[Path, ...], quiet: bool, 
         results.append(result)
 
     if as_json:
-        echo_json([r.as_dict() for r in results] if len(results) > 1 else results[0].as_dict())
+        import msgspec
+
+        from laptime.analysis.results import Imports, ImportSummary
+
+        echo_json(Imports(imports=[msgspec.convert(r.as_dict(), ImportSummary) for r in results]))
     else:
         for result in results:
             if not quiet:

@@ -30,39 +30,18 @@ def pricing(ctx: click.Context, as_json: bool) -> None:
       laptime pricing
       laptime pricing --json
     """
-    from laptime.definitions import ts_us_sql as ts_us
+    import msgspec
+
+    from laptime.analysis.prices import price_listing
     from laptime.pricing import PriceBook
 
     store = store_of(ctx)
     book = PriceBook.from_config(config_of(store))
     with open_index(ctx) as index:
-        seen = index.query(
-            f"""SELECT model, provider, COUNT(*), COUNT(cost_usd), MAX({ts_us("ts")})
-                FROM llm_calls GROUP BY model, provider ORDER BY model, provider"""
-        )
-    rows: list[dict[str, Any]] = []
-    for model, provider, calls, reported, last_us in seen:
-        resolved = book.resolve(model, provider, last_us)
-        rates = resolved.rates
-        rows.append(
-            {
-                "model": model,
-                "provider": provider or None,
-                "calls": calls,
-                "reported_cost_calls": reported,
-                "source": resolved.source,
-                "price_at": _day(last_us),
-                "input_per_1m": rates.input if rates else None,
-                "output_per_1m": rates.output if rates else None,
-                "cache_read_per_1m": rates.cache_read if rates else None,
-                "cache_write_per_1m": rates.cache_write if rates else None,
-                "long_context_tiers": resolved.tiered,
-                "library_model": resolved.library_model,
-                "note": resolved.note or None,
-            }
-        )
+        listing = price_listing(index, book)
+    rows: list[dict[str, Any]] = msgspec.to_builtins(listing.models)
     if as_json:
-        echo_json(rows)
+        echo_json(listing)
         return
     if not rows:
         click.echo("no LLM calls recorded yet")
@@ -91,9 +70,3 @@ def pricing(ctx: click.Context, as_json: bool) -> None:
     notes = sorted({r["note"] for r in rows if r["note"]})
     for note in notes:
         click.echo(style.fit(f"note: {note}"))
-
-
-def _day(at_us: int) -> str:
-    from laptime.pricing import day_of_us
-
-    return day_of_us(at_us)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 import click
 
@@ -16,6 +16,9 @@ from laptime.cli._common import (
     store_of,
     style_of,
 )
+
+if TYPE_CHECKING:
+    from laptime.analysis.results import LastRun
 
 # How many runs before the latest are read to find the previous finished ones.
 _LOOKBACK = 64
@@ -43,25 +46,29 @@ def status(ctx: click.Context, with_report: bool, as_json: bool) -> None:
       laptime status --report
       laptime status --report --json
     """
+    import msgspec
+
+    from laptime.analysis.results import Health, Status, StatusReport
     from laptime.health import check_health
+    from laptime.report.health_view import health_lines
 
     store = store_of(ctx)
     if not store.exists():
-        data: dict[str, Any] = {"store": str(store.root), "exists": False}
+        health = Health(store=str(store.root), segments=[])
         text = [f"store      {store.root} (none yet: record a run with the SDK, or try `laptime demo`)"]
     else:
-        data = check_health(store)
-        text = list(data.pop("text"))
-        data["exists"] = True
+        health = check_health(store)
+        text = health_lines(msgspec.to_builtins(health))
+    data: Status = Status(**msgspec.structs.asdict(health), exists=store.exists())
     if with_report:
         last = _last_run(ctx) if store.exists() else None
-        data["last_run"] = last
+        data = StatusReport(**msgspec.structs.asdict(data), last_run=last)
         if last is None:
             text += ["", "Last run", "run        - (no runs recorded yet)"]
         else:
             from laptime.report.status_view import render_report
 
-            text += render_report(last, style_of(ctx))
+            text += render_report(msgspec.to_builtins(last), style_of(ctx))
     if as_json:
         echo_json(data)
         return
@@ -70,9 +77,11 @@ def status(ctx: click.Context, with_report: bool, as_json: bool) -> None:
         click.echo(style.fit(line))
 
 
-def _last_run(ctx: click.Context) -> dict[str, Any] | None:
+def _last_run(ctx: click.Context) -> LastRun | None:
+    import msgspec
+
     from laptime.analysis.kpi import compute_kpi, list_runs, run_summaries
-    from laptime.analysis.results import to_builtins
+    from laptime.analysis.results import LastRun, to_builtins
     from laptime.analysis.trends import PREVIOUS_RUNS, run_trends
     from laptime.pricing import PriceBook
 
@@ -102,4 +111,4 @@ def _last_run(ctx: click.Context) -> dict[str, Any] | None:
         "unpriced_calls": kpi.cost.unpriced_calls,
     }
     last["trends"] = run_trends(last, [to_builtins(s) for s in summaries])
-    return last
+    return msgspec.convert(last, LastRun)

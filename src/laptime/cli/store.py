@@ -29,9 +29,13 @@ def doctor(ctx: click.Context, as_json: bool) -> None:
     if as_json:
         echo_json(health)
     else:
-        for line in health["text"]:
+        import msgspec
+
+        from laptime.report.health_view import health_lines
+
+        for line in health_lines(msgspec.to_builtins(health)):
             click.echo(line)
-    if health["bad_lines_total"]:
+    if health.bad_lines_total:
         ctx.exit(1)
 
 
