@@ -36,10 +36,10 @@ def health_lines(health: dict[str, Any]) -> list[str]:
     lines.extend(f"  {b['file']}:{b['line']}: {b['reason']}" for b in bad[:MAX_LISTED_BAD_LINES])
     if len(bad) > MAX_LISTED_BAD_LINES:
         lines.append(f"  ... and {len(bad) - MAX_LISTED_BAD_LINES} more (--json lists them all)")
-    for tail in health["torn_tails"]:
-        lines.append(
-            f"torn tail  {tail['file']}: last {tail['bytes']} bytes have no newline (a write cut short, or in progress)"
-        )
+    lines.extend(
+        f"torn tail  {tail['file']}: last {tail['bytes']} bytes have no newline (a write cut short, or in progress)"
+        for tail in health["torn_tails"]
+    )
     if not bad and not health["torn_tails"]:
         lines.append("health     ok")
     return lines
