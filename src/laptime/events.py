@@ -269,7 +269,7 @@ def json_schema() -> dict[str, Any]:
     canonical form, which ``decode`` checks too.
     """
     schema: dict[str, Any] = msgspec.json.schema(Event)
-    _clean_descriptions(schema)
+    clean_schema_descriptions(schema)
     for definition in schema.get("$defs", {}).values():
         props = definition.get("properties", {})
         if "v" in props:
@@ -283,7 +283,7 @@ def json_schema() -> dict[str, Any]:
     return schema
 
 
-def _clean_descriptions(node: Any) -> None:
+def clean_schema_descriptions(node: Any) -> None:
     """Give every ``description`` the layout of ``inspect.cleandoc``, in place.
 
     msgspec copies struct docstrings into the schema, but whether it strips their
@@ -297,10 +297,10 @@ def _clean_descriptions(node: Any) -> None:
             if key == "description" and isinstance(value, str):
                 node[key] = inspect.cleandoc(value)
             else:
-                _clean_descriptions(value)
+                clean_schema_descriptions(value)
     elif isinstance(node, list):
         for item in node:
-            _clean_descriptions(item)
+            clean_schema_descriptions(item)
 
 
 SCHEMA_FILE: Final = "events-v1.schema.json"

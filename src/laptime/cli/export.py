@@ -101,8 +101,9 @@ def export(  # noqa: PLR0917 - click passes each option positionally
 @click.command()
 @click.argument("run", required=False)
 @click.option("-o", "--output", metavar="FILE", help="Write the JSON to FILE instead of stdout.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (the default: this command always does).")
 @click.pass_context
-def kpi(ctx: click.Context, run: str | None, output: str | None) -> None:
+def kpi(ctx: click.Context, run: str | None, output: str | None, as_json: bool) -> None:  # noqa: ARG001 - see --json
     """One run's KPIs as JSON (the latest run, or RUN: an id or a unique prefix). The
     JSON is the same as `laptime report RUN --json`.
 

@@ -38,7 +38,9 @@ def clean(ctx: click.Context, before: str, confirm: bool, as_json: bool) -> None
     if confirm and plan.segments:
         apply_clean(store, plan)
     if as_json:
-        echo_json({**plan.as_dict(), "removed": bool(confirm and plan.segments)})
+        from laptime.analysis.results import Cleaning
+
+        echo_json(Cleaning(**plan.as_dict(), removed=bool(confirm and plan.segments)))
         return
     if not plan.segments:
         click.echo(f"nothing to remove: no segment is older than {cut.isoformat()}")
@@ -76,7 +78,9 @@ def compact(ctx: click.Context, as_json: bool) -> None:
         raise UsageProblem(f"no laptime store at {store.root}; nothing to compact")
     result = run_compact(store)
     if as_json:
-        echo_json(result.as_dict())
+        from laptime.analysis.results import Compaction
+
+        echo_json(Compaction(**result.as_dict()))
         return
     click.echo(
         f"compacted {result.segments_rewritten} segments: "

@@ -40,13 +40,15 @@ def doctor(ctx: click.Context, as_json: bool) -> None:
 
 
 @click.command()
+@json_option
 @click.pass_context
-def refresh(ctx: click.Context) -> None:
+def refresh(ctx: click.Context, as_json: bool) -> None:
     """Rebuild the index from the log. The log is the truth; the index is derived.
 
     \b
-    Example:
+    Examples:
       laptime refresh
+      laptime refresh --json
     """
     from laptime.index import Index
 
@@ -59,6 +61,20 @@ def refresh(ctx: click.Context) -> None:
     elapsed = time.perf_counter() - started
     report_bad_lines(stats.bad_lines)
     rate = stats.events / elapsed if elapsed > 0 else 0
+    if as_json:
+        from laptime.analysis.results import Refresh
+
+        echo_json(
+            Refresh(
+                index=str(store.index_path),
+                segments=stats.segments,
+                events=stats.events,
+                bad_lines=len(stats.bad_lines),
+                seconds=elapsed,
+                events_per_second=rate,
+            )
+        )
+        return
     click.echo(
         f"rebuilt {store.index_path} from {stats.segments} segments: {stats.events} events, "
         f"{len(stats.bad_lines)} bad lines, {elapsed:.2f}s ({rate:,.0f} events/s)"

@@ -1,0 +1,59 @@
+"""Which typed result each command's ``--json`` prints, and its JSON Schema.
+
+The schemas ship in ``laptime/schema/output/`` (written by ``scripts/gen_schema.py``, kept
+equal to these by a test) and are documented in ``docs/output.md``. A test runs every
+command with ``--json`` and validates its output against the shipped schema.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+import msgspec
+
+from laptime.analysis import results as r
+
+SCHEMA_DIR: Final = "output"
+
+# command line (without `laptime` and `--json`) -> the struct its --json encodes
+OUTPUT_TYPES: Final[dict[str, type[msgspec.Struct]]] = {
+    "report": r.RunKpi,
+    "kpi": r.RunKpi,
+    "report show": r.RunDetail,
+    "report list": r.RunList,
+    "status": r.Status,
+    "status --report": r.StatusReport,
+    "doctor": r.Health,
+    "pricing": r.Pricing,
+    "import": r.Imports,
+    "compact": r.Compaction,
+    "report clean": r.Cleaning,
+    "refresh": r.Refresh,
+    "demo": r.Demo,
+}
+
+
+def schema_file(command: str) -> str:
+    """``report show`` -> ``report-show.schema.json``."""
+    return command.replace(" --", "-").replace(" ", "-") + ".schema.json"
+
+
+def output_schema(command: str) -> dict[str, Any]:
+    """The JSON Schema (draft 2020-12) of ``laptime COMMAND --json``."""
+    from laptime.events import clean_schema_descriptions
+
+    schema: dict[str, Any] = msgspec.json.schema(OUTPUT_TYPES[command])
+    clean_schema_descriptions(schema)
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["$id"] = f"https://laptime.dev/schema/{SCHEMA_DIR}/{schema_file(command)}"
+    schema["title"] = f"laptime {command} --json"
+    return schema
+
+
+def load_output_schema(command: str) -> dict[str, Any]:
+    """The shipped schema of ``laptime COMMAND --json`` (equal to ``output_schema``)."""
+    from importlib.resources import files
+
+    data = (files("laptime") / "schema" / SCHEMA_DIR / schema_file(command)).read_bytes()
+    schema: dict[str, Any] = msgspec.json.decode(data, type=dict[str, Any])
+    return schema
