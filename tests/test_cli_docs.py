@@ -99,3 +99,22 @@ class TestStoredSummaries:
         )
         out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
         assert out.strip().splitlines()[-1] == "[]"
+
+
+def test_window_and_status_options_behave_alike_everywhere(tmp_path) -> None:
+    """The shared decorators (cli._common.window_options, status_option): one help text, one parse."""
+    from click.testing import CliRunner
+
+    from laptime.cli import cli
+
+    runner = CliRunner()
+    helps = {}
+    for command in (["report", "list"], ["report", "export"]):
+        text = runner.invoke(cli, [*command, "--help"]).output
+        options = text.split("Options:", 1)[1].splitlines()
+        helps[" ".join(command)] = [" ".join(line.split()) for line in options if "--since" in line or "--status" in line]
+    assert len({tuple(v) for v in helps.values()}) == 1, helps
+    for command in (["report", "list"], ["report", "export", "--csv", "-"]):
+        result = runner.invoke(cli, ["--home", str(tmp_path / ".laptime"), *command, "--since", "soon"])
+        assert result.exit_code == 2
+        assert "--since: 'soon' is not a date" in result.output

@@ -100,7 +100,40 @@ def now_us() -> int:
 
 
 def json_option(func: F) -> F:
+    """``--json``: the output format option every command that prints data shares."""
     return click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")(func)
+
+
+def _when_callback(ctx: click.Context, param: click.Parameter, value: str | None) -> int | None:
+    del ctx
+    return None if value is None else parse_when(value, option=f"--{param.name}")
+
+
+def window_options(subject: str = "Runs started") -> Callable[[F], F]:
+    """``--since`` / ``--until``: the time window (laptime.definitions: a run is in it when its
+    start is), handed to the command as microseconds since the epoch (or None)."""
+
+    def decorate(func: F) -> F:
+        until = click.option(
+            "--until",
+            callback=_when_callback,
+            help=f"{subject} before: YYYY-MM-DD, ISO datetime, or an age like 1d.",
+        )
+        since = click.option(
+            "--since",
+            callback=_when_callback,
+            help=f"{subject} at or after: YYYY-MM-DD, ISO datetime, or an age like 7d.",
+        )
+        return since(until(func))
+
+    return decorate
+
+
+def status_option(func: F) -> F:
+    """``--status``: the run filter by outcome (laptime.definitions' outcome, running and crashed included)."""
+    from laptime.events import OUTCOMES
+
+    return click.option("--status", type=click.Choice(OUTCOMES), help="Only runs with this outcome.")(func)
 
 
 def echo_json(data: Any) -> None:

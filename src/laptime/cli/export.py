@@ -14,10 +14,10 @@ from laptime.cli._common import (
     crashed_after_us,
     now_us,
     open_index,
-    parse_when,
+    status_option,
     store_of,
+    window_options,
 )
-from laptime.events import OUTCOMES
 
 
 def _write(target: str, text: str) -> None:
@@ -36,17 +36,16 @@ def _write(target: str, text: str) -> None:
 @click.option("--csv", "csv_file", metavar="FILE", help="Write CSV (RFC 4180) to FILE ('-': stdout).")
 @click.option("--jsonl", "jsonl_file", metavar="FILE", help="Write JSON Lines to FILE ('-': stdout).")
 @click.option("--detailed", is_flag=True, help="One row per phase span instead of one row per run.")
-@click.option("--since", help="Runs started at or after: YYYY-MM-DD, ISO datetime, or an age like 7d.")
-@click.option("--until", help="Runs started before: YYYY-MM-DD, ISO datetime, or an age like 1d.")
-@click.option("--status", type=click.Choice(OUTCOMES), help="Only runs with this outcome.")
+@window_options()
+@status_option
 @click.pass_context
 def export(  # noqa: PLR0917 - click passes each option positionally
     ctx: click.Context,
     csv_file: str | None,
     jsonl_file: str | None,
     detailed: bool,
-    since: str | None,
-    until: str | None,
+    since: int | None,
+    until: int | None,
     status: str | None,
 ) -> None:
     """Export runs, oldest first, as CSV and/or JSON Lines.
@@ -74,8 +73,7 @@ def export(  # noqa: PLR0917 - click passes each option positionally
 
     if not csv_file and not jsonl_file:
         raise UsageProblem("nothing to write: give --csv FILE and/or --jsonl FILE")
-    since_us = parse_when(since, option="--since") if since else None
-    until_us = parse_when(until, option="--until") if until else None
+    since_us, until_us = since, until
     store = store_of(ctx)
     crashed = crashed_after_us(store)
     book = PriceBook.from_config(config_of(store))

@@ -15,11 +15,11 @@ from laptime.cli._common import (
     json_option,
     now_us,
     open_index,
-    parse_when,
+    status_option,
     store_of,
     style_of,
+    window_options,
 )
-from laptime.events import OUTCOMES
 
 DEFAULT_SUBCOMMAND = "scoreboard"
 
@@ -116,14 +116,13 @@ def scoreboard(ctx: click.Context, run: str | None, as_json: bool) -> None:
 
 
 @report.command("list")
-@click.option("--since", help="Runs started at or after: YYYY-MM-DD, ISO datetime, or an age like 7d.")
-@click.option("--until", help="Runs started before: YYYY-MM-DD, ISO datetime, or an age like 1d.")
-@click.option("--status", type=click.Choice(OUTCOMES), help="Only runs with this outcome.")
+@window_options()
+@status_option
 @click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True, help="At most this many runs.")
 @json_option
 @click.pass_context
 def list_(  # noqa: PLR0917 - click passes each option positionally
-    ctx: click.Context, since: str | None, until: str | None, status: str | None, limit: int, as_json: bool
+    ctx: click.Context, since: int | None, until: int | None, status: str | None, limit: int, as_json: bool
 ) -> None:
     """Recent runs, newest first.
 
@@ -135,13 +134,11 @@ def list_(  # noqa: PLR0917 - click passes each option positionally
     from laptime.pricing import PriceBook
     from laptime.report.terminal import run_list
 
-    since_us = parse_when(since, option="--since") if since else None
-    until_us = parse_when(until, option="--until") if until else None
     store = store_of(ctx)
     crashed = crashed_after_us(store)
     now = now_us()
     with open_index(ctx) as index:
-        runs = list_runs(index, since_us=since_us, until_us=until_us, limit=None if status else limit)
+        runs = list_runs(index, since_us=since, until_us=until, limit=None if status else limit)
         if status:
             runs = [r for r in runs if r.outcome(now, crashed) == status][:limit]
         book = PriceBook.from_config(config_of(store))
