@@ -112,7 +112,9 @@ def test_window_and_status_options_behave_alike_everywhere(tmp_path) -> None:
     for command in (["report", "list"], ["report", "export"]):
         text = runner.invoke(cli, [*command, "--help"]).output
         options = text.split("Options:", 1)[1].splitlines()
-        helps[" ".join(command)] = [" ".join(line.split()) for line in options if "--since" in line or "--status" in line]
+        helps[" ".join(command)] = [
+            " ".join(line.split()) for line in options if "--since" in line or "--status" in line
+        ]
     assert len({tuple(v) for v in helps.values()}) == 1, helps
     for command in (["report", "list"], ["report", "export", "--csv", "-"]):
         result = runner.invoke(cli, ["--home", str(tmp_path / ".laptime"), *command, "--since", "soon"])
