@@ -3,6 +3,10 @@ maps them to a message and an exit code in one place (laptime.cli.RootGroup)."""
 
 from __future__ import annotations
 
+import shutil
+import subprocess
+import sys
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
@@ -98,3 +102,44 @@ class TestCliMapping:
         result = invoke(store.root, "report")
         assert result.exit_code == 1
         assert isinstance(result.exception, TypeError)  # not caught: click's runner holds it
+
+
+class TestNoTraceback:
+    def test_a_path_component_longer_than_255_bytes(self, tmp_path: Path) -> None:
+        home = tmp_path / ("a" * 300)
+        result = invoke(home, "report")
+        assert result.exit_code == 1
+        assert result.stderr == f"Error: {home}: File name too long\n"
+
+    def test_an_import_path_too_long(self, store: Store, tmp_path: Path) -> None:
+        result = invoke(store.root, "import", "runr", str(tmp_path / ("b" * 300)))
+        assert "Traceback" not in result.output
+        assert result.exit_code in (1, 2)
+        assert str(tmp_path / ("b" * 300)) in result.stderr
+
+    @pytest.mark.skipif(shutil.which("setpriv") is None, reason="needs util-linux setpriv to drop root's capabilities")
+    def test_an_unreadable_file_on_the_command_line_is_a_warning_and_exit_1(self, tmp_path: Path) -> None:
+        report = tmp_path / "run-12345678.json"
+        report.write_text("{}", encoding="utf-8")
+        report.chmod(0)
+        laptime = [sys.executable, "-m", "laptime"]
+        drop = [
+            "setpriv",
+            "--bounding-set",
+            "-dac_override,-dac_read_search",
+            "--inh-caps",
+            "-dac_override,-dac_read_search",
+        ]
+        home = tmp_path / ".laptime"
+        done = subprocess.run(
+            [*drop, *laptime, "--home", str(home), "import", "aidf", str(report)],
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=120,
+        )
+        if "Operation not permitted" in done.stderr and "setpriv" in done.stderr:
+            pytest.skip("the kernel refused to drop the capabilities")
+        assert done.returncode == 1, done.stderr
+        assert f"warning: {report}: permission denied" in done.stderr
+        assert "Traceback" not in done.stderr

@@ -151,6 +151,13 @@ class RootGroup(LazyGroup):
             raise _Failure(str(exc), exc.exit_code) from None
         except (click.ClickException, click.exceptions.Exit, click.Abort, KeyboardInterrupt):
             raise
+        except OSError as exc:
+            if os.environ.get(DEBUG_ENV):
+                raise
+            # A path the user gave that the system refuses (too long, no permission, not a folder):
+            # the message names the path, and the store is left as it was.
+            where = f"{exc.filename}: " if exc.filename else ""
+            raise _Failure(f"{where}{exc.strerror or exc}", 1) from None
         except Exception as exc:
             if os.environ.get(DEBUG_ENV):
                 raise

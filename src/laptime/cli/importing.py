@@ -24,7 +24,9 @@ _FORMAT_NAMES = (
 
 @click.command("import")
 @click.argument("fmt", metavar="FORMAT", type=click.Choice(_FORMAT_NAMES))
-@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.argument(
+    "paths", nargs=-1, type=click.Path(path_type=Path, readable=False)
+)  # unreadable: a warning, exit 1 (docs)
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar and no per-record warnings; the summary only.")
 @json_option
 @click.pass_context

@@ -1,0 +1,5 @@
+"""``python -m laptime``: the same as the ``laptime`` command."""
+
+from laptime.cli import main
+
+main()
