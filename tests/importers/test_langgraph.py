@@ -11,7 +11,7 @@ import contextlib
 import json
 import shutil
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -25,14 +25,13 @@ from importers import (
     log_events,
     make_unreadable,
     problems_text,
+    run_cli,
     show,
     snapshot,
 )
 from laptime.importers.langgraph import STATUS_OUTCOMES, Request, parse_request, response_events
 from laptime.importers.records import RecordError
-
-if TYPE_CHECKING:
-    from laptime.store import Store
+from laptime.store import Store
 
 LOGS = FIXTURES / "langgraph-logs" / "llm_logs"
 PAIRED = "task_78e162a2:request_20251206_224239"
@@ -50,7 +49,7 @@ def test_import_pairs_requests_with_responses(store: Store) -> None:
     assert summary["runs"] == 2
     paired = show(store, PAIRED)
     assert paired["runner"] == "langgraph-logs"
-    assert paired["name"].startswith("Prompt user to specify the objective")
+    assert paired["name"] == "task_78e162a2"  # no prompt text without --store-text
     assert paired["started_at"] == "2025-12-06T22:42:39.482130Z"  # no offset in the source: read as UTC
     assert paired["ended_at"] == "2025-12-06T22:43:02.732856Z"
     assert paired["total_duration_ms"] == 23_251  # 23,250.726 ms, in integer ms
@@ -223,3 +222,29 @@ def test_fuzz_bytes_raise_only_record_errors(data: bytes) -> None:
     for parse in (lambda d: parse_request(d, "r"), lambda d: response_events(d, "s", "f", None)):
         with contextlib.suppress(RecordError):
             parse(data)
+
+
+def test_prompt_text_is_stored_only_with_store_text(store: Store, tmp_path: Path) -> None:
+    """Issue 8 line 9: files holding a fake secret; without the opt-in, it is nowhere in the store."""
+    secret = "sk-FAKE-0123456789abcdef"
+    logs = tmp_path / "llm_logs"
+    shutil.copytree(LOGS, logs)
+    for request in logs.glob("request_*.json"):
+        doc = json.loads(request.read_text(encoding="utf-8"))
+        for message in doc["messages"]:
+            if message.get("type") in ("HumanMessage", "human") and isinstance(message.get("content"), str):
+                message["content"] = f"Task: deploy with key {secret}\n" + message["content"]
+        request.write_text(json.dumps(doc), encoding="utf-8")
+    for response in logs.glob("response_*.json"):
+        doc = json.loads(response.read_text(encoding="utf-8"))
+        for message in doc.get("messages", []):
+            if isinstance(message.get("content"), str):
+                message["content"] += f" (used {secret})"
+        response.write_text(json.dumps(doc), encoding="utf-8")
+    import_json(store, "langgraph-logs", logs)
+    stored = b"".join(p.read_bytes() for p in store.root.rglob("*") if p.is_file())
+    assert secret.encode() not in stored
+    other = Store(tmp_path / "opted-in" / ".laptime")
+    result = run_cli(other, "import", "langgraph-logs", str(logs), "--store-text", "--json")
+    assert result.exit_code == 0, result.output
+    assert secret.encode() in b"".join(p.read_bytes() for p in other.root.rglob("*") if p.is_file())

@@ -24,13 +24,19 @@ _FORMAT_NAMES = (
 
 @click.command("import")
 @click.argument("fmt", metavar="FORMAT", type=click.Choice(_FORMAT_NAMES))
-@click.argument(
-    "paths", nargs=-1, type=click.Path(path_type=Path, readable=False)
-)  # unreadable: a warning, exit 1 (docs)
+# readable=False: an unreadable file is the import's warning and exit 1 (docs), not a usage error
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path, readable=False))
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar and no per-record warnings; the summary only.")
+@click.option(
+    "--store-text",
+    is_flag=True,
+    help="Also store prompt and completion text where a format has it (run names from prompts). Off by default.",
+)
 @json_option
 @click.pass_context
-def import_(ctx: click.Context, fmt: str, paths: tuple[Path, ...], quiet: bool, as_json: bool) -> None:
+def import_(  # noqa: PLR0917 - click passes each option positionally
+    ctx: click.Context, fmt: str, paths: tuple[Path, ...], quiet: bool, store_text: bool, as_json: bool
+) -> None:
     """Import runs from the files an agent runner already wrote. Importing the same
     files again adds nothing; a file that grew adds only its new part.
 
@@ -80,7 +86,7 @@ def import_(ctx: click.Context, fmt: str, paths: tuple[Path, ...], quiet: bool, 
         targets = group or importer.default_paths()
         if not targets:
             raise UsageProblem(f"import {name} needs at least one PATH")
-        result = run_import(store, importer, targets, quiet=quiet)
+        result = run_import(store, importer, targets, quiet=quiet, store_text=store_text)
         results.append(result)
 
     if as_json:

@@ -243,6 +243,9 @@ class Importer(ABC):
     #: files are rewritten whole (one JSON document per file) re-read changed files
     #: from the start and rely on id de-duplication.
     append_only: ClassVar[bool] = True
+    #: Whether prompt or completion text may be stored (in run names, attrs): only when the
+    #: user opts in (``laptime import --store-text``). Set by run_import.
+    store_text: bool = False
 
     @abstractmethod
     def discover(self, path: Path) -> Iterator[Path]:
@@ -566,10 +569,13 @@ def run_import(
     quiet: bool = False,
     progress_stream: TextIO | None = None,
     progress_delay: float = 1.0,
+    store_text: bool = False,
 ) -> ImportResult:
     """Import ``paths`` (files or folders) with ``importer`` into ``store``.
 
-    The progress bar appears after ``progress_delay`` seconds (tests pass 0)."""
+    The progress bar appears after ``progress_delay`` seconds (tests pass 0). Prompt and
+    completion text is stored only with ``store_text`` (the user's opt-in)."""
+    importer.store_text = store_text
     result = ImportResult(format=importer.name)
     files: list[Path] = []
     for path in paths:

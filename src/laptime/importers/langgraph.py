@@ -123,8 +123,11 @@ def _task_name(messages: list[Any]) -> str:
     return ""
 
 
-def parse_request(data: bytes, stem: str) -> Request:
-    """The parts of a request file a run needs. Raises RecordError."""
+def parse_request(data: bytes, stem: str, *, keep_text: bool = False) -> Request:
+    """The parts of a request file a run needs. Raises RecordError.
+
+    The run's name is the first line of the prompt only with ``keep_text`` (the user's
+    opt-in, ``laptime import --store-text``); otherwise the run is named by its task id."""
     doc = as_object(decode_json(data), "the request")
     task_id = _task_id(doc)
     ts_ns = parse_ts_ns(doc.get("timestamp"), "timestamp")
@@ -145,7 +148,7 @@ def parse_request(data: bytes, stem: str) -> Request:
         task_id=task_id,
         ts_ns=ts_ns,
         estimated_tokens=tokens,
-        name=_task_name(messages),
+        name=_task_name(messages) if keep_text else "",
         model=model if isinstance(model, str) and model else "unknown",
     )
 
@@ -293,7 +296,7 @@ class LangGraphLogsImporter(Importer):
             return
         try:
             if kind == "request":
-                events = request_events(parse_request(data, file.stem), str(file))
+                events = request_events(parse_request(data, file.stem, keep_text=self.store_text), str(file))
             else:
                 request = self._pairs(file.parent).get(file.stem)
                 events = response_events(data, file.stem, str(file), request)
@@ -315,7 +318,7 @@ class LangGraphLogsImporter(Importer):
             try:
                 data = read_regular_bytes(path)  # never a FIFO's blocking open
                 if kind == "request":
-                    req = parse_request(data, path.stem)
+                    req = parse_request(data, path.stem, keep_text=self.store_text)
                     requests[path.stem] = req
                     headers.append(Header("request", path.stem, req.task_id, req.ts_ns))
                 else:
