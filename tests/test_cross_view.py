@@ -268,7 +268,7 @@ def _summary_models(models: list[dict[str, Any]]) -> Figures:
         name = m["model"]
         bump(f, f"model:{name}:calls", m["calls"])
         for kind in (*TOKEN_KINDS, "total"):
-            bump(f, f"model:{name}:tokens_{kind}", m["tokens"][kind])
+            bump(f, f"model:{name}:tokens_{kind}", m["tokens"][f"{kind}_tokens"])
         f[f"model:{name}:cost_usd"] = add_cost(f.get(f"model:{name}:cost_usd", ABSENT), m["cost_usd"])
         sources = set(f.get(f"model:{name}:cost_sources", [])) | set(m["price_sources"])
         f[f"model:{name}:cost_sources"] = sorted(sources)
@@ -276,9 +276,9 @@ def _summary_models(models: list[dict[str, Any]]) -> Figures:
 
 
 def _summary_money_and_tokens(data: dict[str, Any]) -> Figures:
-    f: Figures = {f"tokens_{kind}": data["tokens"][kind] for kind in (*TOKEN_KINDS, "total", "estimated")}
+    f: Figures = {f"tokens_{kind}": data["tokens"][f"{kind}_tokens"] for kind in (*TOKEN_KINDS, "total", "estimated")}
     f["llm_calls"] = data["cost"]["llm_calls"]
-    f["cost_usd"] = usd(data["cost"]["total_usd"])
+    f["cost_usd"] = usd(data["cost"]["cost_usd"])
     f["cost_reported_usd"] = usd(data["cost"]["reported_usd"])
     f["cost_unpriced_calls"] = data["cost"]["unpriced_calls"]
     f["unpriced_models"] = sorted(data["cost"]["unpriced_models"])
