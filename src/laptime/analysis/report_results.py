@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Literal
 
 import msgspec
+from msgspec import UNSET, UnsetType
 
 CostSource = Literal["reported", "priced", "unpriced"]
 
@@ -300,20 +301,21 @@ class UsageModel(UsageTotals):
     model: str
 
 
-class UsageRow(UsageTotals, kw_only=True, omit_defaults=True):
-    """One period, session or model: only the key of its grouping (and, by session, the
-    run's name, runner, project and times) is there; so is ``by_model`` but by model."""
+class UsageRow(UsageTotals, kw_only=True):
+    """One period, session or model. A field that its grouping does not give is left out
+    (UNSET), not null: only the key of its grouping is there, by session also the run's
+    name, runner, project and times, and ``by_model`` but by model."""
 
-    period: str | None = None  # --by day, week or month
-    session: str | None = None  # --by session: the run id
-    model: str | None = None  # --by model
-    name: str | None = None  # --by session: the run's
-    runner: str | None = None
-    project: str | None = None
-    started_at: str | None = None
-    last_at: str | None = None
+    period: str | UnsetType = UNSET  # --by day (YYYY-MM-DD), week (its Monday) or month (YYYY-MM)
+    session: str | UnsetType = UNSET  # --by session: the run id
+    model: str | UnsetType = UNSET  # --by model
+    name: str | UnsetType | None = UNSET  # --by session: the run's
+    runner: str | UnsetType | None = UNSET
+    project: str | UnsetType | None = UNSET
+    started_at: str | UnsetType | None = UNSET
+    last_at: str | UnsetType | None = UNSET
     models: list[str]
-    by_model: list[UsageModel] | None = None  # not --by model
+    by_model: list[UsageModel] | UnsetType = UNSET  # every grouping but --by model
 
 
 class UsageReport(_Result):
