@@ -14,6 +14,11 @@ Definitions used here:
 - Rework: runs with retries (``analysis.kpi``'s count) or with a span whose attrs say
   ``source_outcome = "changes_requested"``.
 - Tasks are runs grouped by name; files rank by the number of runs that changed them.
+- Iterations: the average of the run attribute ``iterations`` (AIDF's importer writes
+  it) over the selected runs that record it as a number; ``n`` counts those runs.
+
+Returns ``analysis.report_results.Summary``: integer ms for totals, min, max and
+latencies; avg and percentiles of integer-ms durations stay fractional.
 """
 
 from __future__ import annotations
