@@ -30,6 +30,7 @@ import pytest
 from helpers import FIXED_RUN_ID, HAIKU, SONNET, T0, invoke, invoke_json, make_recorder, record_fixed_run
 from laptime import SimulatedClock
 from laptime.analysis.compare import compare_kpis, is_slower
+from laptime.analysis.results import to_builtins
 from laptime.report.compare_view import render
 from laptime.report.style import Style
 
@@ -172,6 +173,11 @@ def test_compare_json(two_runs: Store) -> None:
     assert data["verification"]["failed"] == {"a": 1, "b": 2, "delta": 1, "change_pct": 100.0}
     assert data["outcome"] == {"a": "completed", "b": "failed", "changed": True}
     assert data["threshold"] == {"percent": 10.0, "min_seconds": 1.0}
+    # the vocabulary: integer ms (not 300000.0), and where each side's cost came from
+    ms_values = [data["duration"][k] for k in ("a", "b", "delta")] + [data["unattributed"]["delta_ms"]]
+    ms_values += [p[k] for p in data["phases"] for k in ("a_ms", "b_ms", "delta_ms")]
+    assert all(type(v) is int for v in ms_values), ms_values
+    assert (data["a"]["cost_source"], data["b"]["cost_source"]) == ("priced", "priced")  # no call reported a cost
 
 
 def test_threshold_option_changes_what_is_highlighted(two_runs: Store) -> None:
@@ -227,7 +233,7 @@ def test_is_slower_thresholds(a_ms: float, b_ms: float, expected: bool) -> None:
 
 
 def test_phases_only_in_one_run() -> None:
-    def kpi(run_id: str, phases: dict[str, float], total: float) -> dict[str, object]:
+    def kpi(run_id: str, phases: dict[str, int], total: int) -> dict[str, object]:
         return {
             "run_id": run_id,
             "name": None,
@@ -250,14 +256,15 @@ def test_phases_only_in_one_run() -> None:
             "changes": {"files_touched": 0, "lines_added": 0, "lines_removed": 0},
             "scope_violations": 0,
             "milestones": {"planned": 0, "completed": 0},
+            "cost_source": "priced",
         }
 
     cmp = compare_kpis(kpi("a", {"plan": 5000}, 5000), kpi("b", {"plan": 5000, "review": 3000}, 8000))
-    review = cmp["phases"][1]
-    assert (review["phase"], review["in_a"], review["change_pct"], review["slower"]) == ("review", False, None, True)
-    assert cmp["where_the_time_went"] == "B took 3.0s longer than A: review +3.0s (100% of the difference)"
-    assert "new" in next(line for line in render(cmp) if line.startswith("review"))
-    json.dumps(cmp)  # JSON-ready
+    review = cmp.phases[1]
+    assert (review.phase, review.in_a, review.change_pct, review.slower) == ("review", False, None, True)
+    assert cmp.where_the_time_went == "B took 3.0s longer than A: review +3.0s (100% of the difference)"
+    assert "new" in next(line for line in render(to_builtins(cmp)) if line.startswith("review"))
+    json.dumps(to_builtins(cmp))  # JSON-ready
 
 
 def test_unknown_or_ambiguous_run_is_a_usage_error(two_runs: Store) -> None:
@@ -277,9 +284,9 @@ def test_exact_counts_are_in_full_and_tokens_abbreviated() -> None:
             "name": None,
             "started_at": "2026-01-05T09:00:00.000000Z",
             "outcome": "completed",
-            "total_duration_ms": 1000.0,
+            "total_duration_ms": 1000,
             "tvc_ms": None,
-            "unattributed_ms": 1000.0,
+            "unattributed_ms": 1000,
             "phases": {},
             "models": {
                 "m": {
@@ -302,10 +309,11 @@ def test_exact_counts_are_in_full_and_tokens_abbreviated() -> None:
             "changes": {"files_touched": 1, "lines_added": lines, "lines_removed": 0},
             "scope_violations": 0,
             "milestones": {"planned": 0, "completed": 0},
+            "cost_source": "priced",
         }
 
     cmp = compare_kpis(kpi("a", 1200, 1500, 2_000_000), kpi("b", 3400, 4000, 3_500_000))
-    lines = render(cmp)
+    lines = render(to_builtins(cmp))
     models = next(line for line in lines if line.startswith("all models"))
     assert "1,200 → 3,400 (+2,200)" in models
     assert "2.00M → 3.50M (+1.50M)" in models  # tokens stay abbreviated

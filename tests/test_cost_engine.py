@@ -56,7 +56,7 @@ def _costs_in_every_view(store: Store, run_a: str, run_b: str) -> dict[str, Any]
         "status --report": invoke_json(store.root, "status", "--report")["last_run"]["cost_usd"],
         "compare": compare["b"]["cost_usd"],
         "report usage --by session": usage[run_b]["cost_usd"],
-        "report summary --task": invoke_json(store.root, "report", "summary", "--task", run_b)["cost"]["total_usd"],
+        "report summary --task": invoke_json(store.root, "report", "summary", "--task", run_b)["cost"]["cost_usd"],
         "export csv": float(next(r for r in _csv(store) if r["run_id"] == run_b)["cost_usd"]),
         "export csv --detailed": float(next(r for r in _csv(store, "--detailed") if r["run_id"] == run_b)["cost_usd"]),
     }
@@ -76,7 +76,7 @@ class TestOneHourCacheWrites:
         _record(store, "bbbb")
         # the summary's --task filter matches run names; name the runs apart by id
         views = _costs_in_every_view(store, "aaaa", "bbbb") | {
-            "report summary": invoke_json(store.root, "report", "summary")["cost"]["total_usd"] / 2,
+            "report summary": invoke_json(store.root, "report", "summary")["cost"]["cost_usd"] / 2,
         }
         views.pop("report summary --task")
         for view, cost in views.items():

@@ -268,7 +268,7 @@ def _summary_models(models: list[dict[str, Any]]) -> Figures:
         name = m["model"]
         bump(f, f"model:{name}:calls", m["calls"])
         for kind in (*TOKEN_KINDS, "total"):
-            bump(f, f"model:{name}:tokens_{kind}", m["tokens"][kind])
+            bump(f, f"model:{name}:tokens_{kind}", m["tokens"][f"{kind}_tokens"])
         f[f"model:{name}:cost_usd"] = add_cost(f.get(f"model:{name}:cost_usd", ABSENT), m["cost_usd"])
         sources = set(f.get(f"model:{name}:cost_sources", [])) | set(m["price_sources"])
         f[f"model:{name}:cost_sources"] = sorted(sources)
@@ -276,9 +276,10 @@ def _summary_models(models: list[dict[str, Any]]) -> Figures:
 
 
 def _summary_money_and_tokens(data: dict[str, Any]) -> Figures:
-    f: Figures = {f"tokens_{kind}": data["tokens"][kind] for kind in (*TOKEN_KINDS, "total", "estimated")}
+    f: Figures = {f"tokens_{kind}": data["tokens"][f"{kind}_tokens"] for kind in (*TOKEN_KINDS, "total", "estimated")}
     f["llm_calls"] = data["cost"]["llm_calls"]
-    f["cost_usd"] = usd(data["cost"]["total_usd"])
+    f["cost_usd"] = usd(data["cost"]["cost_usd"])
+    f["cost_source"] = data["cost"]["cost_source"]
     f["cost_reported_usd"] = usd(data["cost"]["reported_usd"])
     f["cost_unpriced_calls"] = data["cost"]["unpriced_calls"]
     f["unpriced_models"] = sorted(data["cost"]["unpriced_models"])
@@ -401,6 +402,7 @@ def from_compare(data: dict[str, Any], side: str) -> tuple[str, Figures]:
         "tvc_ms": ms(data["tvc"][side]),
         "unattributed_ms": ms(data["unattributed"][f"{side}_ms"]),
         "cost_usd": usd(s["cost_usd"]),
+        "cost_source": s["cost_source"],
         "llm_calls": llm["calls"][side],
         "tokens_input": llm["input_tokens"][side],
         "tokens_output": llm["output_tokens"][side],
@@ -488,6 +490,7 @@ def _usage_figures(row: dict[str, Any]) -> Figures:
     f: Figures = {
         "llm_calls": row["calls"],
         "cost_usd": usd(row["cost_usd"]),
+        "cost_source": row["cost_source"],
         "cost_unpriced_calls": row["unpriced_calls"],
         "unpriced_models": sorted(row["unpriced_models"]),
         "tokens_total": row["total_tokens"],
@@ -528,6 +531,8 @@ def from_usage_rows_sum(data: dict[str, Any]) -> Figures:
     f: Figures = {}
     for row in data["rows"]:
         for figure, value in _usage_figures(row).items():
+            if figure == "cost_source":
+                continue  # a row's own: the totals' is compared (usage --by day (totals))
             if figure == "cost_usd":
                 f[figure] = add_cost(f.get(figure, ABSENT), None if value is None else value.value)
             elif figure == "unpriced_models":

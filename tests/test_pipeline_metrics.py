@@ -30,6 +30,7 @@ import pytest
 from click.testing import CliRunner
 
 from laptime.analysis.pipeline import nearest_rank, pipeline_metrics
+from laptime.analysis.results import to_builtins
 from laptime.cli import cli
 from laptime.index import Index
 from laptime.store import Store
@@ -182,7 +183,7 @@ def test_sample_matches_choragen_where_choragen_is_right(store: Store) -> None:
     assert ours["requests"]["closed"] == choragen["closed_requests"] == 23
     # Tokens: the sample tracks none.
     assert ours["tokens"]["by_model"] == [] == list(choragen["tokens_by_model"])
-    assert (ours["tokens"]["total_input"], ours["tokens"]["total_output"]) == choragen["tokens_total"] == (0, 0)
+    assert (ours["tokens"]["input_tokens"], ours["tokens"]["output_tokens"]) == choragen["tokens_total"] == (0, 0)
 
 
 def test_synthetic_log_matches_choragen_exactly(store: Store) -> None:
@@ -210,7 +211,7 @@ def test_synthetic_log_matches_choragen_exactly(store: Store) -> None:
 
     by_model = {m["model"]: (m["input_tokens"], m["output_tokens"]) for m in ours["tokens"]["by_model"]}
     assert by_model == choragen["tokens_by_model"] == {"claude-sonnet-4-5": (7000, 2500), "gpt-4o": (1000, 400)}
-    assert (ours["tokens"]["total_input"], ours["tokens"]["total_output"]) == choragen["tokens_total"]
+    assert (ours["tokens"]["input_tokens"], ours["tokens"]["output_tokens"]) == choragen["tokens_total"]
     assert round(ours["tokens"]["avg_per_completed_task"]) == choragen["avg_tokens_per_task"]
     assert {m["model"]: m["tasks_completed"] for m in ours["models"]} == choragen["models"]
 
@@ -276,7 +277,7 @@ def test_nearest_rank_and_empty_index(store: Store) -> None:
     assert nearest_rank([1.0, 2.0, 3.0, 4.0], 50) == 2.0
     assert nearest_rank([1.0, 2.0, 3.0, 4.0], 90) == 4.0
     with Index(store) as index:
-        data = pipeline_metrics(index)
+        data = to_builtins(pipeline_metrics(index))
     assert data["tasks"]["completed"] == 0
     assert data["tasks"]["cycle_time_ms"]["avg"] is None
     assert data["quality"]["rework_rate"] is None

@@ -6,6 +6,7 @@ import bisect
 import math
 import random
 from datetime import timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -26,6 +27,7 @@ from helpers import (
     write_lines,
 )
 from laptime import SimulatedClock
+from laptime.analysis.results import to_builtins
 from laptime.analysis.stats import percentile
 
 if TYPE_CHECKING:
@@ -71,18 +73,19 @@ def test_summary_exact_numbers(store: Store) -> None:
     assert s["duration_ms"]["p90"] == pytest.approx(percentile([60_000, 120_000, 300_000], 90))
     assert s["tvc_ms"] == {"n": 1, "p50": 270_000.0, "p90": 270_000.0}
     assert s["tokens"] == {
-        "input": 3_700,
-        "output": 800,
-        "cache_read": 5_000,
-        "cache_write": 100,
-        "total": 9_600,
-        "estimated": 0,
+        "input_tokens": 3_700,
+        "output_tokens": 800,
+        "cache_read_tokens": 5_000,
+        "cache_write_tokens": 100,
+        "total_tokens": 9_600,
+        "estimated_tokens": 0,
         "estimated_share": 0.0,
     }
     # sonnet at the config's $3/$15/$0.3/$3.75: fixed run 0.007875 + 0.0135, r2 0.0009, r3 0.00045;
     # haiku from genai-prices ($1/$5): 0.00055 + 0.0002.
     cost = s["cost"]
-    assert cost["total_usd"] == pytest.approx(0.023475)
+    assert cost["cost_usd"] == pytest.approx(0.023475)
+    assert cost["cost_source"] == "priced"  # no call reported its cost
     assert cost["avg_per_run_usd"] == pytest.approx(0.023475 / 3)
     assert (cost["reported_usd"], cost["llm_calls"], cost["unpriced_calls"], cost["unpriced_models"]) == (0, 7, 0, [])
 
@@ -115,7 +118,7 @@ def test_summary_exact_numbers(store: Store) -> None:
     models = {m["model"]: m for m in s["models"]}
     assert [m["model"] for m in s["models"]] == [SONNET, "claude-haiku-4-5"]  # costliest first
     sonnet = models[SONNET]
-    assert (sonnet["calls"], sonnet["tokens"]["total"], sonnet["price_sources"]) == (5, 9_130, ["config:sonnet"])
+    assert (sonnet["calls"], sonnet["tokens"]["total_tokens"], sonnet["price_sources"]) == (5, 9_130, ["config:sonnet"])
     assert sonnet["cost_usd"] == pytest.approx(0.022725)
     assert (sonnet["avg_latency_ms"], sonnet["p95_latency_ms"], sonnet["latency_n"]) == (2000.0, 2450.0, 2)
     haiku = models["claude-haiku-4-5"]
@@ -150,7 +153,7 @@ def test_summary_filters(store: Store, args: list[str], runs: list[str]) -> None
     s = invoke_json(store.root, "report", "summary", *args)
     assert s["runs"] == len(runs)
     expected = {FIXED_RUN_ID: 0.022125, "r2": 0.0009, "r3": 0.00045}
-    assert s["cost"]["total_usd"] == pytest.approx(sum(expected[r] for r in runs))
+    assert s["cost"]["cost_usd"] == pytest.approx(sum(expected[r] for r in runs))
 
 
 def test_reported_cost_wins_unknown_model_is_unpriced_and_changes_requested(store: Store) -> None:
@@ -164,13 +167,15 @@ def test_reported_cost_wins_unknown_model_is_unpriced_and_changes_requested(stor
         run.llm_call("mystery-model-9", input_tokens=500, output_tokens=5, estimated=True)
         clock.advance(10)
     s = invoke_json(store.root, "report", "summary")
-    assert s["cost"]["total_usd"] == 0.25  # the reported cost, not genai-prices' $3
+    assert s["cost"]["cost_usd"] == 0.25  # the reported cost, not genai-prices' $3
     assert s["cost"]["reported_usd"] == 0.25
+    assert s["cost"]["cost_source"] == "priced"  # one call reported, one unpriced: neither all of one
     assert (s["cost"]["unpriced_calls"], s["cost"]["unpriced_models"]) == (1, ["mystery-model-9"])
     models = {m["model"]: m for m in s["models"]}
     assert (models[SONNET]["cost_usd"], models[SONNET]["price_sources"]) == (0.25, ["reported"])
     assert (models["mystery-model-9"]["cost_usd"], models["mystery-model-9"]["price_sources"]) == (None, ["unpriced"])
-    assert s["tokens"]["estimated"] == 505
+    assert (models[SONNET]["cost_source"], models["mystery-model-9"]["cost_source"]) == ("reported", "unpriced")
+    assert s["tokens"]["estimated_tokens"] == 505
     assert s["tokens"]["estimated_share"] == pytest.approx(505 / 1_000_505)
     assert s["rework"]["runs_with_changes_requested"] == 1
     text = invoke(store.root, "report", "summary")
@@ -209,7 +214,7 @@ def test_summary_text_view(store: Store) -> None:
 def test_no_runs_and_bad_config(store: Store) -> None:
     store.ensure()
     s = invoke_json(store.root, "report", "summary")
-    assert (s["runs"], s["success_rate"], s["cost"]["total_usd"], s["phases"], s["models"]) == (0, None, 0.0, [], [])
+    assert (s["runs"], s["success_rate"], s["cost"]["cost_usd"], s["phases"], s["models"]) == (0, None, 0.0, [], [])
     assert invoke(store.root, "report", "summary").output.splitlines() == ["Summary of 0 runs", "no runs match"]
     store.config_path.write_text('[[pricing.models]]\nmatch = "x"\ninput_per_1m = -1\noutput_per_1m = 1\n')
     result = invoke(store.root, "report", "summary")
@@ -328,9 +333,9 @@ def _summaries(store: Store, now_us: int) -> tuple[dict[str, Any], dict[str, Any
     book = PriceBook.from_config(load_config(store))
     with Index(store) as index:
         index.update()
-        fast = compute_summary(index, book, now_us=now_us, crashed_after_us=CRASHED_AFTER_US)
+        fast = to_builtins(compute_summary(index, book, now_us=now_us, crashed_after_us=CRASHED_AFTER_US))
         every = SummaryFilters(since_us=0)
-        slow = compute_summary(index, book, every, now_us=now_us, crashed_after_us=CRASHED_AFTER_US)
+        slow = to_builtins(compute_summary(index, book, every, now_us=now_us, crashed_after_us=CRASHED_AFTER_US))
     assert fast.pop("filters") != slow.pop("filters")
     return fast, slow
 
@@ -466,7 +471,7 @@ def test_cached_costs_are_keyed_by_the_prices_and_dropped_by_ingest(store: Store
     build(store)
     assert _cache_rows(store) == {"tasks": [], "models": []}
     s = invoke_json(store.root, "report", "summary")
-    assert s["cost"]["total_usd"] == pytest.approx(0.023475)
+    assert s["cost"]["cost_usd"] == pytest.approx(0.023475)
     cached = _cache_rows(store)
     fingerprint = _fingerprint(store)
     assert [(t, f, n) for t, f, n, _ in cached["tasks"]] == [
@@ -493,7 +498,7 @@ def test_cached_costs_are_keyed_by_the_prices_and_dropped_by_ingest(store: Store
     store.config_path.write_text(CONFIG.replace("input_per_1m = 3.0", "input_per_1m = 6.0"))
     s = invoke_json(store.root, "report", "summary")
     # sonnet's 3,300 uncached input tokens now cost $6 instead of $3 per 1M: +0.0099
-    assert s["cost"]["total_usd"] == pytest.approx(0.023475 + 0.0099)
+    assert s["cost"]["cost_usd"] == pytest.approx(0.023475 + 0.0099)
     assert [t["cost_usd"] for t in s["top_tasks"]] == pytest.approx(
         [0.022125 + 0.009, 0.0009 + 0.0006, 0.00045 + 0.0003]
     )
@@ -553,9 +558,53 @@ def test_costs_priced_from_a_stale_snapshot_are_not_cached(store: Store, monkeyp
         monkeypatch.setattr(CostCalculator, "_tasks", racing)
         first = compute_summary(index, book, now_us=us(T0 + timedelta(days=3)), crashed_after_us=CRASHED_AFTER_US)
         monkeypatch.undo()
-        assert first["top_tasks"][0] == {"task": "fix-login", "runs": 1, "cost_usd": pytest.approx(0.022125),
-                                         "unpriced_calls": 0}  # fmt: skip
+        assert to_builtins(first.top_tasks[0]) == {"task": "fix-login", "runs": 1,
+                                                   "cost_usd": pytest.approx(0.022125),
+                                                   "unpriced_calls": 0}  # fmt: skip
         assert index.query("SELECT COUNT(*) FROM task_cost_cache") == [(0,)]
         second = compute_summary(index, book, now_us=us(T0 + timedelta(days=3)), crashed_after_us=CRASHED_AFTER_US)
-    assert second["top_tasks"][0] == {"task": "fix-login", "runs": 2, "cost_usd": pytest.approx(0.022125 + 0.00135),
-                                      "unpriced_calls": 0}  # fmt: skip
+    assert to_builtins(second.top_tasks[0]) == {"task": "fix-login", "runs": 2,
+                                                "cost_usd": pytest.approx(0.022125 + 0.00135),
+                                                "unpriced_calls": 0}  # fmt: skip
+
+
+# -- average iterations (issue 7, AIDF: "report summary shows average iterations") ---------------
+
+AIDF = Path(__file__).parent / "fixtures" / "aidf"
+
+
+def _import_aidf(store: Store) -> None:
+    """The AIDF fixtures with an iteration count: the project folder's run (2 iterations)
+    and the MetricsCollector case (3)."""
+    for path in (AIDF, AIDF / "cases" / "run-5d6e7f80.json"):
+        result = invoke(store.root, "import", "aidf", str(path))
+        assert result.exit_code == 0, result.output
+
+
+def test_summary_averages_the_iterations_of_the_runs_that_record_them(store: Store) -> None:
+    _import_aidf(store)
+    record_simple_run(store, "sdk", start=T0, calls=1)  # records no iterations: not counted
+    with make_recorder(store, SimulatedClock(start=T0 + timedelta(days=1))) as rec, rec.run("bad", iterations="many"):
+        pass  # not a number: not counted either
+    s = invoke_json(store.root, "report", "summary")
+    assert s["runs"] == 4
+    assert s["iterations"] == {"n": 2, "avg": 2.5}
+    # the filtered path (per-run tables) gives the same, and filters apply to it
+    assert invoke_json(store.root, "report", "summary", "--since", "2000-01-01")["iterations"] == s["iterations"]
+    assert invoke_json(store.root, "report", "summary", "--runner", "aidf")["iterations"] == {"n": 2, "avg": 2.5}
+    one = invoke_json(store.root, "report", "summary", "--task", "Add a search box*")
+    assert (one["runs"], one["iterations"]) == (1, {"n": 1, "avg": 2.0})
+    text = invoke(store.root, "report", "summary").output.splitlines()
+    assert "iterations    avg 2.50 over 2 runs that record them" in text
+    assert "iterations    avg 2.00 over 1 run that records it" in (
+        invoke(store.root, "report", "summary", "--task", "Add a search box*").output.splitlines()
+    )
+
+
+def test_no_run_records_iterations(store: Store) -> None:
+    build(store)
+    s = invoke_json(store.root, "report", "summary")
+    assert s["iterations"] == {"n": 0, "avg": None}
+    assert invoke_json(store.root, "report", "summary", "--status", "failed")["iterations"] == {"n": 0, "avg": None}
+    lines = invoke(store.root, "report", "summary").output.splitlines()
+    assert not any(line.startswith("iterations") for line in lines)  # no line for what no run records

@@ -135,9 +135,26 @@ class TestCost:
         tuesday = rows["2026-01-06"]["cost_usd"]
         assert tuesday == pytest.approx((300 * 3 + 50 * 15) / 1e6)  # sonnet 4.5: $3 in, $15 out per 1M
 
+    def test_cost_source_per_row_per_model_and_in_totals(self, recorded: Store) -> None:
+        pytest.importorskip("genai_prices")
+        data = usage(recorded, "-z", "UTC")
+        rows = {r["period"]: r for r in data["rows"]}
+        assert rows["2026-01-06"]["cost_source"] == "priced"  # laptime priced sonnet's call
+        feb = rows["2026-02-02"]  # one call reported its cost, one of an unknown model
+        assert feb["cost_source"] == "priced"
+        assert {m["model"]: m["cost_source"] for m in feb["by_model"]} == {SONNET: "reported", UNKNOWN: "unpriced"}
+        assert data["totals"]["cost_source"] == "priced"
+        models = {r["model"]: r for r in usage(recorded, "--by", "model")["rows"]}
+        assert (models[UNKNOWN]["cost_source"], models[UNKNOWN]["cost_usd"]) == ("unpriced", None)
+        assert "by_model" not in models[UNKNOWN]  # --by model rows have no breakdown by model
+
     def test_no_cost_leaves_cost_out(self, recorded: Store) -> None:
         data = usage(recorded, "--no-cost")
         assert data["totals"]["cost_usd"] is None
+        assert data["totals"]["cost_source"] == "unpriced"
+        # a row with a reported cost keeps it; one without any is unpriced
+        rows = {r["period"]: r for r in usage(recorded, "--no-cost", "-z", "UTC")["rows"]}
+        assert (rows["2026-01-06"]["cost_usd"], rows["2026-01-06"]["cost_source"]) == (None, "unpriced")
 
 
 class TestText:

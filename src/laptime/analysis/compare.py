@@ -1,7 +1,8 @@
 """Two runs side by side: per phase, per model, verification and outcome, with deltas.
 
-``compare_kpis(a, b, ...)`` works on two KPI dicts (``laptime.analysis.kpi.compute_kpi``)
-plus, per run, the cost by model (the KPI's ``cost.by_model``), and returns a JSON-ready dict. Every
+``compare_kpis(a, b, ...)`` works on two KPI dicts (``to_builtins`` of
+``laptime.analysis.kpi.compute_kpi``) plus, per run, the cost by model (the KPI's
+``cost.by_model``), and returns a ``Comparison`` (``analysis.report_results``). Every
 delta is B minus A; a ``change_pct`` is the delta over A's value, in percent, and is
 None when A's value is 0 (nothing to compare against).
 
@@ -22,6 +23,10 @@ difference; then the change in LLM calls and in cost, when there is one.
 from __future__ import annotations
 
 from typing import Any
+
+import msgspec
+
+from laptime.analysis.report_results import Comparison
 
 DEFAULT_THRESHOLD_PCT = 10.0
 DEFAULT_MIN_SECONDS = 1.0
@@ -53,6 +58,7 @@ def _side(kpi: dict[str, Any], cost: float | None) -> dict[str, Any]:
         "outcome": kpi["outcome"],
         "total_duration_ms": kpi["total_duration_ms"],
         "cost_usd": cost,
+        "cost_source": kpi["cost_source"],
     }
 
 
@@ -72,8 +78,8 @@ def compare_kpis(
     b_costs: tuple[dict[str, float | None], float | None] = ({}, None),
     threshold_pct: float = DEFAULT_THRESHOLD_PCT,
     min_seconds: float = DEFAULT_MIN_SECONDS,
-) -> dict[str, Any]:
-    """Everything ``laptime compare`` shows, as a JSON-ready dict (deltas are B - A)."""
+) -> Comparison:
+    """Everything ``laptime compare`` shows (deltas are B - A)."""
     a_model_cost, a_cost = a_costs
     b_model_cost, b_cost = b_costs
 
@@ -83,8 +89,8 @@ def compare_kpis(
     for name in names:
         pa = a["phases"].get(name)
         pb = b["phases"].get(name)
-        a_ms = pa["duration_ms"] if pa else 0.0
-        b_ms = pb["duration_ms"] if pb else 0.0
+        a_ms = pa["duration_ms"] if pa else 0
+        b_ms = pb["duration_ms"] if pb else 0
         a_att = pa["attempts"] if pa else 0
         b_att = pb["attempts"] if pb else 0
         phases.append(
@@ -155,7 +161,7 @@ def compare_kpis(
         "phases": phases,
         "unattributed": unattributed,
         # time the runner was down (a crash, then a resume): its own figure, never a phase's
-        "downtime": _triple(a.get("downtime_ms", 0.0), b.get("downtime_ms", 0.0)),
+        "downtime": _triple(a.get("downtime_ms", 0), b.get("downtime_ms", 0)),
         "slower_phases": [p["phase"] for p in phases if p["slower"]]
         + ([UNATTRIBUTED] if unattributed["slower"] else []),
         "llm": llm,
@@ -166,7 +172,7 @@ def compare_kpis(
         "milestones_completed": _triple(a["milestones"]["completed"], b["milestones"]["completed"]),
     }
     result["where_the_time_went"] = where_the_time_went(result)
-    return result
+    return msgspec.convert(result, Comparison)
 
 
 def signed_duration(ms: float) -> str:

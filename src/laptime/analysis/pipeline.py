@@ -38,6 +38,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import msgspec
+
+from laptime import definitions as d
+from laptime.analysis.report_results import PipelineReport
 from laptime.analysis.stats import percentile
 from laptime.clock import timestamp_from_us
 from laptime.index import Index, ts_us
@@ -168,7 +172,7 @@ def pipeline_metrics(
     chain: str | None = None,
     since_us: int | None = None,
     until_us: int | None = None,
-) -> dict[str, Any]:
+) -> PipelineReport:
     """Choragen-style pipeline metrics over the runs that match (all runs by default),
     counting the events whose timestamps lie in ``[since_us, until_us)``.
 
@@ -188,7 +192,7 @@ def pipeline_metrics(
     ):
         attempts[(run_id, name)].append(_Attempt(start_us, end_us, outcome, bool(no_start), model))
 
-    cycle_ms: list[float] = []
+    cycle_ms: list[int] = []  # each task's in integer ms, as every duration is shown
     tasks_seen: set[tuple[str, str]] = set()
     completed: set[tuple[str, str]] = set()
     models: dict[str, int] = defaultdict(int)
@@ -205,7 +209,7 @@ def pipeline_metrics(
         if done.model:
             models[done.model] += 1
         if with_start and done.end_us is not None:
-            cycle_ms.append((done.end_us - done.start_us) / 1000)
+            cycle_ms.append(d.ms(done.end_us - done.start_us))
     cycle_ms.sort()
 
     params: list[Any] = [REWORK_METRIC]
@@ -243,14 +247,14 @@ def pipeline_metrics(
         {
             "model": model,
             "calls": calls,
-            "input_tokens": inp,
-            "output_tokens": out,
-            "cache_read_tokens": cache_read,
-            "cache_write_tokens": cache_write,
+            "input_tokens": int(inp),
+            "output_tokens": int(out),
+            "cache_read_tokens": int(cache_read),
+            "cache_write_tokens": int(cache_write),
         }
         for model, calls, inp, out, cache_read, cache_write in index.db.execute(
-            f"""SELECT model, COUNT(*), SUM(input_tokens), SUM(output_tokens), SUM(cache_read_tokens),
-                      SUM(cache_write_tokens)
+            f"""SELECT model, COUNT(*), TOTAL(input_tokens), TOTAL(output_tokens), TOTAL(cache_read_tokens),
+                      TOTAL(cache_write_tokens)
                FROM llm_calls WHERE run IN (SELECT run_id FROM temp.pipeline_runs) AND {in_window}
                GROUP BY model ORDER BY SUM(input_tokens) + SUM(output_tokens) DESC, model""",
             params,
@@ -259,7 +263,7 @@ def pipeline_metrics(
     total_in = sum(int(m["input_tokens"]) for m in by_model)
     total_out = sum(int(m["output_tokens"]) for m in by_model)
 
-    return {
+    data = {
         "filters": {
             "runner": runner,
             "chain": chain,
@@ -297,8 +301,8 @@ def pipeline_metrics(
         },
         "requests": {"total": requests_total, "closed": requests_closed},
         "tokens": {
-            "total_input": total_in,
-            "total_output": total_out,
+            "input_tokens": total_in,
+            "output_tokens": total_out,
             "avg_per_completed_task": (total_in + total_out) / n_completed if n_completed else None,
             "by_model": by_model,
         },
@@ -307,3 +311,4 @@ def pipeline_metrics(
             for model, count in sorted(models.items(), key=lambda kv: (-kv[1], kv[0]))
         ],
     }
+    return msgspec.convert(data, PipelineReport)

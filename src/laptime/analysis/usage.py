@@ -29,7 +29,11 @@ from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import TYPE_CHECKING, Any, Final
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import msgspec
+
 from laptime import definitions as d
+from laptime.analysis.cost import cost_source
+from laptime.analysis.report_results import UsageReport
 from laptime.clock import timestamp_from_us
 from laptime.definitions import cache_write_1h_sql
 from laptime.errors import UsageError
@@ -104,7 +108,8 @@ class _Totals:
     cache_read_tokens: int = 0
     reasoning_tokens: int = 0  # part of output_tokens, kept apart as ccusage shows it
     cost_usd: float = 0.0
-    priced_calls: int = 0
+    priced_calls: int = 0  # reported or priced
+    reported_calls: int = 0
     unpriced_calls: int = 0
     unpriced_models: set[str] = field(default_factory=set)
 
@@ -117,6 +122,7 @@ class _Totals:
         self.reasoning_tokens += other.reasoning_tokens
         self.cost_usd += other.cost_usd
         self.priced_calls += other.priced_calls
+        self.reported_calls += other.reported_calls
         self.unpriced_calls += other.unpriced_calls
         self.unpriced_models |= other.unpriced_models
 
@@ -132,6 +138,8 @@ class _Totals:
             "reasoning_tokens": self.reasoning_tokens,
             # null when calls were made and none could be priced; no calls at all cost $0
             "cost_usd": self.cost_usd if self.priced_calls or not self.calls else None,
+            # calls without a cost are unpriced here even with --no-cost (no price looked up)
+            "cost_source": cost_source(self.calls, self.reported_calls, self.calls - self.priced_calls),
             "unpriced_calls": self.unpriced_calls,
             "unpriced_models": sorted(self.unpriced_models),
         }
@@ -150,7 +158,7 @@ def usage_report(
     project: str | None = None,
     zone: Zone | None = None,
     prices: PriceBook | None = None,
-) -> dict[str, Any]:
+) -> UsageReport:
     """Token and cost totals per period (or session, or model), newest last.
 
     ``since_us`` is inclusive and ``until_us`` exclusive, both on the call's time.
@@ -239,7 +247,7 @@ def usage_report(
             key = period_cache.get(q) or period_cache.setdefault(q, _period(q, by, zone))
         part = _Totals(calls, inp or 0, out or 0, cwrite or 0, cread or 0, int(reasoning or 0))
         part.cost_usd = reported_cost or 0.0
-        part.priced_calls = reported_calls
+        part.priced_calls = part.reported_calls = reported_calls
         left = calls - reported_calls
         if left and prices is not None:
             rates = prices.rates(model, provider or "", q[:10], int(bucket))
@@ -290,7 +298,7 @@ def _assemble(
     until_us: int | None,
     project: str | None,
     priced: bool,
-) -> dict[str, Any]:
+) -> UsageReport:
     rows: list[dict[str, Any]] = []
     grand = _Totals()
     runs = _run_info(index, list(groups)) if by == "session" else {}
@@ -316,7 +324,8 @@ def _assemble(
     totals = grand.as_dict()
     if not priced:
         totals["cost_usd"] = None
-    return {
+        totals["cost_source"] = "unpriced"
+    data = {
         "by": by,
         "timezone": zone.name,
         "since": timestamp_from_us(since_us) if since_us is not None else None,
@@ -325,6 +334,7 @@ def _assemble(
         "rows": rows,
         "totals": totals,
     }
+    return msgspec.convert(data, UsageReport)
 
 
 def _run_info(index: Index, run_ids: list[str]) -> dict[str, dict[str, Any]]:

@@ -81,5 +81,5 @@ def compare(  # noqa: PLR0917 - click passes each option positionally
     if as_json:
         echo_json(result)
         return
-    for line in render(result, style_of(ctx)):
+    for line in render(to_builtins(result), style_of(ctx)):
         click.echo(line)

@@ -65,7 +65,9 @@ def pipeline(  # noqa: PLR0917 - click passes one positional parameter per optio
     if as_json:
         echo_json(data)
         return
-    for line in render(data):
+    import msgspec
+
+    for line in render(msgspec.to_builtins(data)):
         click.echo(line)
 
 

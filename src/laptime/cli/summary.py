@@ -65,7 +65,9 @@ def summary(  # noqa: PLR0917 - click passes every option
     if as_json:
         echo_json(data)
         return
+    import msgspec
+
     from laptime.report.summary_view import summary_lines
 
-    for line in summary_lines(data, style_of(ctx)):
+    for line in summary_lines(msgspec.to_builtins(data), style_of(ctx)):
         click.echo(line)

@@ -80,9 +80,11 @@ def usage(  # noqa: PLR0917 - click passes options positionally
     if as_json:
         echo_json(report)
         return
+    import msgspec
+
     from laptime.report.usage_view import render
 
-    for line in render(report, style_of(ctx)):
+    for line in render(msgspec.to_builtins(report), style_of(ctx)):
         click.echo(line)
 
 

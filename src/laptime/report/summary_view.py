@@ -1,4 +1,5 @@
-"""Terminal view of ``report summary`` (the dict from ``analysis.summary.compute_summary``)."""
+"""Terminal view of ``report summary``: ``to_builtins`` of ``analysis.summary.compute_summary``'s
+``Summary`` (analysis.report_results)."""
 
 from __future__ import annotations
 
@@ -29,17 +30,23 @@ def summary_lines(s: dict[str, Any], style: Style = PLAIN) -> list[str]:
     )
     t = s["tvc_ms"]
     out.append(f"TVc           p50 {duration(t['p50'])} · p90 {duration(t['p90'])} (n={integer(t['n'])})")
+    it = s["iterations"]
+    if it["n"]:
+        out.append(
+            f"iterations    avg {it['avg']:.2f} over {plural(it['n'], 'run')}"
+            f" that {'records it' if it['n'] == 1 else 'record them'}"
+        )
     tok = s["tokens"]
     out.append(
-        f"tokens        {count(tok['total'])} · {count(tok['input'])} in · {count(tok['output'])} out"
-        f" · cache {count(tok['cache_read'])} read / {count(tok['cache_write'])} write"
+        f"tokens        {count(tok['total_tokens'])} · {count(tok['input_tokens'])} in"
+        f" · {count(tok['output_tokens'])} out"
+        f" · cache {count(tok['cache_read_tokens'])} read / {count(tok['cache_write_tokens'])} write"
         f" · {percent(tok['estimated_share']) if tok['estimated_share'] is not None else '-'} estimated"
     )
     c = s["cost"]
     unpriced = f" · unpriced: {', '.join(c['unpriced_models'])}" if c["unpriced_models"] else ""
     out.append(
-        f"cost          {_cost(c['total_usd'], c['unpriced_calls'])} · avg {usd(c['avg_per_run_usd'])} per run"
-        f"{unpriced}"
+        f"cost          {_cost(c['cost_usd'], c['unpriced_calls'])} · avg {usd(c['avg_per_run_usd'])} per run{unpriced}"
     )
     r = s["rework"]
     out.append(
@@ -76,7 +83,7 @@ def summary_lines(s: dict[str, Any], style: Style = PLAIN) -> list[str]:
                 m["model"],
                 m["provider"] or "-",
                 integer(m["calls"]),
-                count(m["tokens"]["total"]),
+                count(m["tokens"]["total_tokens"]),
                 _cost(m["cost_usd"]),
                 duration(m["avg_latency_ms"]),
                 duration(m["p95_latency_ms"]),
