@@ -109,14 +109,14 @@ def test_window_and_status_options_behave_alike_everywhere(tmp_path) -> None:
 
     runner = CliRunner()
     helps = {}
-    for command in (["report", "list"], ["report", "export"]):
+    for command in (["report", "list"], ["report", "export"], ["report", "summary"]):
         text = runner.invoke(cli, [*command, "--help"]).output
         options = text.split("Options:", 1)[1].splitlines()
         helps[" ".join(command)] = [
             " ".join(line.split()) for line in options if "--since" in line or "--status" in line
         ]
     assert len({tuple(v) for v in helps.values()}) == 1, helps
-    for command in (["report", "list"], ["report", "export", "--csv", "-"]):
+    for command in (["report", "list"], ["report", "export", "--csv", "-"], ["report", "summary"]):
         result = runner.invoke(cli, ["--home", str(tmp_path / ".laptime"), *command, "--since", "soon"])
         assert result.exit_code == 2
         assert "--since: 'soon' is not a date" in result.output

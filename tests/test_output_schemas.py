@@ -23,8 +23,6 @@ if TYPE_CHECKING:
 REPO = Path(__file__).resolve().parents[1]
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 DOC = REPO / "docs" / "output.md"
-# Outputs still printed as plain dicts (see docs/output.md, "Not yet typed").
-PENDING = {"compare", "report pipeline", "report summary", "report usage"}
 
 
 def _script() -> ModuleType:
@@ -65,7 +63,7 @@ class TestShipped:
     def test_every_command_that_prints_json_has_a_schema(self) -> None:
         commands = _json_commands(cli)
         assert "report scoreboard" in commands  # `laptime report RUN` is the scoreboard command
-        missing = sorted(set(commands) - set(OUTPUT_TYPES) - {"report scoreboard"} - PENDING)
+        missing = sorted(set(commands) - set(OUTPUT_TYPES) - {"report scoreboard"})
         assert missing == [], f"no typed result / schema for: {missing}"
 
     @pytest.mark.parametrize("command", sorted(OUTPUT_TYPES))
@@ -109,6 +107,10 @@ def _outputs(store: Store, tmp_path: Path) -> dict[str, Any]:
         "compact": run("compact"),
         "report clean": run("report", "clean", "--before", "2020-01-01"),
         "refresh": run("refresh"),
+        "report summary": run("report", "summary"),
+        "report usage": run("report", "usage", "--by", "session"),
+        "report pipeline": run("report", "pipeline"),
+        "compare": run("compare", "f1xed", "20260105090000"),
     }
     out["demo"] = json.loads(invoke(tmp_path / "demo-store", "demo", "--json").stdout)
     return out

@@ -32,10 +32,10 @@ from laptime.errors import StoreFaultError
 from laptime.log import LineChunk, read_chunks, torn_tail
 from laptime.store import Store
 
-INDEX_VERSION: Final = 6  # 3: derived run_llm, run_phases, run_facts; 4: the first span_end of a span wins;
+INDEX_VERSION: Final = 7  # 3: derived run_llm, run_phases, run_facts; 4: the first span_end of a span wins;
 # 5: store-wide aggregates (agg_*, rank_buckets) and indexes for a fast unfiltered `report summary`;
 # 6: runs.first_us (a run without a start span starts at its first event), 1-hour cache writes
-# and downtime in the derived tables (laptime.definitions)
+# and downtime in the derived tables (laptime.definitions); 7: integer-ms sums in agg_runs and agg_phases
 
 RUN_DURATION_US: Final = d.run_duration_sql()
 ts_us = d.ts_us_sql

@@ -226,7 +226,7 @@ def test_fuzz_bytes_raise_only_record_errors(data: bytes) -> None:
 
 def test_prompt_text_is_stored_only_with_store_text(store: Store, tmp_path: Path) -> None:
     """Issue 8 line 9: files holding a fake secret; without the opt-in, it is nowhere in the store."""
-    secret = "sk-FAKE-0123456789abcdef"
+    secret = "sk-FAKE-0123456789abcdef"  # noqa: S105 - a fake key the test plants and then looks for
     logs = tmp_path / "llm_logs"
     shutil.copytree(LOGS, logs)
     for request in logs.glob("request_*.json"):

@@ -12,6 +12,7 @@ from typing import Any, Final
 import msgspec
 
 from laptime.analysis import results as r
+from laptime.analysis.report_results import OUTPUT_TYPES as REPORT_OUTPUT_TYPES
 
 SCHEMA_DIR: Final = "output"
 
@@ -30,6 +31,7 @@ OUTPUT_TYPES: Final[dict[str, type[msgspec.Struct]]] = {
     "report clean": r.Cleaning,
     "refresh": r.Refresh,
     "demo": r.Demo,
+    **REPORT_OUTPUT_TYPES,
 }
 
 

@@ -151,6 +151,12 @@ class RootGroup(LazyGroup):
             raise _Failure(str(exc), exc.exit_code) from None
         except (click.ClickException, click.exceptions.Exit, click.Abort, KeyboardInterrupt):
             raise
+        except BrokenPipeError:
+            # The reader went away (`laptime report list --json | head`): stop quietly, and
+            # point stdout at /dev/null so that the interpreter's final flush fails no more.
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            raise SystemExit(0) from None
         except OSError as exc:
             if os.environ.get(DEBUG_ENV):
                 raise

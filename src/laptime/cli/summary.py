@@ -11,17 +11,16 @@ from laptime.cli._common import (
     json_option,
     now_us,
     open_index,
-    parse_when,
+    status_option,
     store_of,
     style_of,
+    window_options,
 )
-from laptime.events import OUTCOMES
 
 
 @click.command("summary")
-@click.option("--since", help="Runs started at or after: YYYY-MM-DD, ISO datetime, or an age like 7d.")
-@click.option("--until", help="Runs started before: YYYY-MM-DD, ISO datetime, or an age like 1d.")
-@click.option("--status", type=click.Choice(OUTCOMES), help="Only runs with this outcome.")
+@window_options()
+@status_option
 @click.option("--task", help="Runs whose name contains this, or matches it as a glob (fix-*).")
 @click.option("--runner", help="Runs of this runner (exact).")
 @click.option("--model", help="Runs that called a model whose name contains this.")
@@ -29,8 +28,8 @@ from laptime.events import OUTCOMES
 @click.pass_context
 def summary(  # noqa: PLR0917 - click passes every option
     ctx: click.Context,
-    since: str | None,
-    until: str | None,
+    since: int | None,
+    until: int | None,
     status: str | None,
     task: str | None,
     runner: str | None,
@@ -50,8 +49,8 @@ def summary(  # noqa: PLR0917 - click passes every option
     from laptime.pricing import PriceBook
 
     filters = SummaryFilters(
-        since_us=parse_when(since, option="--since") if since else None,
-        until_us=parse_when(until, option="--until") if until else None,
+        since_us=since,
+        until_us=until,
         status=status,
         task=task,
         runner=runner,
