@@ -16,7 +16,7 @@ import contextlib
 import gc
 import operator
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final, Literal, Self
@@ -296,6 +296,20 @@ class Index:
         except apsw.ExecutionCompleteError:
             return []  # no row at all
         return [dict(zip(names, row, strict=True)) for row in cursor]
+
+    def execute(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> apsw.Cursor:
+        """Run one statement; its rows, if any, come lazily. For analysis that builds a temp
+        table of a selection or streams many rows; other modules never reach for ``db``."""
+        return self.db.execute(sql, params)
+
+    def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        """Run one statement per row (a temp table's contents, a cache's rows)."""
+        self.db.executemany(sql, rows)
+
+    def transaction(self) -> apsw.Connection:
+        """``with index.transaction():`` one transaction (a consistent snapshot to read, or writes
+        that land together)."""
+        return self.db
 
     def bad_lines(self) -> list[BadLine]:
         return [

@@ -27,6 +27,7 @@ from typing import Any
 import msgspec
 
 from laptime.analysis.report_results import Comparison
+from laptime.humanize import duration, signed_count, signed_duration, signed_usd
 
 DEFAULT_THRESHOLD_PCT = 10.0
 DEFAULT_MIN_SECONDS = 1.0
@@ -175,28 +176,8 @@ def compare_kpis(
     return msgspec.convert(result, Comparison)
 
 
-def signed_duration(ms: float) -> str:
-    """``+3m 55s``, ``-20.0s``, ``0ms``."""
-    from laptime.report.format import duration
-
-    if ms == 0:
-        return "0ms"
-    return ("+" if ms > 0 else "-") + duration(abs(ms))
-
-
-def signed_count(n: float) -> str:
-    return f"{n:+,.0f}" if float(n).is_integer() else f"{n:+,.1f}"
-
-
-def signed_usd(value: float) -> str:
-    from laptime.report.format import usd
-
-    return ("+" if value >= 0 else "-") + usd(abs(value))
-
-
 def where_the_time_went(cmp: dict[str, Any]) -> str:
     """One sentence: how much longer or shorter B took, and which phases made it so."""
-    from laptime.report.format import duration
 
     total = cmp["duration"]["delta"] or 0.0
     if total == 0:

@@ -109,7 +109,7 @@ def nearest_rank(sorted_values: Sequence[float], q: float) -> float | None:
 
 
 def _one(index: Index, sql: str, params: Sequence[Any] = ()) -> tuple[int, int]:
-    row = index.db.execute(sql, params).fetchone()
+    row = index.execute(sql, params).fetchone()
     return (int(row[0] or 0), int(row[1] or 0)) if row else (0, 0)
 
 
@@ -122,22 +122,22 @@ def _select_runs(index: Index, runner: str | None, chain: str | None) -> None:
         clauses.append("runner = ?")
         params.append(runner)
     where = " AND ".join(clauses) or "1"
-    index.db.execute("CREATE TEMP TABLE IF NOT EXISTS pipeline_runs (run_id TEXT PRIMARY KEY, is_request INTEGER)")
-    index.db.execute("DELETE FROM temp.pipeline_runs")
+    index.execute("CREATE TEMP TABLE IF NOT EXISTS pipeline_runs (run_id TEXT PRIMARY KEY, is_request INTEGER)")
+    index.execute("DELETE FROM temp.pipeline_runs")
     if chain is None:
-        index.db.execute(
+        index.execute(
             f"INSERT INTO temp.pipeline_runs SELECT run_id, COALESCE({_ENTITY} = 'request', 0) FROM runs WHERE {where}",
             params,
         )
         return
-    index.db.execute(
+    index.execute(
         f"""INSERT INTO temp.pipeline_runs SELECT run_id, 0 FROM runs
             WHERE {where} AND COALESCE({_ENTITY}, '') <> 'request' AND {_CHAIN_ID} = ?""",
         [*params, chain],
     )
-    if index.db.execute("SELECT 1 FROM temp.pipeline_runs LIMIT 1").fetchone() is None:
+    if index.execute("SELECT 1 FROM temp.pipeline_runs LIMIT 1").fetchone() is None:
         raise UnknownChainError(chain)
-    index.db.execute(
+    index.execute(
         f"""INSERT OR IGNORE INTO temp.pipeline_runs SELECT run_id, 1 FROM runs
             WHERE {where} AND {_ENTITY} = 'request' AND {_REQUEST_ID} IN (
                 SELECT {_REQUEST_ID} FROM runs WHERE run_id IN (SELECT run_id FROM temp.pipeline_runs))""",
@@ -183,7 +183,7 @@ def pipeline_metrics(
 
     # tasks: (run, name) -> attempts in start order
     attempts: dict[tuple[str, str], list[_Attempt]] = defaultdict(list)
-    for run_id, name, start_us, end_us, outcome, no_start, model in index.db.execute(
+    for run_id, name, start_us, end_us, outcome, no_start, model in index.execute(
         f"""SELECT run_id, name, start_us, end_us, outcome,
                    COALESCE(attrs ->> '$."choragen.no_start"', 0),
                    COALESCE(end_attrs ->> '$."choragen.model"', attrs ->> '$."choragen.model"')
@@ -215,7 +215,7 @@ def pipeline_metrics(
     params: list[Any] = [REWORK_METRIC]
     in_window = window.sql(ts_us("ts"), params)
     reworks: dict[tuple[str, str], int] = defaultdict(int)
-    for run_id, task in index.db.execute(
+    for run_id, task in index.execute(
         f"SELECT run, attrs ->> '$.task' FROM metrics WHERE name = ? AND run IN ({chain_runs}) AND {in_window}",
         params,
     ):
@@ -227,7 +227,7 @@ def pipeline_metrics(
     # its end, or (for a chain) one of its tasks' events.
     task_runs = {run_id for run_id, _ in tasks_seen} | {run_id for run_id, _ in reworks}
     chains_total = chains_done = requests_total = requests_closed = 0
-    for run_id, is_request, started, ended, outcome in index.db.execute(
+    for run_id, is_request, started, ended, outcome in index.execute(
         """SELECT r.run_id, p.is_request, r.started_us, r.ended_us, r.outcome
            FROM runs r JOIN temp.pipeline_runs p ON p.run_id = r.run_id"""
     ):
@@ -252,7 +252,7 @@ def pipeline_metrics(
             "cache_read_tokens": int(cache_read),
             "cache_write_tokens": int(cache_write),
         }
-        for model, calls, inp, out, cache_read, cache_write in index.db.execute(
+        for model, calls, inp, out, cache_read, cache_write in index.execute(
             f"""SELECT model, COUNT(*), TOTAL(input_tokens), TOTAL(output_tokens), TOTAL(cache_read_tokens),
                       TOTAL(cache_write_tokens)
                FROM llm_calls WHERE run IN (SELECT run_id FROM temp.pipeline_runs) AND {in_window}

@@ -89,10 +89,9 @@ def _selection(index: Index, filters: SummaryFilters, now_us: int, crashed_after
     if filters.model is not None:
         where.append("r.run_id IN (SELECT run_id FROM run_llm WHERE instr(lower(model), lower(?)) > 0)")
         params.append(filters.model)
-    db = index.db
-    db.execute("CREATE TEMP TABLE IF NOT EXISTS summary_sel (run_id TEXT PRIMARY KEY)")
-    db.execute("DELETE FROM temp.summary_sel")
-    db.execute(f"INSERT INTO temp.summary_sel SELECT r.run_id FROM runs r WHERE {' AND '.join(where)}", params)
+    index.execute("CREATE TEMP TABLE IF NOT EXISTS summary_sel (run_id TEXT PRIMARY KEY)")
+    index.execute("DELETE FROM temp.summary_sel")
+    index.execute(f"INSERT INTO temp.summary_sel SELECT r.run_id FROM runs r WHERE {' AND '.join(where)}", params)
     return "SELECT run_id FROM temp.summary_sel"
 
 

@@ -238,7 +238,7 @@ def usage_report(
         p_cread,
         p_1h,
         reasoning,
-    ) in index.db.execute(sql, params):
+    ) in index.execute(sql, params):
         if by == "session":
             key = run
         elif by == "model":
@@ -343,7 +343,7 @@ def _run_info(index: Index, run_ids: list[str]) -> dict[str, dict[str, Any]]:
     for start in range(0, len(run_ids), 500):
         part = run_ids[start : start + 500]
         marks = ",".join("?" * len(part))
-        for run_id, name, runner, project, cwd, started, last in index.db.execute(
+        for run_id, name, runner, project, cwd, started, last in index.execute(
             f"""SELECT run_id, name, runner, attrs ->> '$.project', attrs ->> '$.cwd', {d.run_start_sql()}, last_us
                 FROM runs WHERE run_id IN ({marks})""",
             part,

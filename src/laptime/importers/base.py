@@ -421,7 +421,7 @@ class _Appender:
                 part = ids[start : start + 900]
                 marks = ",".join("?" * len(part))
                 sql = f"SELECT id, {value} FROM {table} WHERE id IN ({marks})"
-                rows = self.index.db.execute(sql, part)
+                rows = self.index.execute(sql, part)
                 if table == "llm_calls":
                     known.update((r[0], (bool(r[1]), r[2])) for r in rows)
                 else:

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from laptime.analysis.compare import UNATTRIBUTED as UNATTRIBUTED_KEY
-from laptime.analysis.compare import signed_count, signed_duration, signed_usd
+from laptime.humanize import signed_count, signed_duration, signed_usd
 from laptime.report.format import UNATTRIBUTED, count, duration, integer, table, timestamp, usd
 from laptime.report.style import PLAIN, Style
 

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from laptime.humanize import duration, usd
 from laptime.report.style import ellipsize, visible_len
+
+__all__ = ["duration", "usd"]  # re-exported: the views format durations and dollars from here
 
 BAR_WIDTH = 24
 # The one name every text view gives the time of a run outside any phase (JSON keys
@@ -15,22 +18,6 @@ UNATTRIBUTED = "unattributed"
 MIN_TEXT_COLUMN = 8
 # Words whose plural is not the word and an s (nor a consonant+y turned into ies).
 IRREGULAR_PLURALS = {"child": "children", "person": "people", "index": "indexes", "was": "were", "is": "are"}
-
-
-def duration(ms: float | None) -> str:
-    """Human duration: 850ms, 12.3s, 4m 05s, 2h 03m."""
-    if ms is None:
-        return "-"
-    if ms < 1000:
-        return f"{ms:.0f}ms"
-    seconds = ms / 1000
-    if seconds < 60:
-        return f"{seconds:.1f}s"
-    minutes, sec = divmod(round(seconds), 60)
-    if minutes < 60:
-        return f"{minutes}m {sec:02d}s"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}h {minutes:02d}m"
 
 
 def count(n: float | None) -> str:
@@ -89,14 +76,6 @@ def plural(n: float, word: str) -> str:
 
 def percent(share: float | None) -> str:
     return "-" if share is None else f"{share * 100:.0f}%"
-
-
-def usd(value: float | None) -> str:
-    if value is None:
-        return "-"
-    if value < 0.01 and value != 0:
-        return f"${value:.4f}"
-    return f"${value:,.2f}"
 
 
 def timestamp(iso: str | None) -> str:
