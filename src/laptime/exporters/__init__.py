@@ -166,7 +166,7 @@ def phase_rows(
     """One flat row per top-level phase span (``PHASE_COLUMNS``), run by run."""
     from laptime.analysis.kpi import load_spans
     from laptime.clock import timestamp_from_us
-    from laptime.definitions import cache_write_1h_sql, uncached_input
+    from laptime.definitions import cache_write_1h_sql, span_duration_us, uncached_input
     from laptime.definitions import ts_us_sql as ts_us
 
     for run in runs:
@@ -201,7 +201,6 @@ def phase_rows(
         run_end = run.end_us()
         for phase, iteration in zip(phases, phase_iterations(phases), strict=True):
             attempts[phase.name] = attempts.get(phase.name, 0) + 1
-            end = phase.end_us if phase.end_us is not None else run_end
             calls, tin, tout, cost, unpriced = llm.get(phase.span_id, [0, 0, 0, 0.0, 0])
             worker = phase.attrs.get("worker")
             yield {
@@ -212,7 +211,9 @@ def phase_rows(
                 "iteration": iteration,
                 "started_at": timestamp_from_us(phase.start_us),
                 "ended_at": timestamp_from_us(phase.end_us) if phase.end_us is not None else None,
-                "duration_seconds": _round((max(end, phase.start_us) - phase.start_us) / 1e6, SECONDS_DIGITS),
+                "duration_seconds": _round(
+                    span_duration_us(phase.start_us, phase.end_us, run_end) / 1e6, SECONDS_DIGITS
+                ),
                 "outcome": phase.outcome if phase.end_us is not None else outcome,
                 "llm_calls": calls,
                 "input_tokens": tin,
