@@ -70,7 +70,7 @@ def run_kpi(ctx: click.Context, run: str | None, *, detail: bool = False) -> Run
 def report() -> None:
     """Reports on recorded runs.
 
-    With no command, or with a run id, prints the 10-line KPI scoreboard of the latest
+    With no command, or with a run id, prints the KPI scoreboard (10 lines and a cost line) of the latest
     run, or of the given one (a unique prefix of its id is enough).
 
     On a terminal, outcomes are coloured (not with NO_COLOR or `laptime --no-color`)
@@ -91,7 +91,7 @@ def report() -> None:
 @json_option
 @click.pass_context
 def scoreboard(ctx: click.Context, run: str | None, as_json: bool) -> None:
-    """The 10-line KPI scoreboard of the latest run, or of RUN.
+    """The KPI scoreboard (10 lines and a cost line) of the latest run, or of RUN.
 
     \b
     Example:
