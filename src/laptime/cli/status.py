@@ -20,9 +20,6 @@ from laptime.cli._common import (
 if TYPE_CHECKING:
     from laptime.analysis.results import LastRun
 
-# How many runs before the latest are read to find the previous finished ones.
-_LOOKBACK = 64
-
 
 @click.command()
 @click.option("--report", "with_report", is_flag=True, help="Add the last run's summary, cost and trends.")
@@ -78,37 +75,10 @@ def status(ctx: click.Context, with_report: bool, as_json: bool) -> None:
 
 
 def _last_run(ctx: click.Context) -> LastRun | None:
-    import msgspec
-
-    from laptime.analysis.kpi import compute_kpi, list_runs, run_summaries
-    from laptime.analysis.results import LastRun, to_builtins
-    from laptime.analysis.trends import PREVIOUS_RUNS, run_trends
+    from laptime.analysis.last_run import last_run
     from laptime.pricing import PriceBook
 
     store = store_of(ctx)
-    crashed = crashed_after_us(store)
     book = PriceBook.from_config(config_of(store))
-    now = now_us()
     with open_index(ctx) as index:
-        runs = list_runs(index, limit=_LOOKBACK)
-        if not runs:
-            return None
-        latest, earlier = runs[0], runs[1:]
-        previous = [r for r in earlier if r.outcome(now, crashed) != "running"][:PREVIOUS_RUNS]
-        kpi = compute_kpi(index, latest, now_us=now, crashed_after_us=crashed, book=book)
-        summaries = run_summaries(index, previous, now_us=now, crashed_after_us=crashed, book=book)
-    last = {
-        "run_id": kpi.run_id,
-        "name": kpi.name,
-        "runner": kpi.runner,
-        "started_at": kpi.started_at,
-        "outcome": kpi.outcome,
-        "total_duration_ms": kpi.total_duration_ms,
-        "llm_calls": kpi.llm_calls,
-        "tokens": to_builtins(kpi.tokens),
-        "cost_usd": kpi.cost_usd,
-        "cost_source": kpi.cost_source,
-        "unpriced_calls": kpi.cost.unpriced_calls,
-    }
-    last["trends"] = run_trends(last, [to_builtins(s) for s in summaries])
-    return msgspec.convert(last, LastRun)
+        return last_run(index, book, now_us=now_us(), crashed_after_us=crashed_after_us(store))
