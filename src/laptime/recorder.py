@@ -443,7 +443,7 @@ class Recorder:
             self._warned.add(key)
         message = _safe_text(message)  # a lone surrogate would break printing it
         try:
-            warnings.warn(message, RecorderWarning, stacklevel=3)
+            warnings.warn(message, RecorderWarning, stacklevel=_caller_level())
         except Exception:  # noqa: BLE001 - warnings turned into errors (-W error) must not break the caller either
             print(f"RecorderWarning: {message}", file=sys.stderr)
 
@@ -522,6 +522,18 @@ class Recorder:
             print(f"[profile] {parts}" if parts else "[profile] (no phases)", file=stream, flush=True)
         except Exception as exc:  # noqa: BLE001 - a closed stream must not break the run
             self.warn(exc)
+
+
+def _caller_level() -> int:
+    """The ``stacklevel`` that makes a warning point at the first line outside this
+    module: the user's call, however deep inside the recorder the problem was found.
+    Runs only when a warning is about to be shown, never on the hot path."""
+    frame = sys._getframe(1)  # noqa: SLF001 - the one way to walk the stack cheaply
+    level = 1
+    while frame.f_back is not None and frame.f_code.co_filename == __file__:
+        frame = frame.f_back
+        level += 1
+    return level
 
 
 def _profile_digits(ns: int) -> int:
