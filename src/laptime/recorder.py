@@ -4,6 +4,11 @@ Instrumentation must never break the program it measures. Every failure inside t
 recorder (a full disk, a read-only store, a bad attribute) becomes one warning and is
 swallowed; the user's own exceptions pass through unchanged and are recorded as the
 outcome of the span they crossed.
+
+The recorder writes only lines the log accepts. Each argument is checked when it is
+given (vocabularies, types, finite numbers, UTF-8 text, encodable attributes); a bad one
+warns once per call and argument, is replaced by a valid default and is kept, in a
+JSON-safe form, as the event's ``attrs["invalid_<argument>"]``. See ``_Check``.
 """
 
 from __future__ import annotations
@@ -68,7 +73,8 @@ def span_end_line(  # noqa: PLR0917 - positional on the hot path
 # default in its place, and the raw value is kept in the event's attrs as
 # ``invalid_<argument>`` (in a JSON-safe form: NaN as "nan", a lone surrogate as its
 # ``\udcff`` escape, an object as its repr). The checks are type tests and membership
-# tests, cheap enough for the hot path; anything slower runs only once a value failed them.
+# tests, cheap enough for the hot path; attrs are walked only when there are any, and
+# anything slower (repr, encoding trials) runs only once a value has failed them.
 
 _OUTCOME_SET: frozenset[str] = frozenset(ev.OUTCOMES)
 _SPAN_KIND_SET: frozenset[str] = frozenset(ev.SPAN_KINDS)
