@@ -306,6 +306,36 @@ CASES = [
         _check_point(ev.Checkpoint, "verified", False, 1),  # noqa: FBT003 - the recorded value
     ),
     Case(
+        "queue-negative-depth",
+        lambda run: run.queue(ready=-1, active=2),
+        "invalid ready in queue",
+        _check_point(ev.QueueSample, "ready", 0, -1),
+    ),
+    Case(
+        "milestone-index-float",
+        lambda run: run.milestone("m", "completed", index=1.0),  # type: ignore[arg-type]
+        "invalid index in milestone",
+        _check_point(ev.Milestone, "index", None, 1.0),
+    ),
+    Case(
+        "validation-tier-not-a-str",
+        lambda run: run.validation("pytest", passed=True, tier=2),  # type: ignore[arg-type]
+        "invalid tier in validation",
+        _check_point(ev.Validation, "tier", "2", 2),
+    ),
+    Case(
+        "scope_violation-reason-not-a-str",
+        lambda run: run.scope_violation("/etc", reason=["outside"]),  # type: ignore[arg-type]
+        "invalid reason in scope_violation",
+        _check_point(ev.ScopeViolation, "reason", "['outside']", "['outside']"),
+    ),
+    Case(
+        "llm-worker-not-a-str",
+        lambda run: run.llm_call("m", worker=7),  # type: ignore[arg-type]
+        "invalid worker in llm_call",
+        _check_point(ev.LlmUsage, "worker", "7", 7),
+    ),
+    Case(
         "metric-name-surrogate",
         lambda run: run.metric("\udcff", 1.0),
         "invalid name in metric",
