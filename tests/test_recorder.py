@@ -492,18 +492,20 @@ def test_llm_call_records_usage_from_counts_or_a_usage_object() -> None:
     assert (d.cache_read_tokens, d.input_includes_cache, d.estimated) == (8, True, False)
 
 
-def test_llm_call_without_a_model_or_with_bad_counts_warns_and_records_nothing() -> None:
+def test_llm_call_without_a_model_records_nothing_and_a_bad_count_is_recorded_as_zero() -> None:
     def program(run: laptime.Run) -> None:
         run.llm_call(input_tokens=5)
-        run.llm_call("m", input_tokens=-5)
+        run.llm_call("m", input_tokens=-5, output_tokens=7)
 
     with capture() as rec, rec.run("r") as run, pytest.warns(RecorderWarning) as record:
         program(run)
     messages = recorder_warnings(record)
     assert len(messages) == 2
     assert "needs a model name" in messages[0]
-    assert "Usage.input_tokens must be a non-negative integer" in messages[1]
-    assert rec.events_of(ev.LlmUsage) == []
+    assert "invalid input_tokens in llm_call" in messages[1]
+    [call] = rec.events_of(ev.LlmUsage)
+    assert (call.model, call.input_tokens, call.output_tokens) == ("m", 0, 7)
+    assert call.attrs == {"invalid_input_tokens": -5}
 
 
 def test_each_point_event_method_writes_its_event() -> None:
@@ -667,17 +669,20 @@ def test_a_store_path_that_is_a_file_gives_one_warning(tmp_path: Path) -> None:
     assert len(recorder_warnings(record)) == 1
 
 
-def test_an_unencodable_attribute_loses_that_event_only() -> None:
+def test_an_unencodable_attribute_is_dropped_and_its_event_kept() -> None:
     def program(run: laptime.Run) -> None:
         for _ in range(3):
-            with run.phase("bad", handle=object()):
+            with run.phase("bad", handle=object(), kept=1):
                 run.metric("still-recorded", 1)
 
-    with capture() as rec, rec.run("r") as run, pytest.warns(RecorderWarning, match="TypeError") as record:
+    with capture() as rec, rec.run("r") as run, pytest.warns(RecorderWarning, match="cannot be encoded") as record:
         program(run)
     assert len(recorder_warnings(record)) == 1
     assert len(rec.events_of(ev.Metric)) == 3
-    assert [s.name for s in rec.events_of(ev.SpanStart)] == ["r"]
+    phases = [s for s in rec.events_of(ev.SpanStart) if s.name == "bad"]
+    assert len(phases) == 3
+    assert all(set(s.attrs) == {"kept", "invalid_attrs"} for s in phases)
+    assert all(s.attrs["invalid_attrs"]["handle"].startswith("<object object") for s in phases)
 
 
 def test_a_failing_sink_never_breaks_the_span_or_the_user_exception() -> None:

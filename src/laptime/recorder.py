@@ -4,12 +4,19 @@ Instrumentation must never break the program it measures. Every failure inside t
 recorder (a full disk, a read-only store, a bad attribute) becomes one warning and is
 swallowed; the user's own exceptions pass through unchanged and are recorded as the
 outcome of the span they crossed.
+
+The recorder writes only lines the log accepts. Each argument is checked when it is
+given (vocabularies, types, finite numbers, UTF-8 text, encodable attributes); a bad one
+warns once per call and argument, is replaced by a valid default and is kept, in a
+JSON-safe form, as the event's ``attrs["invalid_<argument>"]``. See ``_Check``.
 """
 
 from __future__ import annotations
 
 import contextvars
 import functools
+import math
+import operator
 import os
 import sys
 import threading
@@ -17,7 +24,7 @@ import time
 import warnings
 from collections.abc import Callable, Mapping
 from types import TracebackType
-from typing import Any, Protocol, Self, TypeVar, cast
+from typing import Any, Protocol, Self, TypeVar, cast, get_args
 
 import msgspec
 
@@ -57,6 +64,263 @@ def span_end_line(  # noqa: PLR0917 - positional on the hot path
     return (
         f'{{"type":"span_end","v":1,"id":"{event_id}","ts":"{ts}","run":{run_json}{extra},"span":"{span}"{tail}}}\n'
     ).encode()
+
+
+# -- argument checks ----------------------------------------------------------------------
+# Every value a caller hands the recorder is checked before it reaches a log line, so the
+# SDK never writes a line the log then rejects. A bad value never raises: it warns once
+# per kind of mistake (call and argument), the event is still written with a valid
+# default in its place, and the raw value is kept in the event's attrs as
+# ``invalid_<argument>`` (in a JSON-safe form: NaN as "nan", a lone surrogate as its
+# ``\udcff`` escape, an object as its repr). The checks are type tests and membership
+# tests, cheap enough for the hot path; attrs are walked only when there are any, and
+# anything slower (repr, encoding trials) runs only once a value has failed them.
+
+_OUTCOME_SET: frozenset[str] = frozenset(ev.OUTCOMES)
+_SPAN_KIND_SET: frozenset[str] = frozenset(ev.SPAN_KINDS)
+_FILE_CHANGE_KINDS: tuple[str, ...] = get_args(FileChangeKind)
+_MILESTONE_STATUSES: tuple[str, ...] = get_args(MilestoneStatus)
+_INT64_MAX = 2**63 - 1  # the index keeps counts in SQLite INTEGERs: a larger one cannot be stored
+_MAX_DEPTH = 64  # attrs nested deeper than this are taken for a circular structure
+_RAW_CHARS = 200  # a raw value's repr kept in attrs is cut to this many characters
+
+
+def _utf8_ok(text: str) -> bool:
+    """Whether ``text`` can be written as UTF-8 JSON (a lone surrogate cannot)."""
+    if text.isascii():
+        return True
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _safe_text(text: str) -> str:
+    """``text`` with any lone surrogate written as its escape (``\\udcff``), so it encodes."""
+    return text if _utf8_ok(text) else text.encode("utf-8", "backslashreplace").decode()
+
+
+def _safe_repr(value: object) -> str:
+    """A short, encodable description of any value; never raises."""
+    try:
+        text = repr(value)
+    except Exception:  # noqa: BLE001 - a broken __repr__ must not break the caller
+        text = f"<{type(value).__name__} object>"
+    text = _safe_text(text)
+    return text if len(text) <= _RAW_CHARS else text[:_RAW_CHARS] + "..."
+
+
+def _safe_str(value: object) -> str:
+    try:
+        text = str(value)
+    except Exception:  # noqa: BLE001 - a broken __str__ must not break the caller
+        return _safe_repr(value)
+    return _safe_text(text)
+
+
+def _raw(value: object) -> Any:
+    """A raw value as it can be kept in attrs: itself when JSON can hold it, else text."""
+    if value is None or isinstance(value, bool):
+        return value
+    if type(value) is int:
+        return value if -_INT64_MAX - 1 <= value <= _INT64_MAX else _safe_repr(value)
+    if type(value) is float:
+        return value if math.isfinite(value) else repr(value)
+    if type(value) is str:
+        return _safe_text(value)
+    return _safe_repr(value)
+
+
+def _as_int(value: object) -> int | None:
+    """An integer as Python understands one (numpy's too), never a bool or a float."""
+    if isinstance(value, bool):
+        return None
+    if type(value) is int:
+        return value
+    try:
+        return operator.index(value)  # type: ignore[arg-type]  # any object may implement __index__
+    except Exception:  # noqa: BLE001 - not an integer: the caller learns it from a warning
+        return None
+
+
+def _attr_problem(value: object, depth: int = 0) -> str | None:  # noqa: PLR0911 - one return per kind of value
+    """Why ``value`` cannot be written as an attribute, or None when it can."""
+    if isinstance(value, str):
+        return None if _utf8_ok(value) else "a string that is not valid UTF-8 (a lone surrogate)"
+    if value is None or isinstance(value, int):
+        return None
+    if isinstance(value, float):
+        # msgspec would write NaN and infinity as null, silently changing the value.
+        return None if math.isfinite(value) else f"{value!r}, which JSON cannot hold"
+    if depth >= _MAX_DEPTH:
+        return f"nesting deeper than {_MAX_DEPTH} levels (a circular structure?)"
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                return f"a non-string key {_safe_repr(key)}"
+            problem = _attr_problem(key, depth + 1) or _attr_problem(item, depth + 1)
+            if problem is not None:
+                return problem
+        return None
+    if isinstance(value, list | tuple | set | frozenset):
+        for item in value:
+            problem = _attr_problem(item, depth + 1)
+            if problem is not None:
+                return problem
+        return None
+    try:  # anything else (datetime, UUID, a Struct, ...): msgspec decides
+        _encode(value)
+    except Exception as exc:  # noqa: BLE001 - whatever msgspec refuses is dropped
+        return f"a {type(value).__name__}, which cannot be encoded as JSON ({_safe_str(exc)})"
+    return None
+
+
+class _Check:
+    """Checks one call's arguments and collects the raw values it had to replace.
+
+    Each method returns a valid value for its field: the argument itself when it is
+    valid, else a default (named in the method), after one warning and with the raw
+    value noted for ``attrs["invalid_<field>"]``.
+    """
+
+    __slots__ = ("call", "invalid", "rec")
+
+    def __init__(self, rec: Recorder, call: str) -> None:
+        self.rec = rec
+        self.call = call
+        self.invalid: dict[str, Any] | None = None
+
+    def bad(self, field: str, raw: object, why: str, used: str) -> None:
+        if self.invalid is None:
+            self.invalid = {}
+        self.invalid[f"invalid_{field}"] = _raw(raw)
+        self.rec.warn_invalid(self.call, field, f"{why}; {used}; the raw value is in attrs['invalid_{field}']")
+
+    def text(self, field: str, value: object) -> str:
+        """A str; anything else becomes its ``str()``, a lone surrogate its escape."""
+        if type(value) is str and _utf8_ok(value):
+            return value
+        if isinstance(value, str):
+            plain = str.__str__(value)  # a str subclass (an enum member): its plain text
+            if _utf8_ok(plain):
+                return plain
+            fixed, why = _safe_text(plain), "not valid UTF-8 (a lone surrogate)"
+        else:
+            fixed, why = _safe_str(value), f"a {type(value).__name__}, not a str"
+        self.bad(field, value, why, f"recorded {fixed!r}")
+        return fixed
+
+    def optional_text(self, field: str, value: object) -> str | None:
+        """None or a str, as ``text``."""
+        return None if value is None else self.text(field, value)
+
+    def choice(self, field: str, value: object, allowed: tuple[str, ...], default: str, used: str = "") -> str:
+        """One word of a vocabulary; anything else becomes ``default``."""
+        if isinstance(value, str):
+            plain = str.__str__(value)
+            if plain in allowed:
+                return plain
+        why = f"{_safe_repr(value)} is not one of {', '.join(allowed)}"
+        self.bad(field, value, why, used or f"recorded {default!r}")
+        return default
+
+    def count(self, field: str, value: object) -> int:
+        """A non-negative int (a token, line or queue count); anything else becomes 0."""
+        number = _as_int(value)
+        if number is not None and 0 <= number <= _INT64_MAX:
+            return number
+        why = f"{_safe_repr(value)} is not an int" if number is None else f"{number} is not a count from 0 to 2**63-1"
+        self.bad(field, value, why, "recorded 0")
+        return 0
+
+    def optional_int(self, field: str, value: object) -> int | None:
+        """None or a 64-bit int (an exit code, an index); anything else becomes None."""
+        if value is None:
+            return None
+        number = _as_int(value)
+        if number is not None and -_INT64_MAX - 1 <= number <= _INT64_MAX:
+            return number
+        self.bad(field, value, f"{_safe_repr(value)} is not a 64-bit int", "recorded none")
+        return None
+
+    def flag(self, field: str, value: object) -> bool:
+        """A bool; anything else becomes False (a check that may not have passed did not)."""
+        if isinstance(value, bool):
+            return value
+        self.bad(field, value, f"{_safe_repr(value)} is not a bool", "recorded False")
+        return False
+
+    def number(self, field: str, value: object) -> float:
+        """A finite number (int or float); NaN, infinity and anything else become 0.0."""
+        fixed = self._finite(value)
+        if fixed is not None:
+            return fixed
+        self.bad(field, value, f"{_safe_repr(value)} is not a finite number", "recorded 0.0")
+        return 0.0
+
+    def optional_number(self, field: str, value: object) -> float | None:
+        """None or a finite number; NaN, infinity and anything else become None."""
+        if value is None:
+            return None
+        fixed = self._finite(value)
+        if fixed is not None:
+            return fixed
+        self.bad(field, value, f"{_safe_repr(value)} is not a finite number", "recorded none")
+        return None
+
+    @staticmethod
+    def _finite(value: object) -> float | None:
+        if type(value) is float:
+            return value if math.isfinite(value) else None
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            return None
+        try:
+            number = float(value)
+        except (OverflowError, ValueError):  # an int too large for a float
+            return None
+        return number if math.isfinite(number) else None
+
+    def attrs(self, attrs: dict[Any, Any]) -> dict[str, Any]:
+        """The attrs that can be written, plus the raw values this check replaced.
+
+        An attribute that cannot be encoded (an object msgspec refuses, a circular
+        structure, NaN or infinity, a non-str key, a lone surrogate) is dropped with one
+        warning; its repr is kept in ``attrs["invalid_attrs"]`` under its key.
+        """
+        cleaned = _clean_attrs(self.rec, self.call, attrs) if attrs else attrs
+        if self.invalid is None:
+            return cleaned
+        return {**cleaned, **self.invalid}
+
+
+def _clean_attrs(rec: Recorder, call: str, attrs: dict[Any, Any]) -> dict[str, Any]:
+    """``attrs`` itself when every attribute can be written; else a copy without the rest."""
+    bad: dict[Any, str] | None = None
+    for key, value in attrs.items():
+        if type(key) is str and key.isascii():
+            problem = _attr_problem(value)
+        elif not isinstance(key, str):
+            problem = f"a non-string key {_safe_repr(key)}"
+        else:
+            problem = _attr_problem(key) or _attr_problem(value)
+        if problem is not None:
+            if bad is None:
+                bad = {}
+            bad[key] = problem
+    if bad is None:
+        return attrs
+    kept = {key: value for key, value in attrs.items() if key not in bad}
+    kept["invalid_attrs"] = {
+        (_safe_text(key) if isinstance(key, str) else _safe_repr(key)): _safe_repr(attrs[key]) for key in bad
+    }
+    first, why = next(iter(bad.items()))
+    rec.warn_invalid(
+        call,
+        "attrs",
+        f"attribute {_safe_repr(first)} is {why}; dropped it, its repr is in attrs['invalid_attrs']",
+    )
+    return kept
 
 
 PROFILE_ENV = "LAPTIME_PROFILE"
@@ -136,8 +400,15 @@ class Recorder:
     def emit(self, event: ev.Event) -> None:
         """Append one event; failures become a single warning per kind of failure."""
         try:
+            try:
+                line = _encode(event) + b"\n"
+            except Exception as exc:  # noqa: BLE001 - last resort: the checks let something through
+                # Write the event without its attrs rather than lose it.
+                self.warn(exc)
+                line = _encode(msgspec.structs.replace(event, attrs={"invalid_attrs": _safe_repr(event.attrs)}))
+                line += b"\n"
             append = self._append or self._open_sink()
-            append(_encode(event) + b"\n", event.ts[:10])
+            append(line, event.ts[:10])
         except Exception as exc:  # noqa: BLE001 - instrumentation must never break the caller
             self.warn(exc)
 
@@ -161,14 +432,24 @@ class Recorder:
     def warn(self, exc: BaseException | str) -> None:
         """Warn once per distinct failure, so a full disk yields one warning, not millions."""
         key = exc if isinstance(exc, str) else f"{type(exc).__name__}:{getattr(exc, 'errno', '')}"
+        text = exc if isinstance(exc, str) else f"{type(exc).__name__}: {_safe_str(exc)}"
+        self._warn_once(key, f"laptime could not record events ({text}); your program continues")
+
+    def warn_invalid(self, call: str, field: str, detail: str) -> None:
+        """Warn once per call and argument that got an invalid value (not once per value)."""
+        self._warn_once(
+            f"invalid:{call}:{field}",
+            f"laptime got an invalid {field} in {call} ({detail}); the event was still recorded",
+        )
+
+    def _warn_once(self, key: str, message: str) -> None:
         with self._warn_lock:  # the log's flushing thread reports here too
             if key in self._warned:
                 return
             self._warned.add(key)
-        text = exc if isinstance(exc, str) else f"{type(exc).__name__}: {exc}"
-        message = f"laptime could not record events ({text}); your program continues"
+        message = _safe_text(message)  # a lone surrogate would break printing it
         try:
-            warnings.warn(message, RecorderWarning, stacklevel=3)
+            warnings.warn(message, RecorderWarning, stacklevel=_caller_level())
         except Exception:  # noqa: BLE001 - warnings turned into errors (-W error) must not break the caller either
             print(f"RecorderWarning: {message}", file=sys.stderr)
 
@@ -249,6 +530,18 @@ class Recorder:
             self.warn(exc)
 
 
+def _caller_level() -> int:
+    """The ``stacklevel`` that makes a warning point at the first line outside this
+    module: the user's call, however deep inside the recorder the problem was found.
+    Runs only when a warning is about to be shown, never on the hot path."""
+    frame = sys._getframe(1)  # noqa: SLF001 - the one way to walk the stack cheaply
+    level = 1
+    while frame.f_back is not None and frame.f_code.co_filename == __file__:
+        frame = frame.f_back
+        level += 1
+    return level
+
+
 def _profile_digits(ns: int) -> int:
     return 2 if ns < 1e9 else 1
 
@@ -285,6 +578,19 @@ class SpanScope:
     )
 
     def __init__(self, recorder: Recorder, run: Run | None, kind: SpanKind, name: str, attrs: dict[str, Any]) -> None:
+        # The kind is spliced into the span_start line as it is, so it must be one of the
+        # vocabulary; a bad kind becomes "other" and a bad name its text (``_Check``).
+        if (
+            type(kind) is not str
+            or kind not in _SPAN_KIND_SET
+            or type(name) is not str
+            or not (name.isascii() or _utf8_ok(name))
+        ):
+            check = _Check(recorder, "span")
+            kind = cast("SpanKind", check.choice("kind", kind, ev.SPAN_KINDS, "other"))
+            name = check.text("name", name)
+            if check.invalid:
+                attrs.update(check.invalid)
         self._rec = recorder
         self._run = run
         self._kind: SpanKind = kind
@@ -296,6 +602,28 @@ class SpanScope:
         self._frame: _Frame | None = None
         self._start_ns = 0
         self._end_attrs: dict[str, Any] | None = None
+
+    def set_outcome(self, outcome: Outcome) -> None:
+        """Choose the span's outcome (blocked, stopped, ...) instead of the default.
+
+        A word outside the outcome vocabulary warns once and is kept as the end's
+        ``attrs["invalid_outcome"]``; the span then ends as if no outcome was chosen:
+        "completed", or "failed" / "stopped" when an exception crosses it.
+        """
+        if type(outcome) is str and outcome in _OUTCOME_SET:
+            self.outcome = outcome
+            return
+        self.outcome = None
+        self._note_bad_outcome(outcome)
+
+    def _note_bad_outcome(self, outcome: object) -> None:
+        check = _Check(self._rec, "set_outcome")
+        used = "the span ends as if none was chosen"
+        chosen = check.choice("outcome", outcome, ev.OUTCOMES, "completed", used)
+        if check.invalid is None:  # a str subclass of a valid word: take its plain text
+            self.outcome = cast("Outcome", chosen)
+            return
+        self._end_attrs = {**(self._end_attrs or {}), **check.invalid}
 
     def set(self, **attrs: Any) -> None:
         """Add attributes: with the start if the span has not opened yet, else with its end."""
@@ -350,8 +678,18 @@ class SpanScope:
         ts = format_timestamp(ns)
         run_json = run.id_json
         parent_json = run_json if parent == run.id else f'"{parent}"'
-        rec.emit_line(span_start_line(span_id, ts, run_json, parent_json, self._kind, self._name, self.attrs), ts[:10])
-        worker = self.attrs.get("worker")
+        attrs = self.attrs
+        if attrs:
+            self.attrs = attrs = _clean_attrs(rec, f"{self._kind} span", attrs)
+        try:
+            line = span_start_line(span_id, ts, run_json, parent_json, self._kind, self._name, attrs)
+        except Exception as exc:  # noqa: BLE001 - last resort: the checks let something through
+            rec.warn(exc)  # write the span without its attrs rather than lose it
+            line = span_start_line(
+                span_id, ts, run_json, parent_json, self._kind, self._name, {"invalid_attrs": _safe_repr(attrs)}
+            )
+        rec.emit_line(line, ts[:10])
+        worker = attrs.get("worker")
         new_frame = _Frame(
             run, span_id, worker if worker is not None else (frame.worker if frame is not None else None)
         )
@@ -377,12 +715,25 @@ class SpanScope:
             outcome: Outcome = "completed"
             error = None
         else:
+            chosen = self.outcome
+            # ``outcome`` is a public attribute: check what was assigned to it directly too.
+            if chosen is not None and (type(chosen) is not str or chosen not in _OUTCOME_SET):
+                self.outcome = None
+                self._note_bad_outcome(chosen)
             outcome, error = _outcome_of(exc, self.outcome)
+        end_attrs = self._end_attrs
+        if end_attrs:
+            end_attrs = _clean_attrs(self._rec, f"{self._kind} span", end_attrs)
         ns = self._rec.clock()
         ts = format_timestamp(ns)
-        line = span_end_line(
-            new_id(ns), ts, run.id_json, self._frame.span, outcome, error, self._end_attrs or _NO_ATTRS
-        )
+        span, run_json = self._frame.span, run.id_json
+        try:
+            line = span_end_line(new_id(ns), ts, run_json, span, outcome, error, end_attrs or _NO_ATTRS)
+        except Exception as err:  # noqa: BLE001 - last resort: the checks let something through
+            self._rec.warn(err)  # write the end without its attrs rather than leave the span open
+            line = span_end_line(
+                new_id(ns), ts, run_json, span, outcome, error, {"invalid_attrs": _safe_repr(end_attrs)}
+            )
         self._rec.emit_line(line, ts[:10])
         if run.profiling and self._kind == "phase":
             run._phase_closed(self._name, ns - self._start_ns, self._frame.span)  # noqa: SLF001
@@ -443,7 +794,12 @@ def _is_cancellation(exc: BaseException) -> bool:
 def _outcome_of(exc: BaseException | None, chosen: Outcome | None) -> tuple[Outcome, str | None]:
     if exc is None:
         return (chosen or "completed"), None
-    error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    try:
+        text = str(exc)
+    except Exception:  # noqa: BLE001 - a broken __str__ must not lose the span's end
+        text = ""
+    # A message may hold a lone surrogate (a file name read with surrogateescape).
+    error = _safe_text(f"{type(exc).__name__}: {text}" if text else type(exc).__name__)
     if isinstance(exc, KeyboardInterrupt | SystemExit) or _is_cancellation(exc):
         return "stopped", error
     return (chosen if chosen not in (None, "completed") else "failed"), error
@@ -466,47 +822,63 @@ class LlmScope(SpanScope):
         self.cost_usd: float | None = None
 
     def usage(self, usage: Usage, *, cost_usd: float | None = None) -> None:
-        """Attach the call's usage; it is written when the span ends."""
+        """Attach the call's usage; it is written when the span ends (checked as ``llm_call``)."""
         self._usage = usage
         self.cost_usd = cost_usd
 
     def _close(self, exc: BaseException | None) -> None:
         frame = self._frame
-        if frame is not None:
-            ns = self._rec.clock()
-            usage = self._usage or Usage()
-            self._rec.emit(
-                _llm_event(
-                    run=frame.run.id,
-                    parent=frame.span,
-                    span=frame.span,
-                    ns=ns,
-                    model=usage.model or self._name,
-                    provider=usage.provider or self._provider,
-                    usage=usage,
-                    latency_ms=(ns - self._start_ns) / 1e6,
-                    cost_usd=self.cost_usd,
-                    worker=frame.worker,
-                    attrs={},
+        try:
+            if frame is not None:
+                ns = self._rec.clock()
+                usage = self._usage or Usage()
+                check = _Check(self._rec, "llm usage")
+                self._rec.emit(
+                    _llm_event(
+                        check,
+                        run=frame.run.id,
+                        parent=frame.span,
+                        span=frame.span,
+                        ns=ns,
+                        model=getattr(usage, "model", "") or self._name,
+                        provider=getattr(usage, "provider", "") or self._provider,
+                        usage=usage,
+                        latency_ms=(ns - self._start_ns) / 1e6,
+                        cost_usd=self.cost_usd,
+                        worker=frame.worker,
+                        attrs={},
+                    )
                 )
-            )
-        super()._close(exc)
+        finally:  # whatever the usage held, the span still ends
+            super()._close(exc)
 
 
 def _llm_event(
+    check: _Check,
     *,
     run: str,
     parent: str | None,
     span: str | None,
     ns: int,
-    model: str,
-    provider: str,
-    usage: Usage,
-    latency_ms: float | None,
-    cost_usd: float | None,
-    worker: str | None,
+    model: object,
+    provider: object,
+    usage: object,
+    latency_ms: object,
+    cost_usd: object,
+    worker: object,
     attrs: dict[str, Any],
 ) -> ev.LlmUsage:
+    """The llm event, every value checked: bad counts become 0, bad flags False, a bad
+    latency or cost none (``_Check``), the raw values kept in attrs."""
+
+    def count(name: str) -> int:
+        raw = usage.get(name, 0) if isinstance(usage, dict) else getattr(usage, name, 0)
+        return check.count(name, raw)
+
+    def flag(name: str) -> bool:
+        raw = usage.get(name, False) if isinstance(usage, dict) else getattr(usage, name, False)
+        return check.flag(name, raw)
+
     return ev.LlmUsage(
         v=1,
         id=new_id(ns),
@@ -514,18 +886,18 @@ def _llm_event(
         run=run,
         parent=parent,
         span=span,
-        provider=provider,
-        model=model,
-        input_tokens=usage.input_tokens,
-        output_tokens=usage.output_tokens,
-        cache_read_tokens=usage.cache_read_tokens,
-        cache_write_tokens=usage.cache_write_tokens,
-        input_includes_cache=usage.input_includes_cache,
-        latency_ms=latency_ms,
-        estimated=usage.estimated,
-        cost_usd=cost_usd,
-        worker=worker,
-        attrs=attrs,
+        provider=check.text("provider", provider),
+        model=check.text("model", model),
+        input_tokens=count("input_tokens"),
+        output_tokens=count("output_tokens"),
+        cache_read_tokens=count("cache_read_tokens"),
+        cache_write_tokens=count("cache_write_tokens"),
+        input_includes_cache=flag("input_includes_cache"),
+        latency_ms=check.optional_number("latency_ms", latency_ms),
+        estimated=flag("estimated"),
+        cost_usd=check.optional_number("cost_usd", cost_usd),
+        worker=check.optional_text("worker", worker),
+        attrs=check.attrs(attrs),
     )
 
 
@@ -537,6 +909,12 @@ class Run(SpanScope):
     def __init__(self, recorder: Recorder, name: str, *, run_id: str | None, attrs: dict[str, Any]) -> None:
         super().__init__(recorder, None, "run", name, attrs)
         self._run = self
+        if run_id is not None and (type(run_id) is not str or not _utf8_ok(run_id)):
+            # A run id must be text; a bad one is replaced by a fresh id, kept in attrs.
+            check = _Check(recorder, "run")
+            check.bad("run_id", run_id, f"{_safe_repr(run_id)} is not a UTF-8 str", "used a new id")
+            attrs.update(check.invalid or {})
+            run_id = None
         self.id = run_id or new_id(recorder.clock())
         self.id_json = _encode(self.id).decode()  # the run id as JSON, for the hand-built lines
         self.profiling = recorder.profile
@@ -547,6 +925,8 @@ class Run(SpanScope):
         ns = self._rec.clock()
         self._start_ns = ns
         self.span_id = self.id
+        if self.attrs:
+            self.attrs = _clean_attrs(self._rec, "run", self.attrs)
         self._rec.emit(
             ev.SpanStart(
                 v=1,
@@ -618,11 +998,13 @@ class Run(SpanScope):
             return frame.span, frame.worker
         return self.id, self.attrs.get("worker")
 
-    def _point(self, make: Callable[[str, str, str | None], ev.Event]) -> None:
+    def _point(
+        self, check: _Check, attrs: dict[str, Any], make: Callable[[str, str, str | None, dict[str, Any]], ev.Event]
+    ) -> None:
         try:
             ns = self._rec.clock()
             parent, _ = self._where()
-            self._rec.emit(make(new_id(ns), format_timestamp(ns), parent))
+            self._rec.emit(make(new_id(ns), format_timestamp(ns), parent, check.attrs(attrs)))
         except Exception as exc:  # noqa: BLE001 - instrumentation must never break the caller
             self._rec.warn(exc)
 
@@ -643,18 +1025,25 @@ class Run(SpanScope):
         worker: str | None = None,
         **attrs: Any,
     ) -> None:
-        """Record one finished model call's usage (give ``usage`` or the counts)."""
+        """Record one finished model call's usage (give ``usage`` or the counts).
+
+        Without a model name nothing is recorded (one warning). Any other bad value is
+        recorded with a default and kept in attrs: a count that is not a non-negative
+        int becomes 0, a flag that is not a bool False, a latency or cost that is not a
+        finite number none, a name that is not a str its ``str()``.
+        """
         try:
+            counts: object = usage
             if usage is None:
-                usage = Usage(
-                    input_tokens=input_tokens,
-                    output_tokens=output_tokens,
-                    cache_read_tokens=cache_read_tokens,
-                    cache_write_tokens=cache_write_tokens,
-                    input_includes_cache=input_includes_cache,
-                    estimated=estimated,
-                )
-            resolved_model = model or usage.model
+                counts = {
+                    "input_tokens": input_tokens,
+                    "output_tokens": output_tokens,
+                    "cache_read_tokens": cache_read_tokens,
+                    "cache_write_tokens": cache_write_tokens,
+                    "input_includes_cache": input_includes_cache,
+                    "estimated": estimated,
+                }
+            resolved_model = model or getattr(usage, "model", "")
             if not resolved_model:
                 self._rec.warn("llm_call needs a model name; the call was not recorded")
                 return
@@ -662,13 +1051,14 @@ class Run(SpanScope):
             parent, frame_worker = self._where()
             self._rec.emit(
                 _llm_event(
+                    _Check(self._rec, "llm_call"),
                     run=self.id,
                     parent=parent,
                     span=None,
                     ns=ns,
                     model=resolved_model,
-                    provider=provider or usage.provider,
-                    usage=usage,
+                    provider=provider or getattr(usage, "provider", ""),
+                    usage=counts,
                     latency_ms=latency_ms,
                     cost_usd=cost_usd,
                     worker=worker if worker is not None else frame_worker,
@@ -688,11 +1078,19 @@ class Run(SpanScope):
         tier: str | None = None,
         **attrs: Any,
     ) -> None:
-        """Record a verification command and whether it passed."""
+        """Record a verification command and whether it passed.
+
+        A ``passed`` that is not a bool is recorded as False, an exit code that is not
+        an int and a duration that is not a finite number as none (kept in attrs).
+        """
+        c = _Check(self._rec, "validation")
+        command, passed = c.text("command", command), c.flag("passed", passed)
+        exit_code, duration_ms = c.optional_int("exit_code", exit_code), c.optional_number("duration_ms", duration_ms)
+        tier = c.optional_text("tier", tier)
         self._point(
-            lambda i, ts, parent: ev.Validation(
+            c, attrs, lambda i, ts, parent, a: ev.Validation(
                 v=1, id=i, ts=ts, run=self.id, parent=parent, command=command, passed=passed,
-                exit_code=exit_code, duration_ms=duration_ms, tier=tier, attrs=attrs,
+                exit_code=exit_code, duration_ms=duration_ms, tier=tier, attrs=a,
             )
         )  # fmt: skip
 
@@ -705,67 +1103,95 @@ class Run(SpanScope):
         lines_removed: int = 0,
         **attrs: Any,
     ) -> None:
-        """Record a file the run created, modified or deleted."""
+        """Record a file the run created, modified or deleted.
+
+        A change kind outside created / modified / deleted is recorded as "modified",
+        a line count that is not a non-negative int as 0 (the raw values kept in attrs).
+        """
+        c = _Check(self._rec, "file_change")
+        path = c.text("path", path)
+        kind = c.choice("change", change, _FILE_CHANGE_KINDS, "modified")
+        added, removed = c.count("lines_added", lines_added), c.count("lines_removed", lines_removed)
         self._point(
-            lambda i, ts, parent: ev.FileChange(
-                v=1, id=i, ts=ts, run=self.id, parent=parent, path=path, change=change,
-                lines_added=lines_added, lines_removed=lines_removed, attrs=attrs,
+            c, attrs, lambda i, ts, parent, a: ev.FileChange(
+                v=1, id=i, ts=ts, run=self.id, parent=parent, path=path, change=cast("FileChangeKind", kind),
+                lines_added=added, lines_removed=removed, attrs=a,
             )
         )  # fmt: skip
 
     def queue(self, *, ready: int = 0, active: int = 0, waiting: int = 0, **attrs: Any) -> None:
-        """Record the work queue's depth now."""
+        """Record the work queue's depth now (a depth that is not a non-negative int: 0)."""
+        c = _Check(self._rec, "queue")
+        ready, active, waiting = c.count("ready", ready), c.count("active", active), c.count("waiting", waiting)
         self._point(
-            lambda i, ts, parent: ev.QueueSample(
-                v=1, id=i, ts=ts, run=self.id, parent=parent, ready=ready, active=active, waiting=waiting, attrs=attrs
+            c, attrs, lambda i, ts, parent, a: ev.QueueSample(
+                v=1, id=i, ts=ts, run=self.id, parent=parent, ready=ready, active=active, waiting=waiting, attrs=a
             )
-        )
+        )  # fmt: skip
 
     def milestone(
         self, name: str, status: MilestoneStatus = "planned", *, index: int | None = None, **attrs: Any
     ) -> None:
-        """Record a milestone being planned or completed."""
+        """Record a milestone being planned or completed.
+
+        A status other than planned / completed is recorded as "planned", an index that
+        is not an int as none (the raw values kept in attrs).
+        """
+        c = _Check(self._rec, "milestone")
+        name = c.text("name", name)
+        state = c.choice("status", status, _MILESTONE_STATUSES, "planned")
+        position = c.optional_int("index", index)
         self._point(
-            lambda i, ts, parent: ev.Milestone(
-                v=1, id=i, ts=ts, run=self.id, parent=parent, name=name, status=status, index=index, attrs=attrs
+            c, attrs, lambda i, ts, parent, a: ev.Milestone(
+                v=1, id=i, ts=ts, run=self.id, parent=parent, name=name,
+                status=cast("MilestoneStatus", state), index=position, attrs=a,
             )
-        )
+        )  # fmt: skip
 
     def checkpoint(self, commit: str | None = None, *, verified: bool = False, **attrs: Any) -> None:
-        """Record a checkpoint; ``verified`` when a passing verification preceded it."""
+        """Record a checkpoint; ``verified`` when a passing verification preceded it
+        (a ``verified`` that is not a bool is recorded as False)."""
+        c = _Check(self._rec, "checkpoint")
+        commit, verified = c.optional_text("commit", commit), c.flag("verified", verified)
         self._point(
-            lambda i, ts, parent: ev.Checkpoint(
-                v=1, id=i, ts=ts, run=self.id, parent=parent, commit=commit, verified=verified, attrs=attrs
+            c, attrs, lambda i, ts, parent, a: ev.Checkpoint(
+                v=1, id=i, ts=ts, run=self.id, parent=parent, commit=commit, verified=verified, attrs=a
             )
-        )
+        )  # fmt: skip
 
     def scope_violation(self, path: str | None = None, *, reason: str | None = None, **attrs: Any) -> None:
         """Record that the agent touched something outside its scope."""
+        c = _Check(self._rec, "scope_violation")
+        path, reason = c.optional_text("path", path), c.optional_text("reason", reason)
         self._point(
-            lambda i, ts, parent: ev.ScopeViolation(
-                v=1, id=i, ts=ts, run=self.id, parent=parent, path=path, reason=reason, attrs=attrs
+            c, attrs, lambda i, ts, parent, a: ev.ScopeViolation(
+                v=1, id=i, ts=ts, run=self.id, parent=parent, path=path, reason=reason, attrs=a
             )
-        )
+        )  # fmt: skip
 
     def error(self, message: str, *, error_type: str | None = None, **attrs: Any) -> None:
         """Record an error that did not necessarily end a span."""
+        c = _Check(self._rec, "error")
+        message, error_type = c.text("message", message), c.optional_text("error_type", error_type)
         self._point(
-            lambda i, ts, parent: ev.ErrorEvent(
-                v=1, id=i, ts=ts, run=self.id, parent=parent, message=message, error_type=error_type, attrs=attrs
+            c, attrs, lambda i, ts, parent, a: ev.ErrorEvent(
+                v=1, id=i, ts=ts, run=self.id, parent=parent, message=message, error_type=error_type, attrs=a
             )
-        )
+        )  # fmt: skip
 
     def metric(self, name: str, value: float, unit: str = "", **attrs: Any) -> None:
-        """Record a custom measurement."""
-        self._point(
-            lambda i, ts, parent: ev.Metric(
-                v=1, id=i, ts=ts, run=self.id, parent=parent, name=name, value=value, unit=unit, attrs=attrs
-            )
-        )
+        """Record a custom measurement.
 
-    def set_outcome(self, outcome: Outcome) -> None:
-        """Choose the run's outcome (blocked, stopped, ...) instead of the default."""
-        self.outcome = outcome
+        A value that is not a finite number (NaN, infinity, a str, a bool) is recorded
+        as 0.0 with the raw value in ``attrs["invalid_value"]``: JSON has no NaN.
+        """
+        c = _Check(self._rec, "metric")
+        name, number, unit = c.text("name", name), c.number("value", value), c.text("unit", unit)
+        self._point(
+            c, attrs, lambda i, ts, parent, a: ev.Metric(
+                v=1, id=i, ts=ts, run=self.id, parent=parent, name=name, value=number, unit=unit, attrs=a
+            )
+        )  # fmt: skip
 
 
 # -- the module-level API, on a default recorder ---------------------------------------
