@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
@@ -238,6 +239,14 @@ def test_config_is_a_dangling_link(store: Store) -> None:
     store.config_path.symlink_to(store.root / "nowhere.toml")
     _report_list_fails(
         store, f"{store.config_path}: is a link to nothing; laptime reads its settings from a file of that name"
+    )
+
+
+def test_config_is_a_fifo(store: Store) -> None:
+    record_simple_run(store, "r1")
+    os.mkfifo(store.config_path)  # opening it would wait for a writer forever
+    _report_list_fails(
+        store, f"{store.config_path}: is not a regular file; laptime reads its settings from a file of that name"
     )
 
 
