@@ -123,6 +123,60 @@ def test_neutralize(value: object, expected: object) -> None:
     assert neutralize(value) == expected
 
 
+# Every trigger: ASCII, full-width, small-form, and U+2212 MINUS SIGN.
+TRIGGERS = ["=", "+", "-", "@", "\t", "\r", "\uff1d", "\uff0b", "\uff0d", "\uff20"]
+TRIGGERS += ["\ufe66", "\ufe62", "\ufe63", "\ufe6b", "\u2212"]
+# Blanks a spreadsheet skips before it looks for a formula: ASCII space, NBSP, other
+# Unicode spaces (en quad, narrow NBSP, ideographic space), line breaks, and the
+# invisible zero-width characters.
+BLANKS = ["", " ", "   ", "\u00a0", "\u2000", "\u202f", "\u3000", "\n", "\x0b", "\x0c", "\u200b", "\ufeff"]
+BLANKS += [" \u00a0\u3000 "]
+
+
+@pytest.mark.parametrize("trigger", TRIGGERS)
+@pytest.mark.parametrize("blank", BLANKS)
+def test_neutralize_every_trigger_after_any_blanks(trigger: str, blank: str) -> None:
+    text = f"{blank}{trigger}SUM(A1:A9)"
+    assert neutralize(text) == "'" + text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "sum",
+        "  sum = 1",  # a trigger later in the cell is no formula
+        "\u00a0a=1",
+        "1-2",  # a numeric-looking text that does not start with a trigger
+        "2026-01-05",
+        "   ",  # blanks only
+        "\u00a0\u3000",
+        "\u200b",
+        "'=1",  # already quoted
+        "\uff41=1",  # full-width letter a: not a trigger
+        "\u2010x",  # HYPHEN is not a minus
+        "fix-login",
+    ],
+)
+def test_neutralize_leaves_other_text_alone(text: str) -> None:
+    assert neutralize(text) == text
+
+
+def test_numbers_stay_numbers_in_the_csv() -> None:
+    """A negative number laptime writes (an int or a float) is a number, not a formula."""
+    buffer = io.StringIO(newline="")
+    write_csv(buffer, ["delta", "n", "text"], [{"delta": -1.5, "n": -3, "text": " -1.5"}])
+    assert buffer.getvalue().splitlines()[1] == "-1.5,-3,' -1.5"
+
+
+def test_blank_and_full_width_formulas_are_neutralized_in_the_export(store: Store, tmp_path: Path) -> None:
+    names = [" =1+1", "\u00a0+1", "\u3000@A1", "\uff1dHYPERLINK()", "\u200b-1", " \t=1", "plain name"]
+    for i, name in enumerate(names):
+        record_simple_run(store, f"b{i}", start=T0 + timedelta(hours=i), name=name, seconds=10, calls=0)
+    _, rows = _csv(tmp_path, store.root)
+    assert [row[2] for row in rows[1:]] == ["'" + name for name in names[:-1]] + ["plain name"]
+    assert [row[8] for row in rows[1:]] == ["0.0"] * len(names)  # the cost stays a number
+
+
 def test_write_csv_round_trips_awkward_text() -> None:
     values = ["a,b", 'quote " inside', "line\nbreak", "crlf\r\nbreak", "  spaces  ", "ünïcode", ""]
     buffer = io.StringIO(newline="")

@@ -13,7 +13,7 @@ import pytest
 from helpers import GPT, HAIKU, SONNET, make_recorder
 from laptime import SimulatedClock
 from laptime.analysis.cost import CostCalculator, run_costs
-from laptime.config import PriceRule
+from laptime.config import MAX_MODEL_CHARS, PriceRule
 from laptime.index import Index
 from laptime.pricing import TIER_THRESHOLDS, PriceBook, day_of_us, tier_bucket
 
@@ -64,6 +64,18 @@ def test_config_rule_prices_uncached_input_and_each_cache_kind() -> None:
     regex = PriceBook([rule("^gpt-4o$", 1.0, 1.0, regex=True)])
     assert regex.price("gpt-4o", "", AT, 1_000_000, 0, 0, 0, False).source == "config:^gpt-4o$"
     assert regex.price("gpt-4o-mini", "openai", AT, 1_000_000, 0, 0, 0, False).source == "genai-prices"
+
+
+def test_regex_rule_skips_model_names_too_long_to_be_names() -> None:
+    """A regex rule never matches a name over MAX_MODEL_CHARS (a backtracking pattern's
+    work grows with the name); a substring rule still does, it is linear."""
+    name = "a" * MAX_MODEL_CHARS
+    book = PriceBook([rule("^a+$", 1.0, 1.0, regex=True)], library=False)
+    assert book.price(name, "", AT, 1_000_000, 0, 0, 0, False).source == "config:^a+$"
+    assert book.price(name + "a", "", AT, 1_000_000, 0, 0, 0, False).source == "unpriced"
+    assert book.rates(name + "a", "", "2026-01-05", 0) is None
+    substring = PriceBook([rule("aaa", 1.0, 1.0)], library=False)
+    assert substring.price(name * 50, "", AT, 1_000_000, 0, 0, 0, False).source == "config:aaa"
 
 
 def test_effective_dates_latest_rule_in_effect_wins() -> None:

@@ -17,17 +17,34 @@ pattern to USD prices per million tokens::
     effective_from = 2026-01-01   # optional; a date (UTC): the price applies from that day on
 
 An error names the entry as ``pricing.models[N]`` (N counts from 0, in file order).
+
+Numbers must be finite and in range (``nan``, ``inf`` or ``1e308`` would poison every
+duration or cost computed from them): ``crashed_after_minutes`` is above 0 and at most
+``MAX_CRASHED_AFTER_MINUTES`` (a year); prices are from 0 to ``MAX_PRICE_PER_1M``.
+
+A ``regex`` must match in bounded time: Python's ``re`` backtracks, and has no timeout,
+so a pattern like ``(a+)+$`` against a long model name could hang every report. It is
+checked when the config is read (``regex_problem``): no longer than
+``MAX_PATTERN_CHARS``; no quantifier inside a repeated group (``(a+)+``, ``(a*)*``,
+``(a+)*``, ``(a?){30}``); no alternation under a repeat whose branches may start with
+the same character or match nothing (``(a|ab)*``, ``(a|a?)+``); at most ``MAX_REPEATS``
+repeating quantifiers (``*``, ``+``, ``{m,n}``) and ``MAX_QUANTIFIERS`` variable ones in
+all (``?`` included; an exact ``{4}`` counts as none), which bounds the polynomial cost
+of ``.*.*.*``. And a model name
+longer than ``MAX_MODEL_CHARS`` never matches a regex entry (it is no model name).
 """
 
 from __future__ import annotations
 
+import importlib
 import math
 import re
 import tomllib
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 from laptime.errors import UsageError
 from laptime.store import Store
@@ -35,6 +52,16 @@ from laptime.store import Store
 
 class ConfigError(UsageError):
     """The config file is wrong; the message names the file and the key."""
+
+
+MAX_CRASHED_AFTER_MINUTES: Final = 525_600  # a year: a longer silence is no running run
+MAX_PRICE_PER_1M: Final = 1_000_000  # USD per million tokens: $1 a token is no real price
+MAX_PATTERN_CHARS: Final = 200
+MAX_MODEL_CHARS: Final = 200
+# Each variable quantifier multiplies the ways a failing match is retried; measured on a
+# 200-character name, `.*.*.*$x` takes 0.5 s and `.*a?.*a?.*a?$x` 7 s, `.*a?.*a?$x` 0.2 s.
+MAX_REPEATS: Final = 2  # *, + and {m,n} (m < n, n above 1)
+MAX_QUANTIFIERS: Final = 4  # every variable quantifier, ? included; x{4} counts as none
 
 
 @dataclass(frozen=True)
@@ -72,8 +99,145 @@ class PriceRule:
 
     def matches(self, model: str) -> bool:
         if self.is_regex:
-            return re.search(self.pattern, model) is not None
+            return _regex_matches(self.pattern, model)
         return self.pattern.lower() in model.lower()
+
+
+@lru_cache(maxsize=4096)
+def _regex_matches(pattern: str, model: str) -> bool:
+    """``re.search``, kept per (pattern, model): views ask again for every day and group.
+
+    A name longer than ``MAX_MODEL_CHARS`` is not matched: the checks on the pattern
+    bound the work per character, the cap bounds the characters."""
+    if len(model) > MAX_MODEL_CHARS:
+        return False
+    return re.search(pattern, model) is not None
+
+
+# re's own parser (what re.compile runs), so the check sees the pattern as re will.
+# Its node kinds are compared by name: re._parser has no type stubs.
+_REPEAT_NODES = frozenset({"MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT"})
+_MAX_CLASS_RANGE = 4096  # a wider [a-z] range counts as "any character" for the overlap check
+
+
+def regex_problem(pattern: str) -> str | None:
+    """Why ``pattern`` could take exponential or high polynomial time to match, or None.
+
+    A static check, so a bad pattern is refused when the config is read instead of
+    hanging a report later. It is conservative: it may refuse a pattern that would
+    have been fast, never the other way round for the shapes it knows (nested
+    quantifiers, overlapping alternation under a repeat, many quantifiers in a row)."""
+    if len(pattern) > MAX_PATTERN_CHARS:
+        return f"is longer than {MAX_PATTERN_CHARS} characters"
+    parser: Any = importlib.import_module("re._parser")
+    counts = {"repeats": 0, "quantifiers": 0}
+    problem = _walk(list(parser.parse(pattern)), inside_repeat=False, counts=counts)
+    if problem is None and counts["repeats"] > MAX_REPEATS:
+        problem = f"has {counts['repeats']} repeating quantifiers (*, +, {{m,n}}); at most {MAX_REPEATS} are allowed"
+    if problem is None and counts["quantifiers"] > MAX_QUANTIFIERS:
+        problem = f"has {counts['quantifiers']} quantifiers; at most {MAX_QUANTIFIERS} are allowed"
+    return problem
+
+
+def _walk(items: list[Any], *, inside_repeat: bool, counts: dict[str, int]) -> str | None:
+    """The first problem in a parsed (sub)pattern; ``inside_repeat``: under * + {m,n}."""
+    for op, av in items:
+        name = op.name
+        children: list[list[Any]] = []
+        inner = inside_repeat
+        if name in _REPEAT_NODES:
+            low, high, body = av
+            # x{4} gives the engine no choice to take back; x?, x*, x+ and x{2,5} do
+            variable = low != high
+            if inside_repeat and variable:
+                return "nests a quantifier inside a repeated group, like (a+)+ or (a?){30}"
+            if variable:
+                counts["quantifiers"] += 1
+                counts["repeats"] += high > 1
+            inner = inside_repeat or high > 1
+            children = [list(body)]
+        elif name == "BRANCH":
+            branches = [list(b) for b in av[1]]
+            if inside_repeat and _branches_overlap(branches):
+                return "repeats an alternation whose branches can match the same text, like (a|ab)*"
+            children = branches
+        elif name == "SUBPATTERN":
+            children = [list(av[3])]
+        elif name in {"ASSERT", "ASSERT_NOT"}:
+            children = [list(av[1])]
+        elif name == "ATOMIC_GROUP":
+            children = [list(av)]
+        elif name == "GROUPREF_EXISTS":
+            children = [list(part) for part in av[1:] if part is not None]
+        for child in children:
+            problem = _walk(child, inside_repeat=inner, counts=counts)
+            if problem is not None:
+                return problem
+    return None
+
+
+def _branches_overlap(branches: list[list[Any]]) -> bool:
+    """Whether two branches may start with the same character (or one matches nothing)."""
+    seen: set[int] = set()
+    for branch in branches:
+        chars = _first_chars(branch)
+        if chars is None or seen & chars:
+            return True
+        seen |= chars
+    return False
+
+
+def _first_chars(items: list[Any]) -> set[int] | None:
+    """The characters a match of ``items`` can start with, both cases of each letter;
+    None when that is not known or could be anything (or the match may be empty)."""
+    for op, av in items:
+        if op.name != "AT":  # ^, $, \b are zero width: look at what follows them
+            return _node_first_chars(op.name, av)
+    return None
+
+
+def _node_first_chars(name: str, av: Any) -> set[int] | None:
+    if name == "LITERAL":
+        return _both_cases({av})
+    if name == "IN":
+        return _class_chars(av)
+    if name == "SUBPATTERN":
+        return _first_chars(list(av[3]))
+    if name in _REPEAT_NODES and av[0] >= 1:  # x+ or x{2,}: starts as x does
+        return _first_chars(list(av[2]))
+    return _branch_first_chars(av[1]) if name == "BRANCH" else None
+
+
+def _branch_first_chars(branches: list[Any]) -> set[int] | None:
+    union: set[int] = set()
+    for branch in branches:
+        chars = _first_chars(list(branch))
+        if chars is None:
+            return None
+        union |= chars
+    return union
+
+
+def _class_chars(members: list[Any]) -> set[int] | None:
+    chars: set[int] = set()
+    for op, av in members:
+        if op.name == "LITERAL":
+            chars.add(av)
+        elif op.name == "RANGE" and av[1] - av[0] <= _MAX_CLASS_RANGE:
+            chars.update(range(av[0], av[1] + 1))
+        else:  # a negated class, \w, \d, a wide range: could be anything
+            return None
+    return _both_cases(chars)
+
+
+def _both_cases(chars: set[int]) -> set[int]:
+    """Case folding may be on ((?i)), so a and A count as the same first character."""
+    out = set(chars)
+    for code in chars:
+        for other in (chr(code).lower(), chr(code).upper()):
+            if len(other) == 1:
+                out.add(ord(other))
+    return out
 
 
 _KNOWN_TOP = {"crashed_after_minutes", "pricing"}
@@ -82,6 +246,7 @@ _KNOWN_TOP = {"crashed_after_minutes", "pricing"}
 def _pyproject_section(store: Store) -> tuple[dict[str, Any], str] | None:
     for folder in (store.root.parent, *store.root.parent.parents):
         candidate = folder / "pyproject.toml"
+        _refuse_non_file(candidate)
         if candidate.is_file():
             data = _read_toml(candidate)
             section = data.get("tool", {}).get("laptime")
@@ -91,10 +256,28 @@ def _pyproject_section(store: Store) -> tuple[dict[str, Any], str] | None:
     return None
 
 
+def _refuse_non_file(path: Path) -> None:
+    """Something that is not a file where a config file goes is an error, not "no config":
+    silently falling back to defaults (or to another file) would hide the user's settings."""
+    if path.is_file() or not (path.exists() or path.is_symlink()):
+        return
+    if path.is_dir():
+        msg = f"{path}: is a folder, not a file; laptime reads its settings from a file of that name"
+    elif path.is_symlink() and not path.exists():
+        msg = f"{path}: is a link to nothing; laptime reads its settings from a file of that name"
+    else:
+        msg = f"{path}: is not a regular file; laptime reads its settings from a file of that name"
+    raise ConfigError(msg)
+
+
 def _read_toml(path: Path) -> dict[str, Any]:
     try:
         with path.open("rb") as handle:
             return tomllib.load(handle)
+    except UnicodeDecodeError as exc:
+        # tomllib decodes the whole file as UTF-8 first; a Latin-1 or UTF-16 file fails here
+        msg = f"{path}: not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset {exc.start}); save it as UTF-8"
+        raise ConfigError(msg) from None
     except tomllib.TOMLDecodeError as exc:
         msg = f"{path}: not valid TOML: {exc}"
         raise ConfigError(msg) from None
@@ -106,6 +289,7 @@ def _read_toml(path: Path) -> dict[str, Any]:
 def load_config(store: Store) -> Config:
     """Read and validate the store's config; defaults when there is none."""
     data: dict[str, Any]
+    _refuse_non_file(store.config_path)
     if store.config_path.is_file():
         data, source = _read_toml(store.config_path), str(store.config_path)
     else:
@@ -121,6 +305,13 @@ def load_config(store: Store) -> Config:
     crashed = data.get("crashed_after_minutes", 30.0)
     if isinstance(crashed, bool) or not isinstance(crashed, int | float) or crashed <= 0:
         msg = f"{source}: crashed_after_minutes must be a positive number of minutes, got {crashed!r}"
+        raise ConfigError(msg)
+    if not math.isfinite(crashed) or crashed > MAX_CRASHED_AFTER_MINUTES:
+        # nan passes "<= 0"; inf and 1e308 overflow the microseconds computed from it
+        msg = (
+            f"{source}: crashed_after_minutes must be a finite number of minutes, at most "
+            f"{MAX_CRASHED_AFTER_MINUTES} (a year), got {crashed!r}"
+        )
         raise ConfigError(msg)
     rules = _price_rules(data.get("pricing"), source)
     return Config(crashed_after_minutes=float(crashed), source=source, raw=data, price_rules=rules)
@@ -171,6 +362,13 @@ def _price_rule(entry: Any, where: str, position: int, source: str) -> PriceRule
         except re.error as exc:
             msg = f"{source}: {where}.regex is not a valid regular expression: {exc}"
             raise ConfigError(msg) from None
+        problem = regex_problem(pattern)
+        if problem is not None:
+            msg = (
+                f"{source}: {where}.regex {pattern!r} could take too long to match: it {problem}. "
+                "Use a simpler pattern, or match (a substring); see docs/config.md"
+            )
+            raise ConfigError(msg)
     prices: dict[str, float] = {}
     for name in _PRICE_KEYS:
         if name not in entry:
@@ -179,8 +377,16 @@ def _price_rule(entry: Any, where: str, position: int, source: str) -> PriceRule
                 raise ConfigError(msg)
             continue
         value = entry[name]
-        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value < 0:
-            msg = f"{source}: {where}.{name} must be a non-negative number (USD per million tokens), got {value!r}"
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or not math.isfinite(value)
+            or not 0 <= value <= MAX_PRICE_PER_1M
+        ):
+            msg = (
+                f"{source}: {where}.{name} must be a non-negative number (USD per million tokens), "
+                f"at most {MAX_PRICE_PER_1M}, got {value!r}"
+            )
             raise ConfigError(msg)
         prices[name] = float(value)
     effective = entry.get("effective_from")

@@ -6,11 +6,23 @@ quotes, its quotes doubled (RFC 4180, section 2). ``None`` is written as an empt
 
 Formula injection (CWE-1236). A spreadsheet runs a cell that starts with ``=``, ``+``,
 ``-`` or ``@`` as a formula, and some also act on a leading tab or carriage return. So
-every *text* cell that starts with one of ``= + - @ \\t \\r`` is written with a single
-quote ``'`` in front (OWASP's advice): the spreadsheet shows it as text, and a reader
-that knows this can strip the quote. Numbers are written as numbers and left alone (a
-negative number is not a formula); only text that came from the recorded data (task
-names, models, ...) can be neutralised.
+every *text* cell whose first non-blank character is one of ``= + - @ \\t \\r`` is
+written with a single quote ``'`` in front (OWASP's advice): the spreadsheet shows it as
+text, and a reader that knows this can strip the quote. Two evasions are covered too:
+
+- leading blanks: spreadsheets (and users pasting) skip leading spaces, so ``"  =1+1"``
+  or ``"\\u00a0=1+1"`` is a formula as well. Any Unicode whitespace counts as a blank,
+  and so do the invisible zero-width characters (U+200B-U+200D, U+2060, U+FEFF);
+- look-alike triggers: the full-width forms of ``= + - @`` (U+FF1D, U+FF0B, U+FF0D,
+  U+FF20), which a spreadsheet used with an East Asian input method may fold to ASCII,
+  and for the same reason the small forms (U+FE62, U+FE63, U+FE66, U+FE6B) and U+2212
+  MINUS SIGN. Quoting a text cell that merely looks odd costs nothing; missing one
+  that runs costs a formula.
+
+Numbers are written as numbers and left alone (a negative number is not a formula, and
+``-1.5`` must stay summable); only text that came from the recorded data (task names,
+models, ...) can be neutralised. Every number laptime exports is an ``int`` or a
+``float``, never a numeric-looking string.
 """
 
 from __future__ import annotations
@@ -19,12 +31,32 @@ import csv
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, TextIO
 
-FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+FORMULA_TRIGGERS = frozenset(
+    "=+-@\t\r"  # what OWASP lists
+    "\uff1d\uff0b\uff0d\uff20"  # full-width = + - @
+    "\ufe66\ufe62\ufe63\ufe6b"  # small-form = + - @
+    "\u2212"  # MINUS SIGN
+)
+# Characters that are not whitespace for str.isspace() but are invisible, so a cell
+# that starts with them looks (and may be read) as if it started with what follows.
+_INVISIBLE = frozenset("\u200b\u200c\u200d\u2060\ufeff")
+
+
+def _starts_with_trigger(text: str) -> bool:
+    """Whether the first character that is not a blank is a formula trigger.
+
+    Tab and CR are triggers as well as whitespace, so they are checked first."""
+    for char in text:
+        if char in FORMULA_TRIGGERS:
+            return True
+        if not (char.isspace() or char in _INVISIBLE):
+            return False
+    return False
 
 
 def neutralize(value: Any) -> Any:
     """A text cell that a spreadsheet would run as a formula gets a leading ``'``."""
-    if isinstance(value, str) and value.startswith(FORMULA_TRIGGERS):
+    if isinstance(value, str) and _starts_with_trigger(value):
         return "'" + value
     return value
 
