@@ -255,3 +255,49 @@ class TestWriteErrors:
             "the segment is unchanged\n"
         )
         assert mixed.read_bytes() == original
+
+
+def test_a_whole_event_missing_only_its_newline_is_kept(store: Store) -> None:
+    """A past day's last line that is a whole event gets its newline, as a writer's
+    seal would give it, instead of going to the quarantine."""
+    record_simple_run(store, "run-b-0000000000000000000000000000")
+    path = store.segment_path(DAY)
+    with path.open("ab") as handle:
+        handle.write(EXTRA_FIELD)
+    result = compact(store, today=TODAY)
+    assert result.lines_quarantined == 0
+    assert path.read_bytes().endswith(b"\n" + EXTRA_FIELD + b"\n")
+    assert not quarantine_path(store, path).exists()
+    with Index(store) as index:
+        assert index.query("SELECT name FROM metrics") == [("queue_depth",)]
+
+
+@pytest.mark.parametrize(
+    ("line", "kept", "quarantined"),
+    [
+        # a newer version may rename `type` too: an integer v above 1 is enough
+        (b'{"v":3,"kind":"llm","run":"r"}', b'{"v":3,"kind":"llm","run":"r"}', False),
+        # a newer line glued after a torn fragment stays, the fragment is set aside
+        (b'{"type":"ll' + NEWER, NEWER, True),
+        # a v1 line of a known type that fails validation is broken, not newer
+        (
+            b'{"type":"metric","v":1,"id":"x","ts":"2026-01-05T09:00:00.000000Z","run":"r","name":"m","value":"high"}',
+            None,
+            True,
+        ),
+    ],
+)
+def test_each_kind_of_line_goes_where_it_belongs(
+    store: Store, line: bytes, kept: bytes | None, *, quarantined: bool
+) -> None:
+    record_simple_run(store, "run-b-0000000000000000000000000000")
+    path = store.segment_path(DAY)
+    with path.open("ab") as handle:
+        handle.write(line + b"\n")
+    compact(store, today=TODAY)
+    after = path.read_bytes().split(b"\n")
+    if kept is not None:
+        assert after.count(kept) == 1
+    assert line not in after or line == kept
+    records = read_quarantine(quarantine_path(store, path))
+    assert [r.raw_bytes() for r in records] == ([line] if quarantined else [])

@@ -4,6 +4,10 @@ Both only ever touch whole day segments of past days, under an exclusive lock on
 ``.laptime/maintenance.lock`` that imports hold shared, so neither runs under an
 import. The recorder writes only today's segment, and the two most recent days are
 never rewritten, so a late writer's appends cannot land in a file being replaced.
+
+``compact`` never deletes a valid line: what it cannot keep in a segment (torn or
+garbage bytes) goes to ``.laptime/quarantine/<segment>``, outside ``log/`` so that
+neither ``Store.segments()`` nor the index reads it (docs/events.md, "Compaction").
 """
 
 from __future__ import annotations
@@ -249,43 +253,57 @@ _KNOWN_TYPES: Final = frozenset(t.__struct_config__.tag for t in ev.EVENT_TYPES)
 _generic_decoder: msgspec.json.Decoder[Any] = msgspec.json.Decoder()
 
 
-def _forward_kind(raw: bytes) -> str | None:
-    """``"newer_version"`` or ``"unknown_type"`` for a whole JSON event this laptime
-    cannot read but a newer one may: an object with an integer ``v`` above 1, or with
-    ``v`` 1 and a string ``type`` this version does not know. None otherwise."""
-    try:
-        obj = _generic_decoder.decode(raw)
-    except msgspec.DecodeError:
-        return None
+def _forward_kind(obj: Any) -> str | None:
+    """``"newer_version"`` or ``"unknown_type"`` for a decoded JSON line that is an
+    event this laptime cannot read but a newer one may: an object with an integer
+    ``v`` above 1, or with ``v`` 1 and a string ``type`` this version does not know.
+    None otherwise."""
     if not isinstance(obj, dict):
         return None
     version, kind = obj.get("v"), obj.get("type")
-    if not isinstance(version, int) or isinstance(version, bool) or not isinstance(kind, str):
+    if not isinstance(version, int) or isinstance(version, bool):
         return None
     if version > ev.SCHEMA_VERSION:
         return "newer_version"
-    if version == ev.SCHEMA_VERSION and kind not in _KNOWN_TYPES:
+    if version == ev.SCHEMA_VERSION and isinstance(kind, str) and kind not in _KNOWN_TYPES:
         return "unknown_type"
     return None
 
 
-def _classify(raw: bytes) -> str | None:
-    """What a whole line is: "event" (a v1 event the index reads), "newer_version",
-    "unknown_type", or None when it is neither (torn, garbage, an invalid v1 line)."""
+def _classify(raw: bytes) -> tuple[str | None, str]:
+    """What a line is: "event" (a v1 event the index reads), "newer_version",
+    "unknown_type", or None when it is neither (torn, garbage, an invalid v1 line);
+    and, for None, why."""
     event, reason = decode_with_recovery(raw)
     if event is not None and reason is None:
-        return "event"
-    return _forward_kind(raw)
+        return "event", ""
+    try:
+        obj = _generic_decoder.decode(raw)
+    except msgspec.DecodeError:
+        return None, reason or "not JSON"
+    return _forward_kind(obj), reason or "not an event"
 
 
 def _salvage(raw: bytes) -> tuple[int, str] | None:
     """The first whole event (of any kind ``_classify`` keeps) after torn bytes at the
-    front of ``raw``: where it starts, and its kind."""
+    front of ``raw``: where it starts, and its kind.
+
+    Only a suffix that is whole JSON can be one, and a plain JSON parse says so
+    cheaply, so the typed decoders run on a few candidates, not on every ``{"``."""
     start = raw.find(b'{"', 1)
     while start > 0:
-        kind = _classify(raw[start:])
-        if kind is not None:
-            return start, kind
+        candidate = raw[start:]
+        try:
+            obj = _generic_decoder.decode(candidate)
+        except msgspec.DecodeError:
+            obj = None
+        if isinstance(obj, dict):
+            kind = _forward_kind(obj)
+            if kind is None:
+                event, reason = decode_with_recovery(candidate)
+                kind = "event" if event is not None and reason is None else None
+            if kind is not None:
+                return start, kind
         start = raw.find(b'{"', start + 1)
     return None
 
@@ -306,14 +324,13 @@ def _compact_segment(store: Store, path: Path, result: CompactResult) -> None:
         if not raw.strip():
             continue  # blank lines carry nothing, and readers skip them
         lines += 1
-        kind = _classify(raw)
+        kind, reason = _classify(raw)
         if kind is not None:
             kept.append(_keep(raw, kind, result))
             continue
         # Not a whole event. Its bytes go to the quarantine, whatever they are, and a
         # whole event glued after a torn fragment stays in the segment.
-        _event, reason = decode_with_recovery(raw)
-        record = _record(path.name, number, line_offset, raw, reason or "not an event")
+        record = _record(path.name, number, line_offset, raw, reason)
         record.torn_tail = is_tail
         salvaged = _salvage(raw)
         if salvaged is not None:
@@ -343,24 +360,21 @@ def _keep(raw: bytes, kind: str, result: CompactResult) -> _Line:
     if kind == "unknown_type":
         result.kept_unknown_type += 1
         return _Line(raw)
-    if _is_span_half(raw) and _only_known_fields(raw):
+    if _mergeable(raw):
         full = _full_event(raw)
         if isinstance(full, (ev.SpanStart, ev.SpanEnd)):
             return _Line(raw, full)
     return _Line(raw)
 
 
-def _is_span_half(raw: bytes) -> bool:
+def _mergeable(raw: bytes) -> bool:
+    """Whether a line is a span start or end that re-encoding loses nothing of: a
+    field a newer v1 writer added would be dropped by the merge, so such a line stays
+    as it is."""
     obj = _generic_decoder.decode(raw)
-    return isinstance(obj, dict) and obj.get("type") in {"span_start", "span_end"}
-
-
-def _only_known_fields(raw: bytes) -> bool:
-    """Whether re-encoding a span line loses nothing: a field a newer v1 writer added
-    would be dropped by the merge, so such a line stays as it is."""
-    obj: dict[str, Any] = _generic_decoder.decode(raw)
-    tag = obj.get("type")
-    struct = ev.SpanStart if tag == "span_start" else ev.SpanEnd
+    if not isinstance(obj, dict) or obj.get("type") not in {"span_start", "span_end"}:
+        return False
+    struct = ev.SpanStart if obj["type"] == "span_start" else ev.SpanEnd
     names = {f.encode_name for f in msgspec.structs.fields(struct)} | {"type"}
     if not set(obj) <= names:
         return False
@@ -384,7 +398,9 @@ def _append_quarantine(store: Store, path: Path, records: list[QuarantineRecord]
     data = b"".join(_quarantine_encoder.encode(r) + b"\n" for r in fresh)
     mode = stat.S_IMODE(path.stat().st_mode)
     try:
-        target.parent.mkdir(parents=True, exist_ok=True)
+        if not target.parent.is_dir():
+            target.parent.mkdir(parents=True)
+            _fsync_dir(store.root)  # the new folder's entry, for the fsync below to mean anything
         fd = os.open(target, os.O_WRONLY | os.O_APPEND | os.O_CREAT, mode)
         try:
             _write_all(fd, data)
@@ -420,13 +436,18 @@ def _replace(path: Path, data: bytes) -> None:
             os.close(fd)
         tmp.replace(path)
         tmp = None
-        _fsync_dir(path.parent)
     except OSError as exc:
         msg = f"compact: could not rewrite segment {path.name}: {exc.strerror or exc}; the segment is unchanged"
         raise CompactWriteError(msg) from exc
     finally:
         if tmp is not None:
             tmp.unlink(missing_ok=True)
+    try:
+        _fsync_dir(path.parent)
+    except OSError as exc:
+        # the new segment is in place and whole; only the rename's durability is in doubt
+        msg = f"compact: rewrote segment {path.name} but could not sync its folder: {exc.strerror or exc}"
+        raise CompactWriteError(msg) from exc
 
 
 def _write_all(fd: int, data: bytes) -> None:
