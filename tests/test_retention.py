@@ -49,10 +49,12 @@ class TestCompact:
         before = _every_report(old_store)
         lines_before = _lines(old_store)
         result = compact(old_store, today=TODAY)
-        assert result.segments_rewritten == 3
-        assert result.torn_lines_dropped == 1
+        # the unfinished run's day has no pair to merge and nothing torn: left alone
+        assert result.segments_rewritten == 2
+        assert result.torn_lines_dropped == 0
+        assert result.lines_quarantined == 1
         assert result.spans_merged > 0
-        assert result.lines_after == result.lines_before - result.spans_merged - result.torn_lines_dropped
+        assert result.lines_after == result.lines_before - result.spans_merged - result.lines_quarantined
         assert _lines(old_store) == lines_before - result.spans_merged - 1
         assert _every_report(old_store) == before
         with Index(old_store) as index:
@@ -73,7 +75,8 @@ class TestCompact:
         sizes = {p.name: p.stat().st_size for p in old_store.segments()}
         again = compact(old_store, today=TODAY)
         assert again.spans_merged == 0
-        assert again.torn_lines_dropped == 0
+        assert again.lines_quarantined == 0
+        assert again.segments_rewritten == 0
         assert {p.name: p.stat().st_size for p in old_store.segments()} == sizes
 
     def test_recent_days_are_left_alone(self, old_store: Store) -> None:
@@ -86,8 +89,9 @@ class TestCompact:
         result = invoke(old_store.root, "compact", "--json")
         assert result.exit_code == 0, result.output
         data = json.loads(result.stdout)
-        assert data["segments_rewritten"] == 3
-        assert data["torn_lines_dropped"] == 1
+        assert data["segments_rewritten"] == 2
+        assert data["torn_lines_dropped"] == 0
+        assert data["lines_quarantined"] == 1
 
 
 class TestClean:

@@ -362,9 +362,14 @@ class Compaction(_Result):
     bytes_after: int
     lines_before: int
     lines_after: int
-    torn_lines_dropped: int
+    torn_lines_dropped: int  # always 0: compact quarantines torn lines, it drops none
     spans_merged: int
     skipped_recent: list[str]
+    kept_newer_version: int  # lines of a newer schema version, kept byte for byte
+    kept_unknown_type: int  # v1 lines of an event type this laptime does not know, kept byte for byte
+    lines_quarantined: int  # torn or garbage lines moved to the quarantine (none is deleted)
+    quarantine_dir: str  # the folder of the quarantine files, one per segment
+    quarantine_files: list[str]  # the quarantine files this run wrote to or found its lines in
 
 
 class Cleaning(_Result):

@@ -74,9 +74,9 @@ _SUMMARIES: dict[str, str] = {
     ),
     "refresh": ("Rebuild the index from the log. The log is the truth; the index is derived."),
     "compact": (
-        "Rewrite past day segments smaller: drop torn lines and merge each span's open and close events "
-        "into one line. Nothing else is dropped, so every report is the same afterwards. The two most "
-        "recent days are left alone, since writers may still be appending to them."
+        "Rewrite past day segments smaller: merge each span's open and close events into one line. No "
+        "valid line is dropped, so every report is the same afterwards. The two most recent days are left "
+        "alone, since writers may still be appending to them."
     ),
 }
 

@@ -62,10 +62,15 @@ def clean(ctx: click.Context, before: str, confirm: bool, as_json: bool) -> None
 @json_option
 @click.pass_context
 def compact(ctx: click.Context, as_json: bool) -> None:
-    """Rewrite past day segments smaller: drop torn lines and merge each span's
-    open and close events into one line. Nothing else is dropped, so every report is
-    the same afterwards. The two most recent days are left alone, since writers may
-    still be appending to them.
+    """Rewrite past day segments smaller: merge each span's open and close events
+    into one line. No valid line is dropped, so every report is the same afterwards.
+    The two most recent days are left alone, since writers may still be appending to
+    them.
+
+    Every other event line stays byte for byte, lines of a newer schema version or an
+    unknown event type included. Torn or garbage lines are moved to
+    .laptime/quarantine/<segment>, never deleted. A write error (a full disk) leaves
+    the segment as it was.
 
     \b
     Example:
@@ -85,8 +90,16 @@ def compact(ctx: click.Context, as_json: bool) -> None:
     click.echo(
         f"compacted {result.segments_rewritten} segments: "
         f"{size(result.bytes_before)} -> {size(result.bytes_after)}, "
-        f"{result.lines_before} -> {result.lines_after} lines; {result.spans_merged} spans merged, "
-        f"{result.torn_lines_dropped} torn lines dropped"
+        f"{result.lines_before} -> {result.lines_after} lines; {result.spans_merged} spans merged"
     )
+    forward = result.kept_newer_version + result.kept_unknown_type
+    if forward:
+        click.echo(
+            f"kept as written: {result.kept_newer_version} lines of a newer schema version, "
+            f"{result.kept_unknown_type} of an unknown event type"
+        )
+    if result.lines_quarantined:
+        where = ", ".join(result.quarantine_files)
+        click.echo(f"{result.lines_quarantined} torn or garbage lines set aside in {where}")
     if result.skipped_recent:
         click.echo(f"left alone (recent): {', '.join(result.skipped_recent)}")
