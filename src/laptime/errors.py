@@ -15,7 +15,8 @@ wrong and what to do. The CLI turns them into a message and an exit code in one 
     │   └── UnknownFormatError  laptime.importers: no importer of that name
     └── StoreFaultError              the store cannot do it right now (exit 1)
         ├── IndexOpenError      laptime.index: the index cannot be opened or updated
-        └── MaintenanceBusyError laptime.retention: another maintenance command holds the lock
+        ├── MaintenanceBusyError laptime.retention: another maintenance command holds the lock
+        └── CompactWriteError   laptime.retention: a segment could not be rewritten (it is unchanged)
 
 The classes live beside the code that raises them; each also keeps the builtin base it
 had (``LookupError``, ``ValueError``), so ``except LookupError`` still catches a run

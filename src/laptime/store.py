@@ -6,6 +6,7 @@ Layout inside the store::
       log/YYYY-MM-DD.jsonl   append-only event segments, one per UTC day
       index.sqlite           derived; ``laptime refresh`` rebuilds it from the log
       config.toml            optional settings
+      quarantine/            lines ``compact`` set aside (torn or garbage), never deleted
 """
 
 from __future__ import annotations
