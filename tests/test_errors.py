@@ -18,7 +18,7 @@ from laptime.analysis.usage import UsageQueryError
 from laptime.config import ConfigError
 from laptime.importers import UnknownFormatError
 from laptime.index import IndexOpenError
-from laptime.retention import MaintenanceBusyError
+from laptime.retention import CompactWriteError, MaintenanceBusyError
 from laptime.store import StoreError
 
 if TYPE_CHECKING:
@@ -36,6 +36,7 @@ class TestTree:
             (UnknownFormatError, errors.UsageError, LookupError),
             (IndexOpenError, errors.StoreFaultError, Exception),
             (MaintenanceBusyError, errors.StoreFaultError, Exception),
+            (CompactWriteError, errors.StoreFaultError, Exception),
         ],
     )
     def test_every_error_has_one_root_and_keeps_its_builtin_base(
