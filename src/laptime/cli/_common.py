@@ -78,9 +78,16 @@ def open_index(ctx: click.Context, *, update: bool = True) -> Iterator[Index]:
         )
     try:
         if update:
-            stats = index.update()
+            # Waits for another process's ingest or rebuild (the busy timeout); past that,
+            # the command answers from the committed index rather than fail.
+            stats = index.update(wait=False)
             report_bad_lines(stats.bad_lines)
+        # One read snapshot (WAL) for the whole command: what it prints is one state of the
+        # index, even while another process commits meanwhile.
+        index.db.execute("BEGIN")
         yield index
+        if index.db.in_transaction:
+            index.db.execute("COMMIT")  # keeps what the cost engine's caches saved
     finally:
         index.close()
 
