@@ -303,6 +303,22 @@ class TestIndexLocking:
             other.close()
         assert len(invoke_json(store.root, "report", "list")["runs"]) == 2
 
+    def test_an_unfinished_last_line_does_not_make_readers_take_the_lock(
+        self, store: Store, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        record_simple_run(store, "r1")
+        with store.segment_path(T0.date().isoformat()).open("ab") as handle:
+            handle.write(b'{"v":1,"type":"metric"')  # a writer killed mid-line
+        with Index(store) as index:
+            index.update()
+        monkeypatch.setattr("laptime.index.BUSY_TIMEOUT_MS", 200)
+        other = _hold_write_lock(store)
+        try:
+            with Index(store) as index:
+                assert not index.update(wait=False).busy  # current: it did not ask for the lock
+        finally:
+            other.close()
+
     def test_a_reader_never_sees_a_half_rebuilt_index(self, store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
         """The rebuild is one transaction: until it commits, others read the old index."""
         for n in range(3):

@@ -426,7 +426,11 @@ class Index:
             except OSError:
                 continue  # as update() does
             offset, _, inode, _ = known.get(name, (0, 0, None, 0))
-            if name not in known or st.st_ino != inode or st.st_size != offset:
+            if name not in known or st.st_ino != inode or st.st_size < offset:
+                return False
+            # Past ``offset`` only an unfinished line (a writer killed mid-line, or still
+            # writing) is nothing to ingest; else every reader would take the lock for it.
+            if st.st_size > offset and torn_tail(path, offset) != st.st_size - offset:
                 return False
         return True
 
