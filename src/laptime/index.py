@@ -253,9 +253,7 @@ class Index:
         self.store.root.mkdir(parents=True, exist_ok=True)
         self.db = apsw.Connection(str(path))
         self.db.set_busy_timeout(BUSY_TIMEOUT_MS)
-        # Asking first: setting the mode takes a lock even when it is WAL already.
-        if self.db.execute("PRAGMA journal_mode").fetchall()[0][0] != "wal":
-            self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA journal_mode=WAL")  # a no-op, taking no lock, once it is WAL
         self.db.execute("PRAGMA synchronous=NORMAL")
         # 64 MB of page cache (SQLite's default is 2 MB): imported events have ids
         # hashed from their source, so their inserts land all over the id index.
@@ -281,7 +279,8 @@ class Index:
         try:
             yield
         except BaseException:
-            self.db.execute("ROLLBACK")
+            if self.db.in_transaction:  # (SQLite may have rolled it back itself, e.g. on a full disk)
+                self.db.execute("ROLLBACK")
             raise
         self.db.execute("COMMIT")
 
