@@ -129,11 +129,15 @@ class TestClean:
 
 
 class TestMaintenanceLock:
-    def test_compact_refuses_while_an_import_holds_the_store(self, old_store: Store) -> None:
+    def test_compact_gives_up_when_an_import_holds_the_store_too_long(
+        self, old_store: Store, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setattr("laptime.retention.MAINTENANCE_WAIT_S", 0.2)
         with maintenance_lock(old_store, exclusive=False), pytest.raises(MaintenanceBusyError):
             compact(old_store, today=TODAY)
 
-    def test_the_cli_says_so(self, old_store: Store) -> None:
+    def test_the_cli_says_so(self, old_store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch.setattr("laptime.retention.MAINTENANCE_WAIT_S", 0.2)
         with maintenance_lock(old_store, exclusive=False):
             result = invoke(old_store.root, "compact")
         assert result.exit_code == 1

@@ -24,7 +24,7 @@ def check_health(store: Store) -> Health:
         behind = {name: nbytes - known.get(name, (0, 0, None, 0))[0] for name, nbytes in sizes.items()}
         behind = {name: n for name, n in behind.items() if n > 0}
         gone = sorted(set(known) - set(sizes))
-        index.update()
+        index.update(wait=False)  # another process updating it: report the committed index
         events = sum(index.query(f"SELECT COUNT(*) FROM {table}")[0][0] for table in event_tables())
         runs = index.query("SELECT COUNT(*) FROM runs")[0][0]
         bad = index.bad_lines()

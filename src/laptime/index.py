@@ -16,7 +16,7 @@ import contextlib
 import gc
 import operator
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final, Literal, Self
@@ -36,6 +36,10 @@ INDEX_VERSION: Final = 7  # 3: derived run_llm, run_phases, run_facts; 4: the fi
 # 5: store-wide aggregates (agg_*, rank_buckets) and indexes for a fast unfiltered `report summary`;
 # 6: runs.first_us (a run without a start span starts at its first event), 1-hour cache writes
 # and downtime in the derived tables (laptime.definitions); 7: integer-ms sums in agg_runs and agg_phases
+
+# How long a writer waits for another process's write transaction (an ingest, a rebuild)
+# before it gives up; a reader that waits this long answers from the committed index.
+BUSY_TIMEOUT_MS: Final = 30_000
 
 RUN_DURATION_US: Final = d.run_duration_sql()
 ts_us = d.ts_us_sql
@@ -210,6 +214,8 @@ class IngestStats:
     bytes: int = 0
     events: int = 0
     bad_lines: list[BadLine] = field(default_factory=list)
+    #: The update gave up waiting for another process's write and read nothing.
+    busy: bool = False
 
 
 class Index:
@@ -225,6 +231,8 @@ class Index:
         self.moved_aside: Path | None = None
         try:
             self._connect(path)
+        except apsw.BusyError:
+            raise IndexOpenError(_busy_message(path)) from None
         except (apsw.NotADBError, apsw.CorruptError):
             # The index is derived from the log: an unreadable one is set aside (not
             # deleted, for a post-mortem) and built again from the log.
@@ -244,28 +252,62 @@ class Index:
     def _connect(self, path: Path) -> None:
         self.store.root.mkdir(parents=True, exist_ok=True)
         self.db = apsw.Connection(str(path))
-        self.db.set_busy_timeout(30_000)
-        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.set_busy_timeout(BUSY_TIMEOUT_MS)
+        self.db.execute("PRAGMA journal_mode=WAL")  # a no-op, taking no lock, once it is WAL
         self.db.execute("PRAGMA synchronous=NORMAL")
         # 64 MB of page cache (SQLite's default is 2 MB): imported events have ids
         # hashed from their source, so their inserts land all over the id index.
         self.db.execute("PRAGMA cache_size=-65536")
         self._ensure_schema()
 
-    def _ensure_schema(self) -> None:
-        version = None
-        with contextlib.suppress(apsw.SQLError):
+    @contextlib.contextmanager
+    def _writing(self) -> Iterator[None]:
+        """A write transaction that takes the write lock up front (``BEGIN IMMEDIATE``).
+
+        A deferred transaction that reads and then writes cannot wait for the lock: in
+        WAL mode SQLite does not call the busy handler for a connection holding a read
+        snapshot (another writer may commit meanwhile, which makes the snapshot stale),
+        so two updaters at once failed with "database is locked". Taken up front, the
+        lock is waited for (the busy timeout), and two updaters serialise. Nested in a
+        transaction already open, this is a savepoint of it.
+        """
+        if self.db.in_transaction:
+            with self.db:
+                yield
+            return
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            if self.db.in_transaction:  # (SQLite may have rolled it back itself, e.g. on a full disk)
+                self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+
+    def _version(self) -> str | None:
+        try:
             row = self.db.execute("SELECT value FROM meta WHERE key='index_version'").fetchone()
-            version = row[0] if row else None
-        if version is not None and version != str(INDEX_VERSION):
-            self._drop_all()
-        with self.db:
-            for statement in _SCHEMA:  # writes nothing when the schema is there
-                self.db.execute(statement)
-            if version != str(INDEX_VERSION):  # so that opening a current index writes nothing at all
-                self.db.execute(
-                    "INSERT OR REPLACE INTO meta(key, value) VALUES ('index_version', ?)", (str(INDEX_VERSION),)
-                )
+        except apsw.SQLError:  # no meta table: a new (or emptied) index
+            return None
+        return str(row[0]) if row else None
+
+    def _ensure_schema(self) -> None:
+        # A current index is opened without writing, or locking, anything: readers open
+        # it while a writer holds it.
+        if self._version() == str(INDEX_VERSION):
+            return
+        with self._writing():
+            version = self._version()  # again, under the lock: another process may have built it
+            if version == str(INDEX_VERSION):
+                return
+            if version is not None:
+                self._drop_all()
+            self._create_schema()
+
+    def _create_schema(self) -> None:
+        for statement in _SCHEMA:
+            self.db.execute(statement)
+        self.db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('index_version', ?)", (str(INDEX_VERSION),))
 
     def _drop_all(self) -> None:
         with self.db:
@@ -306,6 +348,16 @@ class Index:
         """Run one statement per row (a temp table's contents, a cache's rows)."""
         self.db.executemany(sql, rows)
 
+    @contextlib.contextmanager
+    def snapshot(self) -> Iterator[None]:
+        """One read snapshot (WAL) for a whole command: what it prints is one state of the
+        index, even while another process commits meanwhile. What the cost engine's caches
+        wrote inside it is committed at the end; an error leaves it to ``close``."""
+        self.db.execute("BEGIN")
+        yield
+        if self.db.in_transaction:
+            self.db.execute("COMMIT")
+
     def transaction(self) -> apsw.Connection:
         """``with index.transaction():`` one transaction (a consistent snapshot to read, or writes
         that land together)."""
@@ -331,23 +383,31 @@ class Index:
 
     # -- ingest ----------------------------------------------------------------------------
 
-    def update(self, *, before_refresh: Sequence[str] = ()) -> IngestStats:
+    def update(self, *, before_refresh: Sequence[str] = (), wait: bool = True) -> IngestStats:
         """Read whatever the log gained since the last update.
 
         ``before_refresh`` are statements run after the new rows are in and before the
         derived tables are refreshed (``rebuild`` recreates its indexes there).
+
+        An index that is current is left alone, without taking the write lock. Otherwise
+        the update waits for the lock (the busy timeout) while another process ingests or
+        rebuilds; with ``wait=False`` (readers), an update that still cannot get it gives
+        up and leaves the committed index as it is: ``stats.busy`` says so.
         """
         stats = IngestStats()
-        known = self.segment_state()
         present = {p.name: p for p in self.store.segments()}
+        if not before_refresh and self._is_current(present):
+            return stats
         gc_was_enabled = gc.isenabled()
         gc.disable()  # millions of short-lived structs; the cycle collector only slows this down
         try:
-            for name in sorted(set(known) - set(present)):
-                self._forget_segment(name)  # removed by `clean`, or by hand
             # One transaction, and one refresh of the derived run tables, for all the
             # segments that grew: an import spread over many days touches many segments.
-            with self.db:
+            with self._writing():
+                # Read under the write lock: another updater may have ingested meanwhile.
+                known = self.segment_state()
+                for name in sorted(set(known) - set(present)):
+                    self._forget_segment(name)  # removed by `clean`, or by hand
                 self._touched: set[str] = set()
                 for name, path in present.items():
                     try:
@@ -367,10 +427,35 @@ class Index:
                     self.db.execute(statement)
                 if stats.segments:
                     self._refresh_runs(self._touched)
+        except apsw.BusyError:
+            if self.db.in_transaction:
+                raise  # nested in a rebuild, which says so itself
+            if wait:
+                raise IndexOpenError(_busy_message(self.store.index_path)) from None
+            stats.busy = True  # rolled back: the committed index stays as it was
         finally:
             if gc_was_enabled:
                 gc.enable()
         return stats
+
+    def _is_current(self, present: dict[str, Path]) -> bool:
+        """Whether the index holds every segment as it is now (a read: no lock taken)."""
+        known = self.segment_state()
+        if set(known) - set(present):
+            return False
+        for name, path in present.items():
+            try:
+                st = path.stat()
+            except OSError:
+                continue  # as update() does
+            offset, _, inode, _ = known.get(name, (0, 0, None, 0))
+            if name not in known or st.st_ino != inode or st.st_size < offset:
+                return False
+            # Past ``offset`` only an unfinished line (a writer killed mid-line, or still
+            # writing) is nothing to ingest; else every reader would take the lock for it.
+            if st.st_size > offset and torn_tail(path, offset) != st.st_size - offset:
+                return False
+        return True
 
     def rebuild(self) -> IngestStats:
         """Drop everything and index the whole log again.
@@ -379,21 +464,31 @@ class Index:
         again before the derived tables are refreshed: one sort per index instead of a
         B-tree insert per row, which makes a rebuild much faster. ``UNIQUE(id)`` stays,
         since it de-duplicates repeated events while they are read.
+
+        All in one write transaction: readers (WAL) keep answering from the old index
+        until the new one is committed, never from a half-built one, and other updaters
+        wait for the lock instead of failing.
         """
-        self._drop_all()
-        self._ensure_schema()
-        event_tables_sql = ",".join(f"'{t}'" for t in _TABLE_OF.values())
-        secondary = [
-            (name, sql)
-            for name, sql in self.db.execute(
-                f"SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL "
-                f"AND tbl_name IN ({event_tables_sql})"
-            )
-        ]
-        with self.db:
+        try:
+            return self._rebuild()
+        except apsw.BusyError:
+            raise IndexOpenError(_busy_message(self.store.index_path)) from None
+
+    def _rebuild(self) -> IngestStats:
+        with self._writing():
+            self._drop_all()
+            self._create_schema()
+            event_tables_sql = ",".join(f"'{t}'" for t in _TABLE_OF.values())
+            secondary = [
+                (name, sql)
+                for name, sql in self.db.execute(
+                    f"SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL "
+                    f"AND tbl_name IN ({event_tables_sql})"
+                )
+            ]
             for name, _ in secondary:
                 self.db.execute(f'DROP INDEX "{name}"')
-        return self.update(before_refresh=[sql for _, sql in secondary])
+            return self.update(before_refresh=[sql for _, sql in secondary])
 
     def _segment_id(self, name: str, inode: int) -> int:
         row = self.db.execute("SELECT seg FROM segments WHERE name = ?", (name,)).fetchone()
@@ -564,11 +659,19 @@ def _short_reason(exc: Exception) -> str:
 
 
 def open_index(store: Store, *, update: bool = True) -> Index:
-    """Open the index and bring it up to date with the log."""
+    """Open the index and bring it up to date with the log (or, while another process
+    holds the index longer than the busy timeout, leave it as committed)."""
     index = Index(store)
     if update:
-        index.update()
+        index.update(wait=False)
     return index
+
+
+def _busy_message(path: Path) -> str:
+    return (
+        f"the index {path} stayed busy for {BUSY_TIMEOUT_MS // 1000} s "
+        "(another laptime process is writing it); try again when it is done"
+    )
 
 
 def pending_torn_tail(store: Store) -> list[tuple[str, int]]:

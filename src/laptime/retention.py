@@ -2,8 +2,9 @@
 
 Both only ever touch whole day segments of past days, under an exclusive lock on
 ``.laptime/maintenance.lock`` that imports hold shared, so neither runs under an
-import. The recorder writes only today's segment, and the two most recent days are
-never rewritten, so a late writer's appends cannot land in a file being replaced.
+import: each waits for the others to finish. The recorder writes only today's
+segment, and the two most recent days are never rewritten, so a late writer's
+appends cannot land in a file being replaced.
 
 ``compact`` never deletes a valid line: what it cannot keep in a segment (torn or
 garbage bytes) goes to ``.laptime/quarantine/<segment>``, outside ``log/`` so that
@@ -18,6 +19,7 @@ import fcntl
 import os
 import stat
 import tempfile
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -38,18 +40,30 @@ class MaintenanceBusyError(StoreFaultError):
     """Another clean, compact or import holds the store."""
 
 
+# How long clean, compact or import waits for another one to finish before it gives up.
+MAINTENANCE_WAIT_S = 600.0
+_POLL_S = 0.05
+
+
 @contextlib.contextmanager
 def maintenance_lock(store: Store, *, exclusive: bool) -> Iterator[None]:
-    """Exclusive for clean/compact, shared for imports; fails fast when taken."""
+    """Exclusive for clean/compact, shared for imports. Waits (``MAINTENANCE_WAIT_S``)
+    while another holds it, so two of them started at once run one after the other."""
     store.root.mkdir(parents=True, exist_ok=True)
     fd = os.open(store.root / "maintenance.lock", os.O_RDWR | os.O_CREAT, 0o644)
     try:
         mode = fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH
-        try:
-            fcntl.flock(fd, mode | fcntl.LOCK_NB)
-        except BlockingIOError:
-            msg = "another laptime clean, compact or import is working on this store; try again when it is done"
-            raise MaintenanceBusyError(msg) from None
+        deadline = time.monotonic() + MAINTENANCE_WAIT_S
+        while True:
+            # Polled rather than blocking: a blocking flock cannot be given a timeout.
+            try:
+                fcntl.flock(fd, mode | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    msg = "another laptime clean, compact or import is working on this store; try again when it is done"
+                    raise MaintenanceBusyError(msg) from None
+                time.sleep(_POLL_S)
         yield
     finally:
         os.close(fd)

@@ -265,10 +265,10 @@ class CostCalculator:
         if version is None or not rows:
             return
         try:
-            with self.index.db:
-                self.index.db.execute(_PRICE_CACHE_TABLE)
-                self.index.db.execute("DELETE FROM price_cache WHERE version <> ?", (version,))
-                self.index.db.executemany(
+            with self.index.transaction():
+                self.index.execute(_PRICE_CACHE_TABLE)
+                self.index.execute("DELETE FROM price_cache WHERE version <> ?", (version,))
+                self.index.executemany(
                     "INSERT OR REPLACE INTO price_cache VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     [(version, *row) for row in rows],
                 )
@@ -284,11 +284,11 @@ class CostCalculator:
     def _cached_models(self) -> dict[tuple[str, str], ModelCost]:
         """Every model's ModelCost, from model_cost_cache where it holds the model under the
         current price fingerprint; the other models are priced and saved (best effort)."""
-        db = self.index.db
+        db = self.index
         fingerprint = self._fingerprint()
         result: dict[tuple[str, str], ModelCost] | None = None
         try:
-            with db:  # one snapshot; see _cached_tasks
+            with db.transaction():  # one snapshot; see _cached_tasks
                 cached: dict[tuple[str, str], ModelCost] = {}
                 missing = False
                 for model, provider, cached_fp, payload in db.execute(
@@ -409,7 +409,7 @@ class CostCalculator:
             return
         if not self._computed:
             self._compute_models()
-        db = self.index.db
+        db = self.index
         db.execute(
             f"""CREATE TEMP TABLE IF NOT EXISTS {self._rates_table} (model TEXT, provider TEXT, day TEXT,
                bucket INTEGER, r_in REAL, r_out REAL, r_cr REAL, r_cw REAL, r_c1h REAL, r_call REAL,
@@ -475,7 +475,7 @@ class CostCalculator:
         """Every task's cost (or the ``limit`` costliest ones), from task_cost_cache where it
         holds the task under the current price fingerprint; the other tasks are priced and
         saved (best effort)."""
-        db = self.index.db
+        db = self.index
         fingerprint = self._fingerprint()
         cached_sql = """FROM agg_tasks a JOIN task_cost_cache c ON c.named = a.named AND c.task = a.task
                         AND c.fingerprint = ?1 AND c.runs = a.llm_runs"""
@@ -483,7 +483,7 @@ class CostCalculator:
         try:
             # One read transaction: if an ingest commits meanwhile, saving fails (the snapshot
             # is stale) and nothing stale is kept; the answer is still that of the snapshot.
-            with db:
+            with db.transaction():
                 missing = db.execute(
                     f"SELECT (SELECT COUNT(*) FROM agg_tasks) - (SELECT COUNT(*) {cached_sql})", (fingerprint,)
                 ).fetchall()[0][0]
@@ -533,7 +533,7 @@ class CostCalculator:
 
     def _price_tasks(self, tasks: Sequence[tuple[int, str]]) -> list[TaskCost]:
         """The costs of the tasks given as (named, task) keys (see the index's agg_tasks)."""
-        db = self.index.db
+        db = self.index
         db.execute("CREATE TEMP TABLE IF NOT EXISTS cost_tasks (named INTEGER, task TEXT, PRIMARY KEY (named, task))")
         db.execute("DELETE FROM temp.cost_tasks")
         db.executemany("INSERT INTO temp.cost_tasks VALUES (?, ?)", tasks)
@@ -642,7 +642,7 @@ def run_costs(index: Index, book: PriceBook, run_ids: Iterable[str]) -> dict[str
     ids = list(dict.fromkeys(run_ids))
     if not ids:
         return {}
-    index.db.execute("CREATE TEMP TABLE IF NOT EXISTS cost_sel (run_id TEXT PRIMARY KEY)")
-    index.db.execute("DELETE FROM temp.cost_sel")
-    index.db.executemany("INSERT OR IGNORE INTO temp.cost_sel VALUES (?)", [(r,) for r in ids])
+    index.execute("CREATE TEMP TABLE IF NOT EXISTS cost_sel (run_id TEXT PRIMARY KEY)")
+    index.execute("DELETE FROM temp.cost_sel")
+    index.executemany("INSERT OR IGNORE INTO temp.cost_sel VALUES (?)", [(r,) for r in ids])
     return CostCalculator(index, book, runs_sql="SELECT run_id FROM temp.cost_sel").by_run()

@@ -78,9 +78,12 @@ def open_index(ctx: click.Context, *, update: bool = True) -> Iterator[Index]:
         )
     try:
         if update:
-            stats = index.update()
+            # Waits for another process's ingest or rebuild (the busy timeout); past that,
+            # the command answers from the committed index rather than fail.
+            stats = index.update(wait=False)
             report_bad_lines(stats.bad_lines)
-        yield index
+        with index.snapshot():  # one state of the index for the whole command
+            yield index
     finally:
         index.close()
 
