@@ -82,6 +82,7 @@ def open_index(ctx: click.Context, *, update: bool = True) -> Iterator[Index]:
             # the command answers from the committed index rather than fail.
             stats = index.update(wait=False)
             report_bad_lines(stats.bad_lines)
+            report_unreadable(stats.unreadable)
         with index.snapshot():  # one state of the index for the whole command
             yield index
     finally:
@@ -96,6 +97,12 @@ def report_bad_lines(bad: list[Any]) -> None:
             f"warning: ... and {len(bad) - MAX_BAD_LINE_WARNINGS} more bad lines (`laptime doctor` lists them)",
             err=True,
         )
+
+
+def report_unreadable(unreadable: list[tuple[str, str]]) -> None:
+    """One warning per segment that could not be read; the command goes on without it."""
+    for path, reason in unreadable:
+        click.echo(f"warning: skipped {path}: {reason} (`laptime doctor` checks the store)", err=True)
 
 
 def now_us() -> int:
