@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from laptime.analysis.results import BadLineInfo, Health, SegmentHealth, TornTail
+from pathlib import Path
+
+from laptime.analysis.results import BadLineInfo, Health, SegmentHealth, TornTail, UnreadableSegment
 from laptime.index import Index, IndexOpenError, event_tables, pending_torn_tail
 from laptime.store import Store
 
@@ -11,6 +13,7 @@ def check_health(store: Store) -> Health:
     """Look at the log and the index; bring the index up to date; say what was found."""
     segments = store.segments()
     sizes = {p.name: p.stat().st_size for p in segments}
+    unreadable = [UnreadableSegment(file=str(f.path), reason=f.reason) for f in store.segment_faults()]
     try:
         index = Index(store)
     except IndexOpenError as exc:
@@ -18,12 +21,15 @@ def check_health(store: Store) -> Health:
             store=str(store.root),
             segments=[SegmentHealth(name=n, bytes=s) for n, s in sizes.items()],
             index_error=str(exc),
+            unreadable_segments=unreadable,
         )
     with index:
         known = index.segment_state()
         behind = {name: nbytes - known.get(name, (0, 0, None, 0))[0] for name, nbytes in sizes.items()}
-        behind = {name: n for name, n in behind.items() if n > 0}
-        gone = sorted(set(known) - set(sizes))
+        faulted = {Path(u.file).name for u in unreadable}
+        behind = {name: n for name, n in behind.items() if n > 0 and name not in faulted}
+        log_faulted = any(u.file == str(store.log_dir) for u in unreadable)
+        gone = [] if log_faulted else sorted(set(known) - set(sizes) - faulted)
         index.update(wait=False)  # another process updating it: report the committed index
         events = sum(index.query(f"SELECT COUNT(*) FROM {table}")[0][0] for table in event_tables())
         runs = index.query("SELECT COUNT(*) FROM runs")[0][0]
@@ -51,4 +57,5 @@ def check_health(store: Store) -> Health:
             BadLineInfo(file=str(store.log_dir / b.segment), line=b.line, offset=b.offset, reason=b.reason) for b in bad
         ],
         torn_tails=[TornTail(file=str(store.log_dir / name), bytes=tail) for name, tail in torn],
+        unreadable_segments=unreadable,
     )

@@ -216,6 +216,9 @@ class IngestStats:
     bad_lines: list[BadLine] = field(default_factory=list)
     #: The update gave up waiting for another process's write and read nothing.
     busy: bool = False
+    #: Segments (or the log folder) that could not be read: (path, reason). Skipped;
+    #: what the index already held for them is kept.
+    unreadable: list[tuple[str, str]] = field(default_factory=list)
 
 
 class Index:
@@ -395,8 +398,14 @@ class Index:
         up and leaves the committed index as it is: ``stats.busy`` says so.
         """
         stats = IngestStats()
-        present = {p.name: p for p in self.store.segments()}
-        if not before_refresh and self._is_current(present):
+        stats.unreadable = [(str(f.path), f.reason) for f in self.store.segment_faults()]
+        # A segment that cannot be read now (permissions, a folder in its place) is kept
+        # as indexed, not forgotten: it is still in the log, only out of reach for now.
+        if any(Path(p) == self.store.log_dir for p, _ in stats.unreadable):
+            return stats  # the log folder itself is out of reach: keep the index as it is
+        faulted = {Path(p).name for p, _ in stats.unreadable}
+        present = {p.name: p for p in self.store.segments() if p.name not in faulted}
+        if not before_refresh and self._is_current(present, faulted):
             return stats
         gc_was_enabled = gc.isenabled()
         gc.disable()  # millions of short-lived structs; the cycle collector only slows this down
@@ -406,7 +415,7 @@ class Index:
             with self._writing():
                 # Read under the write lock: another updater may have ingested meanwhile.
                 known = self.segment_state()
-                for name in sorted(set(known) - set(present)):
+                for name in sorted(set(known) - set(present) - faulted):
                     self._forget_segment(name)  # removed by `clean`, or by hand
                 self._touched: set[str] = set()
                 for name, path in present.items():
@@ -421,8 +430,13 @@ class Index:
                         offset, lines = 0, 0
                     if st.st_size == offset:
                         continue
+                    try:
+                        self._ingest_segment(path, offset, lines, st.st_ino, stats)
+                    except OSError as exc:
+                        # Made unreadable since the check above: its savepoint is rolled back.
+                        stats.unreadable.append((str(path), f"cannot be read: {exc.strerror or exc}"))
+                        continue
                     stats.segments += 1
-                    self._ingest_segment(path, offset, lines, st.st_ino, stats)
                 for statement in before_refresh:
                     self.db.execute(statement)
                 if stats.segments:
@@ -438,10 +452,10 @@ class Index:
                 gc.enable()
         return stats
 
-    def _is_current(self, present: dict[str, Path]) -> bool:
+    def _is_current(self, present: dict[str, Path], faulted: set[str]) -> bool:
         """Whether the index holds every segment as it is now (a read: no lock taken)."""
         known = self.segment_state()
-        if set(known) - set(present):
+        if set(known) - set(present) - faulted:
             return False
         for name, path in present.items():
             try:
@@ -453,8 +467,11 @@ class Index:
                 return False
             # Past ``offset`` only an unfinished line (a writer killed mid-line, or still
             # writing) is nothing to ingest; else every reader would take the lock for it.
-            if st.st_size > offset and torn_tail(path, offset) != st.st_size - offset:
-                return False
+            try:
+                if st.st_size > offset and torn_tail(path, offset) != st.st_size - offset:
+                    return False
+            except OSError:
+                return False  # update() reads it, and says so if it cannot
         return True
 
     def rebuild(self) -> IngestStats:
@@ -678,7 +695,10 @@ def pending_torn_tail(store: Store) -> list[tuple[str, int]]:
     """Segments ending in an unfinished line: (name, bytes after the last newline)."""
     out = []
     for path in store.segments():
-        tail = torn_tail(path, 0)
+        try:
+            tail = torn_tail(path, 0)
+        except OSError:
+            continue  # unreadable: Store.segment_faults names it
         if tail:
             out.append((path.name, tail))
     return out

@@ -26,6 +26,14 @@ class StoreError(UsageError):
 
 
 @dataclass(frozen=True)
+class SegmentFault:
+    """A segment (or the log folder) that cannot be read, and why."""
+
+    path: Path
+    reason: str
+
+
+@dataclass(frozen=True)
 class Store:
     """Paths of one store. Creating the object touches nothing on disk."""
 
@@ -48,10 +56,41 @@ class Store:
         return self.log_dir / f"{day}.jsonl"
 
     def segments(self) -> list[Path]:
-        """Every segment, oldest day first."""
-        if not self.log_dir.is_dir():
+        """Every segment file, oldest day first (readable or not: ``segment_faults`` says
+        which cannot be read; an unlistable or missing log folder has none)."""
+        try:
+            entries = list(self.log_dir.iterdir())
+        except OSError:  # missing, a plain file, or not listable: segment_faults says which
             return []
-        return sorted(p for p in self.log_dir.iterdir() if p.suffix == ".jsonl" and p.is_file())
+        return sorted(p for p in entries if p.suffix == ".jsonl" and p.is_file())
+
+    def segment_faults(self) -> list[SegmentFault]:
+        """Segments (or the log folder itself) that exist but cannot be read, and why.
+
+        One unreadable segment must not break every command: readers skip what is listed
+        here, with a warning, and ``doctor`` names it."""
+        if not self.log_dir.exists() and not self.log_dir.is_symlink():
+            return []
+        try:
+            entries = sorted(self.log_dir.iterdir())
+        except NotADirectoryError:
+            return [SegmentFault(self.log_dir, "the log folder is a file, not a folder; move it aside")]
+        except OSError as exc:
+            return [SegmentFault(self.log_dir, f"the log folder cannot be listed: {exc.strerror or exc}")]
+        faults = []
+        for path in entries:
+            if path.suffix != ".jsonl":
+                continue
+            if path.is_dir():
+                faults.append(SegmentFault(path, "a folder, not a segment file"))
+                continue
+            try:
+                fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)  # NONBLOCK: a FIFO must not hang this
+            except OSError as exc:
+                faults.append(SegmentFault(path, f"cannot be read: {exc.strerror or exc}"))
+                continue
+            os.close(fd)
+        return faults
 
     def exists(self) -> bool:
         return self.root.is_dir()

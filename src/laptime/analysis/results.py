@@ -239,6 +239,11 @@ class TornTail(_Result):
     bytes: int  # after the last newline
 
 
+class UnreadableSegment(_Result):
+    file: str
+    reason: str
+
+
 class Health(_Result):
     """``laptime doctor --json``: the log's and the index's health."""
 
@@ -253,6 +258,8 @@ class Health(_Result):
     bad_lines_total: int = 0
     bad_lines: list[BadLineInfo] = []
     torn_tails: list[TornTail] = []
+    #: Segments (or the log folder) that exist but cannot be read; reports skip them.
+    unreadable_segments: list[UnreadableSegment] = []
 
 
 class NumericTrend(_Result):

@@ -6,7 +6,7 @@ import time
 
 import click
 
-from laptime.cli._common import UsageProblem, echo_json, json_option, report_bad_lines, store_of
+from laptime.cli._common import UsageProblem, echo_json, json_option, report_bad_lines, report_unreadable, store_of
 
 
 @click.command()
@@ -15,6 +15,8 @@ from laptime.cli._common import UsageProblem, echo_json, json_option, report_bad
 def doctor(ctx: click.Context, as_json: bool) -> None:
     """The log's and the index's health: segments, events, bad lines and where they
     are, and whether the index is current. Exits 1 when it finds bad lines.
+
+    An unreadable segment (or log folder) is named too, and also exits 1.
 
     \b
     Example:
@@ -35,7 +37,7 @@ def doctor(ctx: click.Context, as_json: bool) -> None:
 
         for line in health_lines(msgspec.to_builtins(health)):
             click.echo(line)
-    if health.bad_lines_total:
+    if health.bad_lines_total or health.unreadable_segments:
         ctx.exit(1)
 
 
@@ -60,6 +62,7 @@ def refresh(ctx: click.Context, as_json: bool) -> None:
         stats = index.rebuild()
     elapsed = time.perf_counter() - started
     report_bad_lines(stats.bad_lines)
+    report_unreadable(stats.unreadable)
     rate = stats.events / elapsed if elapsed > 0 else 0
     if as_json:
         from laptime.analysis.results import Refresh

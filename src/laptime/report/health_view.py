@@ -19,9 +19,10 @@ def health_lines(health: dict[str, Any]) -> list[str]:
         f"segments   {integer(len(segments))} ({size(total)})"
         + (f", {segments[0]['name']} .. {segments[-1]['name']}" if segments and health["index_error"] is None else ""),
     ]
+    unreadable = [f"unreadable {u['file']}: {u['reason']}" for u in health["unreadable_segments"]]
     if health["index_error"] is not None:
         lines.append(f"index      unusable: {health['index_error']}")
-        return lines
+        return lines + unreadable
     lines.append(f"events     {integer(health['events'])} in {plural(health['runs'], 'run')}")
     if health["index_was_current"]:
         lines.append("index      current")
@@ -40,6 +41,7 @@ def health_lines(health: dict[str, Any]) -> list[str]:
         f"torn tail  {tail['file']}: last {tail['bytes']} bytes have no newline (a write cut short, or in progress)"
         for tail in health["torn_tails"]
     )
-    if not bad and not health["torn_tails"]:
+    lines.extend(unreadable)
+    if not bad and not health["torn_tails"] and not unreadable:
         lines.append("health     ok")
     return lines

@@ -1,0 +1,148 @@
+"""Faults in the store (issue 8, line 5): unreadable segments, a read-only store, a full disk.
+
+Root ignores file permissions, and CI runs as root: the permission cases run the CLI in
+a subprocess under ``setpriv`` with CAP_DAC_OVERRIDE and CAP_DAC_READ_SEARCH dropped
+(skipped only where the kernel refuses), and the full disk is a small tmpfs (skipped
+only where the kernel refuses the mount).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from datetime import timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+
+from helpers import T0, invoke, record_simple_run
+from laptime.index import Index
+
+if TYPE_CHECKING:
+    from laptime.store import Store
+
+LAPTIME = Path(sys.executable).parent / "laptime"
+DROP_DAC = [
+    "setpriv",
+    "--bounding-set",
+    "-dac_override,-dac_read_search",
+    "--inh-caps",
+    "-dac_override,-dac_read_search",
+]
+needs_setpriv = pytest.mark.skipif(
+    shutil.which("setpriv") is None, reason="needs util-linux setpriv to drop root's capabilities"
+)
+
+RUN_A = "run-a-00000000000000000000000000000"
+RUN_B = "run-b-00000000000000000000000000000"
+DAY_A = T0.date().isoformat()  # 2026-01-05
+DAY_B = (T0 + timedelta(days=1)).date().isoformat()
+
+
+def unprivileged(store: Store, *args: str) -> subprocess.CompletedProcess[str]:
+    """``laptime --home STORE ARGS...`` as a root that file permissions bind."""
+    done = subprocess.run(
+        [*DROP_DAC, str(LAPTIME), "--home", str(store.root), *args],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    if "setpriv" in done.stderr and ("Operation not permitted" in done.stderr or "Invalid argument" in done.stderr):
+        pytest.skip("the kernel refused to drop the capabilities")
+    return done
+
+
+def two_days(store: Store) -> None:
+    """Run A in DAY_A's segment, run B in DAY_B's."""
+    record_simple_run(store, RUN_A, start=T0, name="alpha")
+    record_simple_run(store, RUN_B, start=T0 + timedelta(days=1), name="beta")
+
+
+def run_ids(stdout: str) -> list[str]:
+    return sorted(r["run_id"] for r in json.loads(stdout)["runs"])
+
+
+# -- 1. unreadable segments ----------------------------------------------------------------
+
+
+@needs_setpriv
+class TestUnreadableSegment:
+    def test_reports_carry_on_over_the_rest_with_one_warning(self, store: Store) -> None:
+        two_days(store)
+        segment = store.segment_path(DAY_A)
+        segment.chmod(0)
+        for args in (("report", "list"), ("report", "summary"), ("report", RUN_B)):
+            done = unprivileged(store, *args)
+            assert done.returncode == 0, (args, done.stderr)
+            assert "Traceback" not in done.stderr
+            warnings = [line for line in done.stderr.splitlines() if line.startswith("warning:")]
+            assert len(warnings) == 1, (args, done.stderr)
+            assert str(segment) in warnings[0]
+            assert "Permission denied" in warnings[0]
+        listed = unprivileged(store, "report", "list", "--json")
+        assert run_ids(listed.stdout) == [RUN_B]
+
+    def test_what_the_index_holds_for_it_is_kept(self, store: Store) -> None:
+        two_days(store)
+        with Index(store) as index:
+            index.update()
+        segment = store.segment_path(DAY_A)
+        with segment.open("ab") as handle:  # grown since: the update must read it, and cannot
+            handle.write(b'{"type":"metric"}\n')
+        segment.chmod(0)
+        done = unprivileged(store, "report", "list", "--json")
+        assert done.returncode == 0, done.stderr
+        assert run_ids(done.stdout) == [RUN_A, RUN_B]
+        assert str(segment) in done.stderr
+
+    def test_doctor_exits_1_and_names_it(self, store: Store) -> None:
+        two_days(store)
+        segment = store.segment_path(DAY_A)
+        segment.chmod(0)
+        done = unprivileged(store, "doctor")
+        assert done.returncode == 1, done.stderr
+        assert f"unreadable {segment}: cannot be read: Permission denied" in done.stdout
+        assert "health     ok" not in done.stdout
+        as_json = unprivileged(store, "doctor", "--json")
+        assert as_json.returncode == 1
+        assert json.loads(as_json.stdout)["unreadable_segments"] == [
+            {"file": str(segment), "reason": "cannot be read: Permission denied"}
+        ]
+
+
+class TestSegmentIsAFolder:
+    def test_doctor_names_it_and_reports_carry_on(self, store: Store) -> None:
+        record_simple_run(store, RUN_B, start=T0 + timedelta(days=1), name="beta")
+        folder = store.segment_path(DAY_A)
+        folder.mkdir()
+        (folder / "x").write_text("not a segment", encoding="utf-8")
+        doctor = invoke(store.root, "doctor")
+        assert doctor.exit_code == 1, doctor.output
+        assert f"unreadable {folder}: a folder, not a segment file" in doctor.stdout
+        listed = invoke(store.root, "report", "list", "--json")
+        assert listed.exit_code == 0, listed.output
+        assert run_ids(listed.stdout) == [RUN_B]
+        assert listed.stderr.count("warning:") == 1
+        assert str(folder) in listed.stderr
+
+
+class TestLogIsAFile:
+    def test_doctor_names_it_and_reports_answer_from_the_index(self, store: Store) -> None:
+        two_days(store)
+        with Index(store) as index:
+            index.update()
+        shutil.rmtree(store.log_dir)
+        store.log_dir.write_text("oops", encoding="utf-8")
+        doctor = invoke(store.root, "doctor")
+        assert doctor.exit_code == 1, doctor.output
+        assert f"unreadable {store.log_dir}: the log folder is a file" in doctor.stdout
+        listed = invoke(store.root, "report", "list", "--json")
+        assert listed.exit_code == 0, listed.output
+        # The index is derived from the log, and the log is out of reach, not gone.
+        assert run_ids(listed.stdout) == [RUN_A, RUN_B]
+        assert listed.stderr.count("warning:") == 1
+        assert str(store.log_dir) in listed.stderr
