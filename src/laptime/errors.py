@@ -16,7 +16,9 @@ wrong and what to do. The CLI turns them into a message and an exit code in one 
     └── StoreFaultError              the store cannot do it right now (exit 1)
         ├── IndexOpenError      laptime.index: the index cannot be opened or updated
         ├── MaintenanceBusyError laptime.retention: another maintenance command holds the lock
-        └── CompactWriteError   laptime.retention: a segment could not be rewritten (it is unchanged)
+        ├── CompactWriteError   laptime.retention: a segment could not be rewritten (it is unchanged)
+        ├── StoreReadOnlyError  laptime.store: the store cannot be written (nothing was changed)
+        └── StoreWriteError     laptime.store: a write to the store failed (a full disk)
 
 The classes live beside the code that raises them; each also keeps the builtin base it
 had (``LookupError``, ``ValueError``), so ``except LookupError`` still catches a run

@@ -49,6 +49,8 @@ _POLL_S = 0.05
 def maintenance_lock(store: Store, *, exclusive: bool) -> Iterator[None]:
     """Exclusive for clean/compact, shared for imports. Waits (``MAINTENANCE_WAIT_S``)
     while another holds it, so two of them started at once run one after the other."""
+    # All of them write the store: a read-only one is one clear error, before anything.
+    store.check_writable("`laptime clean` or `compact`" if exclusive else "`laptime import`", store.index_path)
     store.root.mkdir(parents=True, exist_ok=True)
     fd = os.open(store.root / "maintenance.lock", os.O_RDWR | os.O_CREAT, 0o644)
     try:

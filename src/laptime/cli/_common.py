@@ -83,6 +83,12 @@ def open_index(ctx: click.Context, *, update: bool = True) -> Iterator[Index]:
             stats = index.update(wait=False)
             report_bad_lines(stats.bad_lines)
             report_unreadable(stats.unreadable)
+            if stats.read_only_behind:
+                click.echo(
+                    f"warning: the store {store.root} is read-only; this answers from its index as last written, "
+                    "without what the log gained since",
+                    err=True,
+                )
         with index.snapshot():  # one state of the index for the whole command
             yield index
     finally:
