@@ -22,6 +22,8 @@ from helpers import T0, invoke, record_simple_run
 from laptime.index import Index
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     from laptime.store import Store
 
 LAPTIME = Path(sys.executable).parent / "laptime"
@@ -146,3 +148,137 @@ class TestLogIsAFile:
         assert run_ids(listed.stdout) == [RUN_A, RUN_B]
         assert listed.stderr.count("warning:") == 1
         assert str(store.log_dir) in listed.stderr
+
+
+# -- 2. a read-only store ------------------------------------------------------------------
+
+
+def make_read_only(store: Store) -> None:
+    """The store's folder and every file in it lose their write bits."""
+    for path in [store.root, *store.root.rglob("*")]:
+        path.chmod(path.stat().st_mode & ~0o222)
+
+
+def snapshot_of(store: Store) -> dict[str, tuple[int, int]]:
+    return {str(p): (p.stat().st_size, p.stat().st_mtime_ns) for p in store.root.rglob("*")}
+
+
+def indexed_store(store: Store) -> None:
+    two_days(store)
+    with Index(store) as index:
+        index.update()
+
+
+@needs_setpriv
+class TestReadOnlyStore:
+    def test_reports_work_and_write_nothing(self, store: Store) -> None:
+        indexed_store(store)
+        make_read_only(store)
+        before = snapshot_of(store)
+        for args in (("report", "list"), ("report", "summary"), ("report", RUN_B), ("doctor",)):
+            done = unprivileged(store, *args)
+            assert done.returncode == 0, (args, done.stderr)
+            assert done.stderr == "", (args, done.stderr)
+        listed = unprivileged(store, "report", "list", "--json")
+        assert run_ids(listed.stdout) == [RUN_A, RUN_B]
+        assert snapshot_of(store) == before
+
+    def test_a_log_ahead_of_the_index_answers_from_the_index_with_a_warning(self, store: Store) -> None:
+        record_simple_run(store, RUN_A, start=T0, name="alpha")
+        with Index(store) as index:
+            index.update()
+        record_simple_run(store, RUN_B, start=T0 + timedelta(days=1), name="beta")
+        make_read_only(store)
+        done = unprivileged(store, "report", "list", "--json")
+        assert done.returncode == 0, done.stderr
+        assert run_ids(done.stdout) == [RUN_A]
+        assert done.stderr == (
+            f"warning: the store {store.root} is read-only; this answers from its index as last written, "
+            "without what the log gained since\n"
+        )
+
+    @pytest.mark.parametrize(
+        ("args", "doing"),
+        [
+            (("refresh",), "`laptime refresh`"),
+            (("compact",), "`laptime clean` or `compact`"),
+            (("import", "runr", "RUNR"), "`laptime import`"),
+        ],
+    )
+    def test_writers_exit_1_with_one_line_naming_the_store(
+        self, store: Store, args: tuple[str, ...], doing: str
+    ) -> None:
+        indexed_store(store)
+        make_read_only(store)
+        before = snapshot_of(store)
+        runr = Path(__file__).parent / "fixtures" / "runr"
+        done = unprivileged(store, *(str(runr) if a == "RUNR" else a for a in args))
+        assert done.returncode == 1, done.stderr
+        assert done.stderr == (
+            f"Error: the store {store.root} is read-only ({store.root} is not writable by this user); "
+            f"{doing} needs to write it, nothing was changed\n"
+        )
+        assert snapshot_of(store) == before
+
+    def test_demo_never_claims_a_run_it_could_not_write(self, store: Store) -> None:
+        indexed_store(store)
+        make_read_only(store)
+        done = unprivileged(store, "demo")
+        assert done.returncode == 1
+        assert "recorded demo run" not in done.stdout
+        assert f"Error: the store {store.root} is read-only" in done.stderr
+
+    def test_demo_with_a_read_only_segment_says_the_run_did_not_reach_the_log(self, store: Store) -> None:
+        store.ensure()
+        # Today's segment (the demo ends now) exists and cannot be written; the folder can.
+        from datetime import UTC, datetime
+
+        for day in {datetime.now(UTC).date(), (datetime.now(UTC) - timedelta(minutes=30)).date()}:
+            segment = store.segment_path(day.isoformat())
+            segment.write_bytes(b"")
+            segment.chmod(0o444)
+        done = unprivileged(store, "demo")
+        assert done.returncode == 1, done.stdout
+        assert "recorded demo run" not in done.stdout
+        assert "did not reach the log" in done.stderr
+        assert "Traceback" not in done.stderr
+
+
+@pytest.fixture
+def read_only_mount(tmp_path: Path) -> Iterator[Path]:
+    """A read-only bind mount of a folder (skipped where the kernel refuses the mount)."""
+    source = tmp_path / "source"
+    source.mkdir()
+    target = tmp_path / "ro"
+    target.mkdir()
+    done = subprocess.run(["mount", "--bind", str(source), str(target)], capture_output=True, check=False)
+    if done.returncode != 0:
+        pytest.skip(f"the kernel refused a bind mount: {done.stderr.decode(errors='replace').strip()}")
+    try:
+        yield source
+        # The caller fills ``source``, then remounts ``target`` read-only itself.
+    finally:
+        subprocess.run(["umount", str(target)], check=False)
+
+
+class TestReadOnlyMount:
+    def test_reports_work_and_refresh_fails_clearly(self, read_only_mount: Path) -> None:
+        from laptime.store import Store as StoreType
+
+        source = StoreType(read_only_mount / ".laptime")
+        indexed_store(source)
+        target = read_only_mount.parent / "ro"
+        done = subprocess.run(["mount", "-o", "remount,ro,bind", str(target)], capture_output=True, check=False)
+        if done.returncode != 0:
+            pytest.skip(f"the kernel refused a read-only remount: {done.stderr.decode(errors='replace').strip()}")
+        store = StoreType(target / ".laptime")
+        laptime = [str(LAPTIME), "--home", str(store.root)]
+        listed = subprocess.run([*laptime, "report", "list", "--json"], capture_output=True, text=True, check=False)
+        assert listed.returncode == 0, listed.stderr
+        assert run_ids(listed.stdout) == [RUN_A, RUN_B]
+        refresh = subprocess.run([*laptime, "refresh"], capture_output=True, text=True, check=False)
+        assert refresh.returncode == 1
+        assert refresh.stderr == (
+            f"Error: the store {store.root} is read-only ({store.root} is on a read-only file system); "
+            "`laptime refresh` needs to write it, nothing was changed\n"
+        )

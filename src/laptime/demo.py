@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 
 from laptime.clock import SimulatedClock
 from laptime.recorder import Recorder, Run
-from laptime.store import Store
+from laptime.store import Store, StoreWriteError
 from laptime.usage import Usage, from_anthropic, from_openai
 
 SIMULATED_MINUTES = 17
@@ -154,11 +154,38 @@ def record_demo(store: Store, *, now: datetime | None = None) -> str:
     """Record one demo run into ``store`` and return its run id.
 
     The simulated run ends about now, so a second demo is a second, later run.
+
+    Raises ``StoreReadOnlyError`` for a store that cannot be written, and
+    ``StoreWriteError`` when the run did not reach the log whole: the recorder only
+    warns on a write error (it must never break the program it records), so the demo
+    checks the log itself before it claims anything.
     """
+    store.check_writable("`laptime demo`")
     end = now or datetime.now(UTC)
-    clock = SimulatedClock(start=end - timedelta(minutes=SIMULATED_MINUTES))
+    start = end - timedelta(minutes=SIMULATED_MINUTES)
+    clock = SimulatedClock(start=start)
     with Recorder(home=store.root, clock=clock, flush_interval=0) as recorder:
         run = recorder.run("fix login: email validation and session refresh", runner="laptime-demo", repo="acme/web")
         with run:
             asyncio.run(_main(run, clock))
+    days = {start.date().isoformat(), datetime.fromtimestamp(clock() / 1e9, UTC).date().isoformat()}
+    if not _run_ended_in_log(store, run.id, days):
+        msg = (
+            f"the demo run {run.id} did not reach the log in {store.log_dir} whole (a write failed: "
+            "see the warning above); nothing usable was recorded"
+        )
+        raise StoreWriteError(msg)
     return run.id
+
+
+def _run_ended_in_log(store: Store, run_id: str, days: set[str]) -> bool:
+    """Whether the run's end (the last event the recorder writes) is in the log."""
+    end = b'"span":"' + run_id.encode() + b'"'
+    for day in sorted(days):
+        try:
+            data = store.segment_path(day).read_bytes()
+        except OSError:
+            continue
+        if any(b'"type":"span_end"' in line and end in line for line in data.splitlines()):
+            return True
+    return False

@@ -16,6 +16,7 @@ import contextlib
 import gc
 import operator
 import time
+import urllib.parse
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,7 +31,7 @@ from laptime.analysis.cost import COST_CACHE_SCHEMA
 from laptime.derived import DERIVED_SCHEMA, DERIVED_TEMP, derived_statements
 from laptime.errors import StoreFaultError
 from laptime.log import LineChunk, read_chunks, torn_tail
-from laptime.store import Store
+from laptime.store import Store, StoreReadOnlyError
 
 INDEX_VERSION: Final = 7  # 3: derived run_llm, run_phases, run_facts; 4: the first span_end of a span wins;
 # 5: store-wide aggregates (agg_*, rank_buckets) and indexes for a fast unfiltered `report summary`;
@@ -219,6 +220,8 @@ class IngestStats:
     #: Segments (or the log folder) that could not be read: (path, reason). Skipped;
     #: what the index already held for them is kept.
     unreadable: list[tuple[str, str]] = field(default_factory=list)
+    #: A read-only store whose log holds more than its index: nothing was read or written.
+    read_only_behind: bool = False
 
 
 class Index:
@@ -232,6 +235,8 @@ class Index:
             raise IndexOpenError(msg)
         #: Where an unreadable index was moved before a new one was built, if it was.
         self.moved_aside: Path | None = None
+        #: Opened read-only (a read-only store): answers from what is committed, writes nothing.
+        self.read_only = False
         try:
             self._connect(path)
         except apsw.BusyError:
@@ -253,6 +258,9 @@ class Index:
             raise IndexOpenError(msg) from None
 
     def _connect(self, path: Path) -> None:
+        if path.exists() and self.store.read_only_reason(path) is not None:
+            self._connect_read_only(path)
+            return
         self.store.root.mkdir(parents=True, exist_ok=True)
         self.db = apsw.Connection(str(path))
         self.db.set_busy_timeout(BUSY_TIMEOUT_MS)
@@ -262,6 +270,33 @@ class Index:
         # hashed from their source, so their inserts land all over the id index.
         self.db.execute("PRAGMA cache_size=-65536")
         self._ensure_schema()
+
+    def _connect_read_only(self, path: Path) -> None:
+        """A read-only store: the index as last committed, opened without writing anything."""
+        self.read_only = True
+        self.db = apsw.Connection(str(path), flags=apsw.SQLITE_OPEN_READONLY)
+        self.db.set_busy_timeout(BUSY_TIMEOUT_MS)
+        try:
+            version = self._version()
+        except apsw.Error:
+            # A WAL index needs its -shm file, which a read-only folder cannot hold. No
+            # one can write this store, so it is read as an immutable file.
+            self.db.close()
+            uri = "file:" + urllib.parse.quote(str(path)) + "?immutable=1"
+            self.db = apsw.Connection(uri, flags=apsw.SQLITE_OPEN_READONLY | apsw.SQLITE_OPEN_URI)
+            version = self._version()
+        if version != str(INDEX_VERSION):
+            self.db.close()
+            msg = (
+                f"the store {self.store.root} is read-only and its index {path} is of another laptime version; "
+                "make the store writable and run `laptime refresh`"
+            )
+            raise StoreReadOnlyError(msg)
+
+    def _refuse_read_only(self, doing: str) -> None:
+        self.store.check_writable(doing, self.store.index_path)
+        msg = f"the store {self.store.root} is read-only; {doing} needs to write it, nothing was changed"
+        raise StoreReadOnlyError(msg)  # writable again since it was opened: open it anew
 
     @contextlib.contextmanager
     def _writing(self) -> Iterator[None]:
@@ -407,6 +442,11 @@ class Index:
         present = {p.name: p for p in self.store.segments() if p.name not in faulted}
         if not before_refresh and self._is_current(present, faulted):
             return stats
+        if self.read_only:
+            if wait:
+                self._refuse_read_only("updating the index")
+            stats.read_only_behind = True  # readers answer from what is committed
+            return stats
         gc_was_enabled = gc.isenabled()
         gc.disable()  # millions of short-lived structs; the cycle collector only slows this down
         try:
@@ -486,6 +526,8 @@ class Index:
         until the new one is committed, never from a half-built one, and other updaters
         wait for the lock instead of failing.
         """
+        if self.read_only:
+            self._refuse_read_only("`laptime refresh`")
         try:
             return self._rebuild()
         except apsw.BusyError:

@@ -15,7 +15,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from laptime.errors import UsageError
+from laptime.errors import StoreFaultError, UsageError
 
 STORE_DIRNAME = ".laptime"
 HOME_ENV = "LAPTIME_HOME"
@@ -23,6 +23,14 @@ HOME_ENV = "LAPTIME_HOME"
 
 class StoreError(UsageError):
     """The store cannot be found or used; the message says what to do."""
+
+
+class StoreReadOnlyError(StoreFaultError):
+    """The store cannot be written (a read-only mount, or no write permission); nothing was changed."""
+
+
+class StoreWriteError(StoreFaultError):
+    """A write to the store failed part way (a full disk, say); the log keeps only whole lines."""
 
 
 @dataclass(frozen=True)
@@ -94,6 +102,27 @@ class Store:
 
     def exists(self) -> bool:
         return self.root.is_dir()
+
+    def read_only_reason(self, *paths: Path) -> str | None:
+        """Why the store (its folder, its log folder, or one of ``paths``) cannot be
+        written, or None when it can. Asked before writing, so a read-only store is one
+        clear error instead of a failure half way."""
+        for path in (self.root, self.log_dir, *paths):
+            if not path.exists() or os.access(path, os.W_OK):
+                continue
+            try:
+                on_ro_mount = bool(os.statvfs(path).f_flag & os.ST_RDONLY)
+            except OSError:
+                on_ro_mount = False
+            return f"{path} is on a read-only file system" if on_ro_mount else f"{path} is not writable by this user"
+        return None
+
+    def check_writable(self, doing: str, *paths: Path) -> None:
+        """Raise ``StoreReadOnlyError`` when ``doing`` (a command) could not write the store."""
+        reason = self.read_only_reason(*paths)
+        if reason is not None:
+            msg = f"the store {self.root} is read-only ({reason}); {doing} needs to write it, nothing was changed"
+            raise StoreReadOnlyError(msg)
 
     def ensure(self) -> None:
         """Create the store's folders if they are missing."""
