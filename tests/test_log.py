@@ -4,6 +4,7 @@ truncated files and garbage are reported with file and line, and skipped."""
 from __future__ import annotations
 
 import errno
+import json
 import multiprocessing
 import os
 import random
@@ -392,7 +393,24 @@ class ScriptedOs(types.SimpleNamespace):
         return getattr(os, name)
 
 
+def test_a_short_write_then_a_full_disk_is_taken_back(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    writer = LogWriter(store, flush_interval=0)
+    writer.append(span_line("before"), DAY)
+    monkeypatch.setattr(log_module, "os", ScriptedOs(["half", "enospc"]))
+    with pytest.raises(OSError, match="No space left"):
+        writer.append(span_line("cut"), DAY)
+    writer.append(span_line("after"), DAY)  # the disk has room again
+    writer.close()
+    # The half-written line was cut off again: the log holds whole lines only.
+    data = store.segment_path(DAY).read_bytes()
+    assert data.endswith(b"\n")
+    assert [json.loads(line)["name"] for line in data.splitlines()] == ["before", "after"]
+
+
 def test_a_short_write_then_a_full_disk_costs_one_bad_line(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    # When the half line cannot be taken back (another writer appended after it, or no
+    # /proc to read it through), it is ended instead.
+    monkeypatch.setattr(log_module, "_take_back", lambda fd, part: False)  # noqa: ARG005 - stands in for it
     writer = LogWriter(store, flush_interval=0)
     writer.append(span_line("before"), DAY)
     monkeypatch.setattr(log_module, "os", ScriptedOs(["half", "enospc"]))

@@ -282,3 +282,131 @@ class TestReadOnlyMount:
             f"Error: the store {store.root} is read-only ({store.root} is on a read-only file system); "
             "`laptime refresh` needs to write it, nothing was changed\n"
         )
+
+
+# -- 3. a full disk ------------------------------------------------------------------------
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    """A 4 MiB tmpfs (an index needs some 300 KiB, so 256 KiB would hold no store at all);
+    skipped only where the kernel refuses the mount. Unmounted in teardown."""
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(disk)], capture_output=True, check=False
+    )
+    if done.returncode != 0:
+        pytest.skip(f"the kernel refused a tmpfs mount: {done.stderr.decode(errors='replace').strip()}")
+    try:
+        yield disk
+    finally:
+        subprocess.run(["umount", "-l", str(disk)], check=False)
+
+
+def fill(disk: Path, *, leave: int = 0) -> Path:
+    """Fill ``disk`` up to ``leave`` bytes of free space; the filler file is returned."""
+    filler = disk / "filler"
+    with filler.open("wb") as handle:
+        block = b"\0" * 4096
+        while True:
+            free = shutil.disk_usage(disk).free
+            if free <= leave:
+                break
+            try:
+                handle.write(block[: min(len(block), free - leave)])
+                handle.flush()
+            except OSError:
+                break
+    return filler
+
+
+def log_bytes(store: Store) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in store.segments()}
+
+
+def full_disk_message(store: Store, doing: str) -> str:
+    return (
+        f"Error: the disk holding the store {store.root} is full; {doing} stopped and the log keeps only whole lines "
+        "(the index catches up later); free some space and run it again\n"
+    )
+
+
+class TestFullDisk:
+    def test_import_is_a_clear_error_and_the_log_is_intact(self, small_disk: Path) -> None:
+        from laptime.store import Store as StoreType
+
+        store = StoreType(small_disk / ".laptime")
+        indexed_store(store)
+        before = log_bytes(store)
+        fill(small_disk)
+        result = invoke(store.root, "import", "runr", str(Path(__file__).parent / "fixtures" / "runr"))
+        assert result.exit_code == 1, result.output
+        assert result.stderr == full_disk_message(store, "`laptime import`")
+        assert log_bytes(store) == before
+        (small_disk / "filler").unlink()
+        again = invoke(store.root, "import", "runr", str(Path(__file__).parent / "fixtures" / "runr"))
+        assert again.exit_code == 0, again.output
+        assert len(run_ids(invoke(store.root, "report", "list", "--json").stdout)) > 2
+
+    def test_refresh_is_a_clear_error_and_the_index_stands(self, small_disk: Path) -> None:
+        from laptime.store import Store as StoreType
+
+        store = StoreType(small_disk / ".laptime")
+        indexed_store(store)
+        before = log_bytes(store)
+        # Room to open the index, not to rebuild it.
+        fill(small_disk, leave=16 * 1024)
+        result = invoke(store.root, "refresh")
+        assert result.exit_code == 1, result.output
+        assert result.stderr in {
+            full_disk_message(store, "`laptime refresh`"),
+            full_disk_message(store, "opening the index"),
+        }
+        assert log_bytes(store) == before
+        (small_disk / "filler").unlink()
+        assert run_ids(invoke(store.root, "report", "list", "--json").stdout) == [RUN_A, RUN_B]
+
+    def test_refresh_on_a_disk_with_no_room_at_all(self, small_disk: Path) -> None:
+        from laptime.store import Store as StoreType
+
+        store = StoreType(small_disk / ".laptime")
+        indexed_store(store)
+        before = log_bytes(store)
+        fill(small_disk)
+        result = invoke(store.root, "refresh")
+        assert result.exit_code == 1
+        assert "delete it" not in result.stderr  # the index is fine: deleting it would lose it for nothing
+        assert result.stderr in {
+            full_disk_message(store, "`laptime refresh`"),
+            full_disk_message(store, "opening the index"),
+        }
+        assert log_bytes(store) == before
+
+    def test_compact_is_a_clear_error_and_the_log_is_intact(self, small_disk: Path) -> None:
+        from laptime.store import Store as StoreType
+
+        store = StoreType(small_disk / ".laptime")
+        indexed_store(store)
+        before = log_bytes(store)
+        fill(small_disk)
+        result = invoke(store.root, "compact")
+        assert result.exit_code == 1
+        assert "No space left on device" in result.stderr
+        assert "the segment is unchanged" in result.stderr
+        assert log_bytes(store) == before
+
+    def test_a_line_cut_short_by_the_disk_is_taken_back(self, small_disk: Path) -> None:
+        from laptime.log import LogWriter
+        from laptime.store import Store as StoreType
+
+        store = StoreType(small_disk / ".laptime")
+        record_simple_run(store, RUN_A, start=T0)
+        before = log_bytes(store)
+        fill(small_disk, leave=8 * 1024)
+        writer = LogWriter(store, flush_interval=0)
+        line = b'{"type":"metric","pad":"' + b"x" * (64 * 1024) + b'"}\n'  # more than the disk has left
+        with pytest.raises(OSError, match="No space left on device"):
+            writer.append(line, DAY_A)
+        writer.close()
+        assert log_bytes(store) == before

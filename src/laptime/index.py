@@ -251,9 +251,13 @@ class Index:
                     path.with_name(path.name + suffix).unlink(missing_ok=True)
                 self._connect(path)
             except (apsw.Error, OSError) as exc:
+                if store.disk_full(exc):
+                    raise store.full_disk_error("opening the index") from None
                 msg = f"cannot open the index {path}: {exc}; delete it and run `laptime refresh` to rebuild it"
                 raise IndexOpenError(msg) from None
         except (apsw.Error, OSError) as exc:
+            if store.disk_full(exc):  # not the index's fault: deleting it would not help
+                raise store.full_disk_error("opening the index") from None
             msg = f"cannot open the index {path}: {exc}; delete it and run `laptime refresh` to rebuild it"
             raise IndexOpenError(msg) from None
 
@@ -481,6 +485,10 @@ class Index:
                     self.db.execute(statement)
                 if stats.segments:
                     self._refresh_runs(self._touched)
+        except apsw.FullError:
+            if self.db.in_transaction:
+                raise  # nested in a rebuild, which says so itself
+            raise self.store.full_disk_error("updating the index") from None  # rolled back
         except apsw.BusyError:
             if self.db.in_transaction:
                 raise  # nested in a rebuild, which says so itself
@@ -530,6 +538,9 @@ class Index:
             self._refuse_read_only("`laptime refresh`")
         try:
             return self._rebuild()
+        except apsw.FullError:
+            # Rolled back: the old index stands, readers keep answering from it.
+            raise self.store.full_disk_error("`laptime refresh`") from None
         except apsw.BusyError:
             raise IndexOpenError(_busy_message(self.store.index_path)) from None
 

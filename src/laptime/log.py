@@ -208,15 +208,39 @@ def _write_all(fd: int, data: bytes) -> None:
     written = os.write(fd, data)
     if written != len(data):
         # A short write (disk filling up, a signal) would leave half a line that the
-        # next append would be glued to. Finish it; if that fails too, end the line so
-        # the damage stays one bad line.
+        # next append would be glued to. Finish it; if that fails too, take the part
+        # back (a full disk cannot take even the newline that would end it), else end
+        # the line so the damage stays one bad line.
         try:
             view = memoryview(data)[written:]
             while view:
-                view = view[os.write(fd, view) :]
+                n = os.write(fd, view)
+                written += n
+                view = view[n:]
         except OSError:
-            os.write(fd, b"\n")
+            if not _take_back(fd, data[:written]):
+                os.write(fd, b"\n")
             raise
+
+
+def _take_back(fd: int, part: bytes) -> bool:
+    """Cut ``part`` off the end of the segment, if it is still its tail (no other writer
+    appended after it). True when the segment ends as it did before the write."""
+    try:
+        # The append descriptor is write-only: read the tail through a second one.
+        reader = os.open(f"/proc/self/fd/{fd}", os.O_RDONLY)
+    except OSError:
+        return False  # no /proc: end the line instead
+    try:
+        size = os.fstat(fd).st_size
+        if size < len(part) or os.pread(reader, len(part), size - len(part)) != part:
+            return False
+        os.ftruncate(fd, size - len(part))
+    except OSError:
+        return False
+    finally:
+        os.close(reader)
+    return True
 
 
 def _seal_torn_tail(fd: int, path: Path) -> None:

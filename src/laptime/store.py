@@ -11,6 +11,7 @@ Layout inside the store::
 
 from __future__ import annotations
 
+import errno
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -123,6 +124,34 @@ class Store:
         if reason is not None:
             msg = f"the store {self.root} is read-only ({reason}); {doing} needs to write it, nothing was changed"
             raise StoreReadOnlyError(msg)
+
+    def disk_full(self, exc: BaseException) -> bool:
+        """Whether ``exc`` (an OSError, or SQLite's error) comes from the store's disk being full.
+
+        SQLite says "disk is full" for its own writes, but a WAL index whose shared-memory
+        file cannot grow fails with a mere "disk I/O error": the free space tells."""
+        if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            return True
+        text = str(exc)
+        if "disk is full" in text:
+            return True
+        if "disk I/O error" not in text:
+            return False
+        for path in (self.root, *self.root.parents):
+            try:
+                st = os.statvfs(path)
+            except OSError:
+                continue
+            return st.f_bavail == 0 or st.f_bfree == 0
+        return False
+
+    def full_disk_error(self, doing: str) -> StoreWriteError:
+        """The error for ``doing`` stopped by a full disk."""
+        msg = (
+            f"the disk holding the store {self.root} is full; {doing} stopped and the log keeps only whole lines "
+            "(the index catches up later); free some space and run it again"
+        )
+        return StoreWriteError(msg)
 
     def ensure(self) -> None:
         """Create the store's folders if they are missing."""

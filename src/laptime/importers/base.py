@@ -600,22 +600,49 @@ def run_import(
     store.ensure()
     # Shared: imports may run side by side, but never under a clean or compact.
     with maintenance_lock(store, exclusive=False):
-        cache = ImportCache(store)
-        index = Index(store)
-        appender = _Appender(store, index, result)
         try:
-            for file in files:
-                _import_file(importer, file, cache, ctx, appender)
-                if progress is not None:
-                    progress.files_done += 1
-                    progress.update(result)
-            appender.close()
+            _import_files(store, importer, files, ctx, progress)
+        except (apsw.Error, OSError) as exc:
+            # A write to the store failed: the log keeps only whole lines (LogWriter takes a
+            # cut-short one back), the index rolled back, and the files are read again.
+            if store.disk_full(exc):
+                raise store.full_disk_error("`laptime import`") from None
+            raise
+    return result
+
+
+def _import_files(
+    store: Store, importer: Importer, files: list[Path], ctx: ImportContext, progress: Progress | None
+) -> None:
+    result = ctx.result
+    cache = ImportCache(store)
+    try:
+        index = Index(store)
+    except BaseException:
+        cache.db.close()
+        raise
+    appender = _Appender(store, index, result)
+    done = False
+    try:
+        for file in files:
+            _import_file(importer, file, cache, ctx, appender)
+            if progress is not None:
+                progress.files_done += 1
+                progress.update(result)
+        appender.close()
+        done = True
+    finally:
+        index.close()
+        try:
+            if done:
+                cache.close()
+            else:
+                # Its pending rows describe files whose events may not have reached the
+                # log (a failed write): kept, they would skip those files next time.
+                cache.db.close()
         finally:
-            index.close()
-            cache.close()
             if progress is not None:
                 progress.close(result)
-    return result
 
 
 def _import_file(importer: Importer, file: Path, cache: ImportCache, ctx: ImportContext, appender: _Appender) -> None:
