@@ -410,3 +410,32 @@ class TestFullDisk:
             writer.append(line, DAY_A)
         writer.close()
         assert log_bytes(store) == before
+
+
+@needs_setpriv
+class TestReadOnlyStoreWithoutIndex:
+    def test_a_report_says_there_is_no_index_and_does_not_advise_deleting_it(self, store: Store) -> None:
+        two_days(store)  # a log, never indexed
+        make_read_only(store)
+        done = unprivileged(store, "report", "list")
+        assert done.returncode == 1
+        assert done.stderr == (
+            f"Error: the store {store.root} is read-only ({store.root} is not writable by this user) and has no "
+            f"index {store.index_path} to answer from; make it writable and run `laptime refresh`\n"
+        )
+
+
+class TestDemoOnAFullDisk:
+    def test_demo_never_claims_a_run_the_disk_could_not_take(self, small_disk: Path) -> None:
+        from laptime.store import Store as StoreType
+
+        store = StoreType(small_disk / ".laptime")
+        indexed_store(store)
+        fill(small_disk)
+        done = subprocess.run(
+            [str(LAPTIME), "--home", str(store.root), "demo"], capture_output=True, text=True, check=False, timeout=120
+        )
+        assert done.returncode == 1
+        assert "recorded demo run" not in done.stdout
+        assert "did not reach the log" in done.stderr
+        assert "Traceback" not in done.stderr

@@ -265,6 +265,12 @@ class Index:
         if path.exists() and self.store.read_only_reason(path) is not None:
             self._connect_read_only(path)
             return
+        if not path.exists() and (reason := self.store.read_only_reason()) is not None:
+            msg = (
+                f"the store {self.store.root} is read-only ({reason}) and has no index {path} to answer from; "
+                "make it writable and run `laptime refresh`"
+            )
+            raise StoreReadOnlyError(msg)
         self.store.root.mkdir(parents=True, exist_ok=True)
         self.db = apsw.Connection(str(path))
         self.db.set_busy_timeout(BUSY_TIMEOUT_MS)
