@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -146,3 +147,20 @@ class TestRunCostDetail:
         assert listed["cost_usd"] == pytest.approx(kpi["cost_usd"], abs=1e-12)
         shown = invoke_json(store.root, "report", "show", FIXED_RUN_ID)
         assert shown["cost_usd"] == kpi["cost_usd"]
+
+
+class TestWarmPath:
+    def test_a_warm_scoreboard_prices_from_the_cached_rates_without_importing_genai_prices(self, store: Store) -> None:
+        """Its cost by phase prices each call at its group's rates (PriceBook.call_cost), which
+        the index caches: the 0.15 s genai-prices import stays off a warm `laptime report`."""
+        import subprocess
+        import sys
+
+        _record(store, "aaaa")
+        command = [sys.executable, "-X", "importtime", "-m", "laptime", "--home", str(store.root), "report", "--json"]
+        first = subprocess.run(command, capture_output=True, text=True, check=True, timeout=120)
+        assert "genai_prices" in first.stderr  # cold: the rates were priced once, then cached
+        warm = subprocess.run(command, capture_output=True, text=True, check=True, timeout=120)
+        assert "genai_prices" not in warm.stderr
+        assert json.loads(warm.stdout)["cost_usd"] == pytest.approx(BY_HAND_USD, abs=1e-12)
+        assert json.loads(warm.stdout)["cost"]["by_phase"] == {"work": pytest.approx(BY_HAND_USD, abs=1e-12)}

@@ -46,6 +46,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Final
 
+from laptime.definitions import DEFAULT_CRASHED_AFTER_MINUTES
 from laptime.errors import UsageError
 from laptime.store import Store
 
@@ -68,7 +69,7 @@ MAX_QUANTIFIERS: Final = 4  # every variable quantifier, ? included; x{4} counts
 class Config:
     """Resolved settings, with their defaults."""
 
-    crashed_after_minutes: float = 30.0
+    crashed_after_minutes: float = DEFAULT_CRASHED_AFTER_MINUTES
     source: str | None = None
     raw: dict[str, Any] = field(default_factory=dict)
     price_rules: tuple[PriceRule, ...] = ()
@@ -302,7 +303,7 @@ def load_config(store: Store) -> Config:
             known = ", ".join(sorted(_KNOWN_TOP))
             msg = f"{source}: unknown key {key!r} (known keys: {known})"
             raise ConfigError(msg)
-    crashed = data.get("crashed_after_minutes", 30.0)
+    crashed = data.get("crashed_after_minutes", DEFAULT_CRASHED_AFTER_MINUTES)
     if isinstance(crashed, bool) or not isinstance(crashed, int | float) or crashed <= 0:
         msg = f"{source}: crashed_after_minutes must be a positive number of minutes, got {crashed!r}"
         raise ConfigError(msg)

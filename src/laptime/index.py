@@ -42,8 +42,7 @@ INDEX_VERSION: Final = 7  # 3: derived run_llm, run_phases, run_facts; 4: the fi
 # before it gives up; a reader that waits this long answers from the committed index.
 BUSY_TIMEOUT_MS: Final = 30_000
 
-RUN_DURATION_US: Final = d.run_duration_sql()
-ts_us = d.ts_us_sql
+ts_us = d.ts_us_sql  # a local name for the definitions' SQL, used in this module's statements
 
 
 _TABLE_OF: Final[dict[type[Any], str]] = {

@@ -55,6 +55,8 @@ from decimal import Decimal
 from functools import cache
 from typing import TYPE_CHECKING, Any, Final
 
+from laptime.definitions import uncached_input
+
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
@@ -205,9 +207,7 @@ class PriceBook:
         writes kept for an hour (priced apart by providers that do so)."""
         if reported_cost_usd is not None:
             return Priced(float(reported_cost_usd), SOURCE_REPORTED)
-        uncached = input_tokens
-        if input_includes_cache:
-            uncached = max(0, input_tokens - cache_read_tokens - cache_write_tokens)
+        uncached = uncached_input(input_tokens, cache_read_tokens, cache_write_tokens, input_includes_cache)
         day = day_of_us(at_us)
         rule = self._rule(model, day)
         if rule is not None:
@@ -231,6 +231,38 @@ class PriceBook:
         at = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=at_us)
         calc = lib_model.calc_price(Usage(**usage_values), lib_provider, genai_request_timestamp=at)
         return Priced(float(calc.total_price), SOURCE_LIBRARY)
+
+    def call_cost(  # noqa: PLR0917 - the same arguments as price()
+        self,
+        model: str,
+        provider: str,
+        at_us: int,
+        input_tokens: int,
+        output_tokens: int,
+        cache_read_tokens: int,
+        cache_write_tokens: int,
+        input_includes_cache: bool,
+        cache_write_1h_tokens: int = 0,
+        *,
+        reported_cost_usd: float | None = None,
+    ) -> Priced:
+        """One call priced the way the views price its group: at the (day, tier bucket)
+        rates wherever those are exact for the model (``day_exact``), else by ``price``.
+
+        So a cost by phase adds up to the cost by model, and a book holding the index's
+        cached rates (``load_cache``) prices a warm report without importing genai-prices."""
+        if reported_cost_usd is not None:
+            return Priced(float(reported_cost_usd), SOURCE_REPORTED)
+        args = (model, provider, at_us, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens)
+        if not self.day_exact(model, provider):
+            return self.price(*args, input_includes_cache, cache_write_1h_tokens)
+        uncached = uncached_input(input_tokens, cache_read_tokens, cache_write_tokens, input_includes_cache)
+        bucket = tier_bucket(uncached + cache_read_tokens + cache_write_tokens)
+        rates = self.rates(model, provider, day_of_us(at_us), bucket)
+        if rates is None:
+            return Priced(None, SOURCE_UNPRICED)
+        cost = rates.cost(1, uncached, output_tokens, cache_read_tokens, cache_write_tokens, cache_write_1h_tokens)
+        return Priced(cost, rates.source)
 
     # -- token groups ----------------------------------------------------------------------
 

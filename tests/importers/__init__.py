@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sqlite3
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -118,3 +119,20 @@ def problems_text(summary: dict[str, Any]) -> list[str]:
         f"{p['file']}:{p['line']}: {p['message']}" if p["line"] is not None else f"{p['file']}: {p['message']}"
         for p in summary["problems"]
     ]
+
+
+def make_pcc_db(path: Path) -> Path:
+    """A small work-order runner database (pcc): one run with one builder phase."""
+    db = sqlite3.connect(path)
+    db.executescript(
+        """CREATE TABLE runs (id TEXT PRIMARY KEY, status TEXT, created_at TEXT, started_at TEXT, finished_at TEXT);
+           CREATE TABLE run_phase_metrics (id TEXT PRIMARY KEY, run_id TEXT NOT NULL, phase TEXT NOT NULL,
+             iteration INTEGER NOT NULL DEFAULT 1, started_at TEXT NOT NULL, ended_at TEXT, duration_seconds INTEGER,
+             outcome TEXT, metadata TEXT);
+           INSERT INTO runs VALUES ('r1', 'completed', NULL, '2026-01-12 10:00:00', '2026-01-12 10:05:00');
+           INSERT INTO run_phase_metrics VALUES
+             ('p1', 'r1', 'builder', 1, '2026-01-12 10:00:00', '2026-01-12 10:05:00', 300, 'success', NULL);"""
+    )
+    db.commit()
+    db.close()
+    return path

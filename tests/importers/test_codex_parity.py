@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from importers import import_json, run_cli
+from importers.cc_parity import need_ccusage
 from importers.codex_tree import (
     Tree,
     generate,
@@ -37,15 +38,6 @@ ROOT = Path(__file__).resolve().parents[2]
 CCUSAGE = ROOT / "node_modules" / ".bin" / "ccusage"
 ZONES = ("UTC", "America/New_York", "Asia/Kolkata")
 Daily = dict[str, dict[str, list[int]]]
-
-
-def _need_ccusage() -> None:
-    if CCUSAGE.exists():
-        return
-    hint = "ccusage is not installed: run `make node_modules/.bin/ccusage` (npm install ccusage@20.0.24)"
-    if os.environ.get("CI"):
-        pytest.fail(hint)
-    pytest.skip(hint)
 
 
 def ccusage_codex(home: Path, zone: str) -> dict[str, Any]:
@@ -147,7 +139,7 @@ class TestTruth:
 class TestCcusageParity:
     @pytest.mark.parametrize("zone", ZONES)
     def test_ccusage_equals_the_truth_but_for_its_known_divergences(self, tree: Tree, store: Store, zone: str) -> None:
-        _need_ccusage()
+        need_ccusage()
         theirs = ccusage_daily(ccusage_codex(tree.root, zone))
         assert theirs == tree.daily(ZoneInfo(zone), calls=tree.ccusage_calls)
         assert theirs != tree.daily(ZoneInfo(zone))  # the tree holds the divergences
@@ -156,7 +148,7 @@ class TestCcusageParity:
 
     @pytest.mark.parametrize("zone", ["UTC", "America/New_York"])
     def test_without_those_cases_ccusage_equals_the_truth(self, tmp_path: Path, store: Store, zone: str) -> None:
-        _need_ccusage()
+        need_ccusage()
         tree = generate(tmp_path / "home", seed=23, fresh_forks=False, forks_without_id=False)
         assert tree.ccusage_calls == tree.calls
         assert tree.counts["resumed_with_reset"] > 0
@@ -211,7 +203,7 @@ def _fork(home: Path, records: list[dict[str, Any]], *, with_id: bool) -> None:
 
 class TestCcusageDivergences:
     def test_a_fork_without_forked_from_id_is_counted_twice_by_ccusage(self, tmp_path: Path, store: Store) -> None:
-        _need_ccusage()
+        need_ccusage()
         home = tmp_path / "home"
         _parent(home)
         burst = [DAY2 + timedelta(milliseconds=n) for n in range(1, 4)]
@@ -238,7 +230,7 @@ class TestCcusageDivergences:
     def test_ccusage_drops_a_fresh_forks_first_call_after_a_same_total_re_emit(
         self, tmp_path: Path, store: Store
     ) -> None:
-        _need_ccusage()
+        need_ccusage()
         home = tmp_path / "home"
         _parent(home, calls=False)  # forked before it made any call: nothing to replay
         first = DAY2 + timedelta(seconds=20)
@@ -265,7 +257,7 @@ class TestCcusageDivergences:
 
     def test_ccusage_loses_a_lone_total_right_after_a_counter_reset(self, tmp_path: Path, store: Store) -> None:
         """Not one of the three: the generated trees avoid it."""
-        _need_ccusage()
+        need_ccusage()
         home = tmp_path / "home"
         records = [
             session_meta(DAY1, PARENT, CWD),
@@ -283,7 +275,7 @@ class TestCcusageDivergences:
         assert laptime_daily(store, "UTC") == {"2025-10-06": {MODEL: _day(C1, C2)}, "2025-10-07": {MODEL: _day(C3, C1)}}
 
     def test_ccusage_prices_o4_mini_at_half_the_list_price(self, tmp_path: Path, store: Store) -> None:
-        _need_ccusage()
+        need_ccusage()
         genai_prices = pytest.importorskip("genai_prices")
         home = tmp_path / "home"
         for n, model in enumerate(("o4-mini", "gpt-5")):

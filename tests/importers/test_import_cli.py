@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import io
 import json
-import sqlite3
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
 
-from importers import FIXTURES, copy_fixture, import_json, run_cli, snapshot
+from importers import FIXTURES, copy_fixture, import_json, make_pcc_db, run_cli, snapshot
 from laptime.importers import get_importer
 from laptime.importers.base import detect_format, run_import
 
@@ -24,22 +23,6 @@ RUNS = FIXTURES / "runr" / "runs"
 class FakeTTY(io.StringIO):
     def isatty(self) -> bool:
         return True
-
-
-def _pcc_db(path: Path) -> Path:
-    db = sqlite3.connect(path)
-    db.executescript(
-        """CREATE TABLE runs (id TEXT PRIMARY KEY, status TEXT, created_at TEXT, started_at TEXT, finished_at TEXT);
-           CREATE TABLE run_phase_metrics (id TEXT PRIMARY KEY, run_id TEXT NOT NULL, phase TEXT NOT NULL,
-             iteration INTEGER NOT NULL DEFAULT 1, started_at TEXT NOT NULL, ended_at TEXT, duration_seconds INTEGER,
-             outcome TEXT, metadata TEXT);
-           INSERT INTO runs VALUES ('r1', 'completed', NULL, '2026-01-12 10:00:00', '2026-01-12 10:05:00');
-           INSERT INTO run_phase_metrics VALUES
-             ('p1', 'r1', 'builder', 1, '2026-01-12 10:00:00', '2026-01-12 10:05:00', 300, 'success', NULL);"""
-    )
-    db.commit()
-    db.close()
-    return path
 
 
 def test_a_clean_import_prints_a_summary_and_exits_0(store: Store) -> None:
@@ -107,7 +90,7 @@ def test_usage_errors_exit_2(store: Store, tmp_path: Path) -> None:
 
 
 def test_auto_detects_each_format(store: Store, tmp_path: Path) -> None:
-    db = _pcc_db(tmp_path / "runner.db")
+    db = make_pcc_db(tmp_path / "runner.db")
     langgraph = FIXTURES / "langgraph-logs" / "llm_logs"
     cases = {
         RUNS: "runr",

@@ -15,7 +15,6 @@ import json
 import os
 import shutil
 import socket
-import sqlite3
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -24,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from importers import FIXTURES, copy_fixture
+from importers import FIXTURES, copy_fixture, make_pcc_db
 from laptime.importers.base import find_files, special_kind
 
 if TYPE_CHECKING:
@@ -86,21 +85,6 @@ def _git(root: Path, *args: str) -> None:
     subprocess.run(["git", *args], cwd=root, env=env, capture_output=True, check=True)
 
 
-def _pcc_db(path: Path) -> None:
-    db = sqlite3.connect(path)
-    db.executescript(
-        """CREATE TABLE runs (id TEXT PRIMARY KEY, status TEXT, created_at TEXT, started_at TEXT, finished_at TEXT);
-           CREATE TABLE run_phase_metrics (id TEXT PRIMARY KEY, run_id TEXT NOT NULL, phase TEXT NOT NULL,
-             iteration INTEGER NOT NULL DEFAULT 1, started_at TEXT NOT NULL, ended_at TEXT, duration_seconds INTEGER,
-             outcome TEXT, metadata TEXT);
-           INSERT INTO runs VALUES ('r1', 'completed', NULL, '2026-01-12 10:00:00', '2026-01-12 10:05:00');
-           INSERT INTO run_phase_metrics VALUES
-             ('p1', 'r1', 'builder', 1, '2026-01-12 10:00:00', '2026-01-12 10:05:00', 300, 'success', NULL);"""
-    )
-    db.commit()
-    db.close()
-
-
 def _case(fmt: str, tmp: Path) -> Case:  # noqa: PLR0911 - one branch per format
     """A small real input of ``fmt`` under ``tmp`` (FIFOs not yet made)."""
     lone = tmp / "lone"
@@ -133,7 +117,7 @@ def _case(fmt: str, tmp: Path) -> Case:  # noqa: PLR0911 - one branch per format
     if fmt == "pcc":
         root = tmp / "dbs"
         root.mkdir()
-        _pcc_db(root / "runner.db")
+        make_pcc_db(root / "runner.db")
         return Case(root, root / "aaa.db", lone / "runner.db")
     if fmt == "langgraph-logs":
         root = copy_fixture("langgraph-logs", tmp) / "llm_logs"

@@ -613,7 +613,7 @@ def run_cost_detail(index: Index, book: PriceBook, run_id: str, phase_of: Callab
             FROM llm_calls WHERE run = ? ORDER BY ts, id""",
         (run_id,),
     ):
-        priced = book.price(
+        priced = book.call_cost(
             model, provider or "", at, inp, out, cread, cwrite, bool(includes), c1h, reported_cost_usd=reported
         )
         phase = phase_of(parent)

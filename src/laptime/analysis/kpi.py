@@ -18,7 +18,6 @@ import msgspec
 from laptime import definitions as d
 from laptime.analysis.results import RunDetail, RunKpi, RunListRow
 from laptime.clock import timestamp_from_us
-from laptime.definitions import US_PER_MS
 from laptime.definitions import ts_us_sql as ts_us
 from laptime.errors import UsageError
 from laptime.index import Index
@@ -66,9 +65,6 @@ class RunRow:
     def duration_us(self) -> int:
         """The run's duration (``laptime.definitions.run_duration_us``)."""
         return d.run_duration_us(self.started_us, self.first_us, self.ended_us, self.last_us)
-
-    def duration_ms(self) -> float:
-        return self.duration_us() / US_PER_MS
 
 
 _RUN_COLUMNS = "run_id, name, runner, started_us, ended_us, first_us, last_us, outcome, error, attrs"

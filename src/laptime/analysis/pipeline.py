@@ -44,7 +44,8 @@ from laptime import definitions as d
 from laptime.analysis.report_results import PipelineReport
 from laptime.analysis.stats import percentile
 from laptime.clock import timestamp_from_us
-from laptime.index import Index, ts_us
+from laptime.definitions import ts_us_sql as ts_us
+from laptime.index import Index
 
 REWORK_METRIC = "choragen.task:rework"
 _ENTITY = "attrs ->> '$.\"choragen.entity\"'"

@@ -13,23 +13,14 @@ from __future__ import annotations
 
 from typing import Literal
 
-import msgspec
 from msgspec import UNSET, UnsetType
 
-CostSource = Literal["reported", "priced", "unpriced"]
-
-
-class _Result(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    """Base of every result: keyword-only fields, and no field that the struct does not name.
-
-    The same base as ``laptime.analysis.results``'s, kept here rather than imported so that
-    no module reaches into another's private names."""
-
+from laptime.analysis.results import CostSource, Result
 
 # -- report summary ------------------------------------------------------------------------------
 
 
-class SummaryFilters(_Result):
+class SummaryFilters(Result):
     since: str | None
     until: str | None
     status: str | None
@@ -38,7 +29,7 @@ class SummaryFilters(_Result):
     model: str | None
 
 
-class DurationStats(_Result):
+class DurationStats(Result):
     """Statistics of integer-ms values: n, total, min and max are integers."""
 
     n: int
@@ -51,39 +42,33 @@ class DurationStats(_Result):
     max: int | None
 
 
-class TvcStats(_Result):
+class TvcStats(Result):
     n: int
     p50: float | None
     p90: float | None
 
 
-class Iterations(_Result):
+class Iterations(Result):
     """Over the selected runs whose run span records an ``iterations`` attribute (AIDF)."""
 
     n: int  # runs that record one
     avg: float | None  # null when no selected run records one
 
 
-class SummaryTokens(_Result):
+class ModelTokens(Result):
     input_tokens: int
     output_tokens: int
     cache_read_tokens: int
     cache_write_tokens: int
     total_tokens: int
     estimated_tokens: int
+
+
+class SummaryTokens(ModelTokens):
     estimated_share: float | None  # of total_tokens
 
 
-class ModelTokens(_Result):
-    input_tokens: int
-    output_tokens: int
-    cache_read_tokens: int
-    cache_write_tokens: int
-    total_tokens: int
-    estimated_tokens: int
-
-
-class SummaryCost(_Result):
+class SummaryCost(Result):
     cost_usd: float | None
     cost_source: CostSource
     avg_per_run_usd: float | None
@@ -99,7 +84,7 @@ class PhaseSummary(DurationStats):
     share: float | None  # of the selected runs' total duration
 
 
-class ModelSummary(_Result):
+class ModelSummary(Result):
     model: str
     provider: str | None
     calls: int
@@ -113,21 +98,21 @@ class ModelSummary(_Result):
     p95_latency_ms: int | None
 
 
-class Rework(_Result):
+class Rework(Result):
     runs_with_retries: int
     runs_with_changes_requested: int
     rework_runs: int
     rate: float | None
 
 
-class TopTask(_Result):
+class TopTask(Result):
     task: str | None
     runs: int
     cost_usd: float | None
     unpriced_calls: int
 
 
-class TopFile(_Result):
+class TopFile(Result):
     path: str
     runs: int
     changes: int
@@ -135,7 +120,7 @@ class TopFile(_Result):
     lines_removed: int
 
 
-class Summary(_Result):
+class Summary(Result):
     """``laptime report summary --json``."""
 
     filters: SummaryFilters
@@ -158,7 +143,7 @@ class Summary(_Result):
 # -- compare ---------------------------------------------------------------------------------------
 
 
-class IntTriple(_Result):
+class IntTriple(Result):
     """A figure of A and B, B - A, and that over A in percent (null when A is 0 or absent)."""
 
     a: int | None
@@ -167,14 +152,14 @@ class IntTriple(_Result):
     change_pct: float | None
 
 
-class UsdTriple(_Result):
+class UsdTriple(Result):
     a: float | None
     b: float | None
     delta: float | None
     change_pct: float | None
 
 
-class CompareSide(_Result):
+class CompareSide(Result):
     run_id: str
     name: str | None
     runner: str | None
@@ -185,12 +170,12 @@ class CompareSide(_Result):
     cost_source: CostSource
 
 
-class Threshold(_Result):
+class Threshold(Result):
     percent: float
     min_seconds: float
 
 
-class PhaseDelta(_Result):
+class PhaseDelta(Result):
     phase: str
     a_ms: int
     b_ms: int
@@ -204,7 +189,7 @@ class PhaseDelta(_Result):
     slower: bool
 
 
-class UnattributedDelta(_Result):
+class UnattributedDelta(Result):
     a_ms: int
     b_ms: int
     delta_ms: int
@@ -212,7 +197,7 @@ class UnattributedDelta(_Result):
     slower: bool
 
 
-class ModelDelta(_Result):
+class ModelDelta(Result):
     model: str
     provider: str | None
     calls: IntTriple
@@ -223,7 +208,7 @@ class ModelDelta(_Result):
     cost_usd: UsdTriple
 
 
-class LlmDelta(_Result):
+class LlmDelta(Result):
     calls: IntTriple
     input_tokens: IntTriple
     output_tokens: IntTriple
@@ -234,12 +219,12 @@ class LlmDelta(_Result):
     models: list[ModelDelta]
 
 
-class Tiers(_Result):
+class Tiers(Result):
     a: list[str]
     b: list[str]
 
 
-class VerificationDelta(_Result):
+class VerificationDelta(Result):
     commands_run: IntTriple
     passed: IntTriple
     failed: IntTriple
@@ -247,19 +232,19 @@ class VerificationDelta(_Result):
     tiers: Tiers
 
 
-class OutcomeDelta(_Result):
+class OutcomeDelta(Result):
     a: str
     b: str
     changed: bool
 
 
-class ChangesDelta(_Result):
+class ChangesDelta(Result):
     files_touched: IntTriple
     lines_added: IntTriple
     lines_removed: IntTriple
 
 
-class Comparison(_Result):
+class Comparison(Result):
     """``laptime compare A B --json`` (every delta is B - A)."""
 
     a: CompareSide
@@ -283,7 +268,7 @@ class Comparison(_Result):
 # -- report usage ---------------------------------------------------------------------------------
 
 
-class UsageTotals(_Result):
+class UsageTotals(Result):
     calls: int
     input_tokens: int
     output_tokens: int
@@ -318,7 +303,7 @@ class UsageRow(UsageTotals, kw_only=True):
     by_model: list[UsageModel] | UnsetType = UNSET  # every grouping but --by model
 
 
-class UsageReport(_Result):
+class UsageReport(Result):
     """``laptime report usage --json``."""
 
     by: Literal["day", "week", "month", "session", "model"]
@@ -333,7 +318,7 @@ class UsageReport(_Result):
 # -- report pipeline ------------------------------------------------------------------------------
 
 
-class PipelineFilters(_Result):
+class PipelineFilters(Result):
     runner: str | None
     chain: str | None
     since: str | None
@@ -341,7 +326,7 @@ class PipelineFilters(_Result):
     window: Literal["event_time"]
 
 
-class CycleTime(_Result):
+class CycleTime(Result):
     """Statistics of the completed tasks' cycle times, each in integer ms."""
 
     n: int
@@ -352,14 +337,14 @@ class CycleTime(_Result):
     nearest_rank_p90: float | None
 
 
-class PipelineTasks(_Result):
+class PipelineTasks(Result):
     total: int
     completed: int
     attempts: int
     cycle_time_ms: CycleTime
 
 
-class PipelineQuality(_Result):
+class PipelineQuality(Result):
     total_reworks: int
     tasks_with_rework: int
     completed_with_rework: int
@@ -368,19 +353,19 @@ class PipelineQuality(_Result):
     avg_rework_iterations: float | None
 
 
-class PipelineChains(_Result):
+class PipelineChains(Result):
     total: int
     completed: int
     avg_tasks_per_chain: float | None
     avg_task_starts_per_chain: float | None
 
 
-class PipelineRequests(_Result):
+class PipelineRequests(Result):
     total: int
     closed: int
 
 
-class PipelineModelTokens(_Result):
+class PipelineModelTokens(Result):
     model: str
     calls: int
     input_tokens: int
@@ -389,19 +374,19 @@ class PipelineModelTokens(_Result):
     cache_write_tokens: int
 
 
-class PipelineTokens(_Result):
+class PipelineTokens(Result):
     input_tokens: int
     output_tokens: int
     avg_per_completed_task: float | None  # input + output tokens per completed task
     by_model: list[PipelineModelTokens]
 
 
-class PipelineModel(_Result):
+class PipelineModel(Result):
     model: str
     tasks_completed: int
 
 
-class PipelineReport(_Result):
+class PipelineReport(Result):
     """``laptime report pipeline --json``."""
 
     filters: PipelineFilters

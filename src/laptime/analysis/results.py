@@ -20,14 +20,14 @@ import msgspec
 CostSource = Literal["reported", "priced", "unpriced"]
 
 
-class _Result(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+class Result(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """Base of every result: keyword-only fields, and no field that the struct does not name."""
 
 
 # -- one run -----------------------------------------------------------------------------------------
 
 
-class Tokens(_Result):
+class Tokens(Result):
     input_tokens: int  # uncached input (Anthropic's meaning)
     output_tokens: int
     cache_read_tokens: int
@@ -37,20 +37,20 @@ class Tokens(_Result):
     total_tokens: int  # input + output + cache read + cache write
 
 
-class PhaseKpi(_Result):
+class PhaseKpi(Result):
     duration_ms: int  # summed over the phase's attempts
     attempts: int
     failed: int  # attempts that did not complete
     share: float | None  # of the run's duration
 
 
-class PhaseUsage(_Result):
+class PhaseUsage(Result):
     calls: int
     input_tokens: int
     output_tokens: int
 
 
-class ModelKpi(_Result):
+class ModelKpi(Result):
     provider: str | None
     calls: int
     input_tokens: int
@@ -63,14 +63,14 @@ class ModelKpi(_Result):
     by_phase: dict[str, PhaseUsage]
 
 
-class WorkerKpi(_Result):
+class WorkerKpi(Result):
     calls: int
     input_tokens: int
     output_tokens: int
     models: dict[str, int]  # calls per model
 
 
-class CostBreakdown(_Result):
+class CostBreakdown(Result):
     reported_usd: float  # the part the sources reported
     estimated_usd: float  # the part priced from estimated token counts
     unpriced_calls: int
@@ -79,7 +79,7 @@ class CostBreakdown(_Result):
     by_phase: dict[str, float | None]
 
 
-class Verification(_Result):
+class Verification(Result):
     commands_run: int
     passed: int
     failed: int
@@ -87,7 +87,7 @@ class Verification(_Result):
     tiers_executed: list[str]
 
 
-class Changes(_Result):
+class Changes(Result):
     files_touched: int
     lines_added: int
     lines_removed: int
@@ -96,12 +96,12 @@ class Changes(_Result):
     deleted: int
 
 
-class Milestones(_Result):
+class Milestones(Result):
     planned: int
     completed: int
 
 
-class Queue(_Result):
+class Queue(Result):
     samples: int
     max_ready: int | None
     max_active: int | None
@@ -109,7 +109,7 @@ class Queue(_Result):
     avg_active: float | None
 
 
-class RunKpi(_Result):
+class RunKpi(Result):
     """One run's KPIs: ``laptime report RUN --json`` and ``laptime kpi RUN``."""
 
     run_id: str
@@ -141,7 +141,7 @@ class RunKpi(_Result):
     queue: Queue
 
 
-class SpanDetail(_Result):
+class SpanDetail(Result):
     span_id: str
     parent_id: str | None
     depth: int
@@ -155,7 +155,7 @@ class SpanDetail(_Result):
     attrs: dict[str, Any]
 
 
-class ValidationDetail(_Result):
+class ValidationDetail(Result):
     at: str
     command: str
     passed: bool
@@ -164,14 +164,14 @@ class ValidationDetail(_Result):
     tier: str | None
 
 
-class FileDetail(_Result):
+class FileDetail(Result):
     path: str
     change: str | None
     lines_added: int | None
     lines_removed: int | None
 
 
-class CheckpointDetail(_Result):
+class CheckpointDetail(Result):
     at: str
     commit: str | None
     verified: bool
@@ -186,7 +186,7 @@ class RunDetail(RunKpi):
     checkpoint_list: list[CheckpointDetail]
 
 
-class RunListRow(_Result):
+class RunListRow(Result):
     run_id: str
     short_id: str  # the shortest prefix (12 characters or more) no other stored run's id starts with
     name: str | None
@@ -201,7 +201,7 @@ class RunListRow(_Result):
     cost_source: CostSource
 
 
-class RunList(_Result):
+class RunList(Result):
     """``laptime report list --json``."""
 
     runs: list[RunListRow]
@@ -220,31 +220,31 @@ def encode(result: msgspec.Struct) -> str:
 # -- the store and its maintenance ------------------------------------------------------------------------
 
 
-class SegmentHealth(_Result):
+class SegmentHealth(Result):
     name: str
     bytes: int
     indexed_bytes: int | None = None  # None when the index could not be opened
     lines: int | None = None
 
 
-class BadLineInfo(_Result):
+class BadLineInfo(Result):
     file: str
     line: int
     offset: int
     reason: str
 
 
-class TornTail(_Result):
+class TornTail(Result):
     file: str
     bytes: int  # after the last newline
 
 
-class UnreadableSegment(_Result):
+class UnreadableSegment(Result):
     file: str
     reason: str
 
 
-class Health(_Result):
+class Health(Result):
     """``laptime doctor --json``: the log's and the index's health."""
 
     store: str
@@ -262,7 +262,7 @@ class Health(_Result):
     unreadable_segments: list[UnreadableSegment] = []
 
 
-class NumericTrend(_Result):
+class NumericTrend(Result):
     value: float | None
     mean: float | None
     n: int
@@ -270,14 +270,14 @@ class NumericTrend(_Result):
     arrow: str | None
 
 
-class SuccessTrend(_Result):
+class SuccessTrend(Result):
     value: float
     rate: float | None
     n: int
     arrow: str | None
 
 
-class Trends(_Result):
+class Trends(Result):
     previous_runs: list[str]
     threshold_pct: float
     duration_ms: NumericTrend
@@ -285,7 +285,7 @@ class Trends(_Result):
     success: SuccessTrend
 
 
-class LastRun(_Result):
+class LastRun(Result):
     run_id: str
     name: str | None
     runner: str | None
@@ -312,7 +312,7 @@ class StatusReport(Status):
     last_run: LastRun | None = None
 
 
-class ModelPrice(_Result):
+class ModelPrice(Result):
     model: str
     provider: str | None
     calls: int
@@ -329,19 +329,19 @@ class ModelPrice(_Result):
     note: str | None
 
 
-class Pricing(_Result):
+class Pricing(Result):
     """``laptime pricing --json``."""
 
     models: list[ModelPrice]
 
 
-class ImportProblemInfo(_Result):
+class ImportProblemInfo(Result):
     file: str
     line: int | None
     message: str
 
 
-class ImportSummary(_Result):
+class ImportSummary(Result):
     format: str
     files_seen: int
     files_read: int
@@ -355,13 +355,13 @@ class ImportSummary(_Result):
     problems: list[ImportProblemInfo]
 
 
-class Imports(_Result):
+class Imports(Result):
     """``laptime import ... --json``: one entry per format imported."""
 
     imports: list[ImportSummary]
 
 
-class Compaction(_Result):
+class Compaction(Result):
     """``laptime compact --json``."""
 
     segments_rewritten: int
@@ -379,7 +379,7 @@ class Compaction(_Result):
     quarantine_files: list[str]  # the quarantine files this run wrote to or found its lines in
 
 
-class Cleaning(_Result):
+class Cleaning(Result):
     """``laptime report clean --json``."""
 
     before: str
@@ -391,7 +391,7 @@ class Cleaning(_Result):
     removed: bool
 
 
-class Refresh(_Result):
+class Refresh(Result):
     """``laptime refresh --json``."""
 
     index: str
@@ -402,7 +402,7 @@ class Refresh(_Result):
     events_per_second: float
 
 
-class Demo(_Result):
+class Demo(Result):
     """``laptime demo --json``: the run it recorded, and its KPIs."""
 
     run_id: str

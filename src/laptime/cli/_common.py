@@ -189,4 +189,6 @@ def parse_when(value: str, *, option: str, now: datetime | None = None) -> int:
 
 
 def crashed_after_us(store: Store) -> int:
-    return int(config_of(store).crashed_after_minutes * 60 * 1_000_000)
+    from laptime.definitions import crashed_after_us as to_us
+
+    return to_us(config_of(store).crashed_after_minutes)

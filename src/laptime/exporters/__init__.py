@@ -186,7 +186,7 @@ def phase_rows(
             top = _top_phase(parent, phase_ids, by_id)
             if top is None:
                 continue
-            priced = book.price(
+            priced = book.call_cost(
                 model, provider or "", at, inp, out, cread, cwrite, bool(includes), c1h, reported_cost_usd=reported
             )
             acc = llm.setdefault(top, [0, 0, 0, 0.0, 0])  # calls, in, out, cost, unpriced
