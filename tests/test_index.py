@@ -243,9 +243,15 @@ def test_a_replaced_or_truncated_segment_is_read_again(store: Store) -> None:
 
     replacement = path.with_suffix(".tmp")
     replacement.write_bytes(b"".join(lines))
-    replacement.replace(path)  # a new file (new inode), bigger again
-    assert _update(store).bytes == len(b"".join(lines))
+    replacement.replace(path)  # a new file (new inode) that begins with the bytes indexed: read on from there
+    assert _update(store).bytes == len(b"".join(lines)) - len(keep)
     assert [r["run_id"] for r in invoke_json(store.root, "report", "list")["runs"]] == ["r2", "r1"]
+
+    other = b"".join(line.replace(b'"one"', b'"uno"') for line in lines)
+    replacement.write_bytes(other)
+    replacement.replace(path)  # a new file with other bytes, as long: read again from the start
+    assert _update(store).bytes == len(other)
+    assert {r["name"] for r in invoke_json(store.root, "report", "list")["runs"]} == {"uno", "two"}
 
     path.unlink()  # a removed segment takes its runs with it
     _update(store)
@@ -564,3 +570,118 @@ def test_an_unreadable_index_is_set_aside_and_rebuilt_from_the_log(store: Store)
     assert len(moved) == 1
     assert moved[0].read_bytes().startswith(b"this is not a database")
     assert f"warning: the index was unreadable; moved it to {moved[0]} and rebuilt it from the log" in result.stderr
+
+
+# -- a rebuild loads plain rows, then settles repeated ids as an incremental ingest does ----------
+
+
+class TestRepeatedIdsInARebuild:
+    """A rebuild inserts without a unique index and keeps, of an id seen more than once, the
+    copy an incremental ingest keeps when the copies arrive one update at a time."""
+
+    @staticmethod
+    def _copies() -> list[tuple[bytes, str]]:
+        from laptime import events as ev
+
+        def line(event: ev.Event) -> tuple[bytes, str]:
+            return ev.encode(event), event.ts[:10]
+
+        run = "dup-run"
+
+        def llm(ts: str, tokens: int, *, sidechain: bool = False) -> tuple[bytes, str]:
+            attrs = {"sidechain": True} if sidechain else {}
+            return line(
+                ev.LlmUsage(v=1, id="call", ts=ts, run=run, model=SONNET, provider="anthropic",
+                            input_tokens=tokens, output_tokens=1, attrs=attrs)
+            )  # fmt: skip
+
+        return [
+            line(ev.SpanStart(v=1, id=run, ts="2026-01-05T09:00:00.000000Z", run=run, span=run, kind="run", name="a")),
+            line(ev.SpanStart(v=1, id=run, ts="2026-01-05T09:00:05.000000Z", run=run, span=run, kind="run", name="b")),
+            # the same end, re-closed later (a live session that grew), then an earlier copy again
+            line(ev.SpanEnd(v=1, id="end", ts="2026-01-05T09:10:00.000000Z", run=run, span=run)),
+            line(ev.SpanEnd(v=1, id="end", ts="2026-01-05T09:20:00.000000Z", run=run, span=run, outcome="failed")),
+            line(ev.SpanEnd(v=1, id="end", ts="2026-01-05T09:15:00.000000Z", run=run, span=run)),
+            line(ev.SpanEnd(v=1, id="end", ts="2026-01-05T09:20:00.000000Z", run=run, span=run, error="tie")),
+            # a side question's replay (sidechain) with more tokens loses to the main copy
+            llm("2026-01-05T09:01:00.000000Z", 100),
+            llm("2026-01-05T09:01:00.000000Z", 900, sidechain=True),
+            llm("2026-01-05T09:01:00.000000Z", 300),  # a streamed response, logged again with its final counts
+            llm("2026-01-05T09:01:00.000000Z", 200),
+            llm("2026-01-05T09:01:00.000000Z", 300, sidechain=False),  # a tie: the first stays
+        ]
+
+    def test_every_table_equals_an_incremental_ingest(self, store: Store, tmp_path: Path) -> None:
+        copies = self._copies()
+        for copy in copies:  # one update per line: each copy meets the one stored before it
+            write_lines(store, [copy])
+            _update(store)
+        incremental = _table_rows(store)
+        rebuilt_store = Store(tmp_path / "rebuilt" / ".laptime")
+        shutil.copytree(store.log_dir, rebuilt_store.log_dir)
+        with Index(rebuilt_store) as index:
+            assert index.rebuild().events == len(copies)
+        rebuilt = _table_rows(rebuilt_store)
+        for table, rows in incremental.items():
+            if table != "segments":  # inode numbers differ between the copies
+                assert rows == rebuilt[table], table
+        with Index(rebuilt_store) as index:
+            assert index.query("SELECT name FROM span_starts") == [("a",)]
+            assert index.query("SELECT ts, outcome FROM span_ends") == [("2026-01-05T09:20:00.000000Z", "failed")]
+            assert index.query("SELECT input_tokens FROM llm_calls") == [(300,)]
+            unique = index.query("SELECT name FROM sqlite_master WHERE type = 'index' AND name LIKE '%_id'")
+            assert len(unique) == len(event_tables())
+
+
+# -- a copied or restored store ---------------------------------------------------------------------------
+
+
+def test_a_copied_store_is_not_read_again(store: Store, tmp_path: Path) -> None:
+    """Copied segments have new inode numbers but the bytes indexed (CRC-32 of the indexed
+    prefix): the copy's index goes on from where it was, reading only what is new."""
+    record_simple_run(store, "r1", name="one")
+    record_simple_run(store, "r2", start=T0 + timedelta(days=1), name="two")
+    _update(store)
+    before = _table_rows(store)
+    copy = Store(tmp_path / "copy" / ".laptime")
+    shutil.copytree(store.root, copy.root)
+    assert {n: s[2] for n, s in Index(copy).segment_state().items()} != {
+        p.name: p.stat().st_ino for p in copy.segments()
+    }
+    assert _update(copy) == IngestStats(segments=0, bytes=0, events=0)
+    assert _update(copy) == IngestStats()  # and the new inode numbers are remembered
+    after = _table_rows(copy)
+    assert {t: r for t, r in after.items() if t != "segments"} == {t: r for t, r in before.items() if t != "segments"}
+    record_simple_run(copy, "r3", start=T0 + timedelta(days=1, hours=2), name="three")
+    stats = _update(copy)
+    assert stats.segments == 1
+    assert stats.bytes < copy.segment_path(DAY2).stat().st_size  # only the new run's lines
+
+
+def test_a_store_restored_with_other_bytes_is_rebuilt_in_bulk(store: Store, tmp_path: Path) -> None:
+    """When most of the indexed bytes changed, the update is one bulk rebuild (plain inserts,
+    indexes sorted once) and equals ``laptime refresh``."""
+    record_simple_run(store, "r1", name="one")
+    record_simple_run(store, "r2", start=T0 + timedelta(days=1), name="two")
+    _update(store)
+    for path in store.segments():
+        data = path.read_bytes().replace(b'"one"', b'"uno"').replace(b'"two"', b'"dos"')
+        tmp = path.with_suffix(".tmp")
+        tmp.write_bytes(data)
+        tmp.replace(path)
+    calls: list[str] = []
+    real = Index._rebuild
+
+    def spy(self: Index) -> IngestStats:
+        calls.append("rebuild")
+        return real(self)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(Index, "_rebuild", spy)
+        stats = _update(store)
+    assert calls == ["rebuild"]
+    assert stats.events > 0
+    assert {r["name"] for r in invoke_json(store.root, "report", "list")["runs"]} == {"uno", "dos"}
+    updated = _table_rows(store)
+    assert invoke(store.root, "refresh").exit_code == 0
+    assert _table_rows(store) == updated

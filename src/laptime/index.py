@@ -17,6 +17,7 @@ import gc
 import operator
 import time
 import urllib.parse
+import zlib
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,10 +34,11 @@ from laptime.errors import StoreFaultError
 from laptime.log import LineChunk, read_chunks, torn_tail
 from laptime.store import Store, StoreReadOnlyError
 
-INDEX_VERSION: Final = 7  # 3: derived run_llm, run_phases, run_facts; 4: the first span_end of a span wins;
+INDEX_VERSION: Final = 8  # 3: derived run_llm, run_phases, run_facts; 4: the first span_end of a span wins;
 # 5: store-wide aggregates (agg_*, rank_buckets) and indexes for a fast unfiltered `report summary`;
 # 6: runs.first_us (a run without a start span starts at its first event), 1-hour cache writes
-# and downtime in the derived tables (laptime.definitions); 7: integer-ms sums in agg_runs and agg_phases
+# and downtime in the derived tables (laptime.definitions); 7: integer-ms sums in agg_runs and agg_phases;
+# 8: id uniqueness as an index ({table}_id), so a rebuild loads plain rows and sorts it once
 
 # How long a writer waits for another process's write transaction (an ingest, a rebuild)
 # before it gives up; a reader that waits this long answers from the committed index.
@@ -117,8 +119,10 @@ def _create_table_sql(table: str) -> str:
     # Columns carry no declared type on purpose: with no type affinity SQLite stores
     # each value as bound, which makes inserts about 40% faster. msgspec has already
     # validated every value's type while decoding.
+    # Uniqueness of ids is a separate index (``{table}_id``), not a table constraint, so
+    # that a rebuild can load plain rows and sort the index once afterwards.
     cols = ", ".join(f'"{info.name}"' for info in _COLUMNS[table])
-    return f'CREATE TABLE IF NOT EXISTS {table} (seg, {cols}, UNIQUE("id"))'
+    return f"CREATE TABLE IF NOT EXISTS {table} (seg, {cols})"
 
 
 _LLM_TOTAL: Final = "input_tokens + output_tokens + cache_read_tokens + cache_write_tokens"
@@ -153,13 +157,48 @@ def _insert_sql(table: str, seg: int) -> str:
     )
 
 
+def _plain_insert_sql(table: str, seg: int) -> str:
+    """A bulk load's insert: no unique index yet (duplicates are settled once, afterwards)."""
+    names = ", ".join(f'"{info.name}"' for info in _COLUMNS[table])
+    values = ", ".join("NULLIF(CAST(? AS TEXT), '')" if info.name in _RAW_FIELDS else "?" for info in _COLUMNS[table])
+    return f"INSERT INTO {table} (seg, {names}) VALUES ({seg}, {values})"
+
+
+def _dedupe_sql(table: str) -> str:
+    """Keep, of each id loaded more than once, the row ``_insert_sql`` keeps when the copies
+    arrive one by one in log order (rowid order here): the same winner either way."""
+    if table == "span_ends":
+        order = "ts DESC, rowid"
+    elif table == "llm_calls":
+        order = f"(COALESCE(attrs ->> '$.sidechain', 0) = 0) DESC, ({_LLM_TOTAL}) DESC, rowid"
+    else:
+        order = "rowid"
+    return (
+        f"DELETE FROM {table} WHERE rowid IN (SELECT rowid FROM (SELECT rowid, "
+        f'ROW_NUMBER() OVER (PARTITION BY "id" ORDER BY {order}) AS n FROM {table}) WHERE n > 1)'
+    )
+
+
+def _rebuild_cache_kib(store: Store) -> int:
+    """Page cache for a rebuild, in KiB: the whole new index stays in memory until it is
+    committed (no spill and re-read), about the size of the log, at least the usual 64 MB
+    and at most 1 GiB."""
+    try:
+        log_bytes = sum(p.stat().st_size for p in store.segments())
+    except OSError:
+        log_bytes = 0
+    return max(65_536, min(1_048_576, log_bytes // 1024))
+
+
 _SCHEMA: Final = [
     *(_create_table_sql(table) for table in _TABLE_OF.values()),
+    *(f'CREATE UNIQUE INDEX IF NOT EXISTS {table}_id ON {table}("id")' for table in _TABLE_OF.values()),
     *(f"CREATE INDEX IF NOT EXISTS {table}_run ON {table}(run)" for table in _TABLE_OF.values()),
     "CREATE INDEX IF NOT EXISTS span_ends_span ON span_ends(span)",
     """CREATE TABLE IF NOT EXISTS segments (
         seg INTEGER PRIMARY KEY, name TEXT UNIQUE NOT NULL, offset INTEGER NOT NULL DEFAULT 0,
-        lines INTEGER NOT NULL DEFAULT 0, inode INTEGER, size INTEGER NOT NULL DEFAULT 0)""",
+        lines INTEGER NOT NULL DEFAULT 0, inode INTEGER, size INTEGER NOT NULL DEFAULT 0,
+        crc INTEGER NOT NULL DEFAULT 0)""",
     """CREATE TABLE IF NOT EXISTS bad_lines (
         seg INTEGER NOT NULL, line INTEGER NOT NULL, offset INTEGER NOT NULL, reason TEXT NOT NULL,
         PRIMARY KEY (seg, line))""",
@@ -236,6 +275,8 @@ class Index:
         self.moved_aside: Path | None = None
         #: Opened read-only (a read-only store): answers from what is committed, writes nothing.
         self.read_only = False
+        #: A rebuild's load: plain inserts, indexes built afterwards.
+        self._bulk = False
         try:
             self._connect(path)
         except apsw.BusyError:
@@ -428,6 +469,18 @@ class Index:
             )
         }
 
+    def _same_content(self, name: str, path: Path, offset: int) -> bool:
+        """Whether ``path`` still begins with the ``offset`` bytes indexed for segment ``name``
+        (their CRC-32): a segment with a new inode number but the same bytes (a copied or
+        restored store) is kept, not ingested again."""
+        row = self.db.execute("SELECT crc FROM segments WHERE name = ?", (name,)).fetchone()
+        if row is None or offset == 0:
+            return offset == 0
+        try:
+            return _prefix_crc(path, offset) == int(row[0])
+        except OSError:
+            return False
+
     # -- ingest ----------------------------------------------------------------------------
 
     def update(self, *, before_refresh: Sequence[str] = (), wait: bool = True) -> IngestStats:
@@ -464,8 +517,14 @@ class Index:
             with self._writing():
                 # Read under the write lock: another updater may have ingested meanwhile.
                 known = self.segment_state()
-                for name in sorted(set(known) - set(present) - faulted):
-                    self._forget_segment(name)  # removed by `clean`, or by hand
+                stale = self._stale_segments(known, present, faulted)
+                if not self._bulk and _mostly(stale, known):
+                    # Most of the log is to be read again (a store restored from another
+                    # copy, say): one bulk rebuild is much faster than forgetting and
+                    # re-ingesting segment by segment with every index live.
+                    return self._rebuild()
+                for name in sorted(stale):
+                    self._forget_segment(name)  # removed by `clean` or by hand, replaced, or truncated
                 self._touched: set[str] = set()
                 for name, path in present.items():
                     try:
@@ -473,10 +532,11 @@ class Index:
                     except OSError:
                         continue
                     offset, lines, inode, _ = known.get(name, (0, 0, None, 0))
-                    if name in known and (st.st_ino != inode or st.st_size < offset):
-                        # Replaced or truncated: its old rows may no longer be in the log.
-                        self._forget_segment(name)
+                    if name in stale:
                         offset, lines = 0, 0
+                    elif name in known and st.st_ino != inode:
+                        # The same bytes under a new inode number (a copied or restored store).
+                        self.db.execute("UPDATE segments SET inode = ? WHERE name = ?", (st.st_ino, name))
                     if st.st_size == offset:
                         continue
                     try:
@@ -487,7 +547,7 @@ class Index:
                         continue
                     stats.segments += 1
                 for statement in before_refresh:
-                    self.db.execute(statement)
+                    self._create_index_after_load(statement)
                 if stats.segments:
                     self._refresh_runs(self._touched)
         except apsw.FullError:
@@ -504,6 +564,24 @@ class Index:
             if gc_was_enabled:
                 gc.enable()
         return stats
+
+    def _stale_segments(
+        self, known: dict[str, tuple[int, int, int | None, int]], present: dict[str, Path], faulted: set[str]
+    ) -> set[str]:
+        """Indexed segments whose rows may no longer be in the log: gone, truncated, or with
+        other bytes than were indexed."""
+        stale = set(known) - set(present) - faulted
+        for name, path in present.items():
+            if name not in known:
+                continue
+            offset, _, inode, _ = known[name]
+            try:
+                st = path.stat()
+            except OSError:
+                continue  # as update() does
+            if st.st_size < offset or (st.st_ino != inode and not self._same_content(name, path, offset)):
+                stale.add(name)
+        return stale
 
     def _is_current(self, present: dict[str, Path], faulted: set[str]) -> bool:
         """Whether the index holds every segment as it is now (a read: no lock taken)."""
@@ -563,7 +641,24 @@ class Index:
             ]
             for name, _ in secondary:
                 self.db.execute(f'DROP INDEX "{name}"')
-            return self.update(before_refresh=[sql for _, sql in secondary])
+            cache = self.db.execute("PRAGMA cache_size").fetchall()[0][0]
+            self.db.execute(f"PRAGMA cache_size=-{_rebuild_cache_kib(self.store)}")
+            self._bulk = True
+            try:
+                return self.update(before_refresh=[sql for _, sql in secondary])
+            finally:
+                self._bulk = False
+                self.db.execute(f"PRAGMA cache_size={cache}")
+
+    def _create_index_after_load(self, statement: str) -> None:
+        """Build an index after a bulk load. A unique id index that finds an event seen
+        twice first keeps the copy an incremental ingest keeps (``_insert_sql``)."""
+        try:
+            self.db.execute(statement)
+        except apsw.ConstraintError:
+            table = statement.split(" ON ", 1)[1].split("(", 1)[0].strip()
+            self.db.execute(_dedupe_sql(table))
+            self.db.execute(statement)
 
     def _segment_id(self, name: str, inode: int) -> int:
         row = self.db.execute("SELECT seg FROM segments WHERE name = ?", (name,)).fetchone()
@@ -600,15 +695,18 @@ class Index:
     def _ingest_segment(self, path: Path, offset: int, lines: int, inode: int, stats: IngestStats) -> None:
         with self.db:
             seg = self._segment_id(path.name, inode)
+            row = self.db.execute("SELECT crc FROM segments WHERE seg = ?", (seg,)).fetchone()
+            crc = int(row[0]) if offset and row is not None else 0
             end, line_no = offset, lines + 1
             for chunk in read_chunks(path, offset, lines + 1):
                 stats.events += self._ingest_chunk(seg, chunk, stats)
                 stats.bytes += len(chunk.data)
+                crc = zlib.crc32(chunk.data, crc)
                 end, line_no = chunk.end, chunk.first_line + chunk.line_count
             size = path.stat().st_size
             self.db.execute(
-                "UPDATE segments SET offset = ?, lines = ?, inode = ?, size = ? WHERE seg = ?",
-                (end, line_no - 1, inode, size, seg),
+                "UPDATE segments SET offset = ?, lines = ?, inode = ?, size = ?, crc = ? WHERE seg = ?",
+                (end, line_no - 1, inode, size, crc, seg),
             )
 
     def _ingest_chunk(self, seg: int, chunk: LineChunk, stats: IngestStats) -> int:
@@ -631,8 +729,9 @@ class Index:
             if rows is None:
                 rows = by_table[table] = []
             rows.append(astuple(event))
+        insert_sql = _plain_insert_sql if self._bulk else _insert_sql
         for table, rows in by_table.items():
-            self.db.executemany(_insert_sql(table, seg), rows)
+            self.db.executemany(insert_sql(table, seg), rows)
         return len(decoded)
 
     def _decode_line_by_line(self, seg: int, chunk: LineChunk, stats: IngestStats) -> list[Any]:
@@ -700,6 +799,25 @@ class Index:
 
 
 _RUN_OF: Final = operator.attrgetter("run")
+
+
+def _prefix_crc(path: Path, length: int) -> int:
+    """CRC-32 of the first ``length`` bytes of ``path``."""
+    crc = 0
+    with path.open("rb") as handle:
+        while length > 0:
+            block = handle.read(min(length, 8 * 1024 * 1024))
+            if not block:
+                return -1  # shorter than that: cannot be the same bytes
+            crc = zlib.crc32(block, crc)
+            length -= len(block)
+    return crc
+
+
+def _mostly(stale: set[str], known: dict[str, tuple[int, int, int | None, int]]) -> bool:
+    """Whether the stale segments hold more than half of the bytes indexed."""
+    indexed = sum(state[0] for state in known.values())
+    return indexed > 0 and 2 * sum(known[name][0] for name in stale) > indexed
 
 
 def _add_merged_span(by_table: dict[str, list[Any]], event: Any) -> None:
