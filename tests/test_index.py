@@ -658,9 +658,10 @@ def test_a_copied_store_is_not_read_again(store: Store, tmp_path: Path) -> None:
     assert stats.bytes < copy.segment_path(DAY2).stat().st_size  # only the new run's lines
 
 
-def test_a_store_restored_with_other_bytes_is_rebuilt_in_bulk(store: Store, tmp_path: Path) -> None:
-    """When most of the indexed bytes changed, the update is one bulk rebuild (plain inserts,
-    indexes sorted once) and equals ``laptime refresh``."""
+def test_a_store_restored_with_other_bytes_is_rebuilt_in_bulk(store: Store) -> None:
+    """When more bytes are to be read than the index keeps (here: all of them changed), the
+    update is one bulk rebuild (plain inserts, indexes sorted once) and equals ``laptime
+    refresh``."""
     record_simple_run(store, "r1", name="one")
     record_simple_run(store, "r2", start=T0 + timedelta(days=1), name="two")
     _update(store)
@@ -678,10 +679,38 @@ def test_a_store_restored_with_other_bytes_is_rebuilt_in_bulk(store: Store, tmp_
 
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(Index, "_rebuild", spy)
+        mp.setattr("laptime.index._BULK_MIN_BYTES", 0)  # a small log, read in bulk all the same
         stats = _update(store)
     assert calls == ["rebuild"]
     assert stats.events > 0
     assert {r["name"] for r in invoke_json(store.root, "report", "list")["runs"]} == {"uno", "dos"}
+    updated = _table_rows(store)
+    assert invoke(store.root, "refresh").exit_code == 0
+    assert _table_rows(store) == updated
+
+
+@pytest.mark.parametrize(("min_bytes", "bulk"), [(0, True), (10**9, False)])
+def test_a_first_update_of_a_big_log_is_a_bulk_load(store: Store, min_bytes: int, *, bulk: bool) -> None:
+    """An empty index over a log of at least ``_BULK_MIN_BYTES`` (a first import) loads in
+    bulk; a small one, or a small append, ingests in place. Both equal a rebuild."""
+    record_simple_run(store, "r1", name="one")
+    calls: list[str] = []
+    real = Index._rebuild
+
+    def spy(self: Index) -> IngestStats:
+        calls.append("rebuild")
+        return real(self)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(Index, "_rebuild", spy)
+        mp.setattr("laptime.index._BULK_MIN_BYTES", min_bytes)
+        _update(store)
+        assert calls == (["rebuild"] if bulk else [])
+        record_simple_run(store, "r2", start=T0 + timedelta(hours=1), name="two")
+        calls.clear()
+        mp.setattr("laptime.index._BULK_MIN_BYTES", 0)
+        _update(store)  # the append is smaller than what the index holds: in place
+        assert calls == []
     updated = _table_rows(store)
     assert invoke(store.root, "refresh").exit_code == 0
     assert _table_rows(store) == updated

@@ -518,10 +518,10 @@ class Index:
                 # Read under the write lock: another updater may have ingested meanwhile.
                 known = self.segment_state()
                 stale = self._stale_segments(known, present, faulted)
-                if not self._bulk and _mostly(stale, known):
-                    # Most of the log is to be read again (a store restored from another
-                    # copy, say): one bulk rebuild is much faster than forgetting and
-                    # re-ingesting segment by segment with every index live.
+                if not self._bulk and _mostly_new(stale, known, present):
+                    # More of the log is to be read than the index keeps (a first import, a
+                    # store restored from another copy): one bulk rebuild, with plain inserts
+                    # and indexes sorted once, is faster than ingesting with every index live.
                     return self._rebuild()
                 for name in sorted(stale):
                     self._forget_segment(name)  # removed by `clean` or by hand, replaced, or truncated
@@ -814,10 +814,24 @@ def _prefix_crc(path: Path, length: int) -> int:
     return crc
 
 
-def _mostly(stale: set[str], known: dict[str, tuple[int, int, int | None, int]]) -> bool:
-    """Whether the stale segments hold more than half of the bytes indexed."""
-    indexed = sum(state[0] for state in known.values())
-    return indexed > 0 and 2 * sum(known[name][0] for name in stale) > indexed
+# Below this many bytes to read, an update ingests in place whatever the index holds: a
+# rebuild's fixed costs (dropping and creating the schema, sorting every index) are not
+# worth it for a small log.
+_BULK_MIN_BYTES: Final = 4 * 1024 * 1024
+
+
+def _mostly_new(stale: set[str], known: dict[str, tuple[int, int, int | None, int]], present: dict[str, Path]) -> bool:
+    """Whether the update would read more bytes than the index keeps (a bulk rebuild is
+    then faster: its inserts cost about half as much per event)."""
+    keep = sum(state[0] for name, state in known.items() if name not in stale)
+    read = 0
+    for name, path in present.items():
+        try:
+            size = path.stat().st_size
+        except OSError:
+            continue
+        read += size if name in stale or name not in known else max(0, size - known[name][0])
+    return read >= _BULK_MIN_BYTES and read > keep
 
 
 def _add_merged_span(by_table: dict[str, list[Any]], event: Any) -> None:
