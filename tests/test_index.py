@@ -671,14 +671,14 @@ def test_a_store_restored_with_other_bytes_is_rebuilt_in_bulk(store: Store) -> N
         tmp.write_bytes(data)
         tmp.replace(path)
     calls: list[str] = []
-    real = Index._rebuild
+    real = Index._bulk_load
 
     def spy(self: Index) -> IngestStats:
         calls.append("rebuild")
         return real(self)
 
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(Index, "_rebuild", spy)
+        mp.setattr(Index, "_bulk_load", spy)
         mp.setattr("laptime.index._BULK_MIN_BYTES", 0)  # a small log, read in bulk all the same
         stats = _update(store)
     assert calls == ["rebuild"]
@@ -695,14 +695,14 @@ def test_a_first_update_of_a_big_log_is_a_bulk_load(store: Store, min_bytes: int
     bulk; a small one, or a small append, ingests in place. Both equal a rebuild."""
     record_simple_run(store, "r1", name="one")
     calls: list[str] = []
-    real = Index._rebuild
+    real = Index._bulk_load
 
     def spy(self: Index) -> IngestStats:
         calls.append("rebuild")
         return real(self)
 
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(Index, "_rebuild", spy)
+        mp.setattr(Index, "_bulk_load", spy)
         mp.setattr("laptime.index._BULK_MIN_BYTES", min_bytes)
         _update(store)
         assert calls == (["rebuild"] if bulk else [])
@@ -714,3 +714,171 @@ def test_a_first_update_of_a_big_log_is_a_bulk_load(store: Store, min_bytes: int
     updated = _table_rows(store)
     assert invoke(store.root, "refresh").exit_code == 0
     assert _table_rows(store) == updated
+
+
+# -- a rebuild in a file of its own, put in place -----------------------------------------------
+
+
+class TestRebuildAside:
+    """``laptime refresh`` builds the new index in ``index.sqlite.rebuild-<pid>`` (no syncs,
+    nothing for readers to see half done) and renames it over the index when no other
+    laptime process has the index open (``index.lock``); else it copies it in, in one
+    transaction, or rebuilds in place. All three give the same index."""
+
+    @staticmethod
+    def _two_runs(store: Store) -> None:
+        record_simple_run(store, "r1", name="one")
+        record_simple_run(store, "r2", start=T0 + timedelta(days=1), name="two")
+
+    @staticmethod
+    def _rebuild(store: Store) -> IngestStats:
+        with Index(store) as index:
+            return index.rebuild()
+
+    def test_alone_it_replaces_the_file(self, store: Store) -> None:
+        self._two_runs(store)
+        _update(store)
+        incremental = _table_rows(store)
+        inode = store.index_path.stat().st_ino
+        stats = self._rebuild(store)
+        assert stats.events > 0
+        assert store.index_path.stat().st_ino != inode  # a new file
+        assert sorted(p.name for p in store.root.iterdir() if p.name.startswith("index.sqlite")) == ["index.sqlite"]
+        assert {t: r for t, r in _table_rows(store).items() if t != "segments"} == {
+            t: r for t, r in incremental.items() if t != "segments"
+        }
+        assert _update(store) == IngestStats()  # current, in WAL mode, as every index
+        with Index(store) as index:
+            assert index.query("PRAGMA journal_mode") == [("wal",)]
+        assert invoke(store.root, "report", "list").exit_code == 0
+
+    def test_with_the_index_open_elsewhere_it_rebuilds_in_place(self, store: Store) -> None:
+        self._two_runs(store)
+        _update(store)
+        before = _table_rows(store)
+        inode = store.index_path.stat().st_ino
+        with Index(store) as reader:  # another open index (its own index.lock descriptor)
+            assert reader.query("SELECT COUNT(*) FROM runs") == [(2,)]
+            self._rebuild(store)
+            assert store.index_path.stat().st_ino == inode
+            assert reader.query("SELECT COUNT(*) FROM runs") == [(2,)]
+        assert _table_rows(store) == before
+
+    def test_opened_elsewhere_while_building_it_is_copied_in(self, store: Store) -> None:
+        self._two_runs(store)
+        _update(store)
+        before = _table_rows(store)
+        inode = store.index_path.stat().st_ino
+        readers: list[Index] = []
+        real = Index._bulk_load
+
+        def open_meanwhile(self: Index) -> IngestStats:
+            reader = Index(store)  # opens the old index while the new one is being built
+            readers.append(reader)
+            assert reader.query("SELECT COUNT(*) FROM runs") == [(2,)]
+            return real(self)
+
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr(Index, "_bulk_load", open_meanwhile)
+            self._rebuild(store)
+        assert store.index_path.stat().st_ino == inode  # copied into the file the reader holds
+        assert readers[0].query("SELECT COUNT(*) FROM runs") == [(2,)]
+        readers[0].close()
+        assert not list(store.root.glob("index.sqlite.rebuild-*"))
+        assert {t: r for t, r in _table_rows(store).items() if t != "segments"} == {
+            t: r for t, r in before.items() if t != "segments"
+        }
+
+    def test_a_failed_build_leaves_the_old_index(self, store: Store) -> None:
+        self._two_runs(store)
+        _update(store)
+        before = _table_rows(store)
+
+        def fail(self: Index) -> IngestStats:
+            self.db.execute("CREATE TABLE half_done (x)")
+            raise KeyboardInterrupt
+
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr(Index, "_bulk_load", fail)
+            with pytest.raises(KeyboardInterrupt):
+                self._rebuild(store)
+        assert not list(store.root.glob("index.sqlite.rebuild-*"))
+        assert _table_rows(store) == before
+
+    def test_files_of_abandoned_builds_are_removed(self, store: Store) -> None:
+        import os
+        import subprocess
+        import sys
+
+        self._two_runs(store)
+        _update(store)
+        gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, check=True)
+        dead = store.root / f"index.sqlite.rebuild-{int(gone.stdout)}"
+        for path in (dead, dead.with_name(dead.name + "-journal")):
+            path.write_bytes(b"half a database")
+        alive = store.root / f"index.sqlite.rebuild-{os.getppid()}"  # a live process's build
+        alive.write_bytes(b"being built")
+        self._rebuild(store)
+        assert sorted(p.name for p in store.root.glob("index.sqlite.rebuild-*")) == [alive.name]
+
+
+def test_a_rebuild_leaves_the_file_of_an_index_another_process_has_open(store: Store) -> None:
+    """The other process's index stays readable throughout, and sees the rebuilt contents."""
+    import subprocess
+    import sys
+
+    record_simple_run(store, "r1", name="one")
+    _update(store)
+    inode = store.index_path.stat().st_ino
+    script = (
+        "import sys\nfrom pathlib import Path\nfrom laptime.index import Index\nfrom laptime.store import Store\n"
+        "index = Index(Store(Path(sys.argv[1])))\n"
+        "print(index.query('SELECT COUNT(*) FROM runs')[0][0], flush=True)\n"
+        "sys.stdin.readline()\n"
+        "print(index.query('SELECT COUNT(*) FROM runs')[0][0], flush=True)\n"
+    )
+    with subprocess.Popen(
+        [sys.executable, "-c", script, str(store.root)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    ) as holder:
+        assert holder.stdout is not None
+        assert holder.stdin is not None
+        assert holder.stdout.readline().strip() == "1"
+        record_simple_run(store, "r2", start=T0 + timedelta(hours=1), name="two")
+        with Index(store) as index:
+            index.rebuild()
+        assert store.index_path.stat().st_ino == inode  # not replaced under the other process
+        out, _ = holder.communicate("\n", timeout=30)
+        assert out.strip() == "2"
+        assert holder.returncode == 0
+
+
+def test_a_rebuild_that_was_not_alone_still_holds_its_index_open(store: Store) -> None:
+    """A failed try for the exclusive lock keeps the shared one (POSIX locks; a flock would
+    drop it): a later rebuild elsewhere still sees this index open and leaves its file."""
+    import subprocess
+    import sys
+
+    record_simple_run(store, "r1", name="one")
+    _update(store)
+    inode = store.index_path.stat().st_ino
+    script = (
+        "import sys\nfrom pathlib import Path\nfrom laptime.index import Index\nfrom laptime.store import Store\n"
+        "index = Index(Store(Path(sys.argv[1])))\n"
+        "print('open', flush=True)\n"
+        "sys.stdin.readline()\n"
+    )
+    with Index(store) as index:
+        with subprocess.Popen(
+            [sys.executable, "-c", script, str(store.root)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+        ) as holder:
+            assert holder.stdout is not None
+            assert holder.stdout.readline().strip() == "open"
+            index.rebuild()  # not alone: in place, keeping its shared lock
+            holder.communicate("\n", timeout=30)
+        rebuild_elsewhere = (
+            "import sys\nfrom pathlib import Path\nfrom laptime.index import Index\n"
+            "from laptime.store import Store\nIndex(Store(Path(sys.argv[1]))).rebuild()\n"
+        )
+        subprocess.run([sys.executable, "-c", rebuild_elsewhere, str(store.root)], check=True, timeout=60)
+        assert store.index_path.stat().st_ino == inode
+        assert index.query("SELECT COUNT(*) FROM runs") == [(1,)]
