@@ -1,3 +1,4 @@
+# ruff: noqa: FBT003 - PriceBook.price and PriceRule take their fields positionally, as documented
 """The compiled genai-prices table (laptime.price_table): the same prices and the same
 model matching as genai-prices itself, for every model it lists; a cache file that is
 keyed, rebuilt when damaged or foreign, and optional when the folder cannot be written."""
@@ -323,7 +324,7 @@ def test_price_book_costs_what_genai_prices_calc_price_says() -> None:
                         break
                     except LookupError:
                         continue
-                got = book.price(name, provider, at_us, uncached, out, cread, cwrite, False, c1h)  # noqa: FBT003
+                got = book.price(name, provider, at_us, uncached, out, cread, cwrite, False, c1h)
                 if expected is None:
                     assert (got.cost_usd, got.source) == (None, "unpriced"), (name, provider)
                 else:
@@ -474,8 +475,8 @@ def test_config_prices_apply_on_top_of_the_table() -> None:
 
     book = PriceBook([PriceRule("sonnet", False, 1.0, 2.0, 0.1, 1.25)])
     at = 1_767_603_600_000_000
-    sonnet = book.price("claude-sonnet-4-5", "anthropic", at, 1_000_000, 0, 0, 0, False)  # noqa: FBT003
+    sonnet = book.price("claude-sonnet-4-5", "anthropic", at, 1_000_000, 0, 0, 0, False)
     assert (sonnet.cost_usd, sonnet.source) == (1.0, "config:sonnet")
-    haiku = book.price("claude-haiku-4-5", "anthropic", at, 1_000_000, 0, 0, 0, False)  # noqa: FBT003
+    haiku = book.price("claude-haiku-4-5", "anthropic", at, 1_000_000, 0, 0, 0, False)
     assert (haiku.cost_usd, haiku.source) == (pytest.approx(1.0), "genai-prices")
     assert book.resolve("claude-sonnet-4-5", "anthropic", at).library_model == "claude-sonnet-4-5"
