@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
 
     from laptime.price_table import Model
+    from laptime.store import Store
 
 genai_prices = pytest.importorskip("genai_prices")
 from genai_prices import Usage, calc_price, data_snapshot  # noqa: E402 - only once importorskip found it
@@ -480,3 +481,29 @@ def test_config_prices_apply_on_top_of_the_table() -> None:
     haiku = book.price("claude-haiku-4-5", "anthropic", at, 1_000_000, 0, 0, 0, False)
     assert (haiku.cost_usd, haiku.source) == (pytest.approx(1.0), "genai-prices")
     assert book.resolve("claude-sonnet-4-5", "anthropic", at).library_model == "claude-sonnet-4-5"
+
+
+def test_pricing_names_the_table_or_says_it_is_in_memory(
+    counted_builds: list[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path, store: Store
+) -> None:
+    from helpers import T0, make_recorder
+    from laptime import SimulatedClock
+
+    with make_recorder(store, SimulatedClock(start=T0)) as rec, rec.run("r", run_id="r1") as run:
+        run.llm_call("claude-sonnet-4-5", provider="anthropic", input_tokens=10)
+    listed = invoke(store.root, "pricing")
+    assert listed.exit_code == 0, listed.output
+    assert (
+        listed.output.splitlines()[-1]
+        == f"price table: {current_path()} (from genai-prices {genai_prices.__version__}, compiled now)"
+    )
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    monkeypatch.setenv("LAPTIME_CACHE_DIR", str(blocker / "laptime"))
+    listed = invoke(store.root, "pricing")
+    assert listed.exit_code == 0, listed.output
+    assert listed.output.splitlines()[-1].startswith(
+        f"price table: compiled in memory from genai-prices {genai_prices.__version__} (cannot write the price table in "
+    )
+    assert "claude-sonnet-4-5  anthropic" in listed.output
+    assert len(counted_builds) == 2
