@@ -502,8 +502,7 @@ def test_pricing_names_the_table_or_says_it_is_in_memory(
     monkeypatch.setenv("LAPTIME_CACHE_DIR", str(blocker / "laptime"))
     listed = invoke(store.root, "pricing")
     assert listed.exit_code == 0, listed.output
-    assert listed.output.splitlines()[-1].startswith(
-        f"price table: compiled in memory from genai-prices {genai_prices.__version__} (cannot write the price table in "
-    )
+    in_memory = f"price table: compiled in memory from genai-prices {genai_prices.__version__}"
+    assert listed.output.splitlines()[-1].startswith(f"{in_memory} (cannot write the price table in ")
     assert "claude-sonnet-4-5  anthropic" in listed.output
     assert len(counted_builds) == 2
