@@ -47,7 +47,7 @@ from typing import TYPE_CHECKING, Any, Final
 import msgspec
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Callable, Sequence
 
 FORMAT: Final = 1  # bump when the file's layout or meaning changes
 CACHE_ENV: Final = "LAPTIME_CACHE_DIR"
@@ -204,8 +204,12 @@ def _dashed_dates(model_ref: str) -> str:
 class PriceTable:
     """The compiled table, with genai-prices' model lookup."""
 
-    def __init__(self, content: TableFile) -> None:
+    def __init__(self, content: TableFile, complete: Callable[[str, int], Model] | None = None) -> None:
+        """``complete``: for a table compiled in memory with its models' match rules only
+        (see ``_match_only_table``), measures the prices of (provider id, index) when found."""
         self.content = content
+        self._complete = complete
+        self._completed: dict[tuple[str, int], Model] = {}
         self.providers: tuple[Provider, ...] = msgspec.msgpack.decode(content.providers, type=tuple[Provider, ...])
         self._by_id = {p.id: p for p in self.providers}
         self._models: dict[str, tuple[Model, ...]] = {}
@@ -228,7 +232,12 @@ class PriceTable:
         for provider_id in [provider, None] if provider else [None]:
             found = self._find_provider_model(model, provider_id)
             if found is not None:
-                return found
+                owner, i, entry = found
+                if self._complete is not None:
+                    if (owner, i) not in self._completed:
+                        self._completed[owner, i] = self._complete(owner, i)
+                    entry = self._completed[owner, i]
+                return owner, entry
         return None
 
     def _provider_by_id(self, provider_id: str) -> Provider | None:
@@ -241,7 +250,7 @@ class PriceTable:
                 return p
         return None
 
-    def _find_provider_model(self, model_ref: str, provider_id: str | None) -> tuple[str, Model] | None:
+    def _find_provider_model(self, model_ref: str, provider_id: str | None) -> tuple[str, int, Model] | None:
         model_ref = model_ref.lower()
         if provider_id and provider_id.lower() == "litellm" and "/" in model_ref:
             actual_provider, actual_ref = model_ref.split("/", 1)
@@ -270,10 +279,10 @@ class PriceTable:
                     return p
         return None
 
-    def _match_model(self, provider: Provider, model_ref: str, *, fallback: bool) -> tuple[str, Model] | None:
-        for m in self.models(provider):
+    def _match_model(self, provider: Provider, model_ref: str, *, fallback: bool) -> tuple[str, int, Model] | None:
+        for i, m in enumerate(self.models(provider)):
             if _is_match(m.match, model_ref):
-                return provider.id, m
+                return provider.id, i, m
         if fallback:
             for provider_id in provider.fallback:
                 other = self._by_id.get(provider_id)
@@ -369,13 +378,19 @@ def load_table() -> tuple[PriceTable, TableInfo] | tuple[None, None]:
     if memo is not None and memo[0] == key and memo[1] == signature:  # the same file (or none, again)
         return memo[2], memo[3]
     content, problem = _read(path, key) if path is not None and signature is not None else (None, None)
+    table = None
     rebuilt = content is None
     if content is None:
-        content = compile_table(key)
-        problem = _write(path, content) if path is not None else "no home folder to keep a cache in"
-        signature = _signature(path)
+        problem = _writable(path.parent) if path is not None else "no home folder to keep a cache in"
+        if problem is None:
+            content = compile_table(key)
+            problem = _write(path, content) if path is not None else None
+            signature = _signature(path)
+        else:  # nowhere to keep it: as before the table, genai-prices for this process only
+            table = _match_only_table(key)
+            content = table.content
     info = TableInfo(str(path) if problem is None else None, content.genai_prices_version, rebuilt, problem)
-    table = PriceTable(content)
+    table = table or PriceTable(content)
     _loaded[str(path)] = (key, signature, table, info)
     return table, info
 
@@ -408,6 +423,19 @@ def _read(path: Path, key: str) -> tuple[TableFile | None, str | None]:
     return None, f"{path} was not a price table for this genai-prices (rebuilt)"
 
 
+def _writable(folder: Path) -> str | None:
+    """None if a file can be written in ``folder`` (made if missing), else why not."""
+    import tempfile
+
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".prices-", suffix=".probe"):
+            pass
+    except OSError as exc:
+        return f"cannot write the price table in {folder}: {exc.strerror or exc}"
+    return None
+
+
 def _write(path: Path, content: TableFile) -> str | None:
     """Save the table atomically; the reason it could not be saved, or None."""
     import tempfile
@@ -434,25 +462,41 @@ def _write(path: Path, content: TableFile) -> str | None:
 
 def compile_table(key: str) -> TableFile:
     """Read genai-prices' bundled snapshot (never the network) into a TableFile."""
-    import zlib
+    import genai_prices
+    from genai_prices import data_snapshot
 
+    return _table_file(key, genai_prices, data_snapshot.get_snapshot(), _Compiler().model)
+
+
+def _match_only_table(key: str) -> PriceTable:
+    """A table for this process only, when it cannot be saved: every model's match rules,
+    and the prices of a model measured when it is first found. Measuring every model
+    (0.5 s) would cost more than the whole lookup did before the table."""
     import genai_prices
     from genai_prices import data_snapshot
 
     snapshot = data_snapshot.get_snapshot()
     compiler = _Compiler()
+    originals = {p.id: p.models for p in snapshot.providers}
+    content = _table_file(key, genai_prices, snapshot, compiler.match_only)
+    return PriceTable(content, complete=lambda provider_id, i: compiler.model(originals[provider_id][i]))
+
+
+def _table_file(key: str, library: Any, snapshot: Any, model: Callable[[Any], Model]) -> TableFile:
+    import zlib
+
     providers = tuple(
         Provider(
             id=p.id,
             model_match=_clause(p.model_match) if p.model_match is not None else None,
             provider_match=_clause(p.provider_match) if p.provider_match is not None else None,
             fallback=tuple(p.fallback_model_providers or ()),
-            models=msgspec.Raw(msgspec.msgpack.encode(tuple(compiler.model(m) for m in p.models))),
+            models=msgspec.Raw(msgspec.msgpack.encode(tuple(model(m) for m in p.models))),
         )
         for p in snapshot.providers
     )
     body = msgspec.msgpack.encode(providers)
-    version = str(getattr(genai_prices, "__version__", "") or _version_in(key))
+    version = str(getattr(library, "__version__", "") or _version_in(key))
     return TableFile(
         format=FORMAT,
         key=key,
@@ -510,6 +554,10 @@ class _Compiler:
             set(p.tiers) <= set(TIER_THRESHOLDS) for p in periods
         )
         return Model(id=model.id, match=_clause(model.match), periods=periods, day_exact=day_exact)
+
+    def match_only(self, model: Any) -> Model:
+        """The model without its prices (see _match_only_table)."""
+        return Model(id=model.id, match=_clause(model.match), periods=(), day_exact=True)
 
     def _period(self, constraint: Any, prices: Any) -> Period:
         from genai_prices.types import StartDateConstraint, TimeOfDateConstraint
