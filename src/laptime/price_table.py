@@ -204,13 +204,21 @@ def _dashed_dates(model_ref: str) -> str:
 class PriceTable:
     """The compiled table, with genai-prices' model lookup."""
 
-    def __init__(self, content: TableFile, complete: Callable[[str, int], Model] | None = None) -> None:
+    def __init__(
+        self,
+        content: TableFile,
+        complete: Callable[[str, int], Model] | None = None,
+        providers: tuple[Provider, ...] | None = None,
+    ) -> None:
         """``complete``: for a table compiled in memory with its models' match rules only
-        (see ``_match_only_table``), measures the prices of (provider id, index) when found."""
+        (see ``_match_only_table``), measures the prices of (provider id, index) when found.
+        ``providers``: ``content.providers`` decoded already."""
         self.content = content
         self._complete = complete
         self._completed: dict[tuple[str, int], Model] = {}
-        self.providers: tuple[Provider, ...] = msgspec.msgpack.decode(content.providers, type=tuple[Provider, ...])
+        if providers is None:
+            providers = msgspec.msgpack.decode(content.providers, type=tuple[Provider, ...])
+        self.providers = providers
         self._by_id = {p.id: p for p in self.providers}
         self._models: dict[str, tuple[Model, ...]] = {}
 
@@ -377,7 +385,7 @@ def load_table() -> tuple[PriceTable, TableInfo] | tuple[None, None]:
     memo = _loaded.get(str(path))
     if memo is not None and memo[0] == key and memo[1] == signature:  # the same file (or none, again)
         return memo[2], memo[3]
-    content, problem = _read(path, key) if path is not None and signature is not None else (None, None)
+    content, providers, problem = _read(path, key) if path is not None and signature is not None else (None, None, None)
     table = None
     rebuilt = content is None
     if content is None:
@@ -390,7 +398,7 @@ def load_table() -> tuple[PriceTable, TableInfo] | tuple[None, None]:
             table = _match_only_table(key)
             content = table.content
     info = TableInfo(str(path) if problem is None else None, content.genai_prices_version, rebuilt, problem)
-    table = table or PriceTable(content)
+    table = table or PriceTable(content, providers=providers)
     _loaded[str(path)] = (key, signature, table, info)
     return table, info
 
@@ -405,22 +413,22 @@ def _signature(path: Path | None) -> tuple[int, int, int] | None:
     return st.st_mtime_ns, st.st_size, st.st_ino
 
 
-def _read(path: Path, key: str) -> tuple[TableFile | None, str | None]:
-    """The file's table if it is one for ``key``; else None and why not."""
+def _read(path: Path, key: str) -> tuple[TableFile | None, tuple[Provider, ...] | None, str | None]:
+    """The file's table (and its providers, decoded) if it is one for ``key``; else why not."""
     try:
         data = path.read_bytes()
     except OSError as exc:
-        return None, f"cannot read {path}: {exc.strerror or exc}"
+        return None, None, f"cannot read {path}: {exc.strerror or exc}"
     import zlib
 
     try:
         content = msgspec.msgpack.decode(data, type=TableFile)
         if content.format == FORMAT and content.key == key and zlib.crc32(content.providers) == content.crc:
-            msgspec.msgpack.decode(content.providers, type=tuple[Provider, ...])  # the layout, not the models
-            return content, None
+            # The layout of every provider; their models are decoded when searched.
+            return content, msgspec.msgpack.decode(content.providers, type=tuple[Provider, ...]), None
     except msgspec.DecodeError:
         pass
-    return None, f"{path} was not a price table for this genai-prices (rebuilt)"
+    return None, None, f"{path} was not a price table for this genai-prices (rebuilt)"
 
 
 def _writable(folder: Path) -> str | None:
