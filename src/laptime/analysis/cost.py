@@ -46,7 +46,9 @@ if TYPE_CHECKING:
 
 
 # Bump when a change here or in laptime.pricing changes what a cached task cost would be.
-COST_CACHE_VERSION = 3  # 2: one-hour cache writes at their own rate; 3: calls priced one by one at the compiled table's rates
+# 2: one-hour cache writes at their own rate; 3: calls priced one by one (models that are
+# not day-exact) at the compiled price table's rates.
+COST_CACHE_VERSION = 3
 
 # The cost engine's caches in the index (created with its schema, dropped with it). Not
 # derived: costs priced under one price fingerprint (see price_fingerprint). The index's
