@@ -40,7 +40,6 @@ import contextlib
 import os
 import re
 from datetime import date
-from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
@@ -602,6 +601,8 @@ def probe_sizes(tiers: Sequence[int]) -> list[int]:
 def _measure(model_price: Any, tiers: Sequence[int]) -> tuple[Segment, ...] | None:
     """Per tier segment, the rates genai-prices' calc_price charges: each price is linear in
     each token count within a segment, so one call per kind of token measures it."""
+    from decimal import Decimal
+
     from genai_prices import Usage
 
     def calc(**values: int) -> Decimal:
