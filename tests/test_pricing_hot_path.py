@@ -143,3 +143,39 @@ def test_without_xdg_the_table_goes_to_dot_cache(tmp_path: Path) -> None:
     usage, _ = runner.run(store, *USAGE)
     assert clock_day in json.dumps(usage)
     assert len(runner.tables()) == 1
+
+
+def test_a_read_only_cache_folder_is_no_error(tmp_path: Path) -> None:
+    """A cache folder the user cannot write (as root: capabilities dropped, so permissions
+    apply): the report is the same, genai-prices is imported for this process, no file."""
+    import shutil
+
+    runner = Runner(tmp_path)
+    store = Store(tmp_path / ".laptime")
+    record(store)
+    reference, _ = runner.run(store, *USAGE)
+    (table,) = runner.tables()
+    table.unlink()
+    runner.cache.chmod(0o555)
+    prefix: list[str] = []
+    if os.geteuid() == 0:
+        setpriv = shutil.which("setpriv")
+        if setpriv is None:
+            pytest.skip("running as root without setpriv: permissions would not apply")
+        caps = "-dac_override,-dac_read_search"
+        prefix = [setpriv, "--bounding-set", caps, "--inh-caps", caps]
+    store.root.chmod(0o777)  # the store itself stays writable for the capability-less process
+    for path in store.root.rglob("*"):
+        path.chmod(0o777)
+    try:
+        out = tmp_path / "modules-ro.txt"
+        command = [*prefix, sys.executable, "-c", PROBE, str(out), "--home", str(store.root), *USAGE, "--json"]
+        done = subprocess.run(command, capture_output=True, text=True, env=runner.env, timeout=120, check=False)
+        assert done.returncode == 0, done.stderr
+        assert done.stderr == ""
+        assert json.loads(done.stdout) == reference
+        assert "genai_prices" in out.read_text().split("\n")
+        assert runner.tables() == []
+        assert list(runner.cache.iterdir()) == []
+    finally:
+        runner.cache.chmod(0o755)
