@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from helpers import GPT, HAIKU, SONNET, T0, invoke, invoke_json, make_recorder
@@ -42,7 +43,8 @@ def test_pricing_table(store: Store) -> None:
     record(store)
     result = invoke(store.root, "pricing")
     assert result.exit_code == 0, result.output
-    assert result.output.splitlines() == [
+    *lines, table_line = result.output.splitlines()
+    assert lines == [
         "model              provider   calls  reported  input  output  cache read  cache write  source",
         "-----------------  ---------  -----  --------  -----  ------  ----------  -----------  -------------",
         "claude-haiku-4-5   anthropic      1         1     $1      $5        $0.1        $1.25  genai-prices",
@@ -51,6 +53,11 @@ def test_pricing_table(store: Store) -> None:
         "mystery-model-9    -              1         0      -       -           -            -  unpriced",
         "prices: USD per million tokens, in effect at each model's last call",
     ]
+    info = invoke_json(store.root, "pricing")["price_table"]
+    source = f"price table: {info['path']} (from genai-prices {info['genai_prices_version']}"
+    assert table_line in {source + ")", source + ", compiled now)"}  # compiled by the session's first command
+    assert Path(info["path"]).is_file()
+    assert info["problem"] is None
 
 
 def test_pricing_json(store: Store) -> None:

@@ -19,6 +19,8 @@ from laptime import SimulatedClock
 from laptime.pricing import Rates
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from laptime.store import Store
 
 SONNET = "claude-sonnet-4-5"
@@ -150,16 +152,19 @@ class TestRunCostDetail:
 
 
 class TestWarmPath:
-    def test_a_warm_scoreboard_prices_from_the_cached_rates_without_importing_genai_prices(self, store: Store) -> None:
-        """Its cost by phase prices each call at its group's rates (PriceBook.call_cost), which
-        the index caches: the 0.15 s genai-prices import stays off a warm `laptime report`."""
+    def test_a_warm_scoreboard_prices_from_the_cached_rates_without_importing_genai_prices(
+        self, store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """Its cost by phase prices each call at its group's rates (PriceBook.call_cost), read
+        from the compiled price table: the 0.15 s genai-prices import stays off a warm `laptime report`."""
         import subprocess
         import sys
 
+        monkeypatch.setenv("LAPTIME_CACHE_DIR", str(tmp_path / "price-cache"))  # no table compiled yet
         _record(store, "aaaa")
         command = [sys.executable, "-X", "importtime", "-m", "laptime", "--home", str(store.root), "report", "--json"]
         first = subprocess.run(command, capture_output=True, text=True, check=True, timeout=120)
-        assert "genai_prices" in first.stderr  # cold: the rates were priced once, then cached
+        assert "genai_prices" in first.stderr  # cold: the price table was compiled once, then cached
         warm = subprocess.run(command, capture_output=True, text=True, check=True, timeout=120)
         assert "genai_prices" not in warm.stderr
         assert json.loads(warm.stdout)["cost_usd"] == pytest.approx(BY_HAND_USD, abs=1e-12)

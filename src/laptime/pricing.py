@@ -10,7 +10,9 @@ effect at the call's time. Where a price comes from, in order:
    one is in effect since forever); on a tie, the first in the file.
 3. ``genai-prices``: the maintained price library (the ``pricing`` extra), with the
    prices it lists for the call's date and, for long-context tiers, its input size. It
-   is imported lazily (its import costs about 0.16 s) and never goes online.
+   is read from its compiled table (``laptime.price_table``: a small file in the user's
+   cache folder, read without pydantic); genai-prices itself is imported only when that
+   table must be built, and never goes online.
 4. ``unpriced``: none of the above knows the model. Its cost is ``None``, never $0.
 
 API::
@@ -22,12 +24,12 @@ API::
     book.rates(model, provider, day, bucket) -> Rates | None   # per-1M rates of a token group
     book.resolve(model, provider, at_us) -> Resolved            # what `laptime pricing` shows
     book.day_exact(model, provider) -> bool                     # see "Aggregates" below
-    book.cache_version(), book.load_cache(rows), book.new_cache_rows   # see "Cache" below
+    book.table_info() -> TableInfo | None                       # the compiled table in use
 
 Token meaning: ``input_tokens`` follows ``input_includes_cache`` (OpenAI/OTel count the
-cache tokens in it, Anthropic does not). genai-prices wants the total input, so the
-cache tokens are added for Anthropic-style counts before it is called. Config prices
-apply ``input_per_1m`` to the uncached input only.
+cache tokens in it, Anthropic does not). genai-prices wants the total input, so tiers
+are picked by the uncached input plus the cache tokens. Config prices apply
+``input_per_1m`` to the uncached input only.
 
 Aggregates. Pricing a million calls one by one is slow, and pricing summed tokens is
 wrong for long-context tiers (a tier is picked by the size of ONE call's input). So
@@ -38,12 +40,6 @@ Within one group every call pays the same per-token rates, so
 equals the sum of the per-call prices (to float rounding). ``day_exact`` is False for
 the few models whose prices change within a day (time-of-day prices) or whose tiers
 start at a threshold outside ``TIER_THRESHOLDS``; price those per call.
-
-Cache. Group rates and ``day_exact`` answers from the library can be saved by the
-caller (``new_cache_rows``) and handed to a later PriceBook (``load_cache``), valid for
-``cache_version()`` (the genai-prices version). ``laptime.analysis.cost`` keeps them in
-the index, so a warm ``report summary`` never imports genai-prices. Config prices are
-never cached: they are read from the config every time.
 """
 
 from __future__ import annotations
@@ -51,41 +47,22 @@ from __future__ import annotations
 import bisect
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from decimal import Decimal
-from functools import cache
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Final
 
 from laptime.definitions import uncached_input
+from laptime.price_table import TIER_THRESHOLDS
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from laptime.config import Config, PriceRule
-
-# Every long-context tier start (total input tokens) in the genai-prices data: a call
-# whose total input is above a threshold may pay another rate than one below it.
-TIER_THRESHOLDS: Final[tuple[int, ...]] = (
-    32_000,
-    100_000,
-    128_000,
-    199_999,
-    200_000,
-    256_000,
-    272_000,
-    512_000,
-    524_288,
-)
+    from laptime.price_table import Model, PriceTable, Segment, TableInfo
 
 SOURCE_REPORTED: Final = "reported"
 SOURCE_LIBRARY: Final = "genai-prices"
 SOURCE_UNPRICED: Final = "unpriced"
 
 _PER: Final = 1_000_000
-
-# A saved library answer: (model, provider, day, bucket, input, output, cache_read,
-# cache_write, cache_write_1h, per_call) per 1M tokens; None rates: unpriced. Bucket -1
-# holds day_exact (input 1.0 or 0.0) for (model, provider).
-CacheRow = tuple[str, str, str, int, float | None, float | None, float | None, float | None, float | None, float | None]
 _DAY_US: Final = 86_400_000_000
 
 
@@ -174,14 +151,8 @@ class PriceBook:
         self.library = library
         self._rates: dict[tuple[str, str, str, int], Rates | None] = {}
         self._rule_for: dict[tuple[str, str], PriceRule | None] = {}
-        self._lib_model: dict[tuple[str, str], tuple[Any, Any] | None] = {}
-        self._lib_rates: dict[tuple[int, int], Rates] = {}
-        self._keep_alive: list[Any] = []  # the price objects whose id() keys _lib_rates
-        # Library answers, kept by callers across processes (see load_cache): importing
-        # genai-prices costs more than a whole warm `report summary`.
-        self._lib_cache: dict[tuple[str, str, str, int], Rates | None] = {}
-        self._exact_cache: dict[tuple[str, str], bool] = {}
-        self.new_cache_rows: list[CacheRow] = []
+        self._lib_model: dict[tuple[str, str], Model | None] = {}
+        self._table: tuple[PriceTable | None, TableInfo | None] | None = None
 
     @classmethod
     def from_config(cls, config: Config, *, library: bool = True) -> PriceBook:
@@ -212,25 +183,18 @@ class PriceBook:
         rule = self._rule(model, day)
         if rule is not None:
             rates = _rule_rates(rule)
-            cost = rates.cost(1, uncached, output_tokens, cache_read_tokens, cache_write_tokens, cache_write_1h_tokens)
-            return Priced(cost, rates.source)
-        found = self._library_model(model, provider)
-        if found is None:
-            return Priced(None, SOURCE_UNPRICED)
-        from genai_prices import Usage
-
-        lib_provider, lib_model = found
-        usage_values = {
-            "input_tokens": uncached + cache_read_tokens + cache_write_tokens,
-            "output_tokens": output_tokens,
-            "cache_read_tokens": cache_read_tokens,
-            "cache_write_tokens": cache_write_tokens,
-        }
-        if cache_write_1h_tokens:
-            usage_values["cache_write_1h_tokens"] = min(max(cache_write_1h_tokens, 0), cache_write_tokens)
-        at = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=at_us)
-        calc = lib_model.calc_price(Usage(**usage_values), lib_provider, genai_request_timestamp=at)
-        return Priced(float(calc.total_price), SOURCE_LIBRARY)
+        else:
+            found = self._library_model(model, provider)
+            segment = (
+                found.rates(day, at_us % _DAY_US, uncached + cache_read_tokens + cache_write_tokens)
+                if found is not None
+                else None
+            )
+            if segment is None:
+                return Priced(None, SOURCE_UNPRICED)
+            rates = _library_rates(segment)
+        cost = rates.cost(1, uncached, output_tokens, cache_read_tokens, cache_write_tokens, cache_write_1h_tokens)
+        return Priced(cost, rates.source)
 
     def call_cost(  # noqa: PLR0917 - the same arguments as price()
         self,
@@ -249,8 +213,7 @@ class PriceBook:
         """One call priced the way the views price its group: at the (day, tier bucket)
         rates wherever those are exact for the model (``day_exact``), else by ``price``.
 
-        So a cost by phase adds up to the cost by model, and a book holding the index's
-        cached rates (``load_cache``) prices a warm report without importing genai-prices."""
+        So a cost by phase adds up to the cost by model."""
         if reported_cost_usd is not None:
             return Priced(float(reported_cost_usd), SOURCE_REPORTED)
         args = (model, provider, at_us, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens)
@@ -268,53 +231,21 @@ class PriceBook:
 
     def rates(self, model: str, provider: str, day: str, bucket: int) -> Rates | None:
         """Per-1M rates for the calls of a (model, provider, UTC day, tier bucket) group;
-        None when the model is unpriced."""
+        None when the model is unpriced. Library prices are those in effect at the start
+        of the day (the same all day for a day-exact model)."""
         key = (model, provider, day, bucket)
         if key in self._rates:
             return self._rates[key]
         rule = self._rule(model, day)
         result: Rates | None
-        result = _rule_rates(rule) if rule is not None else self._library_group_rates(model, provider, day, bucket)
+        if rule is not None:
+            result = _rule_rates(rule)
+        else:
+            found = self._library_model(model, provider)
+            segment = found.rates(day, 0, _bucket_probe(bucket)) if found is not None else None
+            result = _library_rates(segment) if segment is not None else None
         self._rates[key] = result
         return result
-
-    def _library_group_rates(self, model: str, provider: str, day: str, bucket: int) -> Rates | None:
-        key = (model, provider, day, bucket)
-        if key in self._lib_cache:
-            return self._lib_cache[key]
-        found = self._library_model(model, provider)
-        result = None
-        if found is not None:
-            model_price = found[1].get_prices(datetime.fromisoformat(day).replace(tzinfo=UTC))
-            result = self._library_rates(model_price, bucket)
-        self._lib_cache[key] = result
-        if result is None:
-            self.new_cache_rows.append((model, provider, day, bucket, None, None, None, None, None, None))
-        else:
-            self.new_cache_rows.append(
-                (model, provider, day, bucket, result.input, result.output, result.cache_read, result.cache_write,
-                 result.cache_write_1h, result.per_call)
-            )  # fmt: skip
-        return result
-
-    # -- a cache of library answers, for callers that can keep one (the index does) ----------
-
-    def cache_version(self) -> str | None:
-        """What cached library answers are valid for: the genai-prices version, or None
-        when the library is off or not installed (then nothing is cached)."""
-        return _library_version() if self.library else None
-
-    def load_cache(self, rows: Sequence[CacheRow]) -> None:
-        """Library answers saved by an earlier process (rows of ``new_cache_rows``)."""
-        for model, provider, day, bucket, r_in, r_out, r_cr, r_cw, r_c1h, r_call in rows:
-            if bucket < 0:
-                self._exact_cache[(model, provider)] = bool(r_in)
-            elif r_in is None or r_out is None or r_cr is None or r_cw is None or r_c1h is None or r_call is None:
-                self._lib_cache[(model, provider, day, bucket)] = None
-            else:
-                self._lib_cache[(model, provider, day, bucket)] = Rates(
-                    r_in, r_out, r_cr, r_cw, r_c1h, r_call, SOURCE_LIBRARY
-                )
 
     def day_exact(self, model: str, provider: str) -> bool:
         """Whether ``rates`` over (day, bucket) groups prices this model exactly.
@@ -323,13 +254,8 @@ class PriceBook:
         day, or tiers outside ``TIER_THRESHOLDS``, need per-call pricing."""
         if any(rule.effective_from is None and rule.matches(model) for rule in self.rules):
             return True
-        key = (model, provider)
-        if key not in self._exact_cache:
-            found = self._library_model(model, provider)
-            exact = found is None or _day_exact(found[1])
-            self._exact_cache[key] = exact
-            self.new_cache_rows.append((model, provider, "", -1, 1.0 if exact else 0.0, None, None, None, None, None))
-        return self._exact_cache[key]
+        found = self._library_model(model, provider)
+        return found is None or found.day_exact
 
     # -- what `laptime pricing` shows ---------------------------------------------------------
 
@@ -337,23 +263,39 @@ class PriceBook:
         day = day_of_us(at_us)
         rule = self._rule(model, day)
         found = self._library_model(model, provider)
-        library_model = found[1].id if found is not None else None
+        library_model = found.id if found is not None else None
         if rule is not None:
             return Resolved(model, provider, rule.label, _rule_rates(rule), tiered=False, library_model=library_model)
-        if found is None:
-            note = "" if self.library and _library_available() else "genai-prices is not installed (extra: pricing)"
+        period = found.period(day, 0) if found is not None else None
+        segment = period.segment(_bucket_probe(0)) if period is not None else None
+        if found is None or period is None or segment is None:
+            note = "" if self.table_info() is not None else "genai-prices is not installed (extra: pricing)"
             return Resolved(model, provider, SOURCE_UNPRICED, None, tiered=False, library_model=None, note=note)
-        model_price = found[1].get_prices(datetime.fromisoformat(day).replace(tzinfo=UTC))
         return Resolved(
             model,
             provider,
             SOURCE_LIBRARY,
-            self._library_rates(model_price, 0),
-            tiered=bool(_tier_starts(model_price)),
+            _library_rates(segment),
+            tiered=bool(period.tiers),
             library_model=library_model,
         )
 
+    def table_info(self) -> TableInfo | None:
+        """The compiled genai-prices table this book reads (None: the library is off or not
+        installed). Loads it, building it if it must."""
+        return self._library()[1]
+
     # -- internals ----------------------------------------------------------------------------
+
+    def _library(self) -> tuple[PriceTable | None, TableInfo | None]:
+        if self._table is None:
+            if self.library:
+                from laptime.price_table import load_table
+
+                self._table = load_table()
+            else:
+                self._table = (None, None)
+        return self._table
 
     def _rule(self, model: str, day: str) -> PriceRule | None:
         key = (model, day)
@@ -371,56 +313,20 @@ class PriceBook:
         self._rule_for[key] = best
         return best
 
-    def _library_model(self, model: str, provider: str) -> tuple[Any, Any] | None:
+    def _library_model(self, model: str, provider: str) -> Model | None:
         key = (model, provider)
         if key in self._lib_model:
             return self._lib_model[key]
-        found = None
-        if self.library and _library_available():
-            from genai_prices import data_snapshot
+        table = self._library()[0]
+        found = table.find(model, provider) if table is not None else None
+        result = found[1] if found is not None else None
+        self._lib_model[key] = result
+        return result
 
-            snapshot = data_snapshot.get_snapshot()
-            attempts = [provider, None] if provider else [None]
-            for provider_id in attempts:
-                try:
-                    found = snapshot.find_provider_model(model, None, provider_id, None)
-                    break
-                except LookupError:
-                    continue
-        self._lib_model[key] = found
-        return found
 
-    def _library_rates(self, model_price: Any, bucket: int) -> Rates:
-        key = (id(model_price), bucket)
-        cached = self._lib_rates.get(key)
-        if cached is not None:
-            return cached
-        from genai_prices import Usage
-
-        size = _bucket_probe(bucket)
-
-        def calc(**values: int) -> Decimal:
-            return Decimal(model_price.calc_price(Usage(**values))["total_price"])
-
-        fee = calc(input_tokens=0)
-        uncached = calc(input_tokens=size) - fee
-        read = calc(input_tokens=size, cache_read_tokens=size) - fee
-        write = calc(input_tokens=size, cache_write_tokens=size) - fee
-        write_1h = calc(input_tokens=size, cache_write_tokens=size, cache_write_1h_tokens=size) - fee
-        output = calc(input_tokens=size, output_tokens=size) - fee - uncached
-        scale = Decimal(_PER) / size
-        rates = Rates(
-            input=float(uncached * scale),
-            output=float(output * scale),
-            cache_read=float(read * scale),
-            cache_write=float(write * scale),
-            cache_write_1h=float(write_1h * scale),
-            per_call=float(fee),
-            source=SOURCE_LIBRARY,
-        )
-        self._lib_rates[key] = rates
-        self._keep_alive.append(model_price)
-        return rates
+def _library_rates(segment: Segment) -> Rates:
+    r_in, r_out, r_cr, r_cw, r_c1h, r_call = segment
+    return Rates(r_in, r_out, r_cr, r_cw, r_c1h, r_call, SOURCE_LIBRARY)
 
 
 def _rule_rates(rule: PriceRule) -> Rates:
@@ -435,43 +341,6 @@ def _rule_rates(rule: PriceRule) -> Rates:
     )
 
 
-@cache
-def _library_available() -> bool:
-    import importlib.util
-
-    return importlib.util.find_spec("genai_prices") is not None
-
-
-@cache
-def _library_version() -> str | None:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return "genai-prices " + version("genai-prices")
-    except PackageNotFoundError:
-        return None
-
-
-def _tier_starts(model_price: Any) -> set[int]:
-    from genai_prices.types import TieredPrices
-
-    starts: set[int] = set()
-    for value in vars(model_price).values():
-        if isinstance(value, TieredPrices):
-            starts.update(tier.start for tier in value.tiers)
-    return starts
-
-
-def _day_exact(lib_model: Any) -> bool:
-    from genai_prices.types import ModelPrice, TimeOfDateConstraint
-
-    prices = lib_model.prices
-    all_prices = [prices] if isinstance(prices, ModelPrice) else [c.prices for c in prices]
-    if not isinstance(prices, ModelPrice) and any(isinstance(c.constraint, TimeOfDateConstraint) for c in prices):
-        return False
-    return all(_tier_starts(p) <= set(TIER_THRESHOLDS) for p in all_prices)
-
-
 def day_start_us(day: str) -> int:
     """Microseconds at the start of a UTC day."""
     return int(datetime.fromisoformat(day).replace(tzinfo=UTC).timestamp()) * 1_000_000
@@ -482,7 +351,6 @@ __all__ = [
     "SOURCE_REPORTED",
     "SOURCE_UNPRICED",
     "TIER_THRESHOLDS",
-    "CacheRow",
     "PriceBook",
     "Priced",
     "Rates",

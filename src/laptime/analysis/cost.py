@@ -38,6 +38,7 @@ import msgspec
 
 from laptime.definitions import cache_write_1h_sql
 from laptime.definitions import ts_us_sql as ts_us
+from laptime.price_table import library_stamp as _library_stamp  # a module global: tests swap it
 from laptime.pricing import SOURCE_REPORTED, SOURCE_UNPRICED, TIER_THRESHOLDS, PriceBook
 
 if TYPE_CHECKING:
@@ -45,7 +46,9 @@ if TYPE_CHECKING:
 
 
 # Bump when a change here or in laptime.pricing changes what a cached task cost would be.
-COST_CACHE_VERSION = 2  # 2: one-hour cache writes at their own rate
+# 2: one-hour cache writes at their own rate; 3: calls priced one by one (models that are
+# not day-exact) at the compiled price table's rates.
+COST_CACHE_VERSION = 3
 
 # The cost engine's caches in the index (created with its schema, dropped with it). Not
 # derived: costs priced under one price fingerprint (see price_fingerprint). The index's
@@ -67,12 +70,6 @@ COST_CACHE_INVALIDATION: tuple[str, ...] = (
     """DELETE FROM model_cost_cache WHERE (model, provider) IN (
            SELECT model, provider FROM run_llm WHERE run_id IN {touched})""",
 )
-
-# Library price answers, kept across processes: a cache, dropped with the index.
-_PRICE_CACHE_TABLE = """CREATE TABLE IF NOT EXISTS price_cache (
-    version TEXT NOT NULL, model TEXT NOT NULL, provider TEXT NOT NULL, day TEXT NOT NULL, bucket INTEGER NOT NULL,
-    r_in REAL, r_out REAL, r_cr REAL, r_cw REAL, r_c1h REAL, r_call REAL,
-    PRIMARY KEY (version, model, provider, day, bucket))"""
 
 
 @dataclass
@@ -168,35 +165,6 @@ def price_fingerprint(book: PriceBook) -> str:
     return "\n".join(parts)
 
 
-def _library_stamp() -> str:
-    """Which genai-prices is installed: its place and its dist-info (name with the version,
-    and when it was written), without importing it or importlib.metadata (slow to import)."""
-    import importlib.util
-    import os
-    from pathlib import Path
-
-    spec = importlib.util.find_spec("genai_prices")
-    if spec is None or spec.origin is None:
-        return "not installed"
-    site = Path(spec.origin).parent.parent
-    try:
-        stamps = [
-            f"{entry.name} {entry.stat().st_mtime_ns}"
-            for entry in os.scandir(site)
-            if entry.name.startswith("genai_prices-") and entry.name.endswith(".dist-info")
-        ]
-    except OSError:
-        stamps = []
-    if not stamps:  # installed some other way: ask the package metadata
-        from importlib.metadata import PackageNotFoundError, version
-
-        try:
-            stamps = [version("genai-prices")]
-        except PackageNotFoundError:
-            stamps = ["unknown version"]
-    return f"{spec.origin} {sorted(stamps)}"
-
-
 class CostCalculator:
     """Costs over all runs, or over the runs ``runs_sql`` selects (a query of run ids)."""
 
@@ -216,7 +184,6 @@ class CostCalculator:
         self._price_fingerprint: str | None = None
         self._slow: set[tuple[str, str]] = set()  # models priced call by call (not day-exact)
         self._rates_ready = False
-        self._cache_loaded = False
         self._group_keys: list[tuple[str, str, str, int]] = []
         CostCalculator._instances += 1  # each calculator has its own temp table of rates
         self._rates_table = f"llm_rates_{CostCalculator._instances}"
@@ -241,40 +208,6 @@ class CostCalculator:
     def _reported_usd(self) -> float:
         row = self.index.query(f"SELECT TOTAL(l.cost_usd) FROM {self._groups} l {self.where}", self.params)
         return float(row[0][0])
-
-    def load_price_cache(self) -> None:
-        """The library answers earlier processes saved in the index (see laptime.pricing)."""
-        version = self.book.cache_version()
-        if version is None or self._cache_loaded:
-            return
-        self._cache_loaded = True
-        try:
-            rows = self.index.query(
-                "SELECT model, provider, day, bucket, r_in, r_out, r_cr, r_cw, r_c1h, r_call FROM price_cache "
-                "WHERE version = ?",
-                (version,),
-            )
-        except apsw.SQLError:  # no such table yet
-            return
-        self.book.load_cache(rows)
-
-    def save_price_cache(self) -> None:
-        """Keep the library answers of this process for the next ones (best effort)."""
-        version = self.book.cache_version()
-        rows = self.book.new_cache_rows
-        if version is None or not rows:
-            return
-        try:
-            with self.index.transaction():
-                self.index.execute(_PRICE_CACHE_TABLE)
-                self.index.execute("DELETE FROM price_cache WHERE version <> ?", (version,))
-                self.index.executemany(
-                    "INSERT OR REPLACE INTO price_cache VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    [(version, *row) for row in rows],
-                )
-            rows.clear()
-        except apsw.Error:  # read-only store, busy: the next process computes them again
-            return
 
     def _by_model(self) -> dict[tuple[str, str], ModelCost]:
         if self._models is None:
@@ -325,7 +258,6 @@ class CostCalculator:
 
     def _compute_models(self) -> dict[tuple[str, str], ModelCost]:
         """Price the groups of the selected runs (fills _group_keys and _slow)."""
-        self.load_price_cache()
         self._group_keys = []
         self._slow = set()
         models: dict[tuple[str, str], ModelCost] = {}
@@ -380,7 +312,6 @@ class CostCalculator:
                 else:
                     m._add_cost(cost, source)  # noqa: SLF001
         self._computed = True
-        self.save_price_cache()
         return models
 
     def _slow_costs(self) -> dict[tuple[str, str], dict[str, tuple[float | None, str]]]:
@@ -623,7 +554,6 @@ def run_cost_detail(index: Index, book: PriceBook, run_id: str, phase_of: Callab
         by_phase[phase] = (by_phase.get(phase) or 0.0) + priced.cost_usd
         if is_estimated:
             estimated += priced.cost_usd
-    calc.save_price_cache()
     return RunCostDetail(
         cost_usd=total.cost_usd,
         cost_source=cost_source(total.calls, reported_calls, total.unpriced_calls),

@@ -1,10 +1,11 @@
-"""``laptime pricing``: every model seen, with the price in effect at its last call and its source."""
+"""``laptime pricing``: every model seen, with the price in effect at its last call and its source,
+and the compiled genai-prices table the library prices come from."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from laptime.analysis.results import ModelPrice, Pricing
+from laptime.analysis.results import ModelPrice, PriceTableInfo, Pricing
 from laptime.definitions import ts_us_sql
 from laptime.pricing import day_of_us
 
@@ -41,4 +42,15 @@ def price_listing(index: Index, book: PriceBook) -> Pricing:
                 note=resolved.note or None,
             )
         )
-    return Pricing(models=models)
+    table = book.table_info()
+    price_table = (
+        PriceTableInfo(
+            path=table.path,
+            genai_prices_version=table.genai_prices_version,
+            rebuilt=table.rebuilt,
+            problem=table.problem,
+        )
+        if table is not None
+        else None
+    )
+    return Pricing(models=models, price_table=price_table)

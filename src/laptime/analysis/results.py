@@ -329,10 +329,20 @@ class ModelPrice(Result):
     note: str | None
 
 
+class PriceTableInfo(Result):
+    """The compiled genai-prices table that library prices are read from (laptime.price_table)."""
+
+    path: str | None  # its file in the cache folder; null: the folder could not be written (compiled in memory)
+    genai_prices_version: str  # the genai-prices it was compiled from
+    rebuilt: bool  # compiled by this command (genai-prices was imported)
+    problem: str | None  # why the cache folder could not be used, when it could not
+
+
 class Pricing(Result):
     """``laptime pricing --json``."""
 
     models: list[ModelPrice]
+    price_table: PriceTableInfo | None  # null: genai-prices is not installed
 
 
 class ImportProblemInfo(Result):

@@ -211,14 +211,6 @@ def usage_report(
     """
     groups: dict[str, dict[str, _Totals]] = {}
     period_cache: dict[str, str] = {}
-    calculator = None
-    if prices is not None:
-        # The library's answers are kept in the index by the cost module, so a warm
-        # report does not import genai-prices.
-        from laptime.analysis.cost import CostCalculator
-
-        calculator = CostCalculator(index, prices)
-        calculator.load_price_cache()
     for (
         q,
         run,
@@ -263,8 +255,6 @@ def usage_report(
             per_model[model] = part
         else:
             slot.add(part)
-    if calculator is not None:
-        calculator.save_price_cache()
     return _assemble(
         index,
         groups,

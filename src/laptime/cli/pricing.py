@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from laptime.cli._common import config_of, echo_json, json_option, open_index, store_of, style_of
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from laptime.analysis.results import PriceTableInfo
 
 
 def _per_1m(value: float | None) -> str:
@@ -24,6 +29,10 @@ def pricing(ctx: click.Context, as_json: bool) -> None:
     genai-prices (the price library), or unpriced (cost shown as null, never $0).
     Calls whose source reported a cost are counted in the "reported" column; that
     reported cost wins over any price.
+
+    The last line names the compiled price table (genai-prices' prices, kept in the
+    user's cache folder: $LAPTIME_CACHE_DIR, $XDG_CACHE_HOME/laptime or ~/.cache/laptime)
+    and the genai-prices version it was compiled from.
 
     \b
     Examples:
@@ -43,6 +52,7 @@ def pricing(ctx: click.Context, as_json: bool) -> None:
     if as_json:
         echo_json(listing)
         return
+    style = style_of(ctx)
     if not rows:
         click.echo("no LLM calls recorded yet")
         return
@@ -63,10 +73,22 @@ def pricing(ctx: click.Context, as_json: bool) -> None:
         for r in rows
     ]
     headers = ["model", "provider", "calls", "reported", "input", "output", "cache read", "cache write", "source"]
-    style = style_of(ctx)
     for line in table(headers, body, "llrrrrrrl", width=style.width):
         click.echo(line)
     click.echo(style.fit("prices: USD per million tokens, in effect at each model's last call"))
+    _table_line(listing.price_table, style.fit)
     notes = sorted({r["note"] for r in rows if r["note"]})
     for note in notes:
         click.echo(style.fit(f"note: {note}"))
+
+
+def _table_line(info: PriceTableInfo | None, fit: Callable[[str], str]) -> None:
+    """Where genai-prices' prices were read from: the compiled table's file and version."""
+    if info is None:
+        return
+    version = f"genai-prices {info.genai_prices_version}"
+    if info.path is None:
+        click.echo(fit(f"price table: compiled in memory from {version} ({info.problem})"))
+        return
+    built = ", compiled now" if info.rebuilt else ""
+    click.echo(fit(f"price table: {info.path} (from {version}{built})"))
