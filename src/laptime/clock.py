@@ -20,6 +20,7 @@ Clock = Callable[[], int]
 
 _US_PER_S = 1_000_000
 _NS_PER_US = 1_000
+_NS_PER_MS = 1_000_000
 
 
 class SimulatedClock:
@@ -74,22 +75,27 @@ class _TimestampFormatter:
     """Formats epoch nanoseconds as ``YYYY-MM-DDTHH:MM:SS.ffffffZ``, fast.
 
     The date-and-second prefix is cached, so the common case is one division and one
-    string format: the recorder calls this twice per phase.
+    string format. The cache is one tuple, replaced whole, so a thread that reads it
+    never pairs one second's number with another second's text.
     """
 
-    __slots__ = ("_prefix", "_second")
+    __slots__ = ("_cache",)
 
     def __init__(self) -> None:
-        self._second = -1
-        self._prefix = ""
+        self._cache: tuple[int, str] = (-1, "")
 
     def __call__(self, ns: int) -> str:
         us = ns // _NS_PER_US
         second, micro = divmod(us, _US_PER_S)
-        if second != self._second:
-            self._prefix = datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%S")
-            self._second = second
-        return f"{self._prefix}.{micro:06d}Z"
+        cache = self._cache
+        if cache[0] != second:
+            cache = self._cache = (second, _second_text(second))
+        return f"{cache[1]}.{micro:06d}Z"
+
+
+def _second_text(second: int) -> str:
+    """``YYYY-MM-DDTHH:MM:SS`` for seconds since the epoch: the one place it is formatted."""
+    return datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%S")
 
 
 format_timestamp = _TimestampFormatter().__call__
@@ -109,6 +115,10 @@ def timestamp_from_us(us: int) -> str:
     return format_timestamp(us * _NS_PER_US)
 
 
+_DIGITS3: tuple[str, ...] = tuple(f"{i:03d}" for i in range(1000))
+_COUNTER_START = 1 << 32
+
+
 class _IdFactory:
     """Unique, time-ordered ids in the UUIDv7 layout, as 32 lowercase hex digits.
 
@@ -116,11 +126,15 @@ class _IdFactory:
     with a per-process random node (30 bits) and a 32-bit counter, so ids made in one
     process sort in creation order and two processes practically never collide. The
     node is drawn again after fork, or a forked child would repeat its parent's ids.
-    Everything but the counter is cached per millisecond: the recorder makes two ids
-    per phase and this is on its hot path.
+
+    ``stamp`` also formats the event timestamp and its UTC day: the recorder needs all
+    three twice per phase, and they are on its hot path. Everything but the counter and
+    the three microsecond digits is cached per millisecond, in one tuple replaced whole
+    (threads never see half of an update). The counter is an ``itertools.count``, whose
+    ``next`` is atomic under the GIL, so no two threads draw the same number.
     """
 
-    __slots__ = ("_counter", "_ms", "_node_hex", "_prefix", "_rand_a")
+    __slots__ = ("_cache", "_counter", "_node", "_second")
 
     def __init__(self) -> None:
         self._reseed()
@@ -128,19 +142,56 @@ class _IdFactory:
 
     def _reseed(self) -> None:
         rand = int.from_bytes(os.urandom(8), "big")
-        self._rand_a = f"{rand & 0xFFF:03x}"
-        # variant bits 10, then 30 random node bits: the first 8 hex digits of rand_b
-        self._node_hex = f"{0x80000000 | ((rand >> 12) & 0x3FFFFFFF):08x}"
-        self._counter = itertools.count((rand >> 42) & 0xFFFF)
-        self._ms = -1
-        self._prefix = ""
+        # version 7, 12 random bits, then variant bits 10 and 30 random node bits (the
+        # first 8 hex digits of rand_b): everything after the millisecond, bar the counter
+        self._node = f"7{rand & 0xFFF:03x}{0x80000000 | ((rand >> 12) & 0x3FFFFFFF):08x}"
+        # The counter starts above 2**32 and only grows, so ``hex(n)`` always has more
+        # than 8 digits and ``hex(n)[-8:]`` is its low 32 bits zero-padded: the id's
+        # last 8 digits, wrapping as ``n & 0xFFFFFFFF`` would, without a format spec.
+        self._counter = itertools.count(_COUNTER_START | ((rand >> 42) & 0xFFFF))
+        self._second: tuple[int, str] = (-1, "")
+        # (first ns of the millisecond, id prefix, "YYYY-MM-DDTHH:MM:SS.mmm", day): always
+        # a true entry for some millisecond (here the epoch's), so it needs no "empty" check
+        self._cache: tuple[int, str, str, str] = self._millisecond(0)
 
     def __call__(self, ns: int) -> str:
-        ms = ns // 1_000_000
-        if ms != self._ms:
-            self._ms = ms
-            self._prefix = f"{ms & 0xFFFFFFFFFFFF:012x}7{self._rand_a}{self._node_hex}"
-        return f"{self._prefix}{next(self._counter) & 0xFFFFFFFF:08x}"
+        """A new id for an event at ``ns``."""
+        cache = self._cache
+        if not 0 <= ns - cache[0] < _NS_PER_MS:
+            cache = self._millisecond(ns)
+        return cache[1] + hex(next(self._counter))[-8:]
+
+    def stamp(self, ns: int) -> tuple[str, str, str]:
+        """A new id, the timestamp (as ``format_timestamp``) and the UTC day, for ``ns``."""
+        cache = self._cache
+        offset = ns - cache[0]  # a subtraction and two compares: cheaper than // on the epoch ns
+        if not 0 <= offset < _NS_PER_MS:
+            cache = self._millisecond(ns)
+            offset = ns - cache[0]
+        return (
+            cache[1] + hex(next(self._counter))[-8:],
+            f"{cache[2]}{_DIGITS3[offset // _NS_PER_US]}Z",
+            cache[3],
+        )
+
+    def _millisecond(self, ns: int) -> tuple[int, str, str, str]:
+        ms = ns // _NS_PER_MS
+        second, milli = divmod(ms, 1000)
+        cached = self._second
+        if cached[0] != second:
+            cached = self._second = (second, _second_text(second))
+        text = cached[1]
+        cache = self._cache = (
+            ms * _NS_PER_MS,
+            f"{ms & 0xFFFFFFFFFFFF:012x}{self._node}",
+            f"{text}.{_DIGITS3[milli]}",
+            text[:10],
+        )
+        return cache
 
 
-new_id = _IdFactory().__call__
+_ids = _IdFactory()
+new_id = _ids.__call__
+stamp = _ids.stamp
+"""``stamp(ns) -> (id, ts, day)``: ``new_id(ns)``, ``format_timestamp(ns)`` and the
+timestamp's first 10 characters, in one call (the recorder's hot path)."""
