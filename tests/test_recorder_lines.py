@@ -9,8 +9,9 @@ writes must stay a valid event, byte for byte the encoder's output for the same 
   ids, on a simulated clock that steps across millisecond, second and day boundaries;
   every line is decoded by the strict decoder and equals ``events.encode`` of the event
   the test expects (built from what the test did, not from the line);
-- the cached prefixes going stale: stamps for arbitrary nanoseconds in any order, two
-  recorders on clocks far apart interleaved, a real store split into day segments;
+- the cached prefixes going stale: stamps and phases for arbitrary nanoseconds in any
+  order (a clock set back too), two recorders on clocks far apart interleaved, a real
+  store split into day segments;
 - ids unique across threads (with the GIL switching every microsecond, racing the
   caches) and across forked processes.
 """
@@ -66,6 +67,36 @@ class RawSink:
 
     def close(self) -> None:
         pass
+
+
+class SetClock:
+    """A clock that reads whatever it was last set to: back in time too, as a wall clock
+    can be set back (SimulatedClock only moves forward)."""
+
+    def __init__(self, now: int) -> None:
+        self.now = now
+
+    def __call__(self) -> int:
+        return self.now
+
+
+def record_phases(clock: SetClock, times: list[tuple[int, int]], run_id: str) -> tuple[RawSink, list[Any]]:
+    """One phase per (start, end) pair, the clock set to each in turn; the lines written
+    and the (event, ns) each must be (end ids, unknown to the test, left empty)."""
+    sink = RawSink()
+    expected: list[tuple[ev.Event, int]] = []
+    with Recorder(clock=clock, sink=sink) as rec, rec.run("r", run_id=run_id) as run:
+        for i, (start, end) in enumerate(times):
+            clock.now = start
+            with run.phase(f"p{i}") as scope:
+                assert scope.span_id is not None
+                clock.now = end
+            expected += [
+                (ev.SpanStart(v=1, id=scope.span_id, ts=reference_ts(start), run=run_id, parent=run_id,
+                              span=scope.span_id, kind="phase", name=f"p{i}"), start),
+                (ev.SpanEnd(v=1, id="", ts=reference_ts(end), run=run_id, span=scope.span_id), end),
+            ]  # fmt: skip
+    return sink, expected
 
 
 # -- a recorded program, and the events it must produce -----------------------------------
@@ -314,6 +345,15 @@ def test_stamps_stay_exact_when_the_clock_jumps_about(sequence: list[int]) -> No
     assert len(seen) == 2 * len(sequence)
 
 
+@given(sequence=ns_sequences.filter(lambda s: len(s) % 2 == 0))
+def test_phase_lines_stay_exact_when_the_clock_jumps_about(sequence: list[int]) -> None:
+    """The recorder's own copy of the stamp, in its span lines, on a clock set back and
+    forth between phases and inside them."""
+    clock = SetClock(sequence[0])
+    sink, expected = record_phases(clock, list(zip(sequence[::2], sequence[1::2], strict=True)), "run-1")
+    check_lines(sink.lines[1:-1], expected, list(range(1, len(expected), 2)))
+
+
 def test_ids_in_one_process_sort_in_creation_order_across_milliseconds() -> None:
     base = 1_764_662_400 * 10**9
     made = [stamp(base + step * 333_333)[0] for step in range(3_000)]  # ~1,000 milliseconds
@@ -405,6 +445,32 @@ def test_stamps_from_racing_threads_are_exact_and_unique() -> None:
             check_id(other_id, ns)
             ids += [event_id, other_id]
     assert len(set(ids)) == len(ids) == THREADS * 4_000 * 2
+
+
+@pytest.mark.usefixtures("fast_switching")
+def test_recorders_on_different_clocks_racing_in_threads_write_exact_lines() -> None:
+    """Each thread's recorder has its own clock, seconds away from the others', so every
+    phase replaces the millisecond cache the other threads are reading."""
+    base = 1_764_662_400 * 10**9
+    barrier = threading.Barrier(THREADS)
+    done: list[tuple[RawSink, list[Any]]] = [(RawSink(), [])] * THREADS
+
+    def work(t: int) -> None:
+        times = [(base + (4 * i + t) * 500_000_007, base + (4 * i + t) * 500_000_007 + 1_001) for i in range(500)]
+        clock = SetClock(times[0][0])
+        barrier.wait()
+        done[t] = record_phases(clock, times, f"run-{t}")
+
+    threads = [threading.Thread(target=work, args=(t,)) for t in range(THREADS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    ids: list[str] = []
+    for sink, expected in done:
+        check_lines(sink.lines[1:-1], expected, list(range(1, len(expected), 2)))
+        ids += [ev.decode(line).id for line, _ in sink.lines[1:-1]]
+    assert len(set(ids)) == len(ids) == THREADS * 500 * 2
 
 
 @pytest.mark.usefixtures("fast_switching")

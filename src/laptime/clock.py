@@ -115,7 +115,7 @@ def timestamp_from_us(us: int) -> str:
     return format_timestamp(us * _NS_PER_US)
 
 
-_DIGITS3: tuple[str, ...] = tuple(f"{i:03d}" for i in range(1000))
+DIGITS3: tuple[str, ...] = tuple(f"{i:03d}" for i in range(1000))  # "000".."999"
 _COUNTER_START = 1 << 32
 
 
@@ -127,14 +127,18 @@ class _IdFactory:
     process sort in creation order and two processes practically never collide. The
     node is drawn again after fork, or a forked child would repeat its parent's ids.
 
-    ``stamp`` also formats the event timestamp and its UTC day: the recorder needs all
-    three twice per phase, and they are on its hot path. Everything but the counter and
-    the three microsecond digits is cached per millisecond, in one tuple replaced whole
-    (threads never see half of an update). The counter is an ``itertools.count``, whose
-    ``next`` is atomic under the GIL, so no two threads draw the same number.
+    ``stamp`` also formats the event timestamp and its UTC day, which every recorded
+    event needs with its id. Everything but the counter and the three microsecond
+    digits is cached per millisecond, in one tuple replaced whole (threads never see
+    half of an update). The counter is an ``itertools.count``, whose ``next`` is atomic
+    under the GIL, so no two threads draw the same number.
+
+    ``cache``, ``counter`` and ``millisecond`` are public for the recorder, which writes
+    ``stamp`` out in its span lines, its hot path (the call alone costs a tenth of a
+    phase). Read ``cache`` and ``counter`` afresh each time: a fork replaces them.
     """
 
-    __slots__ = ("_cache", "_counter", "_node", "_second")
+    __slots__ = ("_node", "_second", "cache", "counter")
 
     def __init__(self) -> None:
         self._reseed()
@@ -148,50 +152,51 @@ class _IdFactory:
         # The counter starts above 2**32 and only grows, so ``hex(n)`` always has more
         # than 8 digits and ``hex(n)[-8:]`` is its low 32 bits zero-padded: the id's
         # last 8 digits, wrapping as ``n & 0xFFFFFFFF`` would, without a format spec.
-        self._counter = itertools.count(_COUNTER_START | ((rand >> 42) & 0xFFFF))
+        self.counter = itertools.count(_COUNTER_START | ((rand >> 42) & 0xFFFF))
         self._second: tuple[int, str] = (-1, "")
         # (first ns of the millisecond, id prefix, "YYYY-MM-DDTHH:MM:SS.mmm", day): always
         # a true entry for some millisecond (here the epoch's), so it needs no "empty" check
-        self._cache: tuple[int, str, str, str] = self._millisecond(0)
+        self.cache: tuple[int, str, str, str] = self.millisecond(0)
 
     def __call__(self, ns: int) -> str:
         """A new id for an event at ``ns``."""
-        cache = self._cache
+        cache = self.cache
         if not 0 <= ns - cache[0] < _NS_PER_MS:
-            cache = self._millisecond(ns)
-        return cache[1] + hex(next(self._counter))[-8:]
+            cache = self.millisecond(ns)
+        return cache[1] + hex(next(self.counter))[-8:]
 
     def stamp(self, ns: int) -> tuple[str, str, str]:
         """A new id, the timestamp (as ``format_timestamp``) and the UTC day, for ``ns``."""
-        cache = self._cache
+        cache = self.cache
         offset = ns - cache[0]  # a subtraction and two compares: cheaper than // on the epoch ns
         if not 0 <= offset < _NS_PER_MS:
-            cache = self._millisecond(ns)
+            cache = self.millisecond(ns)
             offset = ns - cache[0]
         return (
-            cache[1] + hex(next(self._counter))[-8:],
-            f"{cache[2]}{_DIGITS3[offset // _NS_PER_US]}Z",
+            cache[1] + hex(next(self.counter))[-8:],
+            f"{cache[2]}{DIGITS3[offset // _NS_PER_US]}Z",
             cache[3],
         )
 
-    def _millisecond(self, ns: int) -> tuple[int, str, str, str]:
+    def millisecond(self, ns: int) -> tuple[int, str, str, str]:
+        """Make ``cache`` the entry for the millisecond of ``ns``, and return it."""
         ms = ns // _NS_PER_MS
         second, milli = divmod(ms, 1000)
         cached = self._second
         if cached[0] != second:
             cached = self._second = (second, _second_text(second))
         text = cached[1]
-        cache = self._cache = (
+        cache = self.cache = (
             ms * _NS_PER_MS,
             f"{ms & 0xFFFFFFFFFFFF:012x}{self._node}",
-            f"{text}.{_DIGITS3[milli]}",
+            f"{text}.{DIGITS3[milli]}",
             text[:10],
         )
         return cache
 
 
-_ids = _IdFactory()
-new_id = _ids.__call__
-stamp = _ids.stamp
+ids = _IdFactory()
+new_id = ids.__call__
+stamp = ids.stamp
 """``stamp(ns) -> (id, ts, day)``: ``new_id(ns)``, ``format_timestamp(ns)`` and the
-timestamp's first 10 characters, in one call (the recorder's hot path)."""
+timestamp's first 10 characters (its UTC day), in one call."""

@@ -29,7 +29,7 @@ from typing import Any, Protocol, Self, TypeVar, cast, get_args
 import msgspec
 
 from laptime import events as ev
-from laptime.clock import Clock, format_timestamp, new_id, stamp
+from laptime.clock import DIGITS3, Clock, format_timestamp, ids, new_id, stamp
 from laptime.events import FileChangeKind, MilestoneStatus, Outcome, SpanKind
 from laptime.store import Store, find_store
 from laptime.usage import Usage
@@ -46,6 +46,7 @@ _NO_ATTRS: dict[str, Any] = {}  # shared, never mutated: events are encoded as s
 # clock edge and attribute). Ids and timestamps are hex and digits and the kind and
 # outcome words of their vocabularies, so only the user's text (run id, name, error,
 # attrs) goes through the JSON encoder; a span's name is encoded once per distinct name.
+_NS_PER_MS = 1_000_000
 _NAME_JSON: dict[str, str] = {}
 _NAME_JSON_MAX = 4096  # names made up on the fly (f"task-{i}") must not grow it for ever
 
@@ -642,7 +643,13 @@ class SpanScope:
             # import time is bound to the default recorder but may run in another's run.
             self._rec = rec = run._rec  # noqa: SLF001 - Run and SpanScope are one unit
             ns = rec.clock()
-            span_id, ts, day = stamp(ns)
+            # clock.stamp(ns), written out: the id, and the timestamp's cached parts
+            stamps = ids.cache
+            offset = ns - stamps[0]
+            if not 0 <= offset < _NS_PER_MS:
+                stamps = ids.millisecond(ns)
+                offset = ns - stamps[0]
+            span_id = stamps[1] + hex(next(ids.counter))[-8:]
             self.span_id = span_id
             self._start_ns = ns
             if frame is None:
@@ -667,11 +674,12 @@ class SpanScope:
             name = self._name
             name_json = _NAME_JSON.get(name) or _name_json(name)
             line = (
-                f'{{"type":"span_start","v":1,"id":"{span_id}","ts":"{ts}",{head}{extra},'
+                f'{{"type":"span_start","v":1,"id":"{span_id}",'
+                f'"ts":"{stamps[2]}{DIGITS3[offset // 1000]}Z",{head}{extra},'
                 f'"span":"{span_id}","kind":"{self._kind}","name":{name_json}}}\n'
             ).encode()
             try:
-                (rec._append or rec._open_sink())(line, day)  # noqa: SLF001 - Recorder and SpanScope are one unit
+                (rec._append or rec._open_sink())(line, stamps[3])  # noqa: SLF001 - Recorder and SpanScope are one unit
             except Exception as exc:  # noqa: BLE001 - instrumentation must never break the caller
                 rec.warn(exc)
             frame = (run, span_id, worker)
@@ -708,16 +716,21 @@ class SpanScope:
             else:
                 extra = ""
             ns = rec.clock()
-            event_id, ts, day = stamp(ns)
+            stamps = ids.cache  # clock.stamp(ns), written out, as in __enter__
+            offset = ns - stamps[0]
+            if not 0 <= offset < _NS_PER_MS:
+                stamps = ids.millisecond(ns)
+                offset = ns - stamps[0]
             span = frame[1]
             if span is run.id:  # the run's own end: its id may be any text, so it is escaped
                 span = run._id_escaped  # noqa: SLF001 - Run and SpanScope are one unit
             line = (
-                f'{{"type":"span_end","v":1,"id":"{event_id}","ts":"{ts}","run":{run.id_json}{extra},'
+                f'{{"type":"span_end","v":1,"id":"{stamps[1]}{hex(next(ids.counter))[-8:]}",'
+                f'"ts":"{stamps[2]}{DIGITS3[offset // 1000]}Z","run":{run.id_json}{extra},'
                 f'"span":"{span}"{tail}}}\n'
             ).encode()
             try:
-                (rec._append or rec._open_sink())(line, day)  # noqa: SLF001 - Recorder and SpanScope are one unit
+                (rec._append or rec._open_sink())(line, stamps[3])  # noqa: SLF001 - Recorder and SpanScope are one unit
             except Exception as err:  # noqa: BLE001 - instrumentation must never break the caller
                 rec.warn(err)
             self._frame = None
@@ -891,10 +904,11 @@ def _llm_event(
         raw = usage.get(name, False) if isinstance(usage, dict) else getattr(usage, name, False)
         return check.flag(name, raw)
 
+    event_id, ts, _ = stamp(ns)
     return ev.LlmUsage(
         v=1,
-        id=new_id(ns),
-        ts=format_timestamp(ns),
+        id=event_id,
+        ts=ts,
         run=run,
         parent=parent,
         span=span,
@@ -1032,7 +1046,8 @@ class Run(SpanScope):
         try:
             ns = self._rec.clock()
             parent, _ = self._where()
-            self._rec.emit(make(new_id(ns), format_timestamp(ns), parent, check.attrs(attrs)))
+            event_id, ts, _ = stamp(ns)
+            self._rec.emit(make(event_id, ts, parent, check.attrs(attrs)))
         except Exception as exc:  # noqa: BLE001 - instrumentation must never break the caller
             self._rec.warn(exc)
 
