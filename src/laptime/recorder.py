@@ -36,7 +36,6 @@ from laptime.usage import Usage
 
 F = TypeVar("F", bound=Callable[..., Any])
 _encode = msgspec.json.Encoder().encode
-_NO_ATTRS: dict[str, Any] = {}  # shared, never mutated: events are encoded as soon as they are made
 
 
 # The two lines every span writes are built directly, as one f-string, instead of
