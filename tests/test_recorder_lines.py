@@ -339,6 +339,26 @@ def test_attrs_the_encoder_still_refuses_are_kept_as_their_repr_and_the_span_is_
         assert ev.encode(ev.decode(line)) == line
 
 
+def test_the_cache_of_encoded_span_names_stays_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Names made up on the fly, or long ones, are encoded each time, not kept for ever."""
+    from laptime import recorder as recorder_module
+
+    cache: dict[str, str] = {}
+    monkeypatch.setattr(recorder_module, "_NAME_JSON", cache)
+    sink = RawSink()
+    long_name = "pytest -q " + "tests/test_x.py " * 40
+    names = [f"task-{i}" for i in range(recorder_module._NAME_JSON_MAX + 100)] + [long_name, long_name]
+    with Recorder(sink=sink) as rec, rec.run("r") as run:
+        for name in names:
+            with run.task(name):
+                pass
+    assert len(cache) == recorder_module._NAME_JSON_MAX
+    assert long_name not in cache
+    opened = [ev.decode(line) for line, _ in sink.lines[1:-1:2]]
+    assert [e.name for e in opened if isinstance(e, ev.SpanStart)] == names
+    assert all(ev.encode(ev.decode(line)) == line for line, _ in sink.lines)
+
+
 # -- the per-millisecond caches ----------------------------------------------------------------
 
 edge_ns = st.sampled_from(

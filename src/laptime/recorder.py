@@ -48,12 +48,13 @@ _encode = msgspec.json.Encoder().encode
 _NS_PER_MS = 1_000_000
 _NAME_JSON: dict[str, str] = {}
 _NAME_JSON_MAX = 4096  # names made up on the fly (f"task-{i}") must not grow it for ever
+_NAME_JSON_LONGEST = 200  # nor long ones (a command line as a tool span's name), rarely repeated
 
 
 def _name_json(name: str) -> str:
     """``name`` as a JSON string, kept for the next span of that name (while there is room)."""
     text = _encode(name).decode()
-    if len(_NAME_JSON) < _NAME_JSON_MAX:
+    if len(_NAME_JSON) < _NAME_JSON_MAX and len(name) <= _NAME_JSON_LONGEST:
         _NAME_JSON[name] = text
     return text
 
