@@ -20,6 +20,7 @@ Clock = Callable[[], int]
 
 _US_PER_S = 1_000_000
 _NS_PER_US = 1_000
+_NS_PER_MS = 1_000_000
 
 
 class SimulatedClock:
@@ -74,22 +75,27 @@ class _TimestampFormatter:
     """Formats epoch nanoseconds as ``YYYY-MM-DDTHH:MM:SS.ffffffZ``, fast.
 
     The date-and-second prefix is cached, so the common case is one division and one
-    string format: the recorder calls this twice per phase.
+    string format. The cache is one tuple, replaced whole, so a thread that reads it
+    never pairs one second's number with another second's text.
     """
 
-    __slots__ = ("_prefix", "_second")
+    __slots__ = ("_cache",)
 
     def __init__(self) -> None:
-        self._second = -1
-        self._prefix = ""
+        self._cache: tuple[int, str] = (-1, "")
 
     def __call__(self, ns: int) -> str:
         us = ns // _NS_PER_US
         second, micro = divmod(us, _US_PER_S)
-        if second != self._second:
-            self._prefix = datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%S")
-            self._second = second
-        return f"{self._prefix}.{micro:06d}Z"
+        cache = self._cache
+        if cache[0] != second:
+            cache = self._cache = (second, _second_text(second))
+        return f"{cache[1]}.{micro:06d}Z"
+
+
+def _second_text(second: int) -> str:
+    """``YYYY-MM-DDTHH:MM:SS`` for seconds since the epoch: the one place it is formatted."""
+    return datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%S")
 
 
 format_timestamp = _TimestampFormatter().__call__
@@ -109,6 +115,13 @@ def timestamp_from_us(us: int) -> str:
     return format_timestamp(us * _NS_PER_US)
 
 
+# "000".."999", in order; built in C (a third of the time of a comprehension, at import)
+DIGITS3: tuple[str, ...] = tuple(map("".join, itertools.product("0123456789", repeat=3)))
+_COUNTER_START = 1 << 32
+_MS_MASK = (1 << 48) - 1  # an id keeps the low 48 bits of the millisecond
+_MS_BIT = 1 << 48  # set above them, so hex() gives 13 digits: "0x1" and the 12 wanted
+
+
 class _IdFactory:
     """Unique, time-ordered ids in the UUIDv7 layout, as 32 lowercase hex digits.
 
@@ -116,11 +129,19 @@ class _IdFactory:
     with a per-process random node (30 bits) and a 32-bit counter, so ids made in one
     process sort in creation order and two processes practically never collide. The
     node is drawn again after fork, or a forked child would repeat its parent's ids.
-    Everything but the counter is cached per millisecond: the recorder makes two ids
-    per phase and this is on its hot path.
+
+    ``stamp`` also formats the event timestamp and its UTC day, which every recorded
+    event needs with its id. Everything but the counter and the three microsecond
+    digits is cached per millisecond, in one tuple replaced whole (threads never see
+    half of an update). The counter is an ``itertools.count``, whose ``next`` is atomic
+    under the GIL, so no two threads draw the same number.
+
+    ``cache``, ``counter`` and ``millisecond`` are public for the recorder, which writes
+    ``stamp`` out in its span lines, its hot path (the call alone costs a tenth of a
+    phase). Read ``cache`` and ``counter`` afresh each time: a fork replaces them.
     """
 
-    __slots__ = ("_counter", "_ms", "_node_hex", "_prefix", "_rand_a")
+    __slots__ = ("_node", "_second", "cache", "counter")
 
     def __init__(self) -> None:
         self._reseed()
@@ -128,19 +149,68 @@ class _IdFactory:
 
     def _reseed(self) -> None:
         rand = int.from_bytes(os.urandom(8), "big")
-        self._rand_a = f"{rand & 0xFFF:03x}"
-        # variant bits 10, then 30 random node bits: the first 8 hex digits of rand_b
-        self._node_hex = f"{0x80000000 | ((rand >> 12) & 0x3FFFFFFF):08x}"
-        self._counter = itertools.count((rand >> 42) & 0xFFFF)
-        self._ms = -1
-        self._prefix = ""
+        # version 7, 12 random bits, then variant bits 10 and 30 random node bits (the
+        # first 8 hex digits of rand_b): everything after the millisecond, bar the counter
+        self._node = f"7{rand & 0xFFF:03x}{0x80000000 | ((rand >> 12) & 0x3FFFFFFF):08x}"
+        # The counter starts above 2**32 and only grows, so ``hex(n)`` always has more
+        # than 8 digits and ``hex(n)[-8:]`` is its low 32 bits zero-padded: the id's
+        # last 8 digits, wrapping as ``n & 0xFFFFFFFF`` would, without a format spec.
+        self.counter = itertools.count(_COUNTER_START | ((rand >> 42) & 0xFFFF))
+        self._second: tuple[int, str, str] = self._second_entry(0)
+        # (first ns of the millisecond, id prefix, "YYYY-MM-DDTHH:MM:SS.mmm", day): like
+        # ``_second``, always a true entry for some time (here the epoch), never "empty"
+        self.cache: tuple[int, str, str, str] = self.millisecond(0)
 
     def __call__(self, ns: int) -> str:
-        ms = ns // 1_000_000
-        if ms != self._ms:
-            self._ms = ms
-            self._prefix = f"{ms & 0xFFFFFFFFFFFF:012x}7{self._rand_a}{self._node_hex}"
-        return f"{self._prefix}{next(self._counter) & 0xFFFFFFFF:08x}"
+        """A new id for an event at ``ns``."""
+        cache = self.cache
+        if not 0 <= ns - cache[0] < _NS_PER_MS:
+            cache = self.millisecond(ns)
+        return cache[1] + hex(next(self.counter))[-8:]
+
+    def stamp(self, ns: int) -> tuple[str, str, str]:
+        """A new id, the timestamp (as ``format_timestamp``) and the UTC day, for ``ns``."""
+        cache = self.cache
+        offset = ns - cache[0]  # a subtraction and two compares: cheaper than // on the epoch ns
+        if not 0 <= offset < _NS_PER_MS:
+            cache = self.millisecond(ns)
+            offset = ns - cache[0]
+        return (
+            cache[1] + hex(next(self.counter))[-8:],
+            f"{cache[2]}{DIGITS3[offset // _NS_PER_US]}Z",
+            cache[3],
+        )
+
+    def millisecond(self, ns: int) -> tuple[int, str, str, str]:
+        """Make ``cache`` the entry for the millisecond of ``ns``, and return it.
+
+        Phases spaced out in time miss the cache on every event, so this is kept cheap
+        too: the second's text comes from a cache of its own, the 48-bit millisecond's
+        12 hex digits from ``hex`` (a format spec costs half as much again)."""
+        ms = ns // _NS_PER_MS
+        second = self._second
+        milli = ms - second[0]
+        if not 0 <= milli < 1000:
+            second = self._second_entry(ms)
+            milli = ms - second[0]
+        cache = self.cache = (
+            ms * _NS_PER_MS,
+            hex((ms & _MS_MASK) | _MS_BIT)[3:] + self._node,
+            f"{second[1]}.{DIGITS3[milli]}",
+            second[2],
+        )
+        return cache
+
+    def _second_entry(self, ms: int) -> tuple[int, str, str]:
+        """(first ms of the second, ``YYYY-MM-DDTHH:MM:SS``, day) for the second of ``ms``."""
+        second = ms // 1000
+        text = _second_text(second)
+        entry = self._second = (second * 1000, text, text[:10])
+        return entry
 
 
-new_id = _IdFactory().__call__
+ids = _IdFactory()
+new_id = ids.__call__
+stamp = ids.stamp
+"""``stamp(ns) -> (id, ts, day)``: ``new_id(ns)``, ``format_timestamp(ns)`` and the
+timestamp's first 10 characters (its UTC day), in one call."""

@@ -29,41 +29,44 @@ from typing import Any, Protocol, Self, TypeVar, cast, get_args
 import msgspec
 
 from laptime import events as ev
-from laptime.clock import Clock, format_timestamp, new_id
+from laptime.clock import DIGITS3, Clock, format_timestamp, ids, new_id, stamp
 from laptime.events import FileChangeKind, MilestoneStatus, Outcome, SpanKind
 from laptime.store import Store, find_store
 from laptime.usage import Usage
 
 F = TypeVar("F", bound=Callable[..., Any])
 _encode = msgspec.json.Encoder().encode
-_NO_ATTRS: dict[str, Any] = {}  # shared, never mutated: events are encoded as soon as they are made
 
 
-# The two lines every phase writes, built directly instead of through a Struct: about
-# 1 us less per phase, a tenth of the recorder's cost. They are byte-identical to
-# ``events.encode`` of the same SpanStart / SpanEnd (tests/test_recorder_lines.py
-# checks it): same key order, defaults left out. Ids and timestamps are hex and digits,
-# so only the user's strings (run id, name, error, attrs) go through the JSON encoder.
-def span_start_line(  # noqa: PLR0917 - positional on the hot path: keyword passing costs time
-    span: str, ts: str, run_json: str, parent_json: str, kind: str, name: str, attrs: dict[str, Any]
-) -> bytes:
-    extra = f',"attrs":{_encode(attrs).decode()}' if attrs else ""
-    return (
-        f'{{"type":"span_start","v":1,"id":"{span}","ts":"{ts}","run":{run_json},"parent":{parent_json}{extra},'
-        f'"span":"{span}","kind":"{kind}","name":{_encode(name).decode()}}}\n'
-    ).encode()
+# The two lines every span writes are built directly, as one f-string, instead of
+# through a Struct and the encoder: they are the recorder's hot path. They are
+# byte-identical to ``events.encode`` of the same SpanStart / SpanEnd (same key order,
+# defaults left out; tests/test_recorder_lines.py checks it on every kind of span,
+# clock edge and attribute). Ids and timestamps are hex and digits and the kind and
+# outcome words of their vocabularies, so only the user's text (run id, name, error,
+# attrs) goes through the JSON encoder; a span's name is encoded once per distinct name.
+_NS_PER_MS = 1_000_000
+_NAME_JSON: dict[str, str] = {}
+_NAME_JSON_MAX = 4096  # names made up on the fly (f"task-{i}") must not grow it for ever
+_NAME_JSON_LONGEST = 200  # nor long ones (a command line as a tool span's name), rarely repeated
 
 
-def span_end_line(  # noqa: PLR0917 - positional on the hot path
-    event_id: str, ts: str, run_json: str, span: str, outcome: str, error: str | None, attrs: dict[str, Any]
-) -> bytes:
-    extra = f',"attrs":{_encode(attrs).decode()}' if attrs else ""
-    tail = "" if outcome == "completed" else f',"outcome":"{outcome}"'
-    if error is not None:
-        tail += f',"error":{_encode(error).decode()}'
-    return (
-        f'{{"type":"span_end","v":1,"id":"{event_id}","ts":"{ts}","run":{run_json}{extra},"span":"{span}"{tail}}}\n'
-    ).encode()
+def _name_json(name: str) -> str:
+    """``name`` as a JSON string, kept for the next span of that name (while there is room)."""
+    text = _encode(name).decode()
+    if len(_NAME_JSON) < _NAME_JSON_MAX and len(name) <= _NAME_JSON_LONGEST:
+        _NAME_JSON[name] = text
+    return text
+
+
+def _attrs_field(rec: Recorder, attrs: dict[str, Any]) -> str:
+    """``,"attrs":{...}`` for a line, or, should msgspec still refuse them after
+    ``_clean_attrs``, their repr under ``invalid_attrs``: the span is never lost."""
+    try:
+        return f',"attrs":{_encode(attrs).decode()}'
+    except Exception as exc:  # noqa: BLE001 - last resort: the checks let something through
+        rec.warn(exc)
+        return f',"attrs":{_encode({"invalid_attrs": _safe_repr(attrs)}).decode()}'
 
 
 # -- argument checks ----------------------------------------------------------------------
@@ -338,15 +341,9 @@ class Sink(Protocol):
     def close(self) -> None: ...
 
 
-class _Frame:
-    """What the current context is inside: which run, which span, which worker."""
-
-    __slots__ = ("run", "span", "worker")
-
-    def __init__(self, run: Run, span: str, worker: str | None) -> None:
-        self.run = run
-        self.span = span
-        self.worker = worker
+# What the current context is inside: (run, span id, worker). A plain tuple, not an
+# object: one is made per span, and a tuple is the cheapest immutable record.
+_Frame = tuple["Run", str, str | None]
 
 
 _current: contextvars.ContextVar[_Frame | None] = contextvars.ContextVar("laptime_frame", default=None)
@@ -409,14 +406,6 @@ class Recorder:
                 line += b"\n"
             append = self._append or self._open_sink()
             append(line, event.ts[:10])
-        except Exception as exc:  # noqa: BLE001 - instrumentation must never break the caller
-            self.warn(exc)
-
-    def emit_line(self, line: bytes, day: str) -> None:
-        """Append one already encoded line (the recorder's hot path)."""
-        try:
-            append = self._append or self._open_sink()
-            append(line, day)
         except Exception as exc:  # noqa: BLE001 - instrumentation must never break the caller
             self.warn(exc)
 
@@ -499,7 +488,7 @@ class Recorder:
         """The run this context is inside; in a bare thread, the only active run."""
         frame = _current.get()
         if frame is not None:
-            return frame.run
+            return frame[0]
         with self._lock:
             if self._active:
                 return self._active[0] if len(self._active) == 1 else None
@@ -598,10 +587,13 @@ class SpanScope:
         self.attrs = attrs
         self.outcome: Outcome | None = None
         self.span_id: str | None = None
-        self._token: contextvars.Token[_Frame | None] | None = None
+        # ``_token`` and ``_start_ns`` are set on entering, before ``_frame``, and read
+        # only while ``_frame`` is set: a phase costs one attribute store less each.
         self._frame: _Frame | None = None
-        self._start_ns = 0
         self._end_attrs: dict[str, Any] | None = None
+
+    _token: contextvars.Token[_Frame | None]
+    _start_ns: int
 
     def set_outcome(self, outcome: Outcome) -> None:
         """Choose the span's outcome (blocked, stopped, ...) instead of the default.
@@ -635,10 +627,66 @@ class SpanScope:
             self._end_attrs.update(attrs)
 
     # -- context manager ------------------------------------------------------------
+    # Entering and leaving are written out in ``__enter__`` / ``__exit__`` themselves,
+    # without helper calls: a Python call costs about as much as a line's formatting.
 
     def __enter__(self) -> Self:
         try:
-            self._open()
+            frame = _current.get()
+            run = self._run
+            if run is None:
+                run = frame[0] if frame is not None else self._rec.current_run()
+                if run is None:
+                    self._rec.warn(f"no run is active for {self._kind} {self._name!r}; start one with laptime.run(...)")
+                    return self
+            # The run's recorder, not the one this scope was made on: a decorator made at
+            # import time is bound to the default recorder but may run in another's run.
+            self._rec = rec = run._rec  # noqa: SLF001 - Run and SpanScope are one unit
+            ns = rec.clock()
+            # clock.stamp(ns), written out: the id, and the timestamp's cached parts
+            stamps = ids.cache
+            offset = ns - stamps[0]
+            if not 0 <= offset < _NS_PER_MS:
+                stamps = ids.millisecond(ns)
+                offset = ns - stamps[0]
+            span_id = stamps[1] + hex(next(ids.counter))[-8:]
+            self.span_id = span_id
+            self._start_ns = ns
+            if frame is None:
+                parent, worker = run.id, None
+            else:
+                parent = frame[1] if frame[0] is run else run.id
+                worker = frame[2]
+            head = (
+                run._top_head  # noqa: SLF001 - Run and SpanScope are one unit
+                if parent == run.id
+                else f'"run":{run.id_json},"parent":"{parent}"'  # a span id: hex, needs no escaping
+            )
+            attrs = self.attrs
+            if attrs:
+                self.attrs = attrs = _clean_attrs(rec, f"{self._kind} span", attrs)
+                extra = _attrs_field(rec, attrs)
+                own_worker = attrs.get("worker")
+                if own_worker is not None:
+                    worker = own_worker
+            else:
+                extra = ""
+            name = self._name
+            name_json = _NAME_JSON.get(name) or _name_json(name)
+            line = (
+                f'{{"type":"span_start","v":1,"id":"{span_id}",'
+                f'"ts":"{stamps[2]}{DIGITS3[offset // 1000]}Z",{head}{extra},'
+                f'"span":"{span_id}","kind":"{self._kind}","name":{name_json}}}\n'
+            ).encode()
+            try:
+                (rec._append or rec._open_sink())(line, stamps[3])  # noqa: SLF001 - Recorder and SpanScope are one unit
+            except Exception as exc:  # noqa: BLE001 - instrumentation must never break the caller
+                rec.warn(exc)
+            frame = (run, span_id, worker)
+            self._token = _current.set(frame)
+            self._frame = frame
+            if run.profiling and self._kind == "phase" and parent == run.id:
+                run._phase_opened(name, span_id)  # noqa: SLF001 - Run and SpanScope are one unit
         except Exception as exc:  # noqa: BLE001 - instrumentation must never break the caller
             self._rec.warn(exc)
         return self
@@ -647,9 +695,62 @@ class SpanScope:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         try:
-            self._close(exc)
+            frame = self._frame
+            if frame is None:  # never opened (no run), or already closed
+                return
+            run = frame[0]
+            rec = self._rec
+            token = self._token
+            try:
+                _current.reset(token)
+            except ValueError:
+                # Exited in another context than it was entered in (a generator moved
+                # across tasks); restore the parent frame by hand instead.
+                parent_frame = token.old_value
+                _current.set(None if parent_frame is contextvars.Token.MISSING else parent_frame)
+            tail = "" if exc is None and self.outcome is None else self._outcome_tail(exc)
+            end_attrs = self._end_attrs
+            if end_attrs:
+                end_attrs = _clean_attrs(rec, f"{self._kind} span", end_attrs)
+                extra = _attrs_field(rec, end_attrs)
+            else:
+                extra = ""
+            ns = rec.clock()
+            stamps = ids.cache  # clock.stamp(ns), written out, as in __enter__
+            offset = ns - stamps[0]
+            if not 0 <= offset < _NS_PER_MS:
+                stamps = ids.millisecond(ns)
+                offset = ns - stamps[0]
+            span = frame[1]
+            if span is run.id:  # the run's own end: its id may be any text, so it is escaped
+                span = run._id_escaped  # noqa: SLF001 - Run and SpanScope are one unit
+            line = (
+                f'{{"type":"span_end","v":1,"id":"{stamps[1]}{hex(next(ids.counter))[-8:]}",'
+                f'"ts":"{stamps[2]}{DIGITS3[offset // 1000]}Z","run":{run.id_json}{extra},'
+                f'"span":"{span}"{tail}}}\n'
+            ).encode()
+            try:
+                (rec._append or rec._open_sink())(line, stamps[3])  # noqa: SLF001 - Recorder and SpanScope are one unit
+            except Exception as err:  # noqa: BLE001 - instrumentation must never break the caller
+                rec.warn(err)
+            self._frame = None
+            if run.profiling and self._kind == "phase":
+                run._phase_closed(self._name, ns - self._start_ns, frame[1])  # noqa: SLF001
         except Exception as err:  # noqa: BLE001 - instrumentation must never break the caller
             self._rec.warn(err)
+
+    def _outcome_tail(self, exc: BaseException | None) -> str:
+        """``,"outcome":...,"error":...`` of a span that did not simply complete."""
+        chosen = self.outcome
+        # ``outcome`` is a public attribute: check what was assigned to it directly too.
+        if chosen is not None and (type(chosen) is not str or chosen not in _OUTCOME_SET):
+            self.outcome = None
+            self._note_bad_outcome(chosen)
+        outcome, error = _outcome_of(exc, self.outcome)
+        tail = "" if outcome == "completed" else f',"outcome":"{outcome}"'
+        if error is not None:
+            tail += f',"error":{_encode(error).decode()}'
+        return tail
 
     async def __aenter__(self) -> Self:
         return self.__enter__()
@@ -658,86 +759,6 @@ class SpanScope:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.__exit__(exc_type, exc, tb)
-
-    def _open(self) -> None:
-        frame = _current.get()
-        run = self._run
-        if run is None:
-            run = frame.run if frame is not None else self._rec.current_run()
-            if run is None:
-                self._rec.warn(f"no run is active for {self._kind} {self._name!r}; start one with laptime.run(...)")
-                return
-        parent = frame.span if frame is not None and frame.run is run else run.id
-        # The run's recorder, not the one this scope was made on: a decorator made at
-        # import time is bound to the default recorder but may run in another's run.
-        self._rec = rec = run._rec  # noqa: SLF001 - Run and SpanScope are one unit
-        ns = rec.clock()
-        span_id = new_id(ns)
-        self.span_id = span_id
-        self._start_ns = ns
-        ts = format_timestamp(ns)
-        run_json = run.id_json
-        parent_json = run_json if parent == run.id else f'"{parent}"'
-        attrs = self.attrs
-        if attrs:
-            self.attrs = attrs = _clean_attrs(rec, f"{self._kind} span", attrs)
-        try:
-            line = span_start_line(span_id, ts, run_json, parent_json, self._kind, self._name, attrs)
-        except Exception as exc:  # noqa: BLE001 - last resort: the checks let something through
-            rec.warn(exc)  # write the span without its attrs rather than lose it
-            line = span_start_line(
-                span_id, ts, run_json, parent_json, self._kind, self._name, {"invalid_attrs": _safe_repr(attrs)}
-            )
-        rec.emit_line(line, ts[:10])
-        worker = attrs.get("worker")
-        new_frame = _Frame(
-            run, span_id, worker if worker is not None else (frame.worker if frame is not None else None)
-        )
-        self._frame = new_frame
-        self._token = _current.set(new_frame)
-        if run.profiling and self._kind == "phase" and parent == run.id:
-            run._phase_opened(self._name, span_id)  # noqa: SLF001 - Run and SpanScope are one unit
-
-    def _close(self, exc: BaseException | None) -> None:
-        if self._frame is None:
-            return
-        run = self._frame.run
-        if self._token is not None:
-            try:
-                _current.reset(self._token)
-            except ValueError:
-                # Exited in another context than it was entered in (a generator moved
-                # across tasks); restore the parent frame by hand instead.
-                parent_frame = self._token.old_value
-                _current.set(None if parent_frame is contextvars.Token.MISSING else parent_frame)
-            self._token = None
-        if exc is None and self.outcome is None:
-            outcome: Outcome = "completed"
-            error = None
-        else:
-            chosen = self.outcome
-            # ``outcome`` is a public attribute: check what was assigned to it directly too.
-            if chosen is not None and (type(chosen) is not str or chosen not in _OUTCOME_SET):
-                self.outcome = None
-                self._note_bad_outcome(chosen)
-            outcome, error = _outcome_of(exc, self.outcome)
-        end_attrs = self._end_attrs
-        if end_attrs:
-            end_attrs = _clean_attrs(self._rec, f"{self._kind} span", end_attrs)
-        ns = self._rec.clock()
-        ts = format_timestamp(ns)
-        span, run_json = self._frame.span, run.id_json
-        try:
-            line = span_end_line(new_id(ns), ts, run_json, span, outcome, error, end_attrs or _NO_ATTRS)
-        except Exception as err:  # noqa: BLE001 - last resort: the checks let something through
-            self._rec.warn(err)  # write the end without its attrs rather than leave the span open
-            line = span_end_line(
-                new_id(ns), ts, run_json, span, outcome, error, {"invalid_attrs": _safe_repr(end_attrs)}
-            )
-        self._rec.emit_line(line, ts[:10])
-        if run.profiling and self._kind == "phase":
-            run._phase_closed(self._name, ns - self._start_ns, self._frame.span)  # noqa: SLF001
-        self._frame = None
 
     # -- decorator ------------------------------------------------------------------
 
@@ -826,31 +847,35 @@ class LlmScope(SpanScope):
         self._usage = usage
         self.cost_usd = cost_usd
 
-    def _close(self, exc: BaseException | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         frame = self._frame
         try:
             if frame is not None:
+                run, span, worker = frame
                 ns = self._rec.clock()
                 usage = self._usage or Usage()
                 check = _Check(self._rec, "llm usage")
                 self._rec.emit(
                     _llm_event(
                         check,
-                        run=frame.run.id,
-                        parent=frame.span,
-                        span=frame.span,
+                        run=run.id,
+                        parent=span,
+                        span=span,
                         ns=ns,
                         model=getattr(usage, "model", "") or self._name,
                         provider=getattr(usage, "provider", "") or self._provider,
                         usage=usage,
                         latency_ms=(ns - self._start_ns) / 1e6,
                         cost_usd=self.cost_usd,
-                        worker=frame.worker,
+                        worker=worker,
                         attrs={},
                     )
                 )
-        finally:  # whatever the usage held, the span still ends
-            super()._close(exc)
+        except Exception as err:  # noqa: BLE001 - instrumentation must never break the caller
+            self._rec.warn(err)
+        super().__exit__(exc_type, exc, tb)  # whatever the usage held, the span still ends
 
 
 def _llm_event(
@@ -879,10 +904,11 @@ def _llm_event(
         raw = usage.get(name, False) if isinstance(usage, dict) else getattr(usage, name, False)
         return check.flag(name, raw)
 
+    event_id, ts, _ = stamp(ns)
     return ev.LlmUsage(
         v=1,
-        id=new_id(ns),
-        ts=format_timestamp(ns),
+        id=event_id,
+        ts=ts,
         run=run,
         parent=parent,
         span=span,
@@ -904,7 +930,7 @@ def _llm_event(
 class Run(SpanScope):
     """One run: the root span, and the place to record everything that happens in it."""
 
-    __slots__ = ("_profile_open", "_profile_timings", "id", "id_json", "profiling")
+    __slots__ = ("_id_escaped", "_profile_open", "_profile_timings", "_top_head", "id", "id_json", "profiling")
 
     def __init__(self, recorder: Recorder, name: str, *, run_id: str | None, attrs: dict[str, Any]) -> None:
         super().__init__(recorder, None, "run", name, attrs)
@@ -917,6 +943,9 @@ class Run(SpanScope):
             run_id = None
         self.id = run_id or new_id(recorder.clock())
         self.id_json = _encode(self.id).decode()  # the run id as JSON, for the hand-built lines
+        # what a span_start line of a span directly inside this run says between ts and attrs
+        self._top_head = f'"run":{self.id_json},"parent":{self.id_json}'
+        self._id_escaped = self.id_json[1:-1]  # the id's JSON text between its quotes
         self.profiling = recorder.profile
         self._profile_timings: dict[str, int] = {}
         self._profile_open: set[str] = set()
@@ -939,15 +968,28 @@ class Run(SpanScope):
                 attrs=self.attrs,
             )
         )
-        self._frame = _Frame(self, self.id, self.attrs.get("worker"))
-        self._token = _current.set(self._frame)
+        frame = (self, self.id, self.attrs.get("worker"))
+        self._token = _current.set(frame)
+        self._frame = frame
         self._rec._register(self)  # noqa: SLF001 - Run and Recorder are one unit
 
-    def _close(self, exc: BaseException | None) -> None:
-        self._rec._unregister(self)  # noqa: SLF001
-        if self.profiling and self._profile_timings:
-            self._flush_profile()
-        super()._close(exc)
+    def __enter__(self) -> Self:
+        try:
+            self._open()
+        except Exception as exc:  # noqa: BLE001 - instrumentation must never break the caller
+            self._rec.warn(exc)
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        try:
+            self._rec._unregister(self)  # noqa: SLF001
+            if self.profiling and self._profile_timings:
+                self._flush_profile()
+        except Exception as err:  # noqa: BLE001 - instrumentation must never break the caller
+            self._rec.warn(err)
+        super().__exit__(exc_type, exc, tb)
 
     # Profiling output: one line per iteration, an iteration ending when a top-level
     # phase name repeats (the loop came round again) and at the end of the run.
@@ -994,8 +1036,8 @@ class Run(SpanScope):
 
     def _where(self) -> tuple[str, str | None]:
         frame = _current.get()
-        if frame is not None and frame.run is self:
-            return frame.span, frame.worker
+        if frame is not None and frame[0] is self:
+            return frame[1], frame[2]
         return self.id, self.attrs.get("worker")
 
     def _point(
@@ -1004,7 +1046,8 @@ class Run(SpanScope):
         try:
             ns = self._rec.clock()
             parent, _ = self._where()
-            self._rec.emit(make(new_id(ns), format_timestamp(ns), parent, check.attrs(attrs)))
+            event_id, ts, _ = stamp(ns)
+            self._rec.emit(make(event_id, ts, parent, check.attrs(attrs)))
         except Exception as exc:  # noqa: BLE001 - instrumentation must never break the caller
             self._rec.warn(exc)
 
@@ -1228,11 +1271,11 @@ def run(name: str, *, run_id: str | None = None, runner: str | None = None, **at
 def phase(name: str, **attrs: Any) -> SpanScope:
     """A phase of the current run: ``with laptime.phase("plan"):`` or ``@laptime.phase("plan")``."""
     frame = _current.get()
-    recorder = frame.run._rec if frame is not None else default_recorder()  # noqa: SLF001
+    recorder = frame[0]._rec if frame is not None else default_recorder()  # noqa: SLF001
     return SpanScope(recorder, None, "phase", name, attrs)
 
 
 def current_run() -> Run | None:
     """The run the calling context is inside, if any."""
     frame = _current.get()
-    return frame.run if frame is not None else default_recorder().current_run()
+    return frame[0] if frame is not None else default_recorder().current_run()
