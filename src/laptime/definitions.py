@@ -40,6 +40,18 @@ milliseconds (``*_ms``, see ``ms``).
   start is.
 - **Percentiles**: ``laptime.analysis.stats.percentile`` (linear interpolation between
   the closest ranks); SQL uses SQLite's ``percentile()``, the same definition.
+- **Where the time goes**: a run's wall time (run start to run end) split into the
+  ``ACTIVITIES``. Each span is an activity by ``activity_of``: a declared wait first
+  (``attrs.waiting_on``: ``human``/``user`` or ``sync``/``lock``/``queue``/``batch``/
+  ``dependency``; or ``attrs.blocked_on_user``), else its kind (``llm``, ``tool``,
+  ``git``, ``validation``); runs, phases, tasks and other spans only hold activities. A
+  validation event with a ``duration_ms`` is the interval that ended at its ``ts``. Open
+  spans last until the run's end; everything is clipped to the run. Overlap: each instant
+  counts once, split equally among the distinct activities active at it, so parallel
+  LLM calls on three workers count as LLM time once, and an instant with an LLM call on
+  one worker and a tool on another counts half to each; an instant with no activity is
+  ``other``. The parts (integer microseconds; a split's remainder goes to the activities
+  in ``ACTIVITIES`` order) add up to the wall time exactly.
 """
 
 from __future__ import annotations
@@ -271,3 +283,69 @@ def verification_retries_sql(run_alias: str = "r", phases_table: str = "run_phas
                  AND NOT w.passed AND (w.ts < v.ts OR (w.ts = v.ts AND w.id < v.id))))
         ELSE (SELECT COALESCE(SUM(p.attempts - 1), 0) FROM {phases_table} p
               WHERE p.run_id = {r}.run_id AND lower(p.phase) IN ({verify})) END)"""
+
+
+# -- where the time goes ---------------------------------------------------------------------------
+
+#: The activities a run's wall time is split into, in their order (see the module docstring).
+ACTIVITIES: Final[tuple[str, ...]] = ("llm", "tool", "git", "validation", "sync_wait", "human_wait", "other")
+_WAITS: Final[dict[str, str]] = {
+    "human": "human_wait",
+    "user": "human_wait",
+    "sync": "sync_wait",
+    "lock": "sync_wait",
+    "queue": "sync_wait",
+    "batch": "sync_wait",
+    "dependency": "sync_wait",
+}
+_KIND_ACTIVITIES: Final[dict[str, str]] = {"llm": "llm", "tool": "tool", "git": "git", "validation": "validation"}
+
+
+def activity_of(kind: str, waiting_on: object = None, *, blocked_on_user: object = None) -> str | None:
+    """What a span spends its time on, or None for a span that only holds others (a run,
+    phase, task, or a span of kind ``other`` that declares no wait)."""
+    if blocked_on_user in (True, 1, "true"):
+        return "human_wait"
+    if isinstance(waiting_on, str) and (wait := _WAITS.get(waiting_on.lower())) is not None:
+        return wait
+    return _KIND_ACTIVITIES.get(kind)
+
+
+def split_wall_time(start_us: int, end_us: int, intervals: Iterable[tuple[int, int, str]]) -> dict[str, int]:
+    """``[start_us, end_us)`` split into the ACTIVITIES, from ``(start, end, activity)``
+    intervals (clipped to it): each instant once, shared equally by the distinct activities
+    active at it, ``other`` when none is. The values add up to ``end_us - start_us``."""
+    parts = dict.fromkeys(ACTIVITIES, 0)
+    if end_us <= start_us:
+        return parts
+    edges: list[tuple[int, int, str]] = []
+    for begin, end, activity in intervals:
+        lo, hi = max(begin, start_us), min(end, end_us)
+        if hi > lo and activity in parts and activity != "other":
+            edges.append((lo, 1, activity))
+            edges.append((hi, -1, activity))
+    edges.sort()
+    # Exact shares in units of 1/_SPLIT_UNIT µs (divisible by every count of activities),
+    # rounded to whole µs once at the end, so no rounding builds up segment by segment.
+    exact = dict.fromkeys(ACTIVITIES, 0)
+    active = dict.fromkeys(ACTIVITIES, 0)
+    at = start_us
+    for edge in [*edges, (end_us, 0, "other")]:
+        when = edge[0]
+        if when > at:
+            running = [a for a in ACTIVITIES if active[a] > 0] or ["other"]
+            for activity in running:
+                exact[activity] += (when - at) * (_SPLIT_UNIT // len(running))
+            at = when
+        active[edge[2]] += edge[1]
+    for activity, value in exact.items():
+        parts[activity] = value // _SPLIT_UNIT
+    # Largest remainders get the µs left over (ties in ACTIVITIES order): the parts add up.
+    left = (end_us - start_us) - sum(parts.values())
+    by_remainder = sorted(ACTIVITIES, key=lambda a: (-(exact[a] % _SPLIT_UNIT), ACTIVITIES.index(a)))
+    for activity in by_remainder[:left]:
+        parts[activity] += 1
+    return parts
+
+
+_SPLIT_UNIT: Final = 420  # lcm(1, ..., 7): one instant split among up to 7 activities stays exact

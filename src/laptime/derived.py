@@ -13,6 +13,7 @@ from typing import Final
 
 from laptime import definitions as d
 from laptime.analysis.cost import COST_CACHE_INVALIDATION
+from laptime.analysis.time_split import TIME_SPLIT_INVALIDATION
 from laptime.pricing import tier_bucket_sql
 
 RUN_DURATION_US: Final = d.run_duration_sql()
@@ -225,6 +226,7 @@ def _derived_deltas(sign: str) -> list[str]:
                 WHERE run_id IN {_TOUCHED} GROUP BY 2, 3""",
         ),
         *(statement.format(touched=_TOUCHED) for statement in COST_CACHE_INVALIDATION),
+        *(statement.format(touched=_TOUCHED) for statement in TIME_SPLIT_INVALIDATION),
     ]
 
 

@@ -462,8 +462,11 @@ def run_detail(index: Index, run: RunRow, kpi: RunKpi) -> RunDetail:
     )
     for c in checkpoints:
         c["verified"] = bool(c["verified"])
+    from laptime.analysis.time_split import run_time_split
+
     data = {
         **msgspec.to_builtins(kpi),
+        "time_split": msgspec.to_builtins(run_time_split(index, run.run_id)),
         "spans": ordered,
         "validations": validations,
         "files": files,

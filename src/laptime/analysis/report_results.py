@@ -15,7 +15,7 @@ from typing import Literal
 
 from msgspec import UNSET, UnsetType
 
-from laptime.analysis.results import CostSource, Result
+from laptime.analysis.results import CostSource, Result, TimeSplit
 
 # -- report summary ------------------------------------------------------------------------------
 
@@ -134,6 +134,7 @@ class Summary(Result):
     cost: SummaryCost
     phases: list[PhaseSummary]
     outside_phases_share: float | None
+    time_split: TimeSplit  # the selected runs' wall time, added up, by activity
     models: list[ModelSummary]
     rework: Rework
     top_tasks: list[TopTask]

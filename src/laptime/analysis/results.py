@@ -177,9 +177,27 @@ class CheckpointDetail(Result):
     verified: bool
 
 
+class TimeSplit(Result):
+    """Where the wall time went (``laptime.definitions``, "Where the time goes"): one run's, or
+    several runs' added up. The ``*_ms`` parts add up to ``wall_ms``; ``shares`` are each
+    activity's part of the wall time (0 to 1, adding up to 1), keyed like the parts."""
+
+    runs: int
+    wall_ms: int
+    llm_ms: int
+    tool_ms: int
+    git_ms: int
+    validation_ms: int
+    sync_wait_ms: int
+    human_wait_ms: int
+    other_ms: int
+    shares: dict[str, float]
+
+
 class RunDetail(RunKpi):
     """``laptime report show RUN --json``: the KPIs and every span, validation, file, checkpoint."""
 
+    time_split: TimeSplit
     spans: list[SpanDetail]
     validations: list[ValidationDetail]
     files: list[FileDetail]

@@ -175,6 +175,10 @@ def compute_summary(
     files = parts.files
 
     iterations_n, iterations_avg = parts.iterations
+    from laptime.analysis.time_split import runs_time_split
+
+    run_ids = [str(r[0]) for r in index.execute(sel or "SELECT run_id FROM runs")]
+    time_split = runs_time_split(index, run_ids)
 
     data = {
         "filters": filters.to_json(),
@@ -201,6 +205,7 @@ def compute_summary(
         },
         "phases": phases,
         "outside_phases_share": max(0.0, 1.0 - in_phases) if phases and all_time_ms else None,
+        "time_split": msgspec.to_builtins(time_split),
         "models": [
             {
                 "model": m.model,

@@ -7,6 +7,7 @@ from typing import Any
 
 from laptime.report.format import UNATTRIBUTED, bar, count, duration, integer, percent, plural, plural_word, table, usd
 from laptime.report.style import PLAIN, Style
+from laptime.report.time_split_view import time_split_lines
 
 
 def _cost(value: float | None, unpriced_calls: int = 0) -> str:
@@ -75,6 +76,8 @@ def summary_lines(s: dict[str, Any], style: Style = PLAIN) -> list[str]:
             ["phase", "n", "total", "avg", "p50", "p90", "p95", "min", "max", "share"], rows, "lrrrrrrrrr", width=w
         )
         out += ["", "Average phase distribution", *phase_distribution(s)]
+    if s["time_split"]["wall_ms"]:
+        out += ["", "Where the time went", *time_split_lines(s["time_split"])]
 
     if s["models"]:
         out += ["", "Per model"]

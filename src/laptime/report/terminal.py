@@ -6,6 +6,7 @@ from typing import Any
 
 from laptime.report.format import UNATTRIBUTED, bar, count, duration, integer, percent, plural, table, timestamp, usd
 from laptime.report.style import PLAIN, Style, ellipsize
+from laptime.report.time_split_view import time_split_lines
 
 SCOREBOARD_LINES = 11
 # `report list` cuts longer run names (with …), so that one long name does not widen every row.
@@ -134,6 +135,7 @@ def show(detail: dict[str, Any], style: Style = PLAIN) -> list[str]:
     w = style.width
     out = scoreboard(detail, style)
     out += ["", "Phase breakdown", *phase_bars(detail, style)]
+    out += ["", "Where the time went", *time_split_lines(detail["time_split"])]
 
     out += ["", f"Spans ({len(detail['spans'])})"]
     rows = []
