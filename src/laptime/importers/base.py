@@ -271,6 +271,12 @@ class Importer(ABC):
         """Where to look when the user gives no path (e.g. ~/.claude/projects)."""
         return []
 
+    def walk_roots(self, path: Path) -> list[Path]:
+        """The folders whose whole trees ``discover(path)`` reads (``path`` itself when
+        it is not a folder). ``laptime usage`` stats them, with ``path``, to tell
+        whether anything could have changed."""
+        return [path]
+
 
 class ImportCache:
     """``.laptime/imports.sqlite``: per-file sizes and offsets. A cache: safe to delete.
@@ -381,6 +387,49 @@ def _stat_state(path: Path) -> FileState:
     if kind is not None:
         raise SpecialFileError(path, kind)
     return FileState(size=st.st_size, mtime_ns=st.st_mtime_ns, inode=st.st_ino)
+
+
+def has_changes(store: Store, importer: Importer, paths: Iterable[Path]) -> bool:
+    """Whether ``run_import`` would read anything under ``paths``: a file the import
+    cache does not know, or one whose size, mtime or inode changed. Only stats: no file
+    is opened, and the cache is only read. True whenever unsure (no cache yet, a path
+    that cannot be listed, a special file that the import must warn about)."""
+    try:
+        files = [file for path in paths for file in importer.discover(path)]
+    except OSError:
+        return True
+    if not files:
+        return False
+    known = _cached_stats(store, importer.name)
+    if known is None:
+        return True
+    for file in files:
+        try:
+            st = os.stat(file)  # noqa: PTH116 - one stat per file, as _import_file does
+        except OSError:
+            return True
+        key = os.path.abspath(file)  # noqa: PTH100 - the import cache's key, as in _import_file
+        if not stat.S_ISREG(st.st_mode) or known.get(key) != (st.st_size, st.st_mtime_ns, st.st_ino):
+            return True
+    return False
+
+
+def _cached_stats(store: Store, importer: str) -> dict[str, tuple[int, int, int]] | None:
+    """The import cache's (size, mtime, inode) per file of ``importer``, read-only; None
+    when there is no cache or it cannot be read."""
+    cache_path = store.root / "imports.sqlite"
+    if not cache_path.is_file():
+        return None
+    try:
+        db = apsw.Connection(str(cache_path), flags=apsw.SQLITE_OPEN_READONLY)
+        try:
+            db.set_busy_timeout(30_000)
+            rows = db.execute("SELECT path, size, mtime_ns, inode FROM files WHERE importer = ?", (importer,))
+            return {row[0]: (row[1], row[2], row[3]) for row in rows}
+        finally:
+            db.close()
+    except apsw.Error:
+        return None
 
 
 class _Appender:

@@ -419,7 +419,7 @@ class ClaudeCodeImporter(Importer):
         if path.is_file():
             yield path
             return
-        root = path / "projects" if (path / "projects").is_dir() else path
+        (root,) = self.walk_roots(path)
         found: list[tuple[int, str, Path]] = []
         for folder, dirs, files in os.walk(root):
             dirs.sort()
@@ -429,9 +429,14 @@ class ClaudeCodeImporter(Importer):
         for _, _, file in found:
             yield file
 
+    def walk_roots(self, path: Path) -> list[Path]:
+        """A config folder's ``projects/``; any other path itself."""
+        projects = path / "projects"
+        return [projects if projects.is_dir() else path]
+
     def detect(self, path: Path) -> bool:
         if path.is_dir():
-            root = path / "projects" if (path / "projects").is_dir() else path
+            (root,) = self.walk_roots(path)
             return any(self._looks_like(f) for f in _first_files(root, 5))
         return path.suffix == ".jsonl" and self._looks_like(path)
 

@@ -143,13 +143,17 @@ class CodexImporter(Importer):
         if path.is_file():
             yield path
             return
-        roots = [path / name for name in _ROOTS if (path / name).is_dir()] or [path]
+        roots = self.walk_roots(path)
         found: list[Path] = []
         for root in roots:
             for folder, dirs, files in os.walk(root):
                 dirs.sort()
                 found.extend(Path(folder) / name for name in files if name.endswith(".jsonl"))
         yield from sorted(found, key=_started)
+
+    def walk_roots(self, path: Path) -> list[Path]:
+        """A Codex home's ``sessions/`` and ``archived_sessions/``; any other path itself."""
+        return [path / name for name in _ROOTS if (path / name).is_dir()] or [path]
 
     def detect(self, path: Path) -> bool:
         if path.is_dir():
