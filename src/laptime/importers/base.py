@@ -446,6 +446,9 @@ class _Appender:
         self.pending: list[ev.Event] = []
         self.tables = event_tables()
         self.unindexed: dict[str, _Stored] = {}
+        # An index without events (a first import) knows no id until this appender
+        # updates it: the per-file lookups are skipped till then.
+        self.index_empty = not any(self.index.query(f"SELECT 1 FROM {t} LIMIT 1") for t in self.tables)
 
     def add(self, events: Iterable[ev.Event]) -> None:
         for event in events:
@@ -483,33 +486,40 @@ class _Appender:
         batch, self.pending = self.pending, []
         # The last copy of an id within one batch wins: importers may emit an event
         # again with better data (a streamed response's final token counts).
-        unique: dict[str, ev.Event] = {}
-        for event in batch:
-            unique[event.id] = event
+        unique: dict[str, ev.Event] = {event.id: event for event in batch}
         for event_id, event in list(unique.items()):
             bad = _out_of_range(event)
             if bad is not None:
                 del unique[event_id]
                 self._refuse(event, bad)
-        known = self._known_ids(unique.values())
+        known = {} if self.index_empty else self._known_ids(unique.values())
         unindexed = self.unindexed
         by_day: dict[str, list[bytes]] = {}
-        for event_id, event in unique.items():
+        encode = ev.encode
+        add_run = self.result.runs.add
+        new = again = 0
+        for event_id, event in unique.items():  # the hot loop: one pass per imported event
             stored_total = unindexed.get(event_id)
             if stored_total is None:
-                stored_total = known.get(event_id)
+                if known:
+                    stored_total = known.get(event_id)
             elif event_id in known and not _improves(event, known[event_id]):
                 stored_total = known[event_id]  # the index already holds a copy at least as good
-            if stored_total is not None and not _improves(event, stored_total):
-                self.result.events_already_stored += 1
-                continue
-            unindexed[event_id] = _stored_value(event)
-            by_day.setdefault(event.ts[:10], []).append(ev.encode(event))
-            self.result.runs.add(event.run)
             if stored_total is not None:
-                self.result.events_already_stored += 1
+                again += 1
+                if not _improves(event, stored_total):
+                    continue
             else:
-                self.result.events_new += 1
+                new += 1
+            unindexed[event_id] = _stored_value(event)
+            day = event.ts[:10]
+            lines = by_day.get(day)
+            if lines is None:
+                lines = by_day[day] = []
+            lines.append(encode(event))
+            add_run(event.run)
+        self.result.events_new += new
+        self.result.events_already_stored += again
         for day, lines in sorted(by_day.items()):
             chunk: list[bytes] = []
             size = 0
@@ -538,6 +548,7 @@ class _Appender:
     def update_index(self) -> None:
         self.index.update()
         self.unindexed = {}
+        self.index_empty = False
 
     def close(self) -> None:
         self.flush()

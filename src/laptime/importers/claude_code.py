@@ -132,6 +132,32 @@ def parse_ts(text: str) -> tuple[str, int]:
     return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond:06d}Z", ns
 
 
+_valid_hours: dict[str, bool] = {}
+
+
+def canonical_ts(text: str) -> str | None:
+    """``parse_ts(text)[0]``, or None where it raises ValueError; the hot path for Claude
+    Code's (and Codex's) own layout, ``2025-10-06T10:00:00.000Z``, which is checked
+    without building a datetime (the hour once per distinct hour)."""
+    if len(text) == 24 and text[19] == "." and text[23] == "Z" and text[13] == ":" and text[16] == ":":
+        hour = text[:13]
+        valid = _valid_hours.get(hour)
+        if valid is None:
+            try:
+                datetime.fromisoformat(hour + ":00:00+00:00")
+                valid = hour.isascii()
+            except ValueError:
+                valid = False
+            _valid_hours[hour] = valid
+        tail = text[14:16] + text[17:19] + text[20:23]
+        if valid and tail.isascii() and tail.isdigit() and tail[0] < "6" and tail[2:4] < "61":
+            return f"{text[:23]}000Z"
+    try:
+        return parse_ts(text)[0]
+    except ValueError:
+        return None
+
+
 # -- streaming: find the usage lines without parsing the rest ----------------------------
 
 
@@ -294,35 +320,35 @@ class LineScanner:
 # -- one response, possibly written as several lines ---------------------------------------
 
 
-@dataclass
-class _Response:
+class _Response(msgspec.Struct):
+    """One response (its copies merged). A msgspec struct: built in C, for every usage
+    line read."""
+
     key: str
     session: str
     sidechain: bool
     agent: str | None
     model: str
     ts: str
-    ts_ns: int
     first_ts: str
     last_ts: str
     line: int
-    total: int
     usage: _Usage
     request_id: str | None
     stop_reason: str | None
     cost_usd: float | None
-    tools: dict[str, tuple[str, str]]  # tool_use id -> (name, canonical ts)
+    tools: dict[str, tuple[str, str]] | None  # tool_use id -> (name, canonical ts); None for none
+    total: int = -1  # the token total, computed when a copy is first compared (-1: not yet)
 
 
-@dataclass
-class _Session:
+class _Session(msgspec.Struct):
     session: str
     first_ts: str
     last_ts: str
     cwd: str | None = None
     git_branch: str | None = None
     version: str | None = None
-    agents: dict[str, list[str]] = field(default_factory=dict)  # agent -> [first ts, last ts]
+    agents: dict[str, list[str]] = msgspec.field(default_factory=dict)  # agent -> [first ts, last ts]
 
 
 def _int(value: int | None) -> int:
@@ -357,6 +383,9 @@ def _better(new: _Response, old: _Response) -> bool:
     must stay in step with ``index._insert_sql``."""
     if new.sidechain != old.sidechain:
         return not new.sidechain
+    if old.total < 0:
+        old.total = _total(old.usage)
+    new.total = _total(new.usage)
     return new.total > old.total
 
 
@@ -479,6 +508,8 @@ class ClaudeCodeImporter(Importer):
         sessions: dict[str, _Session],
         ctx: ImportContext,
     ) -> None:
+        # The hot path: once per usage line (millions in a big tree), so no more than a
+        # few attribute reads before the line is known to count.
         assert hit.data is not None
         try:
             record = _record_decoder.decode(hit.data)
@@ -491,62 +522,62 @@ class ClaudeCodeImporter(Importer):
         message = record.message
         if record.type != "assistant" or message is None or message.usage is None:
             return  # e.g. a tool result that reports a subagent's usage: not a model call
-        if message.model == "<synthetic>" or record.is_api_error_message:
+        model = message.model
+        if model == "<synthetic>" or record.is_api_error_message:
             return
-        missing = [
-            name
-            for name, value in (
-                ("timestamp", record.timestamp),
-                ("sessionId", record.session_id),
-                ("message.model", message.model),
-            )
-            if not value
-        ]
-        if missing:
+        stamp = record.timestamp
+        session = record.session_id
+        if not (stamp and session and model):
+            missing = [
+                name
+                for name, value in (("timestamp", stamp), ("sessionId", session), ("message.model", model))
+                if not value
+            ]
             ctx.warn(hit.line, f"assistant record without {', '.join(missing)}; skipped")
             return
-        assert record.timestamp is not None
-        assert record.session_id is not None
-        assert message.model is not None
-        try:
-            ts, ts_ns = parse_ts(record.timestamp)
-        except ValueError:
-            ctx.warn(hit.line, f"bad timestamp {record.timestamp!r}; skipped")
+        ts = canonical_ts(stamp)
+        if ts is None:
+            ctx.warn(hit.line, f"bad timestamp {stamp!r}; skipped")
             return
-        session = record.session_id
         sidechain = bool(record.is_sidechain)
         agent = (record.agent_id or file.stem) if sidechain else None
         key = message.id or f"{record.uuid or ''}@{file}:{hit.line}"
-        usage = message.usage
-        tools: dict[str, tuple[str, str]] = {}
-        if isinstance(message.content, list):
-            for block in message.content:
+        tools: dict[str, tuple[str, str]] | None = None
+        content = message.content
+        if isinstance(content, list):
+            for block in content:
                 if block.type == "tool_use" and block.id:
+                    if tools is None:
+                        tools = {}
                     tools[block.id] = (block.name or "tool", ts)
         new = _Response(
-            key=key,
-            session=session,
-            sidechain=sidechain,
-            agent=agent,
-            model=message.model,
-            ts=ts,
-            ts_ns=ts_ns,
-            first_ts=ts,
-            last_ts=ts,
-            line=hit.line,
-            total=_total(usage),
-            usage=usage,
-            request_id=record.request_id,
-            stop_reason=message.stop_reason,
-            cost_usd=record.cost_u_s_d,
-            tools=tools,
+            key,
+            session,
+            sidechain,
+            agent,
+            model,
+            ts,
+            ts,
+            ts,
+            hit.line,
+            message.usage,
+            record.request_id,
+            message.stop_reason,
+            record.cost_u_s_d,
+            tools,
         )
         old = responses.get(key)
         if old is None:
             responses[key] = new
         else:
-            first, last = min(old.first_ts, ts), max(old.last_ts, ts)
-            merged_tools = {**tools, **old.tools}
+            first = min(old.first_ts, ts)
+            last = max(old.last_ts, ts)
+            if tools is None:
+                merged_tools = old.tools
+            elif old.tools is None:
+                merged_tools = tools
+            else:
+                merged_tools = {**tools, **old.tools}
             if _better(new, old):
                 responses[key] = new
                 old = new
@@ -555,7 +586,8 @@ class ClaudeCodeImporter(Importer):
         if info is None:
             info = sessions[session] = _Session(session, ts, ts)
         else:
-            info.first_ts, info.last_ts = min(info.first_ts, ts), max(info.last_ts, ts)
+            info.first_ts = min(info.first_ts, ts)
+            info.last_ts = max(info.last_ts, ts)
         if not sidechain or info.cwd is None:
             info.cwd = record.cwd or info.cwd
             info.git_branch = record.git_branch or info.git_branch
@@ -675,7 +707,7 @@ class ClaudeCodeImporter(Importer):
             attrs=attrs,
             source=source,
         )
-        for tool_id, (tool_name, tool_ts) in r.tools.items():
+        for tool_id, (tool_name, tool_ts) in (r.tools or {}).items():
             tool_digest = _digest(tool_id)
             tool_span = f"{_TOOL_SPAN}{tool_digest}"
             yield ev.Span(
