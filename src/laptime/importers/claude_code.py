@@ -481,7 +481,10 @@ class ClaudeCodeImporter(Importer):
     # -- reading --------------------------------------------------------------------------
 
     def read(self, file: Path, state: FileState, ctx: ImportContext) -> Iterator[ev.Event]:
-        scanner = LineScanner(file, state.offset, int(state.extra.get("line", 0)))
+        # The module's limits, read at each call (tests lower them to cut lines small).
+        scanner = LineScanner(
+            file, state.offset, int(state.extra.get("line", 0)), chunk_bytes=CHUNK_BYTES, max_line_bytes=MAX_LINE_BYTES
+        )
         responses: dict[str, _Response] = {}
         sessions: dict[str, _Session] = {}
         first_ts = None
@@ -510,14 +513,8 @@ class ClaudeCodeImporter(Importer):
     ) -> None:
         # The hot path: once per usage line (millions in a big tree), so no more than a
         # few attribute reads before the line is known to count.
-        assert hit.data is not None
-        try:
-            record = _record_decoder.decode(hit.data)
-        except msgspec.ValidationError as exc:
-            ctx.warn(hit.line, f"bad record ({exc}); skipped")
-            return
-        except msgspec.DecodeError as exc:
-            ctx.warn(hit.line, f"not valid JSON ({exc}); skipped")
+        record = _decode(hit, ctx)
+        if record is None:
             return
         message = record.message
         if record.type != "assistant" or message is None or message.usage is None:
@@ -724,6 +721,27 @@ class ClaudeCodeImporter(Importer):
                 end_id=f"{_TOOL_END}{tool_digest}",
                 end_ts=max(tool_ts, tools_end),
             )
+
+
+def _decode(hit: _Hit, ctx: ImportContext) -> _Record | None:
+    """The fields of a usage line; None (and a warning) when it is not a valid record."""
+    data = hit.data
+    assert data is not None
+    if not data.isascii():
+        # msgspec does not check the UTF-8 of the strings it skips; ccusage drops such a
+        # record, so it is refused here too (isascii first: most lines are ASCII).
+        try:
+            data.decode()
+        except UnicodeDecodeError as exc:
+            ctx.warn(hit.line, f"not valid JSON (not UTF-8: byte 0x{data[exc.start]:02x} at {exc.start}); skipped")
+            return None
+    try:
+        return _record_decoder.decode(data)
+    except msgspec.ValidationError as exc:
+        ctx.warn(hit.line, f"bad record ({exc}); skipped")
+    except msgspec.DecodeError as exc:
+        ctx.warn(hit.line, f"not valid JSON ({exc}); skipped")
+    return None
 
 
 def _first_files(root: Path, limit: int) -> list[Path]:
