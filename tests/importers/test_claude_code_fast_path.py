@@ -262,3 +262,29 @@ def test_any_text_is_a_timestamp_for_both_or_for_neither(text: str) -> None:
     except (ValueError, OverflowError):
         expected = None
     assert canonical_ts(text) == expected
+
+
+_COUNT = st.one_of(st.none(), st.integers(min_value=-5, max_value=10**12))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.tuples(_COUNT, _COUNT, _COUNT, _COUNT), st.one_of(st.none(), st.tuples(_COUNT, _COUNT)))
+def test_a_copys_total_counts_what_its_events_count(
+    counts: tuple[int | None, int | None, int | None, int | None], split: tuple[int | None, int | None] | None
+) -> None:
+    """The inlined total that ranks copies equals the sum of the counts the events get."""
+    usage = claude_code._Usage(
+        input_tokens=counts[0],
+        output_tokens=counts[1],
+        cache_read_input_tokens=counts[2],
+        cache_creation_input_tokens=counts[3],
+        cache_creation=None if split is None else claude_code._CacheCreation(*split),
+    )
+    counted = claude_code._int
+    expected = (
+        counted(usage.input_tokens)
+        + counted(usage.output_tokens)
+        + counted(usage.cache_read_input_tokens)
+        + claude_code._cache_write(usage)[0]
+    )
+    assert claude_code._total(usage) == expected

@@ -24,6 +24,7 @@ for the field mapping and the few differences from ccusage.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import re
@@ -369,12 +370,19 @@ def _cache_write(usage: _Usage) -> tuple[int, int]:
 
 
 def _total(usage: _Usage) -> int:
-    return (
-        _int(usage.input_tokens)
-        + _int(usage.output_tokens)
-        + _int(usage.cache_read_input_tokens)
-        + _cache_write(usage)[0]
-    )
+    """input + output + cache read + cache write, as ``_int`` and ``_cache_write`` count
+    them (inlined: once per copy of a response)."""
+    split = usage.cache_creation
+    five = one = None
+    if split is not None:
+        five, one = split.ephemeral_5m_input_tokens, split.ephemeral_1h_input_tokens
+    if five is None and one is None:
+        five = usage.cache_creation_input_tokens
+    total = 0
+    for value in (usage.input_tokens, usage.output_tokens, usage.cache_read_input_tokens, five, one):
+        if value is not None and value > 0:
+            total += value
+    return total
 
 
 def _better(new: _Response, old: _Response) -> bool:
@@ -414,6 +422,7 @@ def _project_of(file: Path) -> str:
     return file.parent.name
 
 
+@functools.lru_cache(maxsize=4096)  # asked again for every response of the subagent
 def _agent_span_id(session: str, agent: str) -> str:
     return source_event_id(0, NAME, "agent", session, agent)
 
