@@ -39,7 +39,6 @@ docs/importers.md), tokens checked per day.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import shutil
@@ -79,14 +78,10 @@ def _extra(parser: Any) -> None:
     )
 
 
-def _load(path: Path, name: str) -> Any:
-    spec = importlib.util.spec_from_file_location(name, path)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
+def _generate(code: str) -> None:
+    """Run a generator in a child process: this process must stay small, since a child's
+    ``ru_maxrss`` starts from the size of the process it was spawned from."""
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
 
 
 def _claude_tree(folder: Path, mb: float) -> Path:
@@ -94,7 +89,13 @@ def _claude_tree(folder: Path, mb: float) -> Path:
     if (target / ".complete").exists():
         return target
     shutil.rmtree(target, ignore_errors=True)
-    _load(GENERATOR, "cc_generate").generate(target, target_bytes=int(mb * 1e6), seed=7)
+    _generate(
+        "import importlib.util, sys\n"
+        f"spec = importlib.util.spec_from_file_location('cc_generate', {str(GENERATOR)!r})\n"
+        "module = importlib.util.module_from_spec(spec)\n"
+        "spec.loader.exec_module(module)\n"
+        f"module.generate(__import__('pathlib').Path({str(target)!r}), target_bytes={int(mb * 1e6)}, seed=7)\n"
+    )
     (target / ".complete").write_text("ok")
     return target
 
@@ -103,9 +104,13 @@ def _codex_tree(folder: Path, sessions: int) -> Path:
     target = folder / f"codex-{sessions}"
     if (target / ".complete").exists():
         return target
-    sys.path.insert(0, str(ROOT / "tests"))
-    module = _load(ROOT / "tests" / "importers" / "codex_tree.py", "codex_tree")
-    module.generate(target, seed=7, sessions=sessions, forks=sessions // 10, fresh_forks=False, forks_without_id=False)
+    _generate(
+        f"import sys; sys.path.insert(0, {str(ROOT / 'tests')!r})\n"
+        "from pathlib import Path\n"
+        "from importers.codex_tree import generate\n"
+        f"generate(Path({str(target)!r}), seed=7, sessions={sessions}, forks={sessions // 10}, "
+        "fresh_forks=False, forks_without_id=False)\n"
+    )
     (target / ".complete").write_text("ok")
     return target
 
@@ -115,7 +120,7 @@ def _warm_cache(tree: Path) -> tuple[int, int]:
     for path in tree.rglob("*.jsonl"):
         files += 1
         with path.open("rb") as handle:
-            while block := handle.read(1 << 24):
+            while block := handle.read(1 << 20):  # small blocks: this process stays small
                 total += len(block)
     return total, files
 

@@ -222,7 +222,7 @@ def test_the_cases_above_equal_ccusage(tmp_path: Path, store: Store) -> None:
 _STAMPS = [
     "2025-10-06T10:00:00.000Z",
     "2025-12-31T23:59:59.999Z",
-    "2024-02-29T00:00:60.000Z",  # a leap second: refused by both
+    "2024-02-29T00:00:60.000Z",  # a leap second: kept, as parse_ts keeps it
     "2025-02-29T10:00:00.000Z",  # no such day
     "2025-10-06T24:00:00.000Z",
     "2025-10-06T10:60:00.000Z",

@@ -134,24 +134,26 @@ def parse_ts(text: str) -> tuple[str, int]:
 
 
 _valid_hours: dict[str, bool] = {}
+# Claude Code's (and Codex's) own layout, ASCII digits only; minutes < 60 and seconds
+# <= 60 (a leap second), as parse_ts's own fast path takes them.
+_OWN_LAYOUT: Final = re.compile(r"\d{4}-\d\d-\d\dT\d\d:[0-5]\d:(?:[0-5]\d|60)\.\d{3}Z", re.ASCII)
 
 
 def canonical_ts(text: str) -> str | None:
     """``parse_ts(text)[0]``, or None where it raises ValueError; the hot path for Claude
     Code's (and Codex's) own layout, ``2025-10-06T10:00:00.000Z``, which is checked
     without building a datetime (the hour once per distinct hour)."""
-    if len(text) == 24 and text[19] == "." and text[23] == "Z" and text[13] == ":" and text[16] == ":":
+    if _OWN_LAYOUT.fullmatch(text) is not None:
         hour = text[:13]
         valid = _valid_hours.get(hour)
         if valid is None:
             try:
                 datetime.fromisoformat(hour + ":00:00+00:00")
-                valid = hour.isascii()
+                valid = True
             except ValueError:
                 valid = False
             _valid_hours[hour] = valid
-        tail = text[14:16] + text[17:19] + text[20:23]
-        if valid and tail.isascii() and tail.isdigit() and tail[0] < "6" and tail[2:4] < "61":
+        if valid:
             return f"{text[:23]}000Z"
     try:
         return parse_ts(text)[0]
