@@ -222,6 +222,20 @@ class TestWhere:
         data = run_json(store, "usage", "--claude-code", str(other), "-z", "UTC", "--no-cost")
         assert data["totals"]["calls"] == codex_calls + 3  # the store holds both now
 
+    def test_a_relative_path_names_a_folder_of_the_working_directory(
+        self, tmp_path: Path, store: Store, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        _claude(tmp_path / "a" / "cfg")
+        other = tmp_path / "b" / "cfg" / "projects" / "-p" / "s.jsonl"
+        other.parent.mkdir(parents=True)
+        other.write_text(_assistant("msg_b", "2025-10-09T10:00:00.000Z", tokens=(2, 2, 2, 2)) + "\n", encoding="utf-8")
+        monkeypatch.chdir(tmp_path / "a")
+        first = run_json(store, "usage", "--claude-code", "cfg", "-z", "UTC", "--no-cost")
+        assert list(day_tokens(first)) == ["2025-10-06", "2025-10-07"]
+        monkeypatch.chdir(tmp_path / "b")  # the same words, another folder: not the kept answer
+        second = run_json(store, "usage", "--claude-code", "cfg", "-z", "UTC", "--no-cost")
+        assert day_tokens(second)["2025-10-09"] == [2, 2, 2, 2]
+
     def test_a_missing_path_given_is_a_usage_error(self, env: dict[str, Path], tmp_path: Path, store: Store) -> None:
         missing = tmp_path / "not-there"
         result = run(store, "usage", "--claude-code", str(env["claude"]), "--codex", str(missing))
@@ -241,6 +255,14 @@ class TestWhere:
             f" and no laptime store at {store.root}; give --claude-code PATH or --codex PATH, or point --home at a "
             "store\n"
         )
+        assert not store.root.exists()
+
+    def test_a_folder_given_without_logs_and_no_store(self, tmp_path: Path, store: Store) -> None:
+        empty = tmp_path / "empty"
+        empty.mkdir()
+        result = run(store, "usage", "--claude-code", str(empty))
+        assert (result.exit_code, result.stdout) == (1, "")
+        assert result.stderr.startswith(f"Error: no Claude Code or Codex logs found in {empty} and no laptime store")
         assert not store.root.exists()
 
     def test_bad_records_are_warned_about_once(self, env: dict[str, Path], store: Store) -> None:

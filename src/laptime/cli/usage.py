@@ -178,7 +178,7 @@ def usage_now(  # noqa: PLR0917 - click passes options positionally
 
     \b
     Examples:
-      laptime usage                              today's logs, by day (local time zone)
+      laptime usage                              by day, in the local time zone
       laptime usage --by model --since 7d --json
       laptime usage --claude-code ~/work/.claude --by session -z UTC
     """
@@ -206,9 +206,10 @@ def usage_now(  # noqa: PLR0917 - click passes options positionally
         # store in the working directory only to report that it is empty.
         from laptime.errors import LaptimeError
 
+        places = ", ".join(str(p) for p in [*absent, *(p for _, paths in sources for p in paths)])
         msg = (
-            f"no Claude Code or Codex logs found in {', '.join(str(p) for p in absent)} and no laptime store at "
-            f"{store.root}; give --claude-code PATH or --codex PATH, or point --home at a store"
+            f"no Claude Code or Codex logs found in {places} and no laptime store at {store.root}; "
+            "give --claude-code PATH or --codex PATH, or point --home at a store"
         )
         raise LaptimeError(msg)
     stamp += _store_stamp(store, no_cost=no_cost)
@@ -274,14 +275,19 @@ def _source_stamp(sources: list[tuple[str, list[Path]]], absent: list[Path]) -> 
     stamp: Stamp = []
     for path in absent:
         # Recorded missing; its parent too, so that a sibling folder appearing there is seen.
-        stamp.extend([[str(path), None], [str(path.parent), _stat(str(path.parent))]])
+        place = os.path.abspath(path)  # noqa: PTH100 - str paths, see _stat
+        parent = os.path.dirname(place)  # noqa: PTH120 - str paths
+        stamp.extend([[place, None], [parent, _stat(parent)]])
     for name, paths in sources:
         importer = get_importer(name)
         for path in paths:
-            stamp.append([str(path), _stat(str(path))])
+            # Absolute: the answer is looked up from any working directory (the key has
+            # the absolute paths too).
+            place = os.path.abspath(path)  # noqa: PTH100 - str paths, see _stat
+            stamp.append([place, _stat(place)])
             if path.is_dir():
                 for root in importer.walk_roots(path):
-                    _tree(str(root), stamp, ".jsonl")
+                    _tree(os.path.abspath(root), stamp, ".jsonl")  # noqa: PTH100 - str paths
     return stamp
 
 
