@@ -174,7 +174,9 @@ def usage_now(  # noqa: PLR0917 - click passes options positionally
     Only new bytes are read: a log file that did not change since the last import is not
     opened. The report is `laptime report usage` over the whole store (runs recorded
     with the SDK or imported from other runners included), with the same options.
-    Records that cannot be read are skipped with a warning on stderr.
+    Records that cannot be read are skipped with a warning on stderr. When nothing the
+    answer depends on changed (the logs, the store, the config, the prices), the answer
+    kept in .laptime/usage-cache/ is printed without reading anything else.
 
     \b
     Examples:
