@@ -109,6 +109,7 @@ def _outputs(store: Store, tmp_path: Path) -> dict[str, Any]:
         "refresh": run("refresh"),
         "report summary": run("report", "summary"),
         "report usage": run("report", "usage", "--by", "session"),
+        "usage": run("usage", "--by", "session", "--codex", str(FIXTURES / "codex")),
         "report pipeline": run("report", "pipeline"),
         "compare": run("compare", "f1xed", "20260105090000"),
     }

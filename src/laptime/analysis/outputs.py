@@ -32,6 +32,7 @@ OUTPUT_TYPES: Final[dict[str, type[msgspec.Struct]]] = {
     "refresh": r.Refresh,
     "demo": r.Demo,
     **REPORT_OUTPUT_TYPES,
+    "usage": REPORT_OUTPUT_TYPES["report usage"],  # `laptime usage`: the same report, after an import
 }
 
 

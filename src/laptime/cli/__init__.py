@@ -23,6 +23,7 @@ ISSUES_URL = "https://github.com/laptime-dev/laptime/issues"
 _COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("laptime.cli.demo", "demo"),
     "report": ("laptime.cli.report", "report"),
+    "usage": ("laptime.cli.usage", "usage_now"),
     "compare": ("laptime.cli.compare", "compare"),
     "status": ("laptime.cli.status", "status"),
     "kpi": ("laptime.cli.export", "kpi"),
@@ -44,6 +45,10 @@ _SUMMARIES: dict[str, str] = {
         "run."
     ),
     "report": ("Reports on recorded runs."),
+    "usage": (
+        "Import what is new in the Claude Code and Codex logs, then print their token usage and cost by "
+        "day, week, month, session or model, in one command (like ccusage)."
+    ),
     "compare": (
         "Two runs side by side: per phase the duration, attempts, delta and % change; LLM calls, tokens "
         "and cost per model; verification and outcome; and one line saying where the time went. Deltas "

@@ -156,10 +156,16 @@ def echo_json(data: Any) -> None:
     """Print a result (a typed struct of laptime.analysis.results, or plain data) as JSON."""
     import msgspec
 
-    click.echo(json.dumps(msgspec.to_builtins(data), indent=2, ensure_ascii=False, default=str))
+    click.echo(json_text(msgspec.to_builtins(data)))
+
+
+def json_text(data: Any) -> str:
+    """Plain data (``msgspec.to_builtins`` of a result) as every ``--json`` prints it."""
+    return json.dumps(data, indent=2, ensure_ascii=False, default=str)
 
 
 _RELATIVE = re.compile(r"^(\d+)\s*(m|min|h|d|w)$")
+RELATIVE_WHEN = _RELATIVE  # an age such as ``7d``: a time that moves with the clock
 _UNITS = {"m": "minutes", "min": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 
 

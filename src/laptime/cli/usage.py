@@ -1,38 +1,101 @@
-"""``laptime report usage``: tokens and cost per day, week, month, session or model."""
+"""``laptime usage`` and ``laptime report usage``: tokens and cost per day, week, month,
+session or model.
+
+``report usage`` reads the store only. ``usage`` first imports, in the same process,
+what is new in the Claude Code and Codex logs (their default locations, or the paths
+given), then prints the same report: one command, as ccusage is.
+
+Both share their options (``usage_options``) and the report itself (``_report_json``),
+so they parse, filter and print alike.
+
+The warm path (nothing changed since the last ``laptime usage``) must start in a
+fraction of ccusage's time (DESIGN.md, "Performance budgets"), less than importing the
+index, the analysis and the price code takes. So ``laptime usage`` keeps its last
+answers (``<store>/usage-cache/``, one small file per set of options) with a fingerprint
+of everything the answer depends on:
+
+- the source trees: the stat (size, mtime, inode) of every folder ``discover`` walks and
+  of every ``*.jsonl`` in them; a folder's mtime changes whenever a file or folder is
+  added, removed or renamed in it, so new files are seen without walking again; the
+  default locations that did not exist are recorded as missing;
+- the store: its log folder and every segment (anything the SDK or another import
+  appends), ``config.toml`` and the ``pyproject.toml`` files config discovery looks at;
+- the code and the prices: every module file of laptime and the installed genai-prices;
+- the local time zone (``TZ``, ``/etc/localtime``) and the options themselves (ages
+  such as ``--since 7d`` move with the clock, so they are never cached).
+
+When every stat matches, the answer is printed without importing anything else; any
+difference, even a spurious one, costs only the normal path. The sources are stat'ed
+before they are imported, so a file that grows during the import is read next time.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+import json
+import os
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 import click
 
 from laptime.cli._common import (
     UsageProblem,
     config_of,
-    echo_json,
     json_option,
+    json_text,
     open_index,
     parse_when,
     store_of,
     style_of,
 )
 
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from laptime.importers.base import ImportResult
+    from laptime.store import Store
+
+F = TypeVar("F", bound="Callable[..., Any]")
+
 _GROUPS = ("day", "week", "month", "session", "model")
+CACHE_DIRNAME: Final = "usage-cache"
+_CACHE_KEEP: Final = 16  # answers kept (one per set of options), the least recently written go
+_CACHE_VERSION: Final = 1
+_ENV_KEYS: Final = ("CLAUDE_CONFIG_DIR", "CODEX_HOME", "HOME", "TZ")
+# The sources `laptime usage` reads: option -> importer name. Order: the order they are read.
+_SOURCES = (("--claude-code", "claude-code"), ("--codex", "codex"))
+
+
+def usage_options(func: F) -> F:
+    """The grouping, the filters and ``--json`` that both usage commands take."""
+    decorators = (
+        click.option(
+            "--by", "by", type=click.Choice(_GROUPS), default="day", show_default=True, help="How to group calls."
+        ),
+        click.option(
+            "--since", help="Calls at or after: YYYY-MM-DD (a day in --timezone), ISO datetime, or an age like 7d."
+        ),
+        click.option(
+            "--until", help="Calls up to: YYYY-MM-DD (that whole day, in --timezone), ISO datetime, or an age."
+        ),
+        click.option("--project", help="Only runs whose project, cwd or repo contains this text."),
+        click.option(
+            "--timezone",
+            "-z",
+            "timezone",
+            help="Time zone of days, weeks and months: an IANA name, UTC, or local (the default).",
+        ),
+        click.option("--no-cost", is_flag=True, help="Leave cost out (no price lookups)."),
+        json_option,
+    )
+    for decorate in reversed(decorators):
+        func = decorate(func)
+    return func
 
 
 @click.command("usage")
-@click.option("--by", "by", type=click.Choice(_GROUPS), default="day", show_default=True, help="How to group calls.")
-@click.option("--since", help="Calls at or after: YYYY-MM-DD (a day in --timezone), ISO datetime, or an age like 7d.")
-@click.option("--until", help="Calls up to: YYYY-MM-DD (that whole day, in --timezone), ISO datetime, or an age.")
-@click.option("--project", help="Only runs whose project, cwd or repo contains this text.")
-@click.option(
-    "--timezone",
-    "-z",
-    "timezone",
-    help="Time zone of days, weeks and months: an IANA name, UTC, or local (the default).",
-)
-@click.option("--no-cost", is_flag=True, help="Leave cost out (no price lookups).")
-@json_option
+@usage_options
 @click.pass_context
 def usage(  # noqa: PLR0917 - click passes options positionally
     ctx: click.Context,
@@ -51,7 +114,8 @@ def usage(  # noqa: PLR0917 - click passes options positionally
     Tokens are in Anthropic's meaning: input excludes cache reads and writes, so
     total = input + output + cache write + cache read. Cost is computed from the price
     table (a cost the source reported wins); calls of unknown models are listed as
-    unpriced, never counted as $0.
+    unpriced, never counted as $0. This reads the store only: `laptime usage` also
+    imports what is new in the Claude Code and Codex logs first.
 
     \b
     Example:
@@ -59,9 +123,310 @@ def usage(  # noqa: PLR0917 - click passes options positionally
       laptime report usage --by day --since 2025-10-01 --timezone UTC
       laptime report usage --by model --project webapp --json
     """
+    text = _report_json(
+        ctx, store_of(ctx), by=by, since=since, until=until, project=project, timezone=timezone, no_cost=no_cost
+    )
+    _emit(ctx, text, as_json=as_json)
+
+
+@click.command("usage")
+@click.option(
+    "--claude-code",
+    "claude_code",
+    multiple=True,
+    type=click.Path(path_type=Path),
+    metavar="PATH",
+    help="Read this Claude Code config folder, projects folder or file instead of the default locations. Repeatable.",
+)
+@click.option(
+    "--codex",
+    "codex",
+    multiple=True,
+    type=click.Path(path_type=Path),
+    metavar="PATH",
+    help="Read this Codex home ($CODEX_HOME), sessions folder or file instead of the default locations. Repeatable.",
+)
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar and no warnings about skipped records.")
+@usage_options
+@click.pass_context
+def usage_now(  # noqa: PLR0917 - click passes options positionally
+    ctx: click.Context,
+    claude_code: tuple[Path, ...],
+    codex: tuple[Path, ...],
+    quiet: bool,
+    by: str,
+    since: str | None,
+    until: str | None,
+    project: str | None,
+    timezone: str | None,
+    no_cost: bool,
+    as_json: bool,
+) -> None:
+    """Import what is new in the Claude Code and Codex logs, then print their token
+    usage and cost by day, week, month, session or model, in one command (like ccusage).
+
+    Without --claude-code or --codex, the default locations are read: Claude Code's
+    $CLAUDE_CONFIG_DIR (several folders, comma-separated), else ~/.config/claude and
+    ~/.claude; Codex's $CODEX_HOME, else ~/.codex. A default location that does not
+    exist is skipped. Given any --claude-code or --codex PATH, only the paths given are
+    read, and a PATH that does not exist is a usage error.
+
+    Only new bytes are read: a log file that did not change since the last import is not
+    opened. The report is `laptime report usage` over the whole store (runs recorded
+    with the SDK or imported from other runners included), with the same options.
+    Records that cannot be read are skipped with a warning on stderr. When nothing the
+    answer depends on changed (the logs, the store, the config, the prices), the answer
+    kept in .laptime/usage-cache/ is printed without reading anything else.
+
+    \b
+    Examples:
+      laptime usage                              by day, in the local time zone
+      laptime usage --by model --since 7d --json
+      laptime usage --claude-code ~/work/.claude --by session -z UTC
+    """
+    store = store_of(ctx)
+    given = {"--claude-code": claude_code, "--codex": codex}
+    key = _cache_key(store, given, by=by, since=since, until=until, project=project, timezone=timezone, no_cost=no_cost)
+    if key is not None:
+        cached = _cached(store, key)
+        if cached is not None:
+            _emit(ctx, cached, as_json=as_json)
+            return
+    sources, absent = _sources(given)
+    # Stat'ed before reading: what grows during the import is seen as a change next time.
+    stamp = _source_stamp(sources, absent)
+    imported = False
+    for name, paths in sources:
+        result = _import_new(store, name, paths, quiet=quiet)
+        if result is None:
+            continue
+        imported = True
+        if not quiet:
+            _warn(result)
+    if not imported and not store.exists():
+        # Nothing to import and nothing stored: say where we looked rather than create a
+        # store in the working directory only to report that it is empty.
+        from laptime.errors import LaptimeError
+
+        places = ", ".join(str(p) for p in [*absent, *(p for _, paths in sources for p in paths)])
+        msg = (
+            f"no Claude Code or Codex logs found in {places} and no laptime store at {store.root}; "
+            "give --claude-code PATH or --codex PATH, or point --home at a store"
+        )
+        raise LaptimeError(msg)
+    stamp += _store_stamp(store, no_cost=no_cost)
+    text = _report_json(
+        ctx, store, by=by, since=since, until=until, project=project, timezone=timezone, no_cost=no_cost
+    )
+    if key is not None:
+        _save(store, key, stamp, text)
+    _emit(ctx, text, as_json=as_json)
+
+
+def _sources(given: dict[str, tuple[Path, ...]]) -> tuple[list[tuple[str, list[Path]]], list[Path]]:
+    """(importer name, paths) to read, and the default locations that do not exist: the
+    paths given, each checked to exist (a usage error otherwise), or else the default
+    locations that exist."""
+    if any(given.values()):
+        out = []
+        for option, name in _SOURCES:
+            for path in given[option]:
+                if not path.exists():
+                    raise UsageProblem(f"{option} {path}: no such file or folder")
+            if given[option]:
+                out.append((name, list(given[option])))
+        return out, []
+    from laptime.importers import get_importer
+
+    found = []
+    absent: list[Path] = []
+    for _, name in _SOURCES:
+        paths: list[Path] = []
+        for path in get_importer(name).default_paths():
+            (paths if path.exists() else absent).append(path)
+        if paths:
+            found.append((name, paths))
+    return found, absent
+
+
+# -- the answer cache (see the module's docstring) ------------------------------------------
+
+Stamp = list[list[Any]]  # [path, stat values or None when missing]
+
+
+def _stat(path: str) -> list[int] | None:
+    """What a change of ``path`` changes: size, mtime and inode (None when missing)."""
+    try:
+        st = os.stat(path)  # noqa: PTH116 - thousands of calls on str paths; Path objects cost more
+    except OSError:
+        return None
+    return [st.st_size, st.st_mtime_ns, st.st_ino]
+
+
+def _tree(root: str, stamp: Stamp, suffix: str) -> None:
+    """The stat of ``root``, of every folder below it and of every file ending in ``suffix``."""
+    for folder, dirs, files in os.walk(root):
+        dirs.sort()
+        stamp.append([folder, _stat(folder)])
+        stamp.extend([f, _stat(f)] for f in (os.path.join(folder, n) for n in sorted(files) if n.endswith(suffix)))  # noqa: PTH118 - str paths, see _stat
+
+
+def _source_stamp(sources: list[tuple[str, list[Path]]], absent: list[Path]) -> Stamp:
+    from laptime.importers import get_importer
+
+    stamp: Stamp = []
+    for path in absent:
+        # Recorded missing; its parent too, so that a sibling folder appearing there is seen.
+        place = os.path.abspath(path)  # noqa: PTH100 - str paths, see _stat
+        parent = os.path.dirname(place)  # noqa: PTH120 - str paths
+        stamp.extend([[place, None], [parent, _stat(parent)]])
+    for name, paths in sources:
+        importer = get_importer(name)
+        for path in paths:
+            # Absolute: the answer is looked up from any working directory (the key has
+            # the absolute paths too).
+            place = os.path.abspath(path)  # noqa: PTH100 - str paths, see _stat
+            stamp.append([place, _stat(place)])
+            if path.is_dir():
+                for root in importer.walk_roots(path):
+                    _tree(os.path.abspath(root), stamp, ".jsonl")  # noqa: PTH100 - str paths
+    return stamp
+
+
+def _store_stamp(store: Store, *, no_cost: bool) -> Stamp:
+    """The store's log and config, laptime's own code, the price library and the local zone."""
+    stamp: Stamp = []
+    log = str(store.log_dir)
+    stamp.append([log, _stat(log)])
+    try:
+        names = sorted(os.listdir(log))  # noqa: PTH208 - names only, joined as str below
+    except OSError:
+        names = []
+    stamp.extend([p, _stat(p)] for p in (os.path.join(log, n) for n in names))  # noqa: PTH118 - str paths
+    stamp.append([str(store.config_path), _stat(str(store.config_path))])
+    for folder in (store.root.parent, *store.root.parent.parents):  # as config's pyproject.toml lookup
+        candidate = str(folder / "pyproject.toml")
+        found = _stat(candidate)
+        stamp.append([candidate, found])
+        if found is not None:
+            break
+    stamp.append(["/etc/localtime", _stat("/etc/localtime")])
+    package = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # noqa: PTH100, PTH120 - str paths
+    _tree(package, stamp, ".py")
+    if not no_cost:
+        import importlib.util
+
+        spec = importlib.util.find_spec("genai_prices")
+        origin = spec.origin if spec is not None and spec.origin else "genai_prices"
+        stamp.append([origin, _stat(origin)])
+    return stamp
+
+
+def _cache_key(
+    store: Store,
+    given: dict[str, tuple[Path, ...]],
+    *,
+    by: str,
+    since: str | None,
+    until: str | None,
+    project: str | None,
+    timezone: str | None,
+    no_cost: bool,
+) -> str | None:
+    """The options and environment an answer depends on; None when it depends on the
+    clock (an age like ``7d``)."""
+    from laptime.cli._common import RELATIVE_WHEN
+
+    for value in (since, until):
+        if value is not None and RELATIVE_WHEN.match(value.strip()):
+            return None
+    paths = {option: [os.path.abspath(p) for p in found] for option, found in given.items()}  # noqa: PTH100 - str
+    env = {name: os.environ.get(name) for name in _ENV_KEYS}
+    return json.dumps(
+        [_CACHE_VERSION, sys.version, str(store.root), paths, env, by, since, until, project, timezone, no_cost]
+    )
+
+
+def _cache_file(store: Store, key: str) -> str:
+    import zlib
+
+    return os.path.join(store.root, CACHE_DIRNAME, f"{zlib.crc32(key.encode()):08x}.json")  # noqa: PTH118 - str
+
+
+def _cached(store: Store, key: str) -> str | None:
+    """The answer kept for ``key`` if nothing it depends on changed since; else None."""
+    try:
+        with open(_cache_file(store, key), encoding="utf-8") as handle:  # noqa: PTH123 - str path
+            entry = json.load(handle)
+    except (OSError, ValueError):
+        return None
+    if not isinstance(entry, dict) or entry.get("key") != key or not isinstance(entry.get("stamp"), list):
+        return None
+    for path, seen in entry["stamp"]:
+        if _stat(path) != seen:
+            return None
+    output = entry.get("output")
+    return output if isinstance(output, str) else None
+
+
+def _save(store: Store, key: str, stamp: Stamp, output: str) -> None:
+    """Keep an answer; best effort (a read-only store simply keeps none)."""
+    path = _cache_file(store, key)
+    folder = os.path.dirname(path)  # noqa: PTH120 - str path
+    try:
+        os.makedirs(folder, exist_ok=True)  # noqa: PTH103 - str path
+        temp = f"{path}.{os.getpid()}.tmp"
+        with open(temp, "w", encoding="utf-8") as handle:  # noqa: PTH123 - str path
+            json.dump({"key": key, "stamp": stamp, "output": output}, handle)
+        os.replace(temp, path)  # noqa: PTH105 - str paths
+        kept = sorted(
+            (entry for entry in os.scandir(folder) if entry.name.endswith(".json")),
+            key=lambda entry: entry.stat().st_mtime_ns,
+        )
+        for old in kept[:-_CACHE_KEEP]:
+            os.unlink(old.path)  # noqa: PTH108 - str path
+    except OSError:
+        return
+
+
+def _import_new(store: Store, name: str, paths: list[Path], *, quiet: bool) -> ImportResult | None:
+    """Import ``paths`` with the importer ``name``; None when no file changed since the
+    last import (then nothing is opened but the import cache, read-only)."""
+    from laptime.importers import get_importer
+    from laptime.importers.base import has_changes, run_import
+
+    importer = get_importer(name)
+    if not has_changes(store, importer, paths):
+        return None
+    return run_import(store, importer, paths, quiet=quiet)
+
+
+def _warn(result: ImportResult) -> None:
+    from laptime.importers.base import MAX_WARNINGS_SHOWN
+
+    for problem in result.problems[:MAX_WARNINGS_SHOWN]:
+        click.echo(f"warning: {problem}", err=True)
+    if len(result.problems) > MAX_WARNINGS_SHOWN:
+        more = len(result.problems) - MAX_WARNINGS_SHOWN
+        click.echo(f"warning: ... and {more} more (`laptime import {result.format} --json` lists them)", err=True)
+
+
+def _report_json(
+    ctx: click.Context,
+    store: Store,
+    *,
+    by: str,
+    since: str | None,
+    until: str | None,
+    project: str | None,
+    timezone: str | None,
+    no_cost: bool,
+) -> str:
+    """The usage report of the store, as ``--json`` prints it."""
+    import msgspec
+
     from laptime.analysis.usage import UsageQueryError, resolve_zone, usage_report
 
-    store = store_of(ctx)
     try:
         zone = resolve_zone(timezone)
     except UsageQueryError as exc:
@@ -77,14 +442,17 @@ def usage(  # noqa: PLR0917 - click passes options positionally
         report = usage_report(
             index, by=by, since_us=since_us, until_us=until_us, project=project, zone=zone, prices=prices
         )
-    if as_json:
-        echo_json(report)
-        return
-    import msgspec
+    return json_text(msgspec.to_builtins(report))
 
+
+def _emit(ctx: click.Context, text: str, *, as_json: bool) -> None:
+    """The report as JSON, or as the table (rendered from that same JSON)."""
+    if as_json:
+        click.echo(text)
+        return
     from laptime.report.usage_view import render
 
-    for line in render(msgspec.to_builtins(report), style_of(ctx)):
+    for line in render(json.loads(text), style_of(ctx)):
         click.echo(line)
 
 

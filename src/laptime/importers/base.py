@@ -40,7 +40,7 @@ import apsw
 
 from laptime import events as ev
 from laptime.clock import format_timestamp
-from laptime.importers.records import TOO_DEEP, too_deep
+from laptime.importers.records import MAX_JSON_DEPTH, TOO_DEEP, too_deep
 from laptime.index import Index, event_tables, table_of
 from laptime.log import LogWriter
 from laptime.retention import maintenance_lock
@@ -61,7 +61,11 @@ MAX_WARNINGS_SHOWN = 20
 def source_event_id(ts_ns: int, *parts: object) -> str:
     """A deterministic, time-ordered id: 12 hex digits of milliseconds, then 20 of a
     hash of the source key (importer, file or record id, position...)."""
-    digest = hashlib.blake2b("\x1f".join(str(p) for p in parts).encode(), digest_size=10).hexdigest()
+    try:
+        key = "\x1f".join(parts)  # type: ignore[arg-type] # all str, mostly: the fast way
+    except TypeError:
+        key = "\x1f".join(str(p) for p in parts)
+    digest = hashlib.blake2b(key.encode(), digest_size=10).hexdigest()
     return f"{(ts_ns // 1_000_000) & 0xFFFFFFFFFFFF:012x}{digest}"
 
 
@@ -271,6 +275,12 @@ class Importer(ABC):
         """Where to look when the user gives no path (e.g. ~/.claude/projects)."""
         return []
 
+    def walk_roots(self, path: Path) -> list[Path]:
+        """The folders whose whole trees ``discover(path)`` reads (``path`` itself when
+        it is not a folder). ``laptime usage`` stats them, with ``path``, to tell
+        whether anything could have changed."""
+        return [path]
+
 
 class ImportCache:
     """``.laptime/imports.sqlite``: per-file sizes and offsets. A cache: safe to delete.
@@ -383,6 +393,49 @@ def _stat_state(path: Path) -> FileState:
     return FileState(size=st.st_size, mtime_ns=st.st_mtime_ns, inode=st.st_ino)
 
 
+def has_changes(store: Store, importer: Importer, paths: Iterable[Path]) -> bool:
+    """Whether ``run_import`` would read anything under ``paths``: a file the import
+    cache does not know, or one whose size, mtime or inode changed. Only stats: no file
+    is opened, and the cache is only read. True whenever unsure (no cache yet, a path
+    that cannot be listed, a special file that the import must warn about)."""
+    try:
+        files = [file for path in paths for file in importer.discover(path)]
+    except OSError:
+        return True
+    if not files:
+        return False
+    known = _cached_stats(store, importer.name)
+    if known is None:
+        return True
+    for file in files:
+        try:
+            st = os.stat(file)  # noqa: PTH116 - one stat per file, as _import_file does
+        except OSError:
+            return True
+        key = os.path.abspath(file)  # noqa: PTH100 - the import cache's key, as in _import_file
+        if not stat.S_ISREG(st.st_mode) or known.get(key) != (st.st_size, st.st_mtime_ns, st.st_ino):
+            return True
+    return False
+
+
+def _cached_stats(store: Store, importer: str) -> dict[str, tuple[int, int, int]] | None:
+    """The import cache's (size, mtime, inode) per file of ``importer``, read-only; None
+    when there is no cache or it cannot be read."""
+    cache_path = store.root / "imports.sqlite"
+    if not cache_path.is_file():
+        return None
+    try:
+        db = apsw.Connection(str(cache_path), flags=apsw.SQLITE_OPEN_READONLY)
+        try:
+            db.set_busy_timeout(30_000)
+            rows = db.execute("SELECT path, size, mtime_ns, inode FROM files WHERE importer = ?", (importer,))
+            return {row[0]: (row[1], row[2], row[3]) for row in rows}
+        finally:
+            db.close()
+    except apsw.Error:
+        return None
+
+
 class _Appender:
     """Batches new events, drops those the index already has, appends the rest.
 
@@ -397,6 +450,9 @@ class _Appender:
         self.pending: list[ev.Event] = []
         self.tables = event_tables()
         self.unindexed: dict[str, _Stored] = {}
+        # An index without events (a first import) knows no id until this appender
+        # updates it: the per-file lookups are skipped till then.
+        self.index_empty = not any(self.index.query(f"SELECT 1 FROM {t} LIMIT 1") for t in self.tables)
 
     def add(self, events: Iterable[ev.Event]) -> None:
         for event in events:
@@ -434,33 +490,40 @@ class _Appender:
         batch, self.pending = self.pending, []
         # The last copy of an id within one batch wins: importers may emit an event
         # again with better data (a streamed response's final token counts).
-        unique: dict[str, ev.Event] = {}
-        for event in batch:
-            unique[event.id] = event
+        unique: dict[str, ev.Event] = {event.id: event for event in batch}
         for event_id, event in list(unique.items()):
             bad = _out_of_range(event)
             if bad is not None:
                 del unique[event_id]
                 self._refuse(event, bad)
-        known = self._known_ids(unique.values())
+        known = {} if self.index_empty else self._known_ids(unique.values())
         unindexed = self.unindexed
         by_day: dict[str, list[bytes]] = {}
-        for event_id, event in unique.items():
+        encode = ev.encode
+        add_run = self.result.runs.add
+        new = again = 0
+        for event_id, event in unique.items():  # the hot loop: one pass per imported event
             stored_total = unindexed.get(event_id)
             if stored_total is None:
-                stored_total = known.get(event_id)
+                if known:
+                    stored_total = known.get(event_id)
             elif event_id in known and not _improves(event, known[event_id]):
                 stored_total = known[event_id]  # the index already holds a copy at least as good
-            if stored_total is not None and not _improves(event, stored_total):
-                self.result.events_already_stored += 1
-                continue
-            unindexed[event_id] = _stored_value(event)
-            by_day.setdefault(event.ts[:10], []).append(ev.encode(event))
-            self.result.runs.add(event.run)
             if stored_total is not None:
-                self.result.events_already_stored += 1
+                again += 1
+                if not _improves(event, stored_total):
+                    continue
             else:
-                self.result.events_new += 1
+                new += 1
+            unindexed[event_id] = _stored_value(event)
+            day = event.ts[:10]
+            lines = by_day.get(day)
+            if lines is None:
+                lines = by_day[day] = []
+            lines.append(encode(event))
+            add_run(event.run)
+        self.result.events_new += new
+        self.result.events_already_stored += again
         for day, lines in sorted(by_day.items()):
             chunk: list[bytes] = []
             size = 0
@@ -489,6 +552,7 @@ class _Appender:
     def update_index(self) -> None:
         self.index.update()
         self.unindexed = {}
+        self.index_empty = False
 
     def close(self) -> None:
         self.flush()
@@ -781,7 +845,8 @@ def iter_lines(file: Path, offset: int, chunk_size: int = 1 << 20) -> Iterator[t
                     break
                 line_no += 1
                 line = data[start:end]
-                if too_deep(line):
+                # A line can nest deeper than MAX_JSON_DEPTH only with more brackets than that.
+                if len(line) > MAX_JSON_DEPTH and too_deep(line):
                     line = _refuse_deep(line, line_no)
                 yield line_no, position + start, line
                 start = end + 1

@@ -24,6 +24,7 @@ for the field mapping and the few differences from ccusage.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import re
@@ -130,6 +131,34 @@ def parse_ts(text: str) -> tuple[str, int]:
     value = value.astimezone(UTC)
     ns = int(value.timestamp()) * 1_000_000_000 + value.microsecond * 1_000
     return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond:06d}Z", ns
+
+
+_valid_hours: dict[str, bool] = {}
+# Claude Code's (and Codex's) own layout, ASCII digits only; minutes < 60 and seconds
+# <= 60 (a leap second), as parse_ts's own fast path takes them.
+_OWN_LAYOUT: Final = re.compile(r"\d{4}-\d\d-\d\dT\d\d:[0-5]\d:(?:[0-5]\d|60)\.\d{3}Z", re.ASCII)
+
+
+def canonical_ts(text: str) -> str | None:
+    """``parse_ts(text)[0]``, or None where it raises ValueError; the hot path for Claude
+    Code's (and Codex's) own layout, ``2025-10-06T10:00:00.000Z``, which is checked
+    without building a datetime (the hour once per distinct hour)."""
+    if _OWN_LAYOUT.fullmatch(text) is not None:
+        hour = text[:13]
+        valid = _valid_hours.get(hour)
+        if valid is None:
+            try:
+                datetime.fromisoformat(hour + ":00:00+00:00")
+                valid = True
+            except ValueError:
+                valid = False
+            _valid_hours[hour] = valid
+        if valid:
+            return f"{text[:23]}000Z"
+    try:
+        return parse_ts(text)[0]
+    except ValueError:
+        return None
 
 
 # -- streaming: find the usage lines without parsing the rest ----------------------------
@@ -294,35 +323,35 @@ class LineScanner:
 # -- one response, possibly written as several lines ---------------------------------------
 
 
-@dataclass
-class _Response:
+class _Response(msgspec.Struct):
+    """One response (its copies merged). A msgspec struct: built in C, for every usage
+    line read."""
+
     key: str
     session: str
     sidechain: bool
     agent: str | None
     model: str
     ts: str
-    ts_ns: int
     first_ts: str
     last_ts: str
     line: int
-    total: int
     usage: _Usage
     request_id: str | None
     stop_reason: str | None
     cost_usd: float | None
-    tools: dict[str, tuple[str, str]]  # tool_use id -> (name, canonical ts)
+    tools: dict[str, tuple[str, str]] | None  # tool_use id -> (name, canonical ts); None for none
+    total: int = -1  # the token total, computed when a copy is first compared (-1: not yet)
 
 
-@dataclass
-class _Session:
+class _Session(msgspec.Struct):
     session: str
     first_ts: str
     last_ts: str
     cwd: str | None = None
     git_branch: str | None = None
     version: str | None = None
-    agents: dict[str, list[str]] = field(default_factory=dict)  # agent -> [first ts, last ts]
+    agents: dict[str, list[str]] = msgspec.field(default_factory=dict)  # agent -> [first ts, last ts]
 
 
 def _int(value: int | None) -> int:
@@ -343,12 +372,19 @@ def _cache_write(usage: _Usage) -> tuple[int, int]:
 
 
 def _total(usage: _Usage) -> int:
-    return (
-        _int(usage.input_tokens)
-        + _int(usage.output_tokens)
-        + _int(usage.cache_read_input_tokens)
-        + _cache_write(usage)[0]
-    )
+    """input + output + cache read + cache write, as ``_int`` and ``_cache_write`` count
+    them (inlined: once per copy of a response)."""
+    split = usage.cache_creation
+    five = one = None
+    if split is not None:
+        five, one = split.ephemeral_5m_input_tokens, split.ephemeral_1h_input_tokens
+    if five is None and one is None:
+        five = usage.cache_creation_input_tokens
+    total = 0
+    for value in (usage.input_tokens, usage.output_tokens, usage.cache_read_input_tokens, five, one):
+        if value is not None and value > 0:
+            total += value
+    return total
 
 
 def _better(new: _Response, old: _Response) -> bool:
@@ -357,6 +393,9 @@ def _better(new: _Response, old: _Response) -> bool:
     must stay in step with ``index._insert_sql``."""
     if new.sidechain != old.sidechain:
         return not new.sidechain
+    if old.total < 0:
+        old.total = _total(old.usage)
+    new.total = _total(new.usage)
     return new.total > old.total
 
 
@@ -385,6 +424,7 @@ def _project_of(file: Path) -> str:
     return file.parent.name
 
 
+@functools.lru_cache(maxsize=4096)  # asked again for every response of the subagent
 def _agent_span_id(session: str, agent: str) -> str:
     return source_event_id(0, NAME, "agent", session, agent)
 
@@ -419,7 +459,7 @@ class ClaudeCodeImporter(Importer):
         if path.is_file():
             yield path
             return
-        root = path / "projects" if (path / "projects").is_dir() else path
+        (root,) = self.walk_roots(path)
         found: list[tuple[int, str, Path]] = []
         for folder, dirs, files in os.walk(root):
             dirs.sort()
@@ -429,9 +469,14 @@ class ClaudeCodeImporter(Importer):
         for _, _, file in found:
             yield file
 
+    def walk_roots(self, path: Path) -> list[Path]:
+        """A config folder's ``projects/``; any other path itself."""
+        projects = path / "projects"
+        return [projects if projects.is_dir() else path]
+
     def detect(self, path: Path) -> bool:
         if path.is_dir():
-            root = path / "projects" if (path / "projects").is_dir() else path
+            (root,) = self.walk_roots(path)
             return any(self._looks_like(f) for f in _first_files(root, 5))
         return path.suffix == ".jsonl" and self._looks_like(path)
 
@@ -447,7 +492,10 @@ class ClaudeCodeImporter(Importer):
     # -- reading --------------------------------------------------------------------------
 
     def read(self, file: Path, state: FileState, ctx: ImportContext) -> Iterator[ev.Event]:
-        scanner = LineScanner(file, state.offset, int(state.extra.get("line", 0)))
+        # The module's limits, read at each call (tests lower them to cut lines small).
+        scanner = LineScanner(
+            file, state.offset, int(state.extra.get("line", 0)), chunk_bytes=CHUNK_BYTES, max_line_bytes=MAX_LINE_BYTES
+        )
         responses: dict[str, _Response] = {}
         sessions: dict[str, _Session] = {}
         first_ts = None
@@ -474,74 +522,70 @@ class ClaudeCodeImporter(Importer):
         sessions: dict[str, _Session],
         ctx: ImportContext,
     ) -> None:
-        assert hit.data is not None
-        try:
-            record = _record_decoder.decode(hit.data)
-        except msgspec.ValidationError as exc:
-            ctx.warn(hit.line, f"bad record ({exc}); skipped")
-            return
-        except msgspec.DecodeError as exc:
-            ctx.warn(hit.line, f"not valid JSON ({exc}); skipped")
+        # The hot path: once per usage line (millions in a big tree), so no more than a
+        # few attribute reads before the line is known to count.
+        record = _decode(hit, ctx)
+        if record is None:
             return
         message = record.message
         if record.type != "assistant" or message is None or message.usage is None:
             return  # e.g. a tool result that reports a subagent's usage: not a model call
-        if message.model == "<synthetic>" or record.is_api_error_message:
+        model = message.model
+        if model == "<synthetic>" or record.is_api_error_message:
             return
-        missing = [
-            name
-            for name, value in (
-                ("timestamp", record.timestamp),
-                ("sessionId", record.session_id),
-                ("message.model", message.model),
-            )
-            if not value
-        ]
-        if missing:
+        stamp = record.timestamp
+        session = record.session_id
+        if not (stamp and session and model):
+            missing = [
+                name
+                for name, value in (("timestamp", stamp), ("sessionId", session), ("message.model", model))
+                if not value
+            ]
             ctx.warn(hit.line, f"assistant record without {', '.join(missing)}; skipped")
             return
-        assert record.timestamp is not None
-        assert record.session_id is not None
-        assert message.model is not None
-        try:
-            ts, ts_ns = parse_ts(record.timestamp)
-        except ValueError:
-            ctx.warn(hit.line, f"bad timestamp {record.timestamp!r}; skipped")
+        ts = canonical_ts(stamp)
+        if ts is None:
+            ctx.warn(hit.line, f"bad timestamp {stamp!r}; skipped")
             return
-        session = record.session_id
         sidechain = bool(record.is_sidechain)
         agent = (record.agent_id or file.stem) if sidechain else None
         key = message.id or f"{record.uuid or ''}@{file}:{hit.line}"
-        usage = message.usage
-        tools: dict[str, tuple[str, str]] = {}
-        if isinstance(message.content, list):
-            for block in message.content:
+        tools: dict[str, tuple[str, str]] | None = None
+        content = message.content
+        if isinstance(content, list):
+            for block in content:
                 if block.type == "tool_use" and block.id:
+                    if tools is None:
+                        tools = {}
                     tools[block.id] = (block.name or "tool", ts)
         new = _Response(
-            key=key,
-            session=session,
-            sidechain=sidechain,
-            agent=agent,
-            model=message.model,
-            ts=ts,
-            ts_ns=ts_ns,
-            first_ts=ts,
-            last_ts=ts,
-            line=hit.line,
-            total=_total(usage),
-            usage=usage,
-            request_id=record.request_id,
-            stop_reason=message.stop_reason,
-            cost_usd=record.cost_u_s_d,
-            tools=tools,
+            key,
+            session,
+            sidechain,
+            agent,
+            model,
+            ts,
+            ts,
+            ts,
+            hit.line,
+            message.usage,
+            record.request_id,
+            message.stop_reason,
+            record.cost_u_s_d,
+            tools,
         )
         old = responses.get(key)
         if old is None:
             responses[key] = new
         else:
-            first, last = min(old.first_ts, ts), max(old.last_ts, ts)
-            merged_tools = {**tools, **old.tools}
+            first = min(old.first_ts, ts)
+            last = max(old.last_ts, ts)
+            if tools is None:
+                merged_tools = old.tools
+            elif old.tools is None:
+                merged_tools = tools
+            else:
+                merged_tools = {**tools, **old.tools}
             if _better(new, old):
                 responses[key] = new
                 old = new
@@ -550,7 +594,8 @@ class ClaudeCodeImporter(Importer):
         if info is None:
             info = sessions[session] = _Session(session, ts, ts)
         else:
-            info.first_ts, info.last_ts = min(info.first_ts, ts), max(info.last_ts, ts)
+            info.first_ts = min(info.first_ts, ts)
+            info.last_ts = max(info.last_ts, ts)
         if not sidechain or info.cwd is None:
             info.cwd = record.cwd or info.cwd
             info.git_branch = record.git_branch or info.git_branch
@@ -670,7 +715,7 @@ class ClaudeCodeImporter(Importer):
             attrs=attrs,
             source=source,
         )
-        for tool_id, (tool_name, tool_ts) in r.tools.items():
+        for tool_id, (tool_name, tool_ts) in (r.tools or {}).items():
             tool_digest = _digest(tool_id)
             tool_span = f"{_TOOL_SPAN}{tool_digest}"
             yield ev.Span(
@@ -687,6 +732,27 @@ class ClaudeCodeImporter(Importer):
                 end_id=f"{_TOOL_END}{tool_digest}",
                 end_ts=max(tool_ts, tools_end),
             )
+
+
+def _decode(hit: _Hit, ctx: ImportContext) -> _Record | None:
+    """The fields of a usage line; None (and a warning) when it is not a valid record."""
+    data = hit.data
+    assert data is not None
+    if not data.isascii():
+        # msgspec does not check the UTF-8 of the strings it skips; ccusage drops such a
+        # record, so it is refused here too (isascii first: most lines are ASCII).
+        try:
+            data.decode()
+        except UnicodeDecodeError as exc:
+            ctx.warn(hit.line, f"not valid JSON (not UTF-8: byte 0x{data[exc.start]:02x} at {exc.start}); skipped")
+            return None
+    try:
+        return _record_decoder.decode(data)
+    except msgspec.ValidationError as exc:
+        ctx.warn(hit.line, f"bad record ({exc}); skipped")
+    except msgspec.DecodeError as exc:
+        ctx.warn(hit.line, f"not valid JSON ({exc}); skipped")
+    return None
 
 
 def _first_files(root: Path, limit: int) -> list[Path]:

@@ -38,7 +38,7 @@ from laptime.importers.base import (
     run_start,
     source_event_id,
 )
-from laptime.importers.claude_code import parse_ts
+from laptime.importers.claude_code import canonical_ts
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -143,13 +143,17 @@ class CodexImporter(Importer):
         if path.is_file():
             yield path
             return
-        roots = [path / name for name in _ROOTS if (path / name).is_dir()] or [path]
+        roots = self.walk_roots(path)
         found: list[Path] = []
         for root in roots:
             for folder, dirs, files in os.walk(root):
                 dirs.sort()
                 found.extend(Path(folder) / name for name in files if name.endswith(".jsonl"))
         yield from sorted(found, key=_started)
+
+    def walk_roots(self, path: Path) -> list[Path]:
+        """A Codex home's ``sessions/`` and ``archived_sessions/``; any other path itself."""
+        return [path / name for name in _ROOTS if (path / name).is_dir()] or [path]
 
     def detect(self, path: Path) -> bool:
         if path.is_dir():
@@ -199,14 +203,13 @@ class CodexImporter(Importer):
                 if line.type in ("session_meta", "turn_context", "event_msg", "response_item"):
                     ctx.warn(line_no, "record without timestamp or payload; skipped")
                 continue
-            try:
-                ts = parse_ts(line.timestamp)[0]
-            except ValueError:
+            ts = canonical_ts(line.timestamp)
+            if ts is None:
                 ctx.warn(line_no, f"bad timestamp {line.timestamp!r}; skipped")
                 continue
             run = f"codex-{session}"
-            source = ev.Source(NAME, path, str(line_no))
             if line.type == "session_meta":
+                source = ev.Source(NAME, path, str(line_no))
                 if not started:
                     session = payload.id or session
                     run = f"codex-{session}"
@@ -223,12 +226,14 @@ class CodexImporter(Importer):
                     started = True
             elif not started:
                 run_attrs = {"runner": NAME, "session_id": session}
+                source = ev.Source(NAME, path, str(line_no))
                 pending.append(run_start(run, ts=ts, name="codex session", attrs=run_attrs, source=source))
                 started = True
             last_ts = ts if last_ts is None or ts > last_ts else last_ts
             if line.type == "turn_context" and payload.model:
                 model = payload.model
             elif line.type == "event_msg" and payload.type == "token_count" and payload.info is not None:
+                source = ev.Source(NAME, path, str(line_no))
                 usage, last = self._usage(payload.info, last, model=model, run=run, ts=ts, source=source)
                 if usage is not None:
                     pending.extend(usage)
@@ -246,7 +251,7 @@ class CodexImporter(Importer):
                             kind="tool",
                             name=payload.name or payload.type or "tool",
                             attrs={"call_id": payload.call_id},
-                            source=source,
+                            source=ev.Source(NAME, path, str(line_no)),
                         )
                     )
                 elif payload.type in _TOOL_OUTPUTS:
