@@ -49,6 +49,15 @@ verify        ████░░░░░░░░░░░░░░░░░░
 unattributed  ███▎░░░░░░░░░░░░░░░░░░░░  13%  40.0s
 """
 
+# The fixed run: its LLM calls are usage events with a latency (2.5 s in all), the
+# validations carry durations; nothing else is an activity.
+TIME_SPLIT = """\
+Where the time went
+LLM calls           ▎░░░░░░░░░░░░░░░░░░░░░░░   0.8%  2.5s
+validation          ███▋░░░░░░░░░░░░░░░░░░░░  15.0%  45.0s
+other               ████████████████████▎░░░  84.2%  4m 12s
+
+"""
 SHOW_SECTIONS = """\
 Spans (5)
 span       kind   duration  outcome    start      worker
@@ -291,7 +300,7 @@ def test_report_list_bad_status_or_limit_is_exit_2(three_runs: Path, option: str
 def test_report_show_text(home: Path) -> None:
     result = invoke(home, "report", "show", "f1x")
     assert result.exit_code == 0
-    assert result.stdout == SCOREBOARD + "\nPhase breakdown\n" + PHASE_BARS + "\n" + SHOW_SECTIONS
+    assert result.stdout == SCOREBOARD + "\nPhase breakdown\n" + PHASE_BARS + "\n" + TIME_SPLIT + SHOW_SECTIONS
 
 
 def test_report_show_json(home: Path, store: Store) -> None:

@@ -150,6 +150,9 @@ def test_the_per_run_cache_follows_the_log(store: Store) -> None:
     invoke_json(store.root, "report", "summary")
     with Index(store) as index:
         assert index.query("SELECT run_id, wall_us, llm FROM time_split_cache") == [(RUN, 100_000_000, 30_000_000)]
+        # a row of another version of the definition is not read
+        index.execute("UPDATE time_split_cache SET version = version + 1, llm = 0")
+    assert invoke_json(store.root, "report", "summary")["time_split"]["llm_ms"] == 30_000
     # a new LLM call in the idle start of the run: the run's cached split is dropped, and recomputed
     write_lines(store, _span(f"{RUN}-late", "llm", 0, 10, parent=f"{RUN}-work"))
     split = invoke_json(store.root, "report", "summary")["time_split"]
@@ -165,3 +168,17 @@ def test_printed_shares_add_up_to_100_percent() -> None:
     tenths = tenths_of_percent(split)
     assert sum(tenths.values()) == 1000
     assert (tenths["llm"], tenths["tool"], tenths["git"]) == (334, 333, 333)
+
+
+def test_llm_usage_with_a_latency_is_llm_time(store: Store) -> None:
+    """The recorder's ``llm_call`` writes usage events, not spans: each is the interval of its
+    latency that ended at its ``ts``; validations likewise with their ``duration_ms``."""
+    from helpers import FIXED_RUN_ID, record_fixed_run
+
+    record_fixed_run(store)
+    split = invoke_json(store.root, "report", "show", FIXED_RUN_ID)["time_split"]
+    with Index(store) as index:
+        latency = index.query("SELECT SUM(latency_ms) FROM llm_calls")[0][0]
+        checks = index.query("SELECT SUM(duration_ms) FROM validations")[0][0]
+    assert (split["llm_ms"], split["validation_ms"]) == (latency, checks) == (2_500, 45_000)
+    assert split["other_ms"] == split["wall_ms"] - 47_500

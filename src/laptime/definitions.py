@@ -45,7 +45,9 @@ milliseconds (``*_ms``, see ``ms``).
   (``attrs.waiting_on``: ``human``/``user`` or ``sync``/``lock``/``queue``/``batch``/
   ``dependency``; or ``attrs.blocked_on_user``), else its kind (``llm``, ``tool``,
   ``git``, ``validation``); runs, phases, tasks and other spans only hold activities. A
-  validation event with a ``duration_ms`` is the interval that ended at its ``ts``. Open
+  validation event with a ``duration_ms``, and an ``llm`` usage event with a
+  ``latency_ms``, is the interval of that length that ended at its ``ts`` (an LLM call
+  recorded both as a span and as usage counts once: one activity, one instant). Open
   spans last until the run's end; everything is clipped to the run. Overlap: each instant
   counts once, split equally among the distinct activities active at it, so parallel
   LLM calls on three workers count as LLM time once, and an instant with an LLM call on

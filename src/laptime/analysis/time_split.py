@@ -23,12 +23,15 @@ if TYPE_CHECKING:
     from laptime.index import Index
 
 _COLUMNS: Final = ", ".join(d.ACTIVITIES)
+# Raise when the split's definition (laptime.definitions) changes: rows of another version
+# are computed again, without a rebuild.
+TIME_SPLIT_VERSION: Final = 1
 
 # Created with the index's schema (laptime.index), emptied for the runs an ingest touches
 # ({touched}: the SQL of their ids; laptime.derived runs it).
 TIME_SPLIT_SCHEMA: Final[tuple[str, ...]] = (
     f"""CREATE TABLE IF NOT EXISTS time_split_cache (
-        run_id TEXT PRIMARY KEY, wall_us INTEGER NOT NULL,
+        run_id TEXT PRIMARY KEY, version INTEGER NOT NULL, wall_us INTEGER NOT NULL,
         {", ".join(f"{a} INTEGER NOT NULL" for a in d.ACTIVITIES)}) WITHOUT ROWID""",
 )
 TIME_SPLIT_INVALIDATION: Final[tuple[str, ...]] = ("DELETE FROM time_split_cache WHERE run_id IN {touched}",)
@@ -51,7 +54,8 @@ def runs_time_split(index: Index, run_ids: Sequence[str]) -> TimeSplit:
     for batch in _batches(run_ids):
         marks = ",".join("?" * len(batch))
         for row in index.execute(
-            f"SELECT run_id, wall_us, {_COLUMNS} FROM time_split_cache WHERE run_id IN ({marks})", batch
+            f"SELECT run_id, wall_us, {_COLUMNS} FROM time_split_cache WHERE version = ? AND run_id IN ({marks})",
+            [TIME_SPLIT_VERSION, *batch],
         ):
             cached[row[0]] = (int(row[1]), dict(zip(d.ACTIVITIES, map(int, row[2:]), strict=True)))
     missing = [r for r in run_ids if r not in cached]
@@ -127,6 +131,13 @@ def _compute(index: Index, run_ids: Sequence[str]) -> dict[str, tuple[int, dict[
         ):
             if run_id in bounds:
                 intervals[run_id].append((int(at_us - duration_ms * d.US_PER_MS), int(at_us), "validation"))
+        for run_id, at_us, latency_ms in index.execute(
+            f"""SELECT run, {d.ts_us_sql("ts")}, latency_ms FROM llm_calls
+                WHERE run IN ({marks}) AND latency_ms > 0""",
+            batch,
+        ):
+            if run_id in bounds:
+                intervals[run_id].append((int(at_us - latency_ms * d.US_PER_MS), int(at_us), "llm"))
     return {
         run_id: (end - start, d.split_wall_time(start, end, intervals[run_id]))
         for run_id, (start, end) in bounds.items()
@@ -134,8 +145,11 @@ def _compute(index: Index, run_ids: Sequence[str]) -> dict[str, tuple[int, dict[
 
 
 def _keep(index: Index, computed: dict[str, tuple[int, dict[str, int]]]) -> None:
-    marks = ",".join("?" * (2 + len(d.ACTIVITIES)))
-    rows = [(run_id, wall, *(parts[a] for a in d.ACTIVITIES)) for run_id, (wall, parts) in computed.items()]
+    marks = ",".join("?" * (3 + len(d.ACTIVITIES)))
+    rows = [
+        (run_id, TIME_SPLIT_VERSION, wall, *(parts[a] for a in d.ACTIVITIES))
+        for run_id, (wall, parts) in computed.items()
+    ]
     # A stale snapshot, a read-only store: not kept, computed again next time.
     with contextlib.suppress(apsw.BusyError, apsw.ReadOnlyError, apsw.LockedError):
         index.executemany(f"INSERT OR REPLACE INTO time_split_cache VALUES ({marks})", rows)
