@@ -178,7 +178,11 @@ def test_llm_usage_with_a_latency_is_llm_time(store: Store) -> None:
     record_fixed_run(store)
     split = invoke_json(store.root, "report", "show", FIXED_RUN_ID)["time_split"]
     with Index(store) as index:
-        latency = index.query("SELECT SUM(latency_ms) FROM llm_calls")[0][0]
-        checks = index.query("SELECT SUM(duration_ms) FROM validations")[0][0]
-    assert (split["llm_ms"], split["validation_ms"]) == (latency, checks) == (2_500, 45_000)
-    assert split["other_ms"] == split["wall_ms"] - 47_500
+        latencies = index.query("SELECT ts, latency_ms FROM llm_calls WHERE latency_ms > 0 ORDER BY ts")
+        checks = index.query("SELECT ts, duration_ms FROM validations ORDER BY ts, duration_ms")
+    # a 1.5 s call that ended as the run started (clipped away), and a 2.5 s one
+    assert latencies == [("2026-01-05T09:00:00.000000Z", 1500.0), ("2026-01-05T09:01:10.000000Z", 2500.0)]
+    # 30 s of pytest, then a 15 s pytest and a 5 s ruff ending together (counted once)
+    assert [c[1] for c in checks] == [30_000.0, 5_000.0, 15_000.0]
+    assert (split["llm_ms"], split["validation_ms"]) == (2_500, 45_000)
+    assert split["other_ms"] == split["wall_ms"] - 47_500 == 252_500
