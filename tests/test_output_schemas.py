@@ -111,6 +111,8 @@ def _outputs(store: Store, tmp_path: Path) -> dict[str, Any]:
         "report usage": run("report", "usage", "--by", "session"),
         "report pipeline": run("report", "pipeline"),
         "compare": run("compare", "f1xed", "20260105090000"),
+        "estimate": run("estimate"),
+        "estimate --backtest": run("estimate", "--backtest"),
     }
     out["demo"] = json.loads(invoke(tmp_path / "demo-store", "demo", "--json").stdout)
     return out
