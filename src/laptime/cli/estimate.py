@@ -157,7 +157,7 @@ def _share(value: float | None) -> str:
 
 def backtest_lines(result: Backtest) -> list[str]:
     """The backtest as text: what was replayed, coverage and errors per figure, the target."""
-    from laptime.report.format import plural, table
+    from laptime.report.format import integer, plural, table
 
     f = result.filters
     lines = [
@@ -169,13 +169,13 @@ def backtest_lines(result: Backtest) -> list[str]:
     if result.reason is not None:
         lines.append(f"No estimate was possible: {result.reason}.")
         return lines
-    lines.append(f"Estimated {result.estimated}; {result.skipped} had too little history")
-    lines.append("Similarity: " + ", ".join(f"{step} {n}" for step, n in result.steps.items()))
+    lines.append(f"Estimated {integer(result.estimated)}; {integer(result.skipped)} had too little history")
+    lines.append("Similarity: " + ", ".join(f"{step} {integer(n)}" for step, n in result.steps.items()))
     d, c = result.duration, result.cost
     rows = [
         [
             "duration",
-            str(d.n),
+            integer(d.n),
             _share(d.coverage),
             _share(d.below_p10),
             _share(d.above_p90),
@@ -184,7 +184,7 @@ def backtest_lines(result: Backtest) -> list[str]:
         ],
         [
             "cost",
-            str(c.n),
+            integer(c.n),
             _share(c.coverage),
             _share(c.below_p10),
             _share(c.above_p90),
