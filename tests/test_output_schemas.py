@@ -112,6 +112,8 @@ def _outputs(store: Store, tmp_path: Path) -> dict[str, Any]:
         "usage": run("usage", "--by", "session", "--codex", str(FIXTURES / "codex")),
         "report pipeline": run("report", "pipeline"),
         "compare": run("compare", "f1xed", "20260105090000"),
+        "estimate": run("estimate"),
+        "estimate --backtest": run("estimate", "--backtest"),
     }
     out["demo"] = json.loads(invoke(tmp_path / "demo-store", "demo", "--json").stdout)
     return out

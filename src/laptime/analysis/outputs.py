@@ -12,6 +12,7 @@ from typing import Any, Final
 import msgspec
 
 from laptime.analysis import results as r
+from laptime.analysis.estimate import OUTPUT_TYPES as ESTIMATE_OUTPUT_TYPES
 from laptime.analysis.report_results import OUTPUT_TYPES as REPORT_OUTPUT_TYPES
 
 SCHEMA_DIR: Final = "output"
@@ -33,6 +34,7 @@ OUTPUT_TYPES: Final[dict[str, type[msgspec.Struct]]] = {
     "demo": r.Demo,
     **REPORT_OUTPUT_TYPES,
     "usage": REPORT_OUTPUT_TYPES["report usage"],  # `laptime usage`: the same report, after an import
+    **ESTIMATE_OUTPUT_TYPES,
 }
 
 

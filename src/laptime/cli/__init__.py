@@ -25,6 +25,7 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     "report": ("laptime.cli.report", "report"),
     "usage": ("laptime.cli.usage", "usage_now"),
     "compare": ("laptime.cli.compare", "compare"),
+    "estimate": ("laptime.cli.estimate", "estimate"),
     "status": ("laptime.cli.status", "status"),
     "kpi": ("laptime.cli.export", "kpi"),
     "pricing": ("laptime.cli.pricing", "pricing"),
@@ -54,6 +55,12 @@ _SUMMARIES: dict[str, str] = {
         "and cost per model; verification and outcome; and one line saying where the time went. Deltas "
         "are B minus A. A and B are run ids or unique prefixes. Slower phases are marked ▲ (and red on a "
         "terminal, faster ones' delta green, unless NO_COLOR or --no-color)."
+    ),
+    "estimate": (
+        "p10, p50 and p90 of a new run's duration and cost, drawn from similar completed runs: the same task "
+        "and runner, else the same task, else the same runner (the first with at least 9 runs), the last 20 of "
+        "them. p10 and p90 are widened for the number of runs so that 80% of new runs fall between them. With "
+        "fewer than 9 similar runs it says so and gives no numbers (exit 0)."
     ),
     "status": (
         "The store's health: where it is, its segments, events, runs, bad lines, and whether the index "
