@@ -673,9 +673,9 @@ def test_a_store_restored_with_other_bytes_is_rebuilt_in_bulk(store: Store) -> N
     calls: list[str] = []
     real = Index._bulk_load
 
-    def spy(self: Index) -> IngestStats:
+    def spy(self: Index, cache_kib: int | None = None) -> IngestStats:
         calls.append("rebuild")
-        return real(self)
+        return real(self, cache_kib)
 
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(Index, "_bulk_load", spy)
@@ -697,9 +697,9 @@ def test_a_first_update_of_a_big_log_is_a_bulk_load(store: Store, min_bytes: int
     calls: list[str] = []
     real = Index._bulk_load
 
-    def spy(self: Index) -> IngestStats:
+    def spy(self: Index, cache_kib: int | None = None) -> IngestStats:
         calls.append("rebuild")
-        return real(self)
+        return real(self, cache_kib)
 
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(Index, "_bulk_load", spy)
@@ -772,11 +772,11 @@ class TestRebuildAside:
         readers: list[Index] = []
         real = Index._bulk_load
 
-        def open_meanwhile(self: Index) -> IngestStats:
+        def open_meanwhile(self: Index, cache_kib: int | None = None) -> IngestStats:
             reader = Index(store)  # opens the old index while the new one is being built
             readers.append(reader)
             assert reader.query("SELECT COUNT(*) FROM runs") == [(2,)]
-            return real(self)
+            return real(self, cache_kib)
 
         with pytest.MonkeyPatch.context() as mp:
             mp.setattr(Index, "_bulk_load", open_meanwhile)
@@ -794,7 +794,7 @@ class TestRebuildAside:
         _update(store)
         before = _table_rows(store)
 
-        def fail(self: Index) -> IngestStats:
+        def fail(self: Index, cache_kib: int | None = None) -> IngestStats:
             self.db.execute("CREATE TABLE half_done (x)")
             raise KeyboardInterrupt
 

@@ -487,12 +487,14 @@ class TestIdempotency:
         with path.open("a") as handle:
             handle.write(lines[4] + "\n" + lines[5][:50])
         second = import_json(store, "claude-code", path)
-        assert second["events_new"] == 2  # m3's llm span (one `span` line) and usage; the run's end moves
+        # m3's llm span (one `span` line) and usage, and the wait for the user after m2 (read
+        # before: the import cache keeps the last turn's end); the run's end moves
+        assert second["events_new"] == 3
         assert second["bytes_read"] < bytes_first + len(lines[4]) + 100
         with path.open("a") as handle:
             handle.write(lines[5][50:] + "\n")
         third = import_json(store, "claude-code", path)
-        assert third["events_new"] == 2
+        assert third["events_new"] == 3
         assert third["skipped_records"] == 0
         calls = llm_rows(store)
         assert len(calls) == 5
@@ -762,7 +764,8 @@ class TestStreaming:
         peak_mb = peak_kb / 1024
         assert bytes_read > 300 << 20
         assert skipped == 0
-        assert events_new == 6  # run start and end, two llm spans (a `span` line and usage each)
+        # run start and end, two llm spans (a `span` line and usage each), the wait between them
+        assert events_new == 7
         assert peak_mb < 200, f"peak RSS {peak_mb:.0f} MB"
 
 
@@ -785,3 +788,41 @@ class TestProgress:
         run_import(store, ClaudeCodeImporter(), [tree], progress_stream=stream, progress_delay=0)  # type: ignore[arg-type]
         assert " files · " in stream.text
         assert "records" in stream.text
+
+
+class TestWhereTheTimeGoes:
+    """A session's report says how much was the model, how much tools, and how much waiting
+    for the user (docs/analysis.md): llm spans from a response's records, tool spans from a
+    tool_use to the next response, and a wait after a turn the model ended."""
+
+    def test_model_tools_and_waiting_for_the_user(self, tmp_path: Path, store: Store) -> None:
+        from helpers import invoke_json
+
+        path = tmp_path / "c" / "projects" / "-p" / f"{SESSION}.jsonl"
+        path.parent.mkdir(parents=True)
+        tool = [{"type": "tool_use", "id": "toolu_1", "name": "Bash", "input": {"command": "secret"}}]
+        lines = [
+            _user(ts="2025-10-06T10:00:00.000Z"),
+            # the model answers in two records, 10:00:05-10:00:15, and ends its turn
+            _record("m1", "r1", ts="2025-10-06T10:00:05.000Z", stop=None),
+            _record("m1", "r1", ts="2025-10-06T10:00:15.000Z"),
+            # the user thinks for 45 s, then the model asks for a tool at 10:01:00-10:01:10
+            _user(ts="2025-10-06T10:00:59.000Z", text="now run the tests"),
+            _record("m2", "r2", ts="2025-10-06T10:01:00.000Z", stop=None),
+            _record("m2", "r2", ts="2025-10-06T10:01:10.000Z", stop="tool_use", content=tool),
+            # the tool runs until the next response starts, 10:01:40-10:01:50
+            _record("m3", "r3", ts="2025-10-06T10:01:40.000Z"),
+            _record("m3", "r3", ts="2025-10-06T10:01:50.000Z"),
+        ]
+        path.write_text("\n".join(lines) + "\n")
+        import_json(store, "claude-code", path)
+        run = invoke_json(store.root, "report", "list")["runs"][0]["run_id"]
+        split = invoke_json(store.root, "report", "show", run)["time_split"]
+        assert split["wall_ms"] == 110_000  # the first user record (10:00:00) to the last (10:01:50)
+        assert (split["llm_ms"], split["tool_ms"], split["human_wait_ms"]) == (30_000, 30_000, 45_000)
+        assert split["other_ms"] == 5_000  # 10:00:00-10:00:05: the request before the first record
+        waits = [s for s in spans(store) if s.get("kind") == "other"]
+        assert [(w["name"], json.loads(w["attrs"])) for w in waits] == [
+            ("waiting for the user", {"waiting_on": "human"})
+        ]
+        assert "secret" not in "".join(p.read_text() for p in store.segments())

@@ -391,3 +391,61 @@ class TestFuzz:
             for event in events:
                 assert ev.decode(ev.encode(event)) == event
             assert all(p.line is not None and 1 <= p.line <= len(lines) for p in result.problems)
+
+
+class TestWhereTheTimeGoes:
+    """A session says how much was the model (the last input to a token count), how much
+    tools (a call to its output) and how much waiting for the user (a count with no call
+    open, to the next message); the split is the one of docs/analysis.md."""
+
+    def test_model_tools_and_waiting_for_the_user(self, tmp_path: Path, store: Store) -> None:
+        from helpers import invoke_json
+
+        t0 = datetime(2025, 10, 6, 10, 0, tzinfo=UTC)
+
+        def at(seconds: int) -> datetime:
+            return t0 + timedelta(seconds=seconds)
+
+        def item(seconds: int, payload: dict[str, Any], kind: str = "response_item") -> dict[str, Any]:
+            return {
+                "timestamp": at(seconds).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z",
+                "type": kind,
+                "payload": payload,
+            }
+
+        user = {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "secret prompt"}]}
+        records = [
+            session_meta(at(0), "0199a1b2-cccc-7000-8000-000000000009", "/src/app"),
+            turn_context(at(1), "/src/app", "gpt-5-codex"),
+            item(2, user),
+            item(2, {"type": "user_message", "message": "secret prompt"}, "event_msg"),
+            item(10, {"type": "function_call", "name": "shell", "call_id": "call_1", "arguments": "{}"}),
+            token_count(at(12), [100, 0, 10, 0], None),  # the model: 0:02-0:12, a tool call open
+            item(30, {"type": "function_call_output", "call_id": "call_1", "output": "secret output"}),
+            item(40, {"type": "agent_message", "message": "done"}, "event_msg"),
+            token_count(at(45), [200, 0, 20, 0], None),  # the model: 0:30-0:45, the turn ends
+            item(105, user),  # the user took a minute
+            item(105, {"type": "user_message", "message": "secret prompt"}, "event_msg"),
+            token_count(at(110), [300, 0, 30, 0], None),  # the model: 1:45-1:50
+        ]
+        name = "sessions/2025/10/06/rollout-2025-10-06T10-00-00-x.jsonl"
+        path = write_session(tmp_path / "codex", name, records)
+        import_json(store, "codex", path)
+        run = invoke_json(store.root, "report", "list")["runs"][0]["run_id"]
+        split = invoke_json(store.root, "report", "show", run)["time_split"]
+        assert split["wall_ms"] == 110_000
+        # 0:10-0:12 is both the model and the tool: a second each
+        assert (split["llm_ms"], split["tool_ms"], split["human_wait_ms"], split["other_ms"]) == (
+            29_000, 19_000, 60_000, 2_000,
+        )  # fmt: skip
+        assert "secret" not in "".join(p.read_text() for p in store.segments())
+
+        # Read in two parts (a live session), the same events come out.
+        grown = type(store)(tmp_path / "grown" / ".laptime")
+        half = write_session(
+            tmp_path / "codex2", "sessions/2025/10/06/rollout-2025-10-06T10-00-00-x.jsonl", records[:9]
+        )
+        import_json(grown, "codex", half)
+        write_session(tmp_path / "codex2", "sessions/2025/10/06/rollout-2025-10-06T10-00-00-x.jsonl", records)
+        import_json(grown, "codex", half)
+        assert invoke_json(grown.root, "report", "show", run)["time_split"] == split

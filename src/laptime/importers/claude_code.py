@@ -407,6 +407,14 @@ _LLM_USAGE: Final = "cc0000000002"
 _LLM_END: Final = "cc0000000003"
 _TOOL_SPAN: Final = "cc0000000004"
 _TOOL_END: Final = "cc0000000005"
+_WAIT_SPAN: Final = "cc0000000006"  # waiting for the user after a turn
+_WAIT_END: Final = "cc0000000007"
+
+
+def _tail(response: _Response) -> list[Any]:
+    """What a later read needs of a chain's last response (JSON, for the import cache)."""
+    ended_turn = not response.tools and response.stop_reason != "tool_use"
+    return [response.key, response.last_ts, response.line, ended_turn]
 
 
 def _digest(key: str) -> str:
@@ -511,8 +519,9 @@ class ClaudeCodeImporter(Importer):
             except ValueError:
                 first_ts = None
         state.offset = scanner.end
-        state.extra = {"line": scanner.lines}
-        yield from self._events(file, responses, sessions, first_ts)
+        tails: dict[str, list[Any]] = dict(state.extra.get("tails") or {})
+        state.extra = {"line": scanner.lines, "tails": tails}
+        yield from self._events(file, responses, sessions, first_ts, tails)
 
     def _take(
         self,
@@ -613,7 +622,11 @@ class ClaudeCodeImporter(Importer):
         responses: dict[str, _Response],
         sessions: dict[str, _Session],
         first_ts: str | None,
+        tails: dict[str, list[Any]],
     ) -> Iterator[ev.Event]:
+        """The events of what was read. ``tails``: per session, the last main-chain response
+        read before (key, last ts, line, whether it ended the turn), updated here, so a wait
+        for the user that spans two reads of a growing file is the one a whole read gives."""
         path = str(file)
         project = _project_of(file)
         for info in sessions.values():
@@ -656,9 +669,43 @@ class ClaudeCodeImporter(Importer):
             chains.setdefault((response.session, response.agent), []).append(response)
         for chain in chains.values():
             chain.sort(key=lambda r: (r.first_ts, r.line))
+            main = chain[0].agent is None
+            tail = tails.get(chain[0].session) if main else None
+            if tail is not None and tail[0] not in responses:
+                yield from self._user_wait(chain[0].session, tail, chain[0].first_ts, path)
             for i, response in enumerate(chain):
                 tools_end = chain[i + 1].first_ts if i + 1 < len(chain) else response.last_ts
                 yield from self._response_events(response, path, max(tools_end, response.last_ts))
+                if main and i + 1 < len(chain):
+                    yield from self._user_wait(response.session, _tail(response), chain[i + 1].first_ts, path)
+            if main:
+                tails[chain[-1].session] = _tail(chain[-1])
+
+    @staticmethod
+    def _user_wait(session: str, turn_end: list[Any], next_first_ts: str, path: str) -> Iterator[ev.Event]:
+        """After a main-chain response that asked for no tool (the model ended its turn),
+        the session waits for the user until the next response begins: a span waiting on
+        a human (docs/analysis.md, "Where the time goes"). No text is read or stored."""
+        key, last_ts, line, ended_turn = turn_end
+        if not ended_turn or next_first_ts <= last_ts:
+            return
+        digest = _digest(key)
+        span = f"{_WAIT_SPAN}{digest}"
+        run = run_id_of(session)
+        yield ev.Span(
+            v=1,
+            id=span,
+            ts=last_ts,
+            run=run,
+            parent=run,
+            span=span,
+            kind="other",
+            name="waiting for the user",
+            attrs={"waiting_on": "human"},
+            source=ev.Source(NAME, path, str(line)),
+            end_id=f"{_WAIT_END}{digest}",
+            end_ts=next_first_ts,
+        )
 
     @staticmethod
     def _response_events(r: _Response, path: str, tools_end: str) -> Iterator[ev.Event]:

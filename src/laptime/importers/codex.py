@@ -69,6 +69,7 @@ class _Payload(msgspec.Struct):
     info: _Info | None = None
     name: str | None = None
     call_id: str | None = None
+    role: str | None = None
 
 
 class _Line(msgspec.Struct):
@@ -83,6 +84,32 @@ _TOOL_OUTPUTS: Final = frozenset({"function_call_output", "custom_tool_call_outp
 _ROOTS: Final = ("sessions", "archived_sessions")
 #: Codex names a session file after the time it started: rollout-2025-10-06T10-00-00-<id>.jsonl
 _STARTED_RE: Final = re.compile(r"rollout-(\d{4}-\d{2}-\d{2}T\d{2}-\d{2}-\d{2})")
+
+
+def _is_user_input(record_type: str, payload: _Payload) -> bool:
+    """A message of the user's (Codex writes it as a response item and as an event)."""
+    if record_type == "response_item":
+        return payload.type == "message" and payload.role == "user"
+    return record_type == "event_msg" and payload.type == "user_message"
+
+
+def _user_wait(session: str, run: str, since: str, until: str, source: ev.Source) -> ev.Span:
+    """The session waiting for the user's next message after the model ended its turn."""
+    span = source_event_id(0, NAME, "user-wait", session, since)
+    return ev.Span(
+        v=1,
+        id=span,
+        ts=since,
+        run=run,
+        parent=run,
+        span=span,
+        kind="other",
+        name="waiting for the user",
+        attrs={"waiting_on": "human"},
+        source=source,
+        end_id=source_event_id(0, NAME, "user-wait-end", session, since),
+        end_ts=until,
+    )
 
 
 def _n(value: int | None) -> int:
@@ -179,6 +206,12 @@ class CodexImporter(Importer):
         first_line = int(extra.get("line", 0))
         started = bool(extra.get("started"))
         run_attrs: dict[str, Any] = dict(extra.get("attrs", {}))
+        # Where the time goes (docs/analysis.md): the model works from the last input (the
+        # user's message, a tool's output, its own previous count) to a token count; the
+        # session waits for the user from a count with no tool call open to the next message.
+        model_from: str | None = extra.get("model_from")
+        turn_end: str | None = extra.get("turn_end")
+        open_calls = int(extra.get("open_calls", 0))
         line_no = first_line
         end = state.offset
         pending: list[ev.Event] = []
@@ -234,12 +267,22 @@ class CodexImporter(Importer):
                 model = payload.model
             elif line.type == "event_msg" and payload.type == "token_count" and payload.info is not None:
                 source = ev.Source(NAME, path, str(line_no))
-                usage, last = self._usage(payload.info, last, model=model, run=run, ts=ts, source=source)
+                since = model_from if model_from is not None and model_from <= ts else ts
+                usage, last = self._usage(payload.info, last, model=model, run=run, ts=ts, since=since, source=source)
                 if usage is not None:
                     pending.extend(usage)
+                    model_from = ts
+                    turn_end = ts if open_calls == 0 else None
+            elif _is_user_input(line.type, payload):
+                if turn_end is not None and open_calls == 0 and ts > turn_end:
+                    pending.append(_user_wait(session, run, turn_end, ts, ev.Source(NAME, path, str(line_no))))
+                turn_end = None
+                model_from = ts
             elif line.type == "response_item" and payload.call_id:
                 tool_span = source_event_id(0, NAME, "tool", session, payload.call_id)
                 if payload.type in _TOOL_CALLS:
+                    open_calls += 1
+                    turn_end = None
                     pending.append(
                         ev.SpanStart(
                             v=1,
@@ -255,6 +298,8 @@ class CodexImporter(Importer):
                         )
                     )
                 elif payload.type in _TOOL_OUTPUTS:
+                    open_calls = max(0, open_calls - 1)
+                    model_from = ts
                     pending.append(
                         ev.SpanEnd(
                             v=1,
@@ -277,12 +322,15 @@ class CodexImporter(Importer):
             "line": line_no,
             "started": started,
             "attrs": run_attrs,
+            "model_from": model_from,
+            "turn_end": turn_end,
+            "open_calls": open_calls,
         }
         yield from pending
 
     @staticmethod
     def _usage(
-        info: _Info, last: list[int], *, model: str, run: str, ts: str, source: ev.Source
+        info: _Info, last: list[int], *, model: str, run: str, ts: str, since: str, source: ev.Source
     ) -> tuple[list[ev.Event] | None, list[int]]:
         total = _key(info.total_token_usage) if info.total_token_usage is not None else None
         if total is not None:
@@ -307,7 +355,9 @@ class CodexImporter(Importer):
         parent = run
         name = model or "unknown"
         events: list[ev.Event] = [
-            ev.SpanStart(v=1, id=span, ts=ts, run=run, parent=parent, span=span, kind="llm", name=name, source=source),
+            ev.SpanStart(
+                v=1, id=span, ts=since, run=run, parent=parent, span=span, kind="llm", name=name, source=source
+            ),
             ev.LlmUsage(
                 v=1,
                 id=source_event_id(0, NAME, "usage", key),
