@@ -658,6 +658,19 @@ def test_a_copied_store_is_not_read_again(store: Store, tmp_path: Path) -> None:
     assert stats.bytes < copy.segment_path(DAY2).stat().st_size  # only the new run's lines
 
 
+def _count_bulk_loads(mp: pytest.MonkeyPatch) -> list[str]:
+    """A list that gets "rebuild" each time an update or rebuild loads in bulk."""
+    calls: list[str] = []
+    real = Index._bulk_load
+
+    def spy(self: Index, cache_kib: int | None = None) -> IngestStats:
+        calls.append("rebuild")
+        return real(self, cache_kib)
+
+    mp.setattr(Index, "_bulk_load", spy)
+    return calls
+
+
 def test_a_store_restored_with_other_bytes_is_rebuilt_in_bulk(store: Store) -> None:
     """When more bytes are to be read than the index keeps (here: all of them changed), the
     update is one bulk rebuild (plain inserts, indexes sorted once) and equals ``laptime
@@ -670,15 +683,8 @@ def test_a_store_restored_with_other_bytes_is_rebuilt_in_bulk(store: Store) -> N
         tmp = path.with_suffix(".tmp")
         tmp.write_bytes(data)
         tmp.replace(path)
-    calls: list[str] = []
-    real = Index._bulk_load
-
-    def spy(self: Index, cache_kib: int | None = None) -> IngestStats:
-        calls.append("rebuild")
-        return real(self, cache_kib)
-
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(Index, "_bulk_load", spy)
+        calls = _count_bulk_loads(mp)
         mp.setattr("laptime.index._BULK_MIN_BYTES", 0)  # a small log, read in bulk all the same
         stats = _update(store)
     assert calls == ["rebuild"]
@@ -694,15 +700,8 @@ def test_a_first_update_of_a_big_log_is_a_bulk_load(store: Store, min_bytes: int
     """An empty index over a log of at least ``_BULK_MIN_BYTES`` (a first import) loads in
     bulk; a small one, or a small append, ingests in place. Both equal a rebuild."""
     record_simple_run(store, "r1", name="one")
-    calls: list[str] = []
-    real = Index._bulk_load
-
-    def spy(self: Index, cache_kib: int | None = None) -> IngestStats:
-        calls.append("rebuild")
-        return real(self, cache_kib)
-
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(Index, "_bulk_load", spy)
+        calls = _count_bulk_loads(mp)
         mp.setattr("laptime.index._BULK_MIN_BYTES", min_bytes)
         _update(store)
         assert calls == (["rebuild"] if bulk else [])

@@ -186,3 +186,19 @@ def test_llm_usage_with_a_latency_is_llm_time(store: Store) -> None:
     assert [c[1] for c in checks] == [30_000.0, 5_000.0, 15_000.0]
     assert (split["llm_ms"], split["validation_ms"]) == (2_500, 45_000)
     assert split["other_ms"] == split["wall_ms"] - 47_500 == 252_500
+
+
+def test_splits_that_cannot_be_kept_still_count(store: Store) -> None:
+    """A read-only store (or a stale snapshot) cannot keep what it computed: the summary adds
+    those runs to the ones the cache already holds."""
+    import pytest
+
+    _known_run(store)
+    invoke_json(store.root, "report", "summary")  # the first run's split is kept
+    _known_run(store, "split-run-2")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr("laptime.analysis.time_split._keep", lambda _index, _computed: False)
+        split = invoke_json(store.root, "report", "summary")["time_split"]
+    assert (split["runs"], split["wall_ms"], split["llm_ms"]) == (2, 200_000, 60_000)
+    with Index(store) as index:
+        assert index.query("SELECT run_id FROM time_split_cache") == [(RUN,)]

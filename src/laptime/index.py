@@ -659,19 +659,27 @@ class Index:
         gc_was_enabled = gc.isenabled()
         gc.disable()  # millions of short-lived structs; the cycle collector only slows this down
         try:
+            seen: tuple[dict[str, tuple[int, int, int | None, int]], set[str]] | None = None
             if not self._bulk and not self.db.in_transaction:
                 known = self.segment_state()
+                stale = self._stale_segments(known, present, faulted)
+                seen = (known, stale)
                 # More of the log is to be read than the index keeps (a first import, a
                 # store restored from another copy): one bulk rebuild, with plain inserts
                 # and indexes sorted once, is faster than ingesting with every index live.
-                if _mostly_new(self._stale_segments(known, present, faulted), known, present) and self._alone():
+                if _mostly_new(stale, known, present) and self._alone():
                     return self._rebuild_aside()
             # One transaction, and one refresh of the derived run tables, for all the
             # segments that grew: an import spread over many days touches many segments.
             with self._writing():
                 # Read under the write lock: another updater may have ingested meanwhile.
+                # The stale segments found above stand while the index says the same (their
+                # check may read whole files: CRCs of segments with new inode numbers).
                 known = self.segment_state()
-                stale = self._stale_segments(known, present, faulted)
+                if seen is not None and seen[0] == known:
+                    stale = seen[1]
+                else:
+                    stale = self._stale_segments(known, present, faulted)
                 if not self._bulk and _mostly_new(stale, known, present):
                     return self._rebuild_in_place()  # (as above, with others reading the index)
                 for name in sorted(stale):

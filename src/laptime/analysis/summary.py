@@ -177,8 +177,7 @@ def compute_summary(
     iterations_n, iterations_avg = parts.iterations
     from laptime.analysis.time_split import runs_time_split
 
-    run_ids = [str(r[0]) for r in index.execute(sel or "SELECT run_id FROM runs")]
-    time_split = runs_time_split(index, run_ids)
+    time_split = runs_time_split(index, sel)
 
     data = {
         "filters": filters.to_json(),

@@ -10,7 +10,6 @@ run.
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any, Final
 
@@ -47,28 +46,36 @@ def run_time_split(index: Index, run_id: str) -> TimeSplit:
     return time_split_result(wall, parts, runs=1 if run_id in splits else 0)
 
 
-def runs_time_split(index: Index, run_ids: Sequence[str]) -> TimeSplit:
-    """The split of the runs given, added up: each run's from the cache, or computed (and
-    then kept, where the index can be written)."""
-    cached: dict[str, tuple[int, dict[str, int]]] = {}
-    for batch in _batches(run_ids):
-        marks = ",".join("?" * len(batch))
+def runs_time_split(index: Index, runs_sql: str | None = None) -> TimeSplit:
+    """The split of every run, or of those ``runs_sql`` (a query of run ids) selects, added
+    up: the runs not in the cache are computed first (and kept, where the index can be
+    written), then the cache is summed in SQL."""
+    selected = f"AND r.run_id IN ({runs_sql})" if runs_sql else ""
+    missing = [
+        str(row[0])
         for row in index.execute(
-            f"SELECT run_id, wall_us, {_COLUMNS} FROM time_split_cache WHERE version = ? AND run_id IN ({marks})",
-            [TIME_SPLIT_VERSION, *batch],
-        ):
-            cached[row[0]] = (int(row[1]), dict(zip(d.ACTIVITIES, map(int, row[2:]), strict=True)))
-    missing = [r for r in run_ids if r not in cached]
+            f"""SELECT r.run_id FROM runs r LEFT JOIN time_split_cache c
+                ON c.run_id = r.run_id AND c.version = ? WHERE c.run_id IS NULL {selected}""",
+            (TIME_SPLIT_VERSION,),
+        )
+    ]
     computed = _compute(index, missing) if missing else {}
-    if computed:
-        _keep(index, computed)
-    wall = 0
-    parts = dict.fromkeys(d.ACTIVITIES, 0)
-    for run_wall, run_parts in (*cached.values(), *computed.values()):
-        wall += run_wall
-        for activity, value in run_parts.items():
-            parts[activity] += value
-    return time_split_result(wall, parts, runs=len(cached) + len(computed))
+    kept = _keep(index, computed) if computed else True
+    sums = ", ".join(f"COALESCE(SUM(c.{a}), 0)" for a in d.ACTIVITIES)
+    (row,) = index.query(  # an aggregate: always one row
+        f"""SELECT COUNT(*), COALESCE(SUM(c.wall_us), 0), {sums} FROM time_split_cache c
+            JOIN runs r ON r.run_id = c.run_id WHERE c.version = ? {selected}""",
+        (TIME_SPLIT_VERSION,),
+    )
+    runs, wall = int(row[0]), int(row[1])
+    parts = dict(zip(d.ACTIVITIES, map(int, row[2:]), strict=True))
+    if not kept:  # a read-only store, a stale snapshot: the cache lacks them, add them here
+        runs += len(computed)
+        for run_wall, run_parts in computed.values():
+            wall += run_wall
+            for activity, value in run_parts.items():
+                parts[activity] += value
+    return time_split_result(wall, parts, runs=runs)
 
 
 def time_split_result(wall_us: int, parts: dict[str, int], *, runs: int) -> TimeSplit:
@@ -144,12 +151,14 @@ def _compute(index: Index, run_ids: Sequence[str]) -> dict[str, tuple[int, dict[
     }
 
 
-def _keep(index: Index, computed: dict[str, tuple[int, dict[str, int]]]) -> None:
+def _keep(index: Index, computed: dict[str, tuple[int, dict[str, int]]]) -> bool:
     marks = ",".join("?" * (3 + len(d.ACTIVITIES)))
     rows = [
         (run_id, TIME_SPLIT_VERSION, wall, *(parts[a] for a in d.ACTIVITIES))
         for run_id, (wall, parts) in computed.items()
     ]
-    # A stale snapshot, a read-only store: not kept, computed again next time.
-    with contextlib.suppress(apsw.BusyError, apsw.ReadOnlyError, apsw.LockedError):
+    try:
         index.executemany(f"INSERT OR REPLACE INTO time_split_cache VALUES ({marks})", rows)
+    except (apsw.BusyError, apsw.ReadOnlyError, apsw.LockedError):
+        return False  # a stale snapshot, a read-only store: computed again next time
+    return True

@@ -89,6 +89,25 @@ def run_start(run_id: str, *, ts: str, name: str, attrs: dict[str, Any], source:
     )
 
 
+def user_wait(run_id: str, *, span: str, end_id: str, since: str, until: str, source: ev.Source) -> ev.Span:
+    """A session waiting for its user's next message after the model ended its turn: a
+    top-level span waiting on a human (docs/analysis.md, "Where the time goes")."""
+    return ev.Span(
+        v=ev.SCHEMA_VERSION,
+        id=span,
+        ts=since,
+        run=run_id,
+        parent=run_id,
+        span=span,
+        kind="other",
+        name="waiting for the user",
+        attrs={"waiting_on": "human"},
+        source=source,
+        end_id=end_id,
+        end_ts=until,
+    )
+
+
 _SPECIAL_KINDS = (
     (stat.S_ISFIFO, "a FIFO"),
     (stat.S_ISSOCK, "a socket"),

@@ -36,7 +36,15 @@ from typing import TYPE_CHECKING, Any, ClassVar, Final
 import msgspec
 
 from laptime import events as ev
-from laptime.importers.base import FileState, ImportContext, Importer, open_regular, run_start, source_event_id
+from laptime.importers.base import (
+    FileState,
+    ImportContext,
+    Importer,
+    open_regular,
+    run_start,
+    source_event_id,
+    user_wait,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Generator, Iterator
@@ -690,21 +698,13 @@ class ClaudeCodeImporter(Importer):
         if not ended_turn or next_first_ts <= last_ts:
             return
         digest = _digest(key)
-        span = f"{_WAIT_SPAN}{digest}"
-        run = run_id_of(session)
-        yield ev.Span(
-            v=1,
-            id=span,
-            ts=last_ts,
-            run=run,
-            parent=run,
-            span=span,
-            kind="other",
-            name="waiting for the user",
-            attrs={"waiting_on": "human"},
-            source=ev.Source(NAME, path, str(line)),
+        yield user_wait(
+            run_id_of(session),
+            span=f"{_WAIT_SPAN}{digest}",
             end_id=f"{_WAIT_END}{digest}",
-            end_ts=next_first_ts,
+            since=last_ts,
+            until=next_first_ts,
+            source=ev.Source(NAME, path, str(line)),
         )
 
     @staticmethod

@@ -37,6 +37,7 @@ from laptime.importers.base import (
     open_regular,
     run_start,
     source_event_id,
+    user_wait,
 )
 from laptime.importers.claude_code import canonical_ts
 
@@ -91,25 +92,6 @@ def _is_user_input(record_type: str, payload: _Payload) -> bool:
     if record_type == "response_item":
         return payload.type == "message" and payload.role == "user"
     return record_type == "event_msg" and payload.type == "user_message"
-
-
-def _user_wait(session: str, run: str, since: str, until: str, source: ev.Source) -> ev.Span:
-    """The session waiting for the user's next message after the model ended its turn."""
-    span = source_event_id(0, NAME, "user-wait", session, since)
-    return ev.Span(
-        v=1,
-        id=span,
-        ts=since,
-        run=run,
-        parent=run,
-        span=span,
-        kind="other",
-        name="waiting for the user",
-        attrs={"waiting_on": "human"},
-        source=source,
-        end_id=source_event_id(0, NAME, "user-wait-end", session, since),
-        end_ts=until,
-    )
 
 
 def _n(value: int | None) -> int:
@@ -275,7 +257,16 @@ class CodexImporter(Importer):
                     turn_end = ts if open_calls == 0 else None
             elif _is_user_input(line.type, payload):
                 if turn_end is not None and open_calls == 0 and ts > turn_end:
-                    pending.append(_user_wait(session, run, turn_end, ts, ev.Source(NAME, path, str(line_no))))
+                    pending.append(
+                        user_wait(
+                            run,
+                            span=source_event_id(0, NAME, "user-wait", session, turn_end),
+                            end_id=source_event_id(0, NAME, "user-wait-end", session, turn_end),
+                            since=turn_end,
+                            until=ts,
+                            source=ev.Source(NAME, path, str(line_no)),
+                        )
+                    )
                 turn_end = None
                 model_from = ts
             elif line.type == "response_item" and payload.call_id:
