@@ -990,6 +990,12 @@ class Run(SpanScope):
         except Exception as err:  # noqa: BLE001 - instrumentation must never break the caller
             self._rec.warn(err)
         super().__exit__(exc_type, exc, tb)
+        try:
+            from laptime.webhook.dispatch import on_run_end
+
+            on_run_end(self._rec, self.id)
+        except Exception as err:  # noqa: BLE001 - a webhook must never break the program it reports on
+            self._rec.warn(err)
 
     # Profiling output: one line per iteration, an iteration ending when a top-level
     # phase name repeats (the loop came round again) and at the end of the run.
