@@ -14,6 +14,7 @@ import msgspec
 from laptime.analysis import results as r
 from laptime.analysis.estimate import OUTPUT_TYPES as ESTIMATE_OUTPUT_TYPES
 from laptime.analysis.report_results import OUTPUT_TYPES as REPORT_OUTPUT_TYPES
+from laptime.exporters.results import OtlpExport
 from laptime.webhook.results import Deliveries
 
 SCHEMA_DIR: Final = "output"
@@ -38,6 +39,7 @@ OUTPUT_TYPES: Final[dict[str, type[msgspec.Struct]]] = {
     **ESTIMATE_OUTPUT_TYPES,
     "webhook send": Deliveries,
     "webhook redeliver": Deliveries,
+    "export otlp": OtlpExport,
 }
 
 

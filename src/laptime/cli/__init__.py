@@ -34,6 +34,7 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     "refresh": ("laptime.cli.store", "refresh"),
     "compact": ("laptime.cli.retention", "compact"),
     "webhook": ("laptime.cli.webhook", "webhook"),
+    "export": ("laptime.cli.export_otlp", "export"),
 }
 
 # The first paragraph of each command's help, so that `laptime --help` can list the
@@ -92,6 +93,7 @@ _SUMMARIES: dict[str, str] = {
         "alone, since writers may still be appending to them."
     ),
     "webhook": "Send run webhooks by hand: one run's report now, or every delivery that failed.",
+    "export": "Export runs to other systems.",
 }
 
 
