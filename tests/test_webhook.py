@@ -338,12 +338,13 @@ class TestNoSecretAnywhere:
             ("report", "show", run_id, "--json"),
             ("report", "show", run_id),
             ("report", "list", "--json"),
-            ("export", "--format", "jsonl", run_id),
-            ("kpi", run_id, "--format", "csv"),
+            ("report", "export", "--jsonl", "-", "--detailed"),
+            ("kpi", run_id),
             ("webhook", "redeliver", "--json"),
             ("doctor",),
         ):
             result = invoke(store.root, *args)
+            assert result.exit_code in (0, 1), (args, result.output)  # redeliver fails again: exit 1
             outputs.append(result.output)
         captured = capsys.readouterr()
         outputs += [captured.out, captured.err]
