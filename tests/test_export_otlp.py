@@ -246,6 +246,8 @@ class TestSend:
             "x-api-key=k1",
             "--resource",
             "openinference.project.name=laptime-test",
+            "--protocol",
+            "http/json",
             "--json",
         )
         assert result.exit_code == 0, result.output
@@ -254,7 +256,7 @@ class TestSend:
             "spans": 5,
             "requests": 1,
             "endpoint": f"http://127.0.0.1:{port}/v1/traces",
-            "output": None,
+            "file": None,
         }
         ((path, headers, body),) = state.posts
         assert path == "/v1/traces"
@@ -262,6 +264,27 @@ class TestSend:
         assert headers["x-api-key"] == "k1"
         resource = json.loads(body)["resourceSpans"][0]["resource"]
         assert {"key": "openinference.project.name", "value": {"stringValue": "laptime-test"}} in resource["attributes"]
+
+    def test_protobuf_by_default(self, store: Store, collector: tuple[_Collector, int]) -> None:
+        from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+        state, port = collector
+        _mixed_store(store)
+        assert (
+            invoke(
+                store.root, "export", "otlp", "--endpoint", f"http://127.0.0.1:{port}", "--run", "r-agents"
+            ).exit_code
+            == 0
+        )
+        ((path, headers, body),) = state.posts
+        assert (path, headers["Content-Type"]) == ("/v1/traces", "application/x-protobuf")
+        request = ExportTraceServiceRequest()
+        request.ParseFromString(body)
+        sent = [s for r in request.resource_spans for ss in r.scope_spans for s in ss.spans]
+        as_json = _spans(_export(store, "--run", "r-agents"))
+        assert [(s.name, s.span_id.hex(), s.start_time_unix_nano) for s in sent] == [
+            (s["name"], s["spanId"], int(s["startTimeUnixNano"])) for s in as_json
+        ]
 
     def test_a_refusing_receiver_is_exit_1_naming_it(self, store: Store, collector: tuple[_Collector, int]) -> None:
         state, port = collector

@@ -120,6 +120,7 @@ def _outputs(store: Store, tmp_path: Path) -> dict[str, Any]:
     store.config_path.write_text('[webhook]\nurl = "http://127.0.0.1:9/hook"\nretries = 0\ntimeout = 1\n')
     out["webhook send"] = run("webhook", "send", "f1xed", "--event", "completed", code=1)
     out["webhook redeliver"] = run("webhook", "redeliver", code=1)
+    out["export otlp"] = run("export", "otlp", "-o", str(tmp_path / "runs.otlp.json"))
     return out
 
 

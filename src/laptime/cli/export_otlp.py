@@ -46,6 +46,11 @@ def export() -> None:
     metavar="KEY=VALUE",
     help="A resource attribute (repeatable), e.g. service.name=my-pipeline.",
 )
+@click.option(
+    "--protocol",
+    type=click.Choice(["http/protobuf", "http/json"]),
+    help="How to send (default: $OTEL_EXPORTER_OTLP_PROTOCOL, else http/protobuf, which every receiver takes).",
+)
 @click.option("--timeout", type=click.FloatRange(min=0.1, max=600), default=10.0, show_default=True, help="Seconds.")
 @json_option
 @click.pass_context
@@ -58,6 +63,7 @@ def otlp(  # noqa: PLR0917 - click passes each option positionally
     until: int | None,
     headers: tuple[str, ...],
     resource: tuple[str, ...],
+    protocol: str | None,
     timeout: float,
     as_json: bool,
 ) -> None:
@@ -74,7 +80,7 @@ def otlp(  # noqa: PLR0917 - click passes each option positionally
     """
     from laptime.analysis.kpi import list_runs, resolve_run
     from laptime.exporters.otlp import otlp_document
-    from laptime.exporters.otlp_send import OtlpSendError, parse_headers, send, traces_url
+    from laptime.exporters.otlp_send import PROTOCOLS, OtlpSendError, parse_headers, send, traces_url
     from laptime.exporters.results import OtlpExport
     from laptime.pricing import PriceBook
 
@@ -84,6 +90,9 @@ def otlp(  # noqa: PLR0917 - click passes each option positionally
     if runs and (since is not None or until is not None):
         raise UsageProblem("--run picks runs itself; it cannot be combined with --since / --until")
     url = traces_url(endpoint) if endpoint is not None else None
+    protocol = protocol or os.environ.get("OTEL_EXPORTER_OTLP_PROTOCOL") or "http/protobuf"
+    if protocol not in PROTOCOLS:
+        raise UsageProblem(f"OTEL_EXPORTER_OTLP_PROTOCOL: {protocol!r} is not one of {', '.join(PROTOCOLS)}")
     header_map = parse_headers(list(headers), os.environ.get("OTEL_EXPORTER_OTLP_HEADERS")) if url else {}
     resource_map = _pairs(resource, "--resource")
     store = store_of(ctx)
@@ -99,9 +108,12 @@ def otlp(  # noqa: PLR0917 - click passes each option positionally
     requests = 0
     if url is not None:
         try:
-            requests = send(url, documents, header_map, timeout=timeout).requests
+            requests = send(url, documents, header_map, timeout=timeout, protocol=protocol).requests
         except OtlpSendError as exc:
             raise click.ClickException(str(exc)) from None
+        except ImportError as exc:
+            msg = f"sending OTLP protobuf needs the otel extra ({exc.name} is missing): pip install 'laptime[otel]'"
+            raise click.ClickException(msg + "; or use --protocol http/json") from None
     else:
         _write(output or "-", documents)
     result = OtlpExport(
@@ -109,7 +121,7 @@ def otlp(  # noqa: PLR0917 - click passes each option positionally
         spans=spans,
         requests=requests,
         endpoint=url.split("?", 1)[0] if url else None,
-        output=output,
+        file=output,
     )
     if as_json:
         echo_json(result)

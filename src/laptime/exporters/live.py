@@ -66,7 +66,8 @@ class LiveExporter:
         self._book_made = False
         resource = Resource.create({"service.name": "laptime"})
         self.provider = TracerProvider(resource=resource, id_generator=_LaptimeIds())
-        self.provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(timeout=EXPORT_TIMEOUT_S)))
+        exporter = _Quiet(OTLPSpanExporter(timeout=EXPORT_TIMEOUT_S), warn)
+        self.provider.add_span_processor(BatchSpanProcessor(exporter))
         self._tracer = self.provider.get_tracer("laptime")
         self._open: dict[str, tuple[Any, ev.SpanStart]] = {}
         self._lock = threading.Lock()
@@ -181,6 +182,40 @@ class LiveExporter:
         except Exception:  # noqa: BLE001 - an unpriced call is still exported
             return usage.cost_usd, SOURCE_UNPRICED
         return priced.cost_usd, priced.source
+
+
+def _Quiet(inner: Any, warn: Callable[[str], None]) -> Any:  # noqa: N802 - builds a class lazily
+    """``inner`` (an OTLP span exporter) whose failures are one warning from laptime, not a
+    log line per failed batch from the OpenTelemetry SDK."""
+    import logging
+
+    from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
+
+    logging.getLogger("opentelemetry.exporter.otlp").setLevel(logging.CRITICAL)
+
+    class Quiet(SpanExporter):
+        warned = False
+
+        def export(self, spans: Any) -> SpanExportResult:
+            try:
+                result: SpanExportResult = inner.export(spans)
+            except Exception:  # noqa: BLE001 - the live export must never break the program
+                result = SpanExportResult.FAILURE
+            if result is not SpanExportResult.SUCCESS and not self.warned:
+                self.warned = True
+                warn(
+                    f"live OTLP export to {getattr(inner, '_endpoint', 'the OTLP endpoint')} failed; "
+                    "the run is in the log all the same (`laptime export otlp` sends it later)"
+                )
+            return result
+
+        def shutdown(self) -> None:
+            inner.shutdown()
+
+        def force_flush(self, timeout_millis: int = 30_000) -> bool:
+            return bool(inner.force_flush(timeout_millis))
+
+    return Quiet()
 
 
 def _ns(ts: str) -> int:

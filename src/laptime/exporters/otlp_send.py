@@ -55,16 +55,32 @@ class SendResult:
     requests: int
 
 
-def send(url: str, documents: list[dict[str, Any]], headers: Mapping[str, str], *, timeout: float) -> SendResult:
-    """POST each document; raises OtlpSendError naming the endpoint (never a header)."""
+PROTOCOLS: Final = ("http/protobuf", "http/json")
+
+
+def send(
+    url: str,
+    documents: list[dict[str, Any]],
+    headers: Mapping[str, str],
+    *,
+    timeout: float,
+    protocol: str = "http/protobuf",
+) -> SendResult:
+    """POST each document (protobuf, the OTLP/HTTP default, or JSON); raises OtlpSendError
+    naming the endpoint (never a header)."""
     import httpx
 
     spans = requests = 0
     with httpx.Client(timeout=timeout, trust_env=False) as client:
         for document in documents:
-            body = json.dumps(document, separators=(",", ":")).encode()
+            if protocol == "http/json":
+                body, content_type = json.dumps(document, separators=(",", ":")).encode(), "application/json"
+            else:
+                from laptime.exporters.otlp_proto import to_protobuf
+
+                body, content_type = to_protobuf(document), "application/x-protobuf"
             try:
-                response = client.post(url, content=body, headers={"Content-Type": "application/json", **headers})
+                response = client.post(url, content=body, headers={"Content-Type": content_type, **headers})
             except httpx.TimeoutException:
                 msg = f"{_where(url)} did not answer within {timeout:g} s"
                 raise OtlpSendError(msg) from None

@@ -12,4 +12,4 @@ class OtlpExport(Result):
     spans: int
     requests: int  # POSTs made (0 when written to a file)
     endpoint: str | None  # the traces URL, without its query (None when written to a file)
-    output: str | None  # the file written ("-": stdout; None when sent)
+    file: str | None  # the file written ("-": stdout; None when sent)
