@@ -15,7 +15,17 @@ from typing import Any
 
 import pytest
 
-from helpers import FIXED_RUN_ID, SONNET, T0, invoke, invoke_json, make_recorder, record_fixed_run, record_simple_run
+from helpers import (
+    FIXED_RUN_ID,
+    SONNET,
+    T0,
+    invoke,
+    invoke_json,
+    make_recorder,
+    record_fixed_run,
+    record_simple_run,
+    record_unfinished,
+)
 from laptime.clock import SimulatedClock
 from laptime.exporters.genai import trace_id_of
 from laptime.store import Store
@@ -50,8 +60,7 @@ def _mixed_store(store: Store) -> list[str]:
     record_simple_run(store, "r-failed", start=T0 + timedelta(hours=1), outcome="failed")
     record_simple_run(store, "r-blocked", start=T0 + timedelta(hours=2), outcome="blocked", runner="ci")
     clock = SimulatedClock(start=T0 + timedelta(hours=3))
-    rec = make_recorder(store, clock)
-    with rec.run("agents", run_id="r-agents", runner="aidf") as run:
+    with make_recorder(store, clock) as rec, rec.run("agents", run_id="r-agents", runner="aidf") as run:
         with run.task("worker-a", worker="w1"):
             with run.tool("grep"):
                 clock.advance(2)
@@ -62,13 +71,8 @@ def _mixed_store(store: Store) -> list[str]:
                 clock.advance(1)
         run.metric("coverage", 87.5, unit="%")
         run.error("flaky network", error_type="TimeoutError")
-    # a run still going: its phase is open
-    run = rec.run("still-going", run_id="r-open")
-    run.__enter__()
-    phase = run.phase("implement")
-    phase.__enter__()
-    clock.advance(5)
-    rec.flush()
+    # a run whose process died: its phase and the run never end
+    record_unfinished(store, "r-open", start=T0 + timedelta(hours=4))
     return [FIXED_RUN_ID, "r-failed", "r-blocked", "r-agents", "r-open"]
 
 
