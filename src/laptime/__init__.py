@@ -29,6 +29,7 @@ if TYPE_CHECKING:
         SpanScope,
         current_run,
         default_recorder,
+        join,
         phase,
         run,
     )
@@ -55,6 +56,7 @@ _WHERE: dict[str, str] = {
     "find_store": "laptime.store",
     "from_anthropic": "laptime.usage",
     "from_openai": "laptime.usage",
+    "join": "laptime.recorder",
     "phase": "laptime.recorder",
     "run": "laptime.recorder",
 }
@@ -78,6 +80,7 @@ __all__ = [
     "find_store",
     "from_anthropic",
     "from_openai",
+    "join",
     "phase",
     "run",
 ]
