@@ -240,7 +240,7 @@ def _plain_id_callback(ctx: click.Context, param: click.Parameter, value: str | 
         return None
     if not plain_id(value):
         msg = f"{value!r} is not a run or span id (letters, digits and -_.: only, at most 200)"
-        raise click.BadParameter(msg, param_hint=f"'--{param.name}'")
+        raise click.BadParameter(msg, param=param)
     return value
 
 

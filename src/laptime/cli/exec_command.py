@@ -63,7 +63,6 @@ def exec_(  # noqa: PLR0917 - click passes options positionally
     """
     from laptime.command import Step, exit_like, run_command, valid_tier
     from laptime.recorder import Recorder, RecorderWarning
-    from laptime.store import StoreError
 
     if tier is not None:
         if kind != "validation":
@@ -78,11 +77,7 @@ def exec_(  # noqa: PLR0917 - click passes options positionally
     if command[0] == "":
         msg = "the command is empty"
         raise click.BadParameter(msg, ctx, param_hint="'CMD'")
-    try:
-        store_root = store_of(ctx).root
-    except StoreError as exc:  # the command runs anyway: recording is not its business
-        click.echo(f"laptime exec: warning: {exc}; the command runs unrecorded", err=True)
-        store_root = None
+    store_root = store_of(ctx).root  # a --home that is a file was refused already, with exit 2
     step = Step(
         argv=list(command),
         kind=kind,  # type: ignore[arg-type]  # click.Choice checked it against COMMAND_KINDS
@@ -100,18 +95,8 @@ def exec_(  # noqa: PLR0917 - click passes options positionally
     with warnings.catch_warnings():
         warnings.simplefilter("default")
         warnings.showwarning = show  # catch_warnings restores it
-        recorder = Recorder(home=store_root) if store_root is not None else Recorder(sink=_Discard())
-        finished = run_command(step, recorder, store_root=store_root)
+        finished = run_command(step, Recorder(home=store_root), store_root=store_root)
     if finished.failure is not None:
         click.echo(f"laptime exec: {command[0]}: {finished.failure}", err=True)
     exit_like(finished)
 
-
-class _Discard:
-    """A sink for a command run without a store: the events go nowhere."""
-
-    def append(self, line: bytes, day: str) -> None:
-        del line, day
-
-    def close(self) -> None:
-        pass
