@@ -99,4 +99,3 @@ def exec_(  # noqa: PLR0917 - click passes options positionally
     if finished.failure is not None:
         click.echo(f"laptime exec: {command[0]}: {finished.failure}", err=True)
     exit_like(finished)
-
