@@ -388,3 +388,51 @@ class TestUsage:
         assert done.stdout == b""
         assert done.stderr.decode().splitlines()[-1].startswith(error)
         assert not store.exists() or not list(store.log_dir.glob("*.jsonl"))
+
+
+COUNTS_SIGINT = (
+    "import signal, sys, time\n"
+    "got = []\n"
+    "signal.signal(signal.SIGINT, lambda n, f: got.append(n))\n"
+    "print('ready', flush=True)\n"
+    "while not got:\n    time.sleep(0.01)\n"
+    "time.sleep(1.0)\n"  # room for a second SIGINT, were laptime to send one
+    "sys.exit(10 + len(got))\n"
+)
+
+
+class TestTerminal:
+    def test_ctrl_c_on_the_terminal_reaches_the_command_once(self, store: Store) -> None:
+        """The terminal sends SIGINT to its whole foreground group, laptime and the
+        command alike; laptime must not send the command a second one."""
+        import fcntl
+        import pty
+        import termios
+
+        master, slave = pty.openpty()
+
+        def take_the_terminal() -> None:  # in the child: a new session whose terminal is the pty
+            fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+
+        proc = subprocess.Popen(
+            [str(LAPTIME), "exec", "--", *py(COUNTS_SIGINT)],
+            stdin=slave,
+            stdout=slave,
+            stderr=slave,
+            env=env_for(store),
+            start_new_session=True,
+            preexec_fn=take_the_terminal,  # noqa: PLW1509 - the one way to give it a controlling terminal
+        )
+        os.close(slave)
+        try:
+            seen = b""
+            while b"ready" not in seen:
+                seen += os.read(master, 1024)
+            os.write(master, b"\x03")  # Ctrl-C
+            assert proc.wait(timeout=60) == 11  # one SIGINT, not two
+        finally:
+            os.close(master)
+            if proc.poll() is None:
+                proc.kill()
+        [span] = exec_spans(store)
+        assert span["end_attrs"] == {"exit_code": 11, "status": 11}  # nothing forwarded
