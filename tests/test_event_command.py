@@ -83,6 +83,8 @@ class TestEachKind:
             "word=plain text",
             "--attr",
             "big=1e999",
+            "--attr",
+            "nested=[1, NaN]",
             "--run",
             RUN,
         )
@@ -92,7 +94,14 @@ class TestEachKind:
             "v": 1,
             "run": RUN,
             "parent": RUN,
-            "attrs": {"n": 3, "ok": True, "tags": ["a", "b"], "word": "plain text", "big": "1e999"},
+            "attrs": {
+                "n": 3,
+                "ok": True,
+                "tags": ["a", "b"],
+                "word": "plain text",
+                "big": "1e999",
+                "nested": "[1, NaN]",
+            },
             "name": "rows",
             "value": 1200.5,
             "unit": "rows",
@@ -172,3 +181,12 @@ class TestErrors:
         assert result.stdout == ""
         assert result.stderr.splitlines()[-1] == error
         assert not store.log_dir.exists() or lines(store) == []
+
+
+def test_a_value_recorded_with_a_default_warns_and_exits_0(store: Store) -> None:
+    # a file name that is not UTF-8 reaches Python with a lone surrogate (surrogateescape)
+    result = event(store, "file", "caf\udce9.txt", "--run", RUN)
+    assert result.exit_code == 0
+    assert result.stderr.startswith("warning: laptime got an invalid path in file_change (not valid UTF-8")
+    line = only(store)
+    assert (line["path"], line["attrs"]) == ("caf\\udce9.txt", {"invalid_path": "caf\\udce9.txt"})

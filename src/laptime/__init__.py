@@ -25,6 +25,7 @@ if TYPE_CHECKING:
         LlmScope,
         Recorder,
         RecorderWarning,
+        RecordFailedWarning,
         Run,
         SpanScope,
         current_run,
@@ -42,6 +43,7 @@ _WHERE: dict[str, str] = {
     "SCHEMA_VERSION": "laptime.events",
     "LlmScope": "laptime.recorder",
     "Recorder": "laptime.recorder",
+    "RecordFailedWarning": "laptime.recorder",
     "RecorderWarning": "laptime.recorder",
     "Run": "laptime.recorder",
     "SimulatedClock": "laptime.clock",
@@ -64,6 +66,7 @@ _WHERE: dict[str, str] = {
 __all__ = [
     "SCHEMA_VERSION",
     "LlmScope",
+    "RecordFailedWarning",
     "Recorder",
     "RecorderWarning",
     "Run",

@@ -346,6 +346,11 @@ class RecorderWarning(UserWarning):
     """laptime could not record something; the program being measured carries on."""
 
 
+class RecordFailedWarning(RecorderWarning):
+    """Events were lost: the log could not be written (a read-only store, a full disk).
+    A plain ``RecorderWarning`` is a bad value that was still recorded, with a default."""
+
+
 class Sink(Protocol):
     """Where encoded events go: the log writer, or an in-memory list in tests."""
 
@@ -435,7 +440,7 @@ class Recorder:
         """Warn once per distinct failure, so a full disk yields one warning, not millions."""
         key = exc if isinstance(exc, str) else f"{type(exc).__name__}:{getattr(exc, 'errno', '')}"
         text = exc if isinstance(exc, str) else f"{type(exc).__name__}: {_safe_str(exc)}"
-        self._warn_once(key, f"laptime could not record events ({text}); your program continues")
+        self._warn_once(key, f"laptime could not record events ({text}); your program continues", RecordFailedWarning)
 
     def warn_invalid(self, call: str, field: str, detail: str) -> None:
         """Warn once per call and argument that got an invalid value (not once per value)."""
@@ -444,14 +449,14 @@ class Recorder:
             f"laptime got an invalid {field} in {call} ({detail}); the event was still recorded",
         )
 
-    def _warn_once(self, key: str, message: str) -> None:
+    def _warn_once(self, key: str, message: str, category: type[RecorderWarning] = RecorderWarning) -> None:
         with self._warn_lock:  # the log's flushing thread reports here too
             if key in self._warned:
                 return
             self._warned.add(key)
         message = _safe_text(message)  # a lone surrogate would break printing it
         try:
-            warnings.warn(message, RecorderWarning, stacklevel=_caller_level())
+            warnings.warn(message, category, stacklevel=_caller_level())
         except Exception:  # noqa: BLE001 - warnings turned into errors (-W error) must not break the caller either
             print(f"RecorderWarning: {message}", file=sys.stderr)
 

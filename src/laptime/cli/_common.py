@@ -201,6 +201,19 @@ def crashed_after_us(store: Store) -> int:
     return to_us(config_of(store).crashed_after_minutes)
 
 
+def _no_constant(text: str) -> float:
+    msg = f"{text} is not a finite number"
+    raise ValueError(msg)
+
+
+def _finite_float(text: str) -> float:
+    number = float(text)
+    if not math.isfinite(number):
+        msg = f"{text} is too large for a float"
+        raise ValueError(msg)
+    return number
+
+
 def _attrs_callback(ctx: click.Context, param: click.Parameter, value: tuple[str, ...]) -> dict[str, Any]:
     del ctx, param
     attrs: dict[str, Any] = {}
@@ -210,11 +223,10 @@ def _attrs_callback(ctx: click.Context, param: click.Parameter, value: tuple[str
             msg = f"{item!r} is not KEY=VALUE"
             raise click.BadParameter(msg, param_hint="'--attr'")
         try:
-            parsed = json.loads(text)
-        except ValueError:  # not JSON (a plain word): the text itself
+            # Python reads NaN, Infinity and 1e999 as JSON, but no log line can hold them
+            parsed = json.loads(text, parse_constant=_no_constant, parse_float=_finite_float)
+        except ValueError:  # not JSON (a plain word, or one of those): the text itself
             parsed = text
-        if isinstance(parsed, float) and not math.isfinite(parsed):
-            parsed = text  # Python reads NaN and 1e999 as JSON, but no log line can hold them
         attrs[key.strip()] = parsed
     return attrs
 

@@ -45,7 +45,7 @@ class RecordError(LaptimeError):
 
 def _record(ctx: click.Context, run_id: str | None, parent: str | None, write: Callable[[Any], None]) -> None:
     """Append one event with ``write(run)`` to the joined run; any failure to record is an error."""
-    from laptime.recorder import Recorder, RecorderWarning
+    from laptime.recorder import Recorder, RecorderWarning, RecordFailedWarning
 
     if run_id is None:
         msg = "no run to record into: give --run ID, or call this inside `laptime exec` (which sets $LAPTIME_RUN_ID)"
@@ -56,9 +56,12 @@ def _record(ctx: click.Context, run_id: str | None, parent: str | None, write: C
         with recorder.join(run_id, parent=parent) as run:
             write(run)
         recorder.close()
-    problems = [str(w.message) for w in caught if issubclass(w.category, RecorderWarning)]
-    if problems:
-        raise RecordError(problems[0])
+    for caught_warning in caught:  # a value recorded with a default (a lone surrogate escaped): say so
+        if not issubclass(caught_warning.category, RecordFailedWarning):
+            click.echo(f"warning: {caught_warning.message}", err=True)
+    lost = [str(w.message) for w in caught if issubclass(w.category, RecordFailedWarning)]
+    if lost:
+        raise RecordError(lost[0])
 
 
 @click.group()
