@@ -6,6 +6,7 @@ recorded. Each command runs as a subprocess, 2 warm-ups then ``--runs`` timed ru
 
   sh -c true                       the command alone
   python -c pass                   the interpreter's own start-up (the floor under any Python CLI)
+  laptime --help                   the CLI's own start-up (budget 100 ms)
   laptime exec -- sh -c true       the command as a span of a new run (4 lines appended)
 
 Wall time is per run (median, min..max); CPU time is user+system of the children
@@ -55,6 +56,7 @@ def main() -> int:
     commands = {
         "sh -c true": ["sh", "-c", "true"],
         "python -c pass": [sys.executable, "-c", "pass"],
+        "laptime --help": [str(laptime), "--help"],
         "laptime exec -- sh -c true": [str(laptime), "exec", "--", "sh", "-c", "true"],
     }
     with tempfile.TemporaryDirectory(prefix="laptime-bench-") as tmp:
@@ -80,6 +82,7 @@ def main() -> int:
     med_cpu = {name: _util.median(values) for name, values in cpu.items()}
     own_ms = med["laptime exec -- sh -c true"] - med["sh -c true"]
     ratio = med["laptime exec -- sh -c true"] / med["python -c pass"]
+    over_help = med["laptime exec -- sh -c true"] - med["laptime --help"]
     if args.json:
         _util.emit_json(
             {
@@ -91,6 +94,7 @@ def main() -> int:
                 "samples_wall_ms": wall,
                 "laptime_exec_own_ms": own_ms,
                 "ratio_to_python_start": ratio,
+                "over_laptime_help_ms": over_help,
             }
         )
         return 0
@@ -103,7 +107,8 @@ def main() -> int:
     print(_util.table(rows, ["command", "median wall ms", "min..max ms", "median CPU ms", "n"]))
     print(
         f"laptime exec's own cost: {own_ms:.1f} ms wall per step, "
-        f"{ratio:.2f}x of the interpreter's start-up (no budget in DESIGN.md)"
+        f"{ratio:.2f}x of the interpreter's start-up, {over_help:+.1f} ms over `laptime --help` "
+        "(no budget in DESIGN.md)"
     )
     return 0
 
