@@ -52,11 +52,12 @@ def exec_(  # noqa: PLR0917 - click passes options positionally
     span and the store, so a nested `laptime exec` or `laptime event` records under it.
     The span keeps argv, cwd, exit_code, status, signal and the --attr attributes; with
     --kind validation, a validation event (passed when the status is 0) as well.
+    --name is used only when a new run is started.
 
     \b
     Examples:
       laptime exec -- pytest -q                        # a new run named "pytest"
-      laptime exec --name nightly -- ./pipeline.sh     # steps inside join this run:
+      laptime exec --name nightly -- ./pipeline.sh     # its own `laptime exec` steps join this run
       laptime exec --kind validation --tier unit -- pytest -q tests/unit
       laptime exec --kind git -- git commit -m "fix"
       laptime exec --run 01a2f3 --attr step=build -- make
