@@ -438,3 +438,15 @@ class TestTerminal:
                 proc.kill()
         [span] = exec_spans(store)
         assert span["end_attrs"] == {"exit_code": 11, "status": 11}  # nothing forwarded
+
+
+def test_a_removed_working_directory_still_runs_the_command(store: Store, tmp_path: Path) -> None:
+    gone = tmp_path / "gone"
+    gone.mkdir()
+    argv = [str(LAPTIME), "exec", "--", PY, "-c", "raise SystemExit(6)"]
+    code = f"import os; os.chdir({str(gone)!r}); os.rmdir({str(gone)!r}); os.execv({argv[0]!r}, {argv!r})"
+    done = subprocess.run(py(code), capture_output=True, env=env_for(store), timeout=60, check=False)
+    assert (done.returncode, done.stdout, done.stderr) == (6, b"", b"")
+    [span] = exec_spans(store)
+    assert "cwd" not in span["attrs"]
+    assert span["end_attrs"]["exit_code"] == 6

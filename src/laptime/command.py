@@ -120,7 +120,10 @@ def run_command(step: Step, recorder: Recorder, *, store_root: Path | None = Non
     if store_root is not None:
         env[HOME_ENV] = str(store_root)
     finished = _spawn_and_wait(step.argv, env)
-    _close(step, finished, run, span, recorder)
+    try:
+        _close(step, finished, run, span, recorder)
+    except Exception as exc:  # noqa: BLE001 - recording must never change the command's status
+        recorder.warn(exc)
     return finished
 
 
@@ -133,7 +136,9 @@ def _open_run(step: Step, recorder: Recorder) -> Run:
 
 
 def _open_span(step: Step, run: Run, recorder: Recorder) -> SpanScope:
-    attrs: dict[str, Any] = {"argv": list(step.argv), "cwd": str(Path.cwd())}
+    attrs: dict[str, Any] = {"argv": list(step.argv)}
+    with contextlib.suppress(OSError):  # a working directory that was removed has no path
+        attrs["cwd"] = str(Path.cwd())
     if step.tier is not None:
         attrs["tier"] = step.tier
     attrs.update(step.attrs)
