@@ -30,6 +30,8 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     "kpi": ("laptime.cli.export", "kpi"),
     "pricing": ("laptime.cli.pricing", "pricing"),
     "import": ("laptime.cli.importing", "import_"),
+    "exec": ("laptime.cli.exec_command", "exec_"),
+    "event": ("laptime.cli.event", "event"),
     "doctor": ("laptime.cli.store", "doctor"),
     "refresh": ("laptime.cli.store", "refresh"),
     "compact": ("laptime.cli.retention", "compact"),
@@ -81,6 +83,17 @@ _SUMMARIES: dict[str, str] = {
     "import": (
         "Import runs from the files an agent runner already wrote. Importing the same files again adds "
         "nothing; a file that grew adds only its new part."
+    ),
+    "exec": (
+        "Run a command as a span of the current run ($LAPTIME_RUN_ID or --run), or of a new run that ends "
+        "with the command (completed on exit status 0, stopped when SIGINT, SIGTERM or SIGHUP killed it, "
+        "else failed)."
+    ),
+    "event": (
+        "Append one event (a milestone, checkpoint, metric, file change, validation, error or scope "
+        "violation) to a run, from a shell. The run is --run ID, else $LAPTIME_RUN_ID (set inside `laptime "
+        "exec`); the event goes under --parent, else $LAPTIME_SPAN_ID, else the run. Nothing is printed; a "
+        "bad argument exits 2 naming it, a failure to write (a read-only store) exits 1."
     ),
     "doctor": (
         "The log's and the index's health: segments, events, bad lines and where they are, and whether "
