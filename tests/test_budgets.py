@@ -75,8 +75,14 @@ tokens = 1000
         ("text", "message"),
         [
             ("[budgets]\ncost_usd = -1", "budgets.cost_usd must be a number of USD above 0, at most 1000000, got -1"),
-            ("[budgets]\nduration = nan", "budgets.duration must be a number of seconds above 0, at most 31536000, got nan"),
-            ("[budgets]\ntokens = 1.5", "budgets.tokens must be a whole number of tokens above 0, at most 1000000000000000, got 1.5"),
+            (
+                "[budgets]\nduration = nan",
+                "budgets.duration must be a number of seconds above 0, at most 31536000, got nan",
+            ),
+            (
+                "[budgets]\ntokens = 1.5",
+                "budgets.tokens must be a whole number of tokens above 0, at most 1000000000000000, got 1.5",
+            ),
             ("[budgets]\ntokens = true", "budgets.tokens must be a whole number of tokens above 0"),
             ('[budgets]\nduration = "30m"', "budgets.duration must be a number of seconds above 0"),
             ("[budgets]\nmoney = 3", "unknown key 'budgets.money' (known keys: budgets.cost_usd, budgets.duration"),
@@ -234,10 +240,10 @@ class TestSdk:
             assert [c.value for c in run.over_budget()] == [110.0]
 
     def test_a_run_no_limit_applies_to_has_no_watch(self, store: Store) -> None:
-        write_config(store, '[budgets.runner.ci]\ntokens = 1\n')
+        write_config(store, "[budgets.runner.ci]\ntokens = 1\n")
         with make_recorder(store, SimulatedClock(start=T0)) as rec, rec.run("t", run_id="r1", runner="local") as run:
             run.llm_call(SONNET, provider="anthropic", input_tokens=100, output_tokens=10)
-            assert run._budget is None  # noqa: SLF001 - the hot path's only check
+            assert run._budget is None
             assert run.over_budget() == []
         assert budget_events(store) == []
 
@@ -337,7 +343,8 @@ class TestReports:
         assert filtered["runs_over_budget"] == 1
         assert filtered["share"] == 0.5
         text = invoke(home, "report", "summary").stdout
-        assert "budgets       2 runs over budget (67%) of 3 with a budget · over cost 1 · duration 1 · tokens 1\n" in text
+        line = "budgets       2 runs over budget (67%) of 3 with a budget · over cost 1 · duration 1 · tokens 1\n"
+        assert line in text
 
     def test_summary_without_budgets_is_null(self, store: Store) -> None:
         three_runs(store)
