@@ -432,7 +432,7 @@ def test_bad_config_key_is_exit_2_naming_the_key(home: Path, store: Store, args:
     assert result.stdout == ""
     assert result.stderr == (
         f"Error: {store.config_path}: unknown key 'crashed_after_minute' "
-        "(known keys: crashed_after_minutes, pricing, webhook)\n"
+        "(known keys: budgets, crashed_after_minutes, pricing, webhook)\n"
     )
 
 

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from laptime.clock import SimulatedClock
+    from laptime.errors import BudgetExceeded
     from laptime.events import SCHEMA_VERSION
     from laptime.recorder import (
         LlmScope,
@@ -41,6 +42,7 @@ __version__ = "0.1.0"
 
 _WHERE: dict[str, str] = {
     "SCHEMA_VERSION": "laptime.events",
+    "BudgetExceeded": "laptime.errors",
     "LlmScope": "laptime.recorder",
     "Recorder": "laptime.recorder",
     "RecordFailedWarning": "laptime.recorder",
@@ -65,6 +67,7 @@ _WHERE: dict[str, str] = {
 
 __all__ = [
     "SCHEMA_VERSION",
+    "BudgetExceeded",
     "LlmScope",
     "RecordFailedWarning",
     "Recorder",

@@ -37,6 +37,7 @@ longer than ``MAX_MODEL_CHARS`` never matches a regex entry (it is no model name
 from __future__ import annotations
 
 import importlib
+import json
 import math
 import re
 import tomllib
@@ -44,7 +45,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, Literal
 
 from laptime.definitions import DEFAULT_CRASHED_AFTER_MINUTES
 from laptime.errors import UsageError
@@ -75,6 +76,40 @@ class Config:
     raw: dict[str, Any] = field(default_factory=dict)
     price_rules: tuple[PriceRule, ...] = ()
     webhook: WebhookSettings | None = None  # [webhook]: see laptime.webhook.settings
+    budget_rules: tuple[BudgetRule, ...] = ()
+
+
+BudgetScope = Literal["default", "runner", "task"]
+
+
+@dataclass(frozen=True)
+class BudgetRule:
+    """One table of ``[budgets]``: the limits per run it sets; None where it sets none.
+
+    ``scope`` says which runs it is for: every run (``[budgets]``), the runs of one runner
+    (``[budgets.runner.NAME]``, ``pattern`` the runner's name exactly) or of the tasks whose
+    name matches a glob (``[budgets.task."fix-*"]``). Which rule applies to a run, and
+    how the limits combine, is ``laptime.analysis.budgets``' job.
+    """
+
+    scope: BudgetScope
+    pattern: str
+    cost_usd: float | None = None
+    duration_ms: int | None = None
+    tokens: int | None = None
+    position: int = 0  # place in the file, from 0: the first of two equal globs wins
+
+    @property
+    def label(self) -> str:
+        """How reports name the rule: ``budgets``, ``budgets.runner.ci``, ``budgets.task."fix-*"``."""
+        if self.scope == "default":
+            return "budgets"
+        return f"budgets.{self.scope}.{_toml_key(self.pattern)}"
+
+
+def _toml_key(key: str) -> str:
+    """A TOML key as a config file spells it: bare when it can be, else quoted."""
+    return key if re.fullmatch(r"[A-Za-z0-9_-]+", key) else json.dumps(key, ensure_ascii=False)
 
 
 @dataclass(frozen=True)
@@ -243,7 +278,7 @@ def _both_cases(chars: set[int]) -> set[int]:
     return out
 
 
-_KNOWN_TOP = {"crashed_after_minutes", "pricing", "webhook"}
+_KNOWN_TOP = {"crashed_after_minutes", "pricing", "webhook", "budgets"}
 
 
 def _pyproject_section(store: Store) -> tuple[dict[str, Any], str] | None:
@@ -318,7 +353,15 @@ def load_config(store: Store) -> Config:
         raise ConfigError(msg)
     rules = _price_rules(data.get("pricing"), source)
     webhook = parse_webhook(data.get("webhook"), source)
-    return Config(crashed_after_minutes=float(crashed), source=source, raw=data, price_rules=rules, webhook=webhook)
+    budgets = _budget_rules(data.get("budgets"), source)
+    return Config(
+        crashed_after_minutes=float(crashed),
+        source=source,
+        raw=data,
+        price_rules=rules,
+        webhook=webhook,
+        budget_rules=budgets,
+    )
 
 
 _PRICE_KEYS = ("input_per_1m", "output_per_1m", "cache_read_per_1m", "cache_write_per_1m", "cache_write_1h_per_1m")
@@ -421,3 +464,81 @@ def _effective_date(value: Any, key: str, source: str) -> date:
             pass
     msg = f"{source}: {key} must be a date like 2026-01-01 (prices change per UTC day), got {value!r}"
     raise ConfigError(msg)
+
+
+# -- [budgets] -------------------------------------------------------------------------------------
+
+MAX_BUDGET_COST_USD: Final = 1_000_000  # a million dollars for one run is no budget
+MAX_BUDGET_DURATION_S: Final = 31_536_000  # a year, in seconds
+MAX_BUDGET_TOKENS: Final = 10**15
+_LIMIT_KEYS: Final = ("cost_usd", "duration", "tokens")
+_BUDGET_SCOPES: Final = ("runner", "task")
+
+
+def _budget_rules(section: Any, source: str) -> tuple[BudgetRule, ...]:
+    """The validated ``[budgets]`` section: the default first, then runners, then tasks, each in
+    file order. Every error names the file and the full key."""
+    if section is None:
+        return ()
+    if not isinstance(section, dict):
+        msg = f"{source}: budgets must be a table ([budgets]), got {section!r}"
+        raise ConfigError(msg)
+    known = ", ".join(f"budgets.{k}" for k in (*_LIMIT_KEYS, *_BUDGET_SCOPES))
+    for key in section:
+        if key not in _LIMIT_KEYS and key not in _BUDGET_SCOPES:
+            msg = f"{source}: unknown key 'budgets.{key}' (known keys: {known})"
+            raise ConfigError(msg)
+    rules: list[BudgetRule] = []
+    limits = {k: v for k, v in section.items() if k in _LIMIT_KEYS}
+    if limits:
+        rules.append(_budget_rule("default", "", limits, "budgets", source, 0))
+    for scope in _BUDGET_SCOPES:
+        tables = section.get(scope, {})
+        if not isinstance(tables, dict):
+            msg = f"{source}: budgets.{scope} must be a table of tables ([budgets.{scope}.NAME]), got {tables!r}"
+            raise ConfigError(msg)
+        for position, (pattern, entry) in enumerate(tables.items()):
+            where = f"budgets.{scope}.{_toml_key(pattern)}"
+            if not pattern:
+                msg = f"{source}: {where}: the {scope} name must not be empty"
+                raise ConfigError(msg)
+            if not isinstance(entry, dict):
+                msg = f"{source}: {where} must be a table with cost_usd, duration or tokens, got {entry!r}"
+                raise ConfigError(msg)
+            rules.append(_budget_rule(scope, pattern, entry, where, source, position))
+    return tuple(rules)
+
+
+def _budget_rule(  # noqa: PLR0917 - one call site, each argument named there
+    scope: BudgetScope, pattern: str, entry: dict[str, Any], where: str, source: str, position: int
+) -> BudgetRule:
+    for key in entry:
+        if key not in _LIMIT_KEYS:
+            msg = (
+                f"{source}: unknown key '{where}.{key}' (known keys: {', '.join(f'{where}.{k}' for k in _LIMIT_KEYS)})"
+            )
+            raise ConfigError(msg)
+    if not entry:
+        msg = f"{source}: {where} sets no limit; give cost_usd, duration or tokens"
+        raise ConfigError(msg)
+    cost = entry.get("cost_usd")
+    duration = entry.get("duration")
+    tokens = entry.get("tokens")
+    if cost is not None:
+        cost = float(_limit(cost, f"{where}.cost_usd", "USD", MAX_BUDGET_COST_USD, source, integer=False))
+    if duration is not None:
+        seconds = _limit(duration, f"{where}.duration", "seconds", MAX_BUDGET_DURATION_S, source, integer=False)
+        duration = round(seconds * 1000)
+    if tokens is not None:
+        tokens = int(_limit(tokens, f"{where}.tokens", "tokens", MAX_BUDGET_TOKENS, source, integer=True))
+    return BudgetRule(scope, pattern, cost_usd=cost, duration_ms=duration, tokens=tokens, position=position)
+
+
+def _limit(value: Any, key: str, unit: str, most: int, source: str, *, integer: bool) -> float:
+    """A limit: a finite number above 0 (a whole number for tokens), at most ``most``."""
+    kinds = int if integer else int | float
+    if isinstance(value, bool) or not isinstance(value, kinds) or not math.isfinite(value) or not 0 < value <= most:
+        what = "a whole number" if integer else "a number"
+        msg = f"{source}: {key} must be {what} of {unit} above 0, at most {most}, got {value!r}"
+        raise ConfigError(msg)
+    return float(value)

@@ -24,15 +24,21 @@ import time
 import warnings
 from collections.abc import Callable, Mapping
 from types import TracebackType
-from typing import Any, Protocol, Self, TypeVar, cast, get_args
+from typing import TYPE_CHECKING, Any, Protocol, Self, TypeVar, cast, get_args
 
 import msgspec
 
 from laptime import events as ev
 from laptime.clock import DIGITS3, Clock, format_timestamp, ids, new_id, stamp
+from laptime.errors import BudgetExceeded
 from laptime.events import FileChangeKind, MilestoneStatus, Outcome, SpanKind
 from laptime.store import Store, find_store
 from laptime.usage import Usage
+
+if TYPE_CHECKING:
+    from laptime.analysis.results import BudgetCrossing
+    from laptime.budget_watch import BudgetWatch
+    from laptime.config import Config
 
 F = TypeVar("F", bound=Callable[..., Any])
 _encode = msgspec.json.Encoder().encode
@@ -407,6 +413,7 @@ class Recorder:
         self._live: Any = None
         if self._append is not None and self._otel_wanted:
             self._append = self._tee(self._append)
+        self._config: Config | None = None  # read from the store when a run first opens
 
     # -- plumbing ---------------------------------------------------------------
 
@@ -523,12 +530,17 @@ class Recorder:
         *,
         run_id: str | None = None,
         runner: str | None = None,
+        budget: str | None = None,
         **attrs: Any,
     ) -> Run:
-        """A new run. Enter it (``with``) to start it; leaving it ends it."""
+        """A new run. Enter it (``with``) to start it; leaving it ends it.
+
+        ``budget="raise"``: raise ``laptime.errors.BudgetExceeded`` at the next phase or
+        llm-call boundary once the run is over a ``[budgets]`` limit; by default
+        (``"record"``) a crossing is only recorded (and ``run.over_budget()`` lists it)."""
         if runner is not None:
             attrs["runner"] = runner
-        return Run(self, name, run_id=run_id, attrs=attrs)
+        return Run(self, name, run_id=run_id, attrs=attrs, budget=budget)
 
     def join(self, run_id: str, *, parent: str | None = None) -> Run:
         """A run that another process started (and will end): enter it to record spans
@@ -561,6 +573,29 @@ class Recorder:
         # None here: a decorator or ``laptime.phase`` bound to the default recorder,
         # called in a thread of a run that another recorder owns.
         return _sole_active_run()
+
+    def _budget_watch(self, run: Run) -> BudgetWatch | None:
+        """The run's budget watch, when a ``[budgets]`` limit applies to it (else None).
+
+        The config is read once per recorder, from its store; a recorder writing to a
+        sink of its own (no store) has no budgets."""
+        if self._config is None:
+            if self.store is None:
+                return None
+            from laptime.config import load_config
+
+            self._config = load_config(self.store)
+        rules = self._config.budget_rules
+        if not rules:
+            return None
+        from laptime.analysis.budgets import budget_for
+        from laptime.budget_watch import BudgetWatch
+
+        runner = run.attrs.get("runner")
+        budget = budget_for(rules, run._name, runner if isinstance(runner, str) else None)  # noqa: SLF001
+        if budget is None:
+            return None
+        return BudgetWatch(budget, self._config, enforce=run._budget_mode == "raise")  # noqa: SLF001
 
     def _register(self, run: Run) -> None:
         with self._lock:
@@ -708,6 +743,8 @@ class SpanScope:
             # The run's recorder, not the one this scope was made on: a decorator made at
             # import time is bound to the default recorder but may run in another's run.
             self._rec = rec = run._rec  # noqa: SLF001 - Run and SpanScope are one unit
+            if run._budget is not None:  # noqa: SLF001 - a boundary: check before the span opens
+                run._budget_boundary()  # noqa: SLF001
             ns = rec.clock()
             # clock.stamp(ns), written out: the id, and the timestamp's cached parts
             stamps = ids.cache
@@ -753,6 +790,8 @@ class SpanScope:
             self._frame = frame
             if run.profiling and self._kind == "phase" and parent == run.id:
                 run._phase_opened(name, span_id)  # noqa: SLF001 - Run and SpanScope are one unit
+        except BudgetExceeded:
+            raise  # the run opted in: stop it here, before the span opens
         except Exception as exc:  # noqa: BLE001 - instrumentation must never break the caller
             self._rec.warn(exc)
         return self
@@ -923,22 +962,23 @@ class LlmScope(SpanScope):
                 ns = self._rec.clock()
                 usage = self._usage or Usage()
                 check = _Check(self._rec, "llm usage")
-                self._rec.emit(
-                    _llm_event(
-                        check,
-                        run=run.id,
-                        parent=span,
-                        span=span,
-                        ns=ns,
-                        model=getattr(usage, "model", "") or self._name,
-                        provider=getattr(usage, "provider", "") or self._provider,
-                        usage=usage,
-                        latency_ms=(ns - self._start_ns) / 1e6,
-                        cost_usd=self.cost_usd,
-                        worker=worker,
-                        attrs={},
-                    )
+                event = _llm_event(
+                    check,
+                    run=run.id,
+                    parent=span,
+                    span=span,
+                    ns=ns,
+                    model=getattr(usage, "model", "") or self._name,
+                    provider=getattr(usage, "provider", "") or self._provider,
+                    usage=usage,
+                    latency_ms=(ns - self._start_ns) / 1e6,
+                    cost_usd=self.cost_usd,
+                    worker=worker,
+                    attrs={},
                 )
+                self._rec.emit(event)
+                if run._budget is not None:  # noqa: SLF001 - Run and LlmScope are one unit
+                    run._budget.add_call(event)  # noqa: SLF001  (checked at the next boundary)
         except Exception as err:  # noqa: BLE001 - instrumentation must never break the caller
             self._rec.warn(err)
         super().__exit__(exc_type, exc, tb)  # whatever the usage held, the span still ends
@@ -997,6 +1037,8 @@ class Run(SpanScope):
     """One run: the root span, and the place to record everything that happens in it."""
 
     __slots__ = (
+        "_budget",
+        "_budget_mode",
         "_id_escaped",
         "_joined_under",
         "_profile_open",
@@ -1007,9 +1049,18 @@ class Run(SpanScope):
         "profiling",
     )
 
-    def __init__(self, recorder: Recorder, name: str, *, run_id: str | None, attrs: dict[str, Any]) -> None:
+    def __init__(
+        self, recorder: Recorder, name: str, *, run_id: str | None, attrs: dict[str, Any], budget: str | None = None
+    ) -> None:
         super().__init__(recorder, None, "run", name, attrs)
         self._run = self
+        # None: no [budgets] limit applies (the hot path checks only this); set on opening
+        self._budget: BudgetWatch | None = None
+        if budget not in (None, "record", "raise"):
+            check = _Check(recorder, "run")
+            check.bad("budget", budget, f'{_safe_repr(budget)} is not "record" or "raise"', 'used "record"')
+            budget = None
+        self._budget_mode = budget or "record"
         if run_id is not None and (type(run_id) is not str or not _utf8_ok(run_id)):
             # A run id must be text; a bad one is replaced by a fresh id, kept in attrs.
             check = _Check(recorder, "run")
@@ -1055,6 +1106,10 @@ class Run(SpanScope):
         self._token = _current.set(frame)
         self._frame = frame
         self._rec._register(self)  # noqa: SLF001 - Run and Recorder are one unit
+        try:
+            self._budget = self._rec._budget_watch(self)  # noqa: SLF001 - Run and Recorder are one unit
+        except Exception as exc:  # noqa: BLE001 - a bad config must not break the run
+            self._rec.warn(exc)
 
     def __enter__(self) -> Self:
         try:
@@ -1068,6 +1123,8 @@ class Run(SpanScope):
     ) -> None:
         try:
             self._rec._unregister(self)  # noqa: SLF001
+            if self._budget is not None:  # the last look: a limit crossed at the very end counts too
+                self._budget.check(self)
             if self.profiling and self._profile_timings:
                 self._flush_profile()
             if self._joined_under is not None and self._frame is not None:
@@ -1101,6 +1158,38 @@ class Run(SpanScope):
     def _flush_profile(self) -> None:
         self._rec._print_profile(self, self._profile_timings)  # noqa: SLF001
         self._profile_timings = {}
+
+    # -- budgets ([budgets] in the config; laptime.analysis.budgets) ------------------------
+
+    def over_budget(self) -> list[BudgetCrossing]:
+        """The ``[budgets]`` limits this run is over so far: cost of its recorded LLM calls
+        (priced as the reports price them), duration so far, and tokens. Empty when it is
+        within budget or no limit applies. The first crossing of each limit is recorded as
+        one ``laptime.budget.exceeded`` metric event."""
+        watch = self._budget
+        if watch is None:
+            return []
+        try:
+            return watch.check(self)
+        except Exception as exc:  # noqa: BLE001 - instrumentation must never break the caller
+            self._rec.warn(exc)
+            return []
+
+    def enforce_budgets(self) -> None:
+        """Raise ``laptime.errors.BudgetExceeded`` at the next phase or llm-call boundary once
+        the run is over a limit (the same as ``laptime.run(..., budget="raise")``)."""
+        self._budget_mode = "raise"
+        if self._budget is not None:
+            self._budget.enforce = True
+
+    def _budget_boundary(self) -> None:
+        """At a phase or llm-call boundary: record new crossings; raise if the run opted in."""
+        watch = self._budget
+        if watch is None:
+            return
+        crossed = watch.check(self)
+        if crossed and watch.enforce:
+            raise BudgetExceeded(self.id, crossed)
 
     # -- spans bound to this run ------------------------------------------------------
 
@@ -1185,22 +1274,26 @@ class Run(SpanScope):
                 return
             ns = self._rec.clock()
             parent, frame_worker = self._where()
-            self._rec.emit(
-                _llm_event(
-                    _Check(self._rec, "llm_call"),
-                    run=self.id,
-                    parent=parent,
-                    span=None,
-                    ns=ns,
-                    model=resolved_model,
-                    provider=provider or getattr(usage, "provider", ""),
-                    usage=counts,
-                    latency_ms=latency_ms,
-                    cost_usd=cost_usd,
-                    worker=worker if worker is not None else frame_worker,
-                    attrs=attrs,
-                )
+            event = _llm_event(
+                _Check(self._rec, "llm_call"),
+                run=self.id,
+                parent=parent,
+                span=None,
+                ns=ns,
+                model=resolved_model,
+                provider=provider or getattr(usage, "provider", ""),
+                usage=counts,
+                latency_ms=latency_ms,
+                cost_usd=cost_usd,
+                worker=worker if worker is not None else frame_worker,
+                attrs=attrs,
             )
+            self._rec.emit(event)
+            if self._budget is not None:  # a boundary: the call counts, then the check
+                self._budget.add_call(event)
+                self._budget_boundary()
+        except BudgetExceeded:
+            raise  # the run opted in; the call itself is recorded
         except Exception as exc:  # noqa: BLE001 - instrumentation must never break the caller
             self._rec.warn(exc)
 
@@ -1356,9 +1449,13 @@ def swap_default_recorder(recorder: Recorder | None) -> Recorder | None:
     return previous
 
 
-def run(name: str, *, run_id: str | None = None, runner: str | None = None, **attrs: Any) -> Run:
-    """Start a run on the default recorder: ``with laptime.run("task") as run: ...``."""
-    return default_recorder().run(name, run_id=run_id, runner=runner, **attrs)
+def run(
+    name: str, *, run_id: str | None = None, runner: str | None = None, budget: str | None = None, **attrs: Any
+) -> Run:
+    """Start a run on the default recorder: ``with laptime.run("task") as run: ...``.
+
+    ``budget="raise"`` stops the run with ``BudgetExceeded`` once it is over a limit."""
+    return default_recorder().run(name, run_id=run_id, runner=runner, budget=budget, **attrs)
 
 
 def join(run_id: str | None = None, *, parent: str | None = None) -> Run | None:

@@ -387,6 +387,17 @@ class CostCalculator:
         self._apply_slow(out)
         return out
 
+    def run_cost_sql(self) -> str:
+        """SQL of ``(run_id, cost_usd)`` for each selected run that made calls, priced in SQL
+        (with ``self.params``): what ``by_run`` returns, as a query other SQL can join (the
+        budget checks of ``report summary``). ``cost_usd`` is NULL when nothing was priced.
+        Calls of the few models priced call by call (not day-exact) count as unpriced here."""
+        self._ensure_rates()
+        return (
+            "SELECT run_id, CASE WHEN unpriced < calls THEN cost END AS cost_usd "
+            f"FROM ({self._run_cost_sql} {self.where} GROUP BY l.run_id)"
+        )
+
     def _apply_slow(self, out: dict[str, RunCost]) -> None:
         """Add the call-by-call priced models to per-run costs (they were unpriced in SQL)."""
         for per_call in self._slow_costs().values():

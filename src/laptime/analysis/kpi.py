@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -23,6 +23,7 @@ from laptime.errors import UsageError
 from laptime.index import Index
 
 if TYPE_CHECKING:
+    from laptime.config import BudgetRule
     from laptime.pricing import PriceBook
 
 _SQLITE_MAX_INT = 2**63 - 1
@@ -407,8 +408,9 @@ def compute_kpi(
     return msgspec.convert(data, RunKpi)
 
 
-def run_detail(index: Index, run: RunRow, kpi: RunKpi) -> RunDetail:
-    """What ``report show`` adds to the KPIs: every span, validation and file."""
+def run_detail(index: Index, run: RunRow, kpi: RunKpi, budget_rules: Sequence[BudgetRule] = ()) -> RunDetail:
+    """What ``report show`` adds to the KPIs: every span, validation and file, and the
+    ``[budgets]`` limits the run crossed (``budget_rules``: the config's)."""
     spans = load_spans(index, run.run_id)
     run_end = run.end_us()
     depth: dict[str, int] = {run.run_id: 0}
@@ -472,7 +474,13 @@ def run_detail(index: Index, run: RunRow, kpi: RunKpi) -> RunDetail:
         "files": files,
         "checkpoint_list": checkpoints,
     }
-    return msgspec.convert(data, RunDetail)
+    detail = msgspec.convert(data, RunDetail)
+    if budget_rules:
+        from laptime.analysis.budgets import Figures, recorded_crossings, run_budget
+
+        figures = Figures(kpi.cost_usd, kpi.total_duration_ms, kpi.tokens.total_tokens)
+        detail.budget = run_budget(budget_rules, kpi.name, kpi.runner, figures, recorded_crossings(index, run.run_id))
+    return detail
 
 
 SHORT_ID_MIN = 12

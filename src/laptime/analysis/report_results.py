@@ -120,6 +120,15 @@ class TopFile(Result):
     lines_removed: int
 
 
+class BudgetSummary(Result):
+    """Runs over their ``[budgets]`` limits (``laptime.analysis.budgets``), of the selected runs."""
+
+    runs_with_budget: int  # selected runs that some limit applies to
+    runs_over_budget: int  # of those, runs over at least one limit
+    share: float | None  # runs_over_budget over the selected runs
+    by_limit: dict[str, int]  # cost_usd, duration_ms, tokens: runs over that limit
+
+
 class Summary(Result):
     """``laptime report summary --json``."""
 
@@ -139,6 +148,7 @@ class Summary(Result):
     rework: Rework
     top_tasks: list[TopTask]
     top_files: list[TopFile]
+    budgets: BudgetSummary | None = None  # null when the config sets no [budgets]
 
 
 # -- compare ---------------------------------------------------------------------------------------

@@ -194,6 +194,36 @@ class TimeSplit(Result):
     shares: dict[str, float]
 
 
+BudgetLimitName = Literal["cost_usd", "duration_ms", "tokens"]
+
+
+class BudgetLimit(Result):
+    """One limit that applies to a run, and the config table it comes from."""
+
+    limit: BudgetLimitName
+    budget: float  # USD for cost_usd, ms for duration_ms, a count for tokens
+    rule: str  # the config table: budgets, budgets.runner.ci, budgets.task."fix-*"
+
+
+class BudgetCrossing(Result):
+    """A limit the run went over (its figure above the limit)."""
+
+    limit: BudgetLimitName
+    value: float  # the run's figure: cost_usd, duration_ms or tokens
+    budget: float
+    over_by: float  # value - budget
+    rule: str
+    crossed_at: str | None  # when the recorder's laptime.budget.exceeded event says; null for imported runs
+
+
+class RunBudget(Result):
+    """The budget of one run (``laptime.analysis.budgets``): its limits, and those it crossed."""
+
+    limits: list[BudgetLimit]
+    crossed: list[BudgetCrossing]
+    over_budget: bool
+
+
 class RunDetail(RunKpi):
     """``laptime report show RUN --json``: the KPIs and every span, validation, file, checkpoint."""
 
@@ -202,6 +232,7 @@ class RunDetail(RunKpi):
     validations: list[ValidationDetail]
     files: list[FileDetail]
     checkpoint_list: list[CheckpointDetail]
+    budget: RunBudget | None = None  # null when no [budgets] limit applies to the run
 
 
 class RunListRow(Result):

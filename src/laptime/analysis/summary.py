@@ -14,6 +14,7 @@ Definitions used here:
 - Rework: runs with retries (``analysis.kpi``'s count) or with a span whose attrs say
   ``source_outcome = "changes_requested"``.
 - Tasks are runs grouped by name; files rank by the number of runs that changed them.
+- Budgets: runs over their ``[budgets]`` limits, by ``laptime.analysis.budgets`` in SQL.
 - Iterations: the average of the run attribute ``iterations`` (AIDF's importer writes
   it) over the selected runs that record it as a number; ``n`` counts those runs.
 
@@ -37,6 +38,7 @@ from laptime.derived import RANK_EDGES, RUN_DURATION_US
 from laptime.events import OUTCOMES
 
 if TYPE_CHECKING:
+    from laptime.config import BudgetRule
     from laptime.index import Index
     from laptime.pricing import PriceBook
 
@@ -133,8 +135,9 @@ def compute_summary(
     *,
     now_us: int,
     crashed_after_us: int,
+    budget_rules: Sequence[BudgetRule] = (),
 ) -> Summary:
-    """The summary of the runs the filters select."""
+    """The summary of the runs the filters select; ``budget_rules``: the config's ``[budgets]``."""
     filters = filters or SummaryFilters()
     sel = _selection(index, filters, now_us, crashed_after_us)
     costs = CostCalculator(index, book, runs_sql=sel)
@@ -242,8 +245,26 @@ def compute_summary(
             {"path": path, "runs": n_runs, "changes": n, "lines_added": added or 0, "lines_removed": removed or 0}
             for path, n_runs, n, added, removed in files
         ],
+        "budgets": _budgets(index, book, budget_rules, sel, runs),
     }
     return msgspec.convert(data, Summary)
+
+
+def _budgets(index: Index, book: PriceBook, rules: Sequence[BudgetRule], sel: str | None, runs: int) -> Any:
+    """Runs over their [budgets] limits, in SQL (analysis.budgets); None without budgets."""
+    if not rules:
+        return None
+    from laptime.analysis.budgets import count_over_budget
+
+    counts = count_over_budget(index, book, rules, sel)
+    if counts is None:
+        return None
+    return {
+        "runs_with_budget": counts.runs_with_budget,
+        "runs_over_budget": counts.runs_over_budget,
+        "share": counts.runs_over_budget / runs if runs else None,
+        "by_limit": counts.by_limit,
+    }
 
 
 def _round_ms(value: float | None) -> int | None:

@@ -9,6 +9,7 @@ import click
 from laptime.analysis.results import RunKpi, RunList, to_builtins
 from laptime.cli import LazyGroup
 from laptime.cli._common import (
+    UsageProblem,
     config_of,
     crashed_after_us,
     echo_json,
@@ -59,11 +60,12 @@ def run_kpi(ctx: click.Context, run: str | None, *, detail: bool = False) -> Run
 
     store = store_of(ctx)
     crashed = crashed_after_us(store)
-    book = PriceBook.from_config(config_of(store))
+    config = config_of(store)
+    book = PriceBook.from_config(config)
     with open_index(ctx) as index:
         row = resolve_run(index, run)
         kpi = compute_kpi(index, row, now_us=now_us(), crashed_after_us=crashed, book=book)
-        return run_detail(index, row, kpi) if detail else kpi
+        return run_detail(index, row, kpi, config.budget_rules) if detail else kpi
 
 
 @click.group(cls=ReportGroup)
@@ -118,17 +120,25 @@ def scoreboard(ctx: click.Context, run: str | None, as_json: bool) -> None:
 @report.command("list")
 @window_options()
 @status_option
+@click.option("--over-budget", is_flag=True, help="Only runs over one of their [budgets] limits (see docs/config.md).")
 @click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True, help="At most this many runs.")
 @json_option
 @click.pass_context
 def list_(  # noqa: PLR0917 - click passes each option positionally
-    ctx: click.Context, since: int | None, until: int | None, status: str | None, limit: int, as_json: bool
+    ctx: click.Context,
+    since: int | None,
+    until: int | None,
+    status: str | None,
+    over_budget: bool,
+    limit: int,
+    as_json: bool,
 ) -> None:
     """Recent runs, newest first.
 
     \b
-    Example:
+    Examples:
       laptime report list --since 2026-11-01 --status completed --limit 50
+      laptime report list --over-budget --since 7d
     """
     from laptime.analysis.kpi import list_runs, run_summaries
     from laptime.pricing import PriceBook
@@ -137,11 +147,22 @@ def list_(  # noqa: PLR0917 - click passes each option positionally
     store = store_of(ctx)
     crashed = crashed_after_us(store)
     now = now_us()
+    config = config_of(store)
+    if over_budget and not config.budget_rules:
+        msg = "--over-budget: the config sets no [budgets] limits; see docs/config.md"
+        raise UsageProblem(msg)
+    book = PriceBook.from_config(config)
     with open_index(ctx) as index:
-        runs = list_runs(index, since_us=since, until_us=until, limit=None if status else limit)
+        filtered = bool(status) or over_budget
+        runs = list_runs(index, since_us=since, until_us=until, limit=None if filtered else limit)
         if status:
-            runs = [r for r in runs if r.outcome(now, crashed) == status][:limit]
-        book = PriceBook.from_config(config_of(store))
+            runs = [r for r in runs if r.outcome(now, crashed) == status]
+        if over_budget:
+            from laptime.analysis.budgets import over_budget_run_ids
+
+            over = over_budget_run_ids(index, book, config.budget_rules)
+            runs = [r for r in runs if r.run_id in over]
+        runs = runs[:limit]
         rows = run_summaries(index, runs, now_us=now, crashed_after_us=crashed, book=book)
     if as_json:
         echo_json(RunList(runs=rows))

@@ -57,10 +57,13 @@ def summary(  # noqa: PLR0917 - click passes every option
         model=model,
     )
     store = store_of(ctx)
-    book = PriceBook.from_config(config_of(store))
+    config = config_of(store)
+    book = PriceBook.from_config(config)
     crashed = crashed_after_us(store)
     with open_index(ctx) as index:
-        data = compute_summary(index, book, filters, now_us=now_us(), crashed_after_us=crashed)
+        data = compute_summary(
+            index, book, filters, now_us=now_us(), crashed_after_us=crashed, budget_rules=config.budget_rules
+        )
     if as_json:
         echo_json(data)
         return

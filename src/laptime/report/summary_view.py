@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from laptime.report.budget_view import summary_budget_line
 from laptime.report.format import UNATTRIBUTED, bar, count, duration, integer, percent, plural, plural_word, table, usd
 from laptime.report.style import PLAIN, Style
 from laptime.report.time_split_view import time_split_lines
@@ -49,6 +50,7 @@ def summary_lines(s: dict[str, Any], style: Style = PLAIN) -> list[str]:
     out.append(
         f"cost          {_cost(c['cost_usd'], c['unpriced_calls'])} · avg {usd(c['avg_per_run_usd'])} per run{unpriced}"
     )
+    out += summary_budget_line(s.get("budgets"))
     r = s["rework"]
     out.append(
         f"rework        {percent(r['rate'])} of runs ({integer(r['runs_with_retries'])} with retries,"

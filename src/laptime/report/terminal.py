@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from laptime.report.budget_view import run_budget_lines
 from laptime.report.format import UNATTRIBUTED, bar, count, duration, integer, percent, plural, table, timestamp, usd
 from laptime.report.style import PLAIN, Style, ellipsize
 from laptime.report.time_split_view import time_split_lines
@@ -136,6 +137,7 @@ def show(detail: dict[str, Any], style: Style = PLAIN) -> list[str]:
     out = scoreboard(detail, style)
     out += ["", "Phase breakdown", *phase_bars(detail, style)]
     out += ["", "Where the time went", *time_split_lines(detail["time_split"])]
+    out += run_budget_lines(detail.get("budget"), w)
 
     out += ["", f"Spans ({len(detail['spans'])})"]
     rows = []
