@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from laptime import recorder as recorder_module
+from laptime.ci_context import DETECTING_VARS, ENABLE_ENV
 from laptime.price_table import CACHE_ENV
 from laptime.store import HOME_ENV, Store
 
@@ -35,6 +36,11 @@ def _isolated_home(
     monkeypatch.setenv(CACHE_ENV, str(price_cache_dir))
     monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
     monkeypatch.delenv("LAPTIME_PROFILE", raising=False)
+    # Runs carry no CI or git context (the machine running the tests may be a CI job, and
+    # the tests run inside a repository) unless a test turns it on (tests/test_ci_context.py).
+    for name in DETECTING_VARS:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv(ENABLE_ENV, "0")
     monkeypatch.setattr(recorder_module, "_default", None)
     yield
     default = recorder_module._default
