@@ -120,6 +120,21 @@ class TopFile(Result):
     lines_removed: int
 
 
+class BranchSummary(Result):
+    """One branch of ``report summary --by branch`` (laptime.analysis.branches)."""
+
+    branch: str | None  # null: the runs with no branch
+    runs: int
+    outcomes: dict[str, int]
+    success_rate: float | None
+    duration_ms: DurationStats
+    total_tokens: int
+    cost_usd: float | None
+    cost_source: CostSource
+    llm_calls: int
+    unpriced_calls: int
+
+
 class Summary(Result):
     """``laptime report summary --json``."""
 
@@ -139,6 +154,7 @@ class Summary(Result):
     rework: Rework
     top_tasks: list[TopTask]
     top_files: list[TopFile]
+    branches: list[BranchSummary] | UnsetType = UNSET  # --by branch only
 
 
 # -- compare ---------------------------------------------------------------------------------------
@@ -295,6 +311,7 @@ class UsageRow(UsageTotals, kw_only=True):
     period: str | UnsetType = UNSET  # --by day (YYYY-MM-DD), week (its Monday) or month (YYYY-MM)
     session: str | UnsetType = UNSET  # --by session: the run id
     model: str | UnsetType = UNSET  # --by model
+    branch: str | UnsetType | None = UNSET  # --by branch: null for runs with no branch
     name: str | UnsetType | None = UNSET  # --by session: the run's
     runner: str | UnsetType | None = UNSET
     project: str | UnsetType | None = UNSET
@@ -307,7 +324,7 @@ class UsageRow(UsageTotals, kw_only=True):
 class UsageReport(Result):
     """``laptime report usage --json``."""
 
-    by: Literal["day", "week", "month", "session", "model"]
+    by: Literal["day", "week", "month", "session", "model", "branch"]
     timezone: str
     since: str | None
     until: str | None

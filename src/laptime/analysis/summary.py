@@ -133,8 +133,10 @@ def compute_summary(
     *,
     now_us: int,
     crashed_after_us: int,
+    by_branch: bool = False,
 ) -> Summary:
-    """The summary of the runs the filters select."""
+    """The summary of the runs the filters select (``by_branch``: with ``branches``,
+    laptime.analysis.branches)."""
     filters = filters or SummaryFilters()
     sel = _selection(index, filters, now_us, crashed_after_us)
     costs = CostCalculator(index, book, runs_sql=sel)
@@ -243,6 +245,10 @@ def compute_summary(
             for path, n_runs, n, added, removed in files
         ],
     }
+    if by_branch:
+        from laptime.analysis.branches import branch_rows
+
+        data["branches"] = branch_rows(index, book, sel, now_us=now_us, crashed_after_us=crashed_after_us)
     return msgspec.convert(data, Summary)
 
 
