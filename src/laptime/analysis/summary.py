@@ -487,3 +487,7 @@ def _store_wide(index: Index, *, now_us: int, crashed_after_us: int) -> _Parts:
         p95_latency=p95_latency,
         iterations=_iterations(index, None),
     )
+
+
+# The summary's run selection, for the views that take the same filters (``laptime metrics``).
+run_selection = _selection
