@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping
-from pathlib import Path
 from typing import Final
 
 import msgspec
@@ -175,37 +174,40 @@ def ci_context(env: Mapping[str, str]) -> CiContext | None:
     return None
 
 
-def _git_dir(start: Path) -> Path | None:
-    """The git directory of the repository holding ``start``: ``.git`` itself, or where a
-    worktree's (or submodule's) ``.git`` file points."""
-    for folder in (start, *start.parents):
-        dot_git = folder / ".git"
-        try:
-            if dot_git.is_dir():
-                return dot_git
-            text = dot_git.read_text(encoding="utf-8", errors="replace")
-        except OSError:
-            continue
-        if text.startswith("gitdir:"):
-            target = Path(text[len("gitdir:") :].strip())
-            return target if target.is_absolute() else folder / target
-    return None
-
-
-def _read(path: Path) -> str | None:
+def _read(path: str) -> str | None:
+    """A small file's text, stripped; None when it cannot be read. (os and plain strings,
+    not pathlib: this runs at every run start, and pathlib costs several times more.)"""
     try:
-        return path.read_text(encoding="utf-8", errors="replace").strip()
+        with open(path, "rb") as handle:  # noqa: PTH123 - see above
+            return handle.read().decode("utf-8", "replace").strip()
     except OSError:
         return None
 
 
-def _resolve(git_dir: Path, common: Path, ref: str) -> str | None:
+def _git_dir(start: str) -> str | None:
+    """The git directory of the repository holding ``start``: ``.git`` itself, or where a
+    worktree's (or submodule's) ``.git`` file points."""
+    folder = start
+    while True:
+        dot_git = os.path.join(folder, ".git")  # noqa: PTH118 - os.path on the run-start path (see _read)
+        if os.path.isdir(dot_git):  # noqa: PTH112
+            return dot_git
+        text = _read(dot_git)
+        if text is not None and text.startswith("gitdir:"):
+            return os.path.join(folder, text[len("gitdir:") :].strip())  # noqa: PTH118 - an absolute target wins
+        parent = os.path.dirname(folder)  # noqa: PTH120
+        if parent == folder:
+            return None
+        folder = parent
+
+
+def _resolve(git_dir: str, common: str, ref: str) -> str | None:
     """The commit a ref names: its loose file (in the worktree's or the common dir), else packed-refs."""
     for base in (git_dir, common):
-        value = _read(base / ref)
+        value = _read(os.path.join(base, ref))  # noqa: PTH118
         if value:
             return value
-    packed = _read(common / "packed-refs")
+    packed = _read(os.path.join(common, "packed-refs"))  # noqa: PTH118
     if packed:
         for line in packed.splitlines():
             sha, _, name = line.partition(" ")
@@ -218,14 +220,14 @@ def git_context(cwd: str | os.PathLike[str] | None = None) -> GitContext | None:
     """The branch and commit checked out where ``cwd`` (default: the working directory) is,
     or None outside a git repository. Never raises."""
     try:
-        git_dir = _git_dir(Path(cwd if cwd is not None else Path.cwd()).absolute())
+        git_dir = _git_dir(os.path.abspath(os.fspath(cwd) if cwd is not None else os.getcwd()))  # noqa: PTH100, PTH109
         if git_dir is None:
             return None
-        head = _read(git_dir / "HEAD")
+        head = _read(os.path.join(git_dir, "HEAD"))  # noqa: PTH118
         if not head:
             return None
-        common_text = _read(git_dir / "commondir")
-        common = (git_dir / common_text) if common_text else git_dir
+        common_text = _read(os.path.join(git_dir, "commondir"))  # noqa: PTH118
+        common = os.path.join(git_dir, common_text) if common_text else git_dir  # noqa: PTH118
         if head.startswith("ref:"):
             ref = head[len("ref:") :].strip()
             return GitContext(_branch_name(ref), _resolve(git_dir, common, ref))
