@@ -16,7 +16,7 @@ phases of seconds to hours (``PHASE_BUCKETS_S``).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from laptime import definitions as d
 from laptime.analysis.cost import CostCalculator
@@ -70,13 +70,13 @@ def _histogram_sql(value_ms: str, bounds_s: tuple[float, ...]) -> str:
     return f"COUNT(*), TOTAL({value_ms}), {sums}"
 
 
-def _histogram(row: tuple[object, ...], bounds_s: tuple[float, ...]) -> dict[str, object]:
+def _histogram(row: tuple[Any, ...], bounds_s: tuple[float, ...]) -> dict[str, Any]:
     count, total_ms, *cumulative = row
     return {
         "bounds_s": list(bounds_s),
-        "cumulative": [int(c) for c in cumulative],  # type: ignore[call-overload]  # TOTAL() is a float
+        "cumulative": [int(c) for c in cumulative],  # TOTAL() gives floats
         "count": count,
-        "sum_s": float(total_ms) / 1000,  # type: ignore[arg-type]  # TOTAL() is a float
+        "sum_s": float(total_ms) / 1000,
     }
 
 
