@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from laptime import recorder as recorder_module
+from laptime.ci_context import DETECTING_VARS, ENABLE_ENV
 from laptime.price_table import CACHE_ENV
 from laptime.store import HOME_ENV, Store
 
@@ -37,6 +38,11 @@ def _isolated_home(
     monkeypatch.delenv("LAPTIME_PROFILE", raising=False)
     monkeypatch.delenv("LAPTIME_RUN_ID", raising=False)  # set when the suite runs inside `laptime exec`
     monkeypatch.delenv("LAPTIME_SPAN_ID", raising=False)
+    # Runs carry no CI or git context (the machine running the tests may be a CI job, and
+    # the tests run inside a repository) unless a test turns it on (tests/test_ci_context.py).
+    for name in DETECTING_VARS:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv(ENABLE_ENV, "0")
     monkeypatch.setattr(recorder_module, "_default", None)
     yield
     default = recorder_module._default

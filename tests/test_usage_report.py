@@ -180,4 +180,4 @@ class TestText:
         result = invoke("unused", "report", "usage", "--help")
         assert result.exit_code == 0
         assert "Example" in result.stdout
-        assert "--by [day|week|month|session|model]" in result.stdout
+        assert "--by [day|week|month|session|model|branch]" in result.stdout

@@ -36,6 +36,9 @@ milliseconds (``*_ms``, see ``ms``).
 - **Tokens**: input is uncached input (Anthropic's meaning): where ``input_includes_cache``,
   the cache reads and writes are taken out of it. Total input is uncached input plus
   cache reads plus cache writes; total tokens add the output.
+- **A run's branch**: the first of its run attributes ``vcs.branch`` (the recorder's, from
+  CI or git: ``laptime.ci_context``), ``git_branch`` (Claude Code's importer) and
+  ``branch`` (any runner's) that is a non-empty string; None when none is.
 - **Time window** (``--since`` / ``--until``): a run is in ``[since, until)`` when its
   start is.
 - **Percentiles**: ``laptime.analysis.stats.percentile`` (linear interpolation between
@@ -180,6 +183,31 @@ def window_sql(since_us: int | None, until_us: int | None, alias: str = "r") -> 
         where.append(f"{start} < ?")
         params.append(until_us)
     return where, params
+
+
+# -- a run's branch --------------------------------------------------------------------------------
+
+#: The run attributes that name a run's branch, the first one set winning (see the docstring).
+BRANCH_ATTRS: Final[tuple[str, ...]] = ("vcs.branch", "git_branch", "branch")
+
+
+def run_branch(attrs: dict[str, object]) -> str | None:
+    """The run's branch from its attributes (see the module's docstring)."""
+    for name in BRANCH_ATTRS:
+        value = attrs.get(name)
+        if isinstance(value, str) and value:
+            return value
+    return None
+
+
+def run_branch_sql(alias: str = "r") -> str:
+    """SQL for ``run_branch`` over a ``runs`` row (NULL when the run has none)."""
+    a = f"{alias}." if alias else ""
+    parts = ", ".join(
+        f"CASE WHEN json_type({a}attrs, '$.\"{name}\"') = 'text' THEN NULLIF({a}attrs ->> '$.\"{name}\"', '') END"
+        for name in BRANCH_ATTRS
+    )
+    return f"COALESCE({parts})"
 
 
 # -- phases and unattributed time ------------------------------------------------------------------

@@ -14,6 +14,7 @@ wrong and what to do. The CLI turns them into a message and an exit code in one 
     │   ├── UsageQueryError     laptime.analysis.usage: a bad time zone, date or grouping
     │   └── UnknownFormatError  laptime.importers: no importer of that name
     ├── BudgetExceeded          laptime.recorder: a run you opted in (budget="raise") is over a limit
+    ├── MissingExtraError       laptime.exporters.prometheus: an optional extra is not installed (exit 1)
     └── StoreFaultError              the store cannot do it right now (exit 1)
         ├── IndexOpenError      laptime.index: the index cannot be opened or updated
         ├── MaintenanceBusyError laptime.retention: another maintenance command holds the lock

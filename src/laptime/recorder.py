@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any, Protocol, Self, TypeVar, cast, get_args
 import msgspec
 
 from laptime import events as ev
+from laptime.ci_context import run_context
 from laptime.clock import DIGITS3, Clock, format_timestamp, ids, new_id, stamp
 from laptime.errors import BudgetExceeded
 from laptime.events import FileChangeKind, MilestoneStatus, Outcome, SpanKind
@@ -1088,6 +1089,11 @@ class Run(SpanScope):
             self._frame = frame
             self._rec._register(self)  # noqa: SLF001 - Run and Recorder are one unit
             return
+        try:
+            # where the run started (CI build, git branch and commit); the caller's attrs win
+            self.attrs = {**run_context(), **self.attrs}
+        except Exception as exc:  # noqa: BLE001 - the context is extra; the run starts anyway
+            self._rec.warn(exc)
         if self.attrs:
             self.attrs = _clean_attrs(self._rec, "run", self.attrs)
         self._rec.emit(

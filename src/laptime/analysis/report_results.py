@@ -129,6 +129,21 @@ class BudgetSummary(Result):
     by_limit: dict[str, int]  # cost_usd, duration_ms, tokens: runs over that limit
 
 
+class BranchSummary(Result):
+    """One branch of ``report summary --by branch`` (laptime.analysis.branches)."""
+
+    branch: str | None  # null: the runs with no branch
+    runs: int
+    outcomes: dict[str, int]
+    success_rate: float | None
+    duration_ms: DurationStats
+    total_tokens: int
+    cost_usd: float | None
+    cost_source: CostSource
+    llm_calls: int
+    unpriced_calls: int
+
+
 class Summary(Result):
     """``laptime report summary --json``."""
 
@@ -149,6 +164,7 @@ class Summary(Result):
     top_tasks: list[TopTask]
     top_files: list[TopFile]
     budgets: BudgetSummary | None = None  # null when the config sets no [budgets]
+    branches: list[BranchSummary] | UnsetType = UNSET  # --by branch only
 
 
 # -- compare ---------------------------------------------------------------------------------------
@@ -305,6 +321,7 @@ class UsageRow(UsageTotals, kw_only=True):
     period: str | UnsetType = UNSET  # --by day (YYYY-MM-DD), week (its Monday) or month (YYYY-MM)
     session: str | UnsetType = UNSET  # --by session: the run id
     model: str | UnsetType = UNSET  # --by model
+    branch: str | UnsetType | None = UNSET  # --by branch: null for runs with no branch
     name: str | UnsetType | None = UNSET  # --by session: the run's
     runner: str | UnsetType | None = UNSET
     project: str | UnsetType | None = UNSET
@@ -317,7 +334,7 @@ class UsageRow(UsageTotals, kw_only=True):
 class UsageReport(Result):
     """``laptime report usage --json``."""
 
-    by: Literal["day", "week", "month", "session", "model"]
+    by: Literal["day", "week", "month", "session", "model", "branch"]
     timezone: str
     since: str | None
     until: str | None

@@ -136,8 +136,10 @@ def compute_summary(
     now_us: int,
     crashed_after_us: int,
     budget_rules: Sequence[BudgetRule] = (),
+    by_branch: bool = False,
 ) -> Summary:
-    """The summary of the runs the filters select; ``budget_rules``: the config's ``[budgets]``."""
+    """The summary of the runs the filters select; ``budget_rules``: the config's ``[budgets]``;
+    ``by_branch``: with ``branches`` (laptime.analysis.branches)."""
     filters = filters or SummaryFilters()
     sel = _selection(index, filters, now_us, crashed_after_us)
     costs = CostCalculator(index, book, runs_sql=sel)
@@ -247,6 +249,10 @@ def compute_summary(
         ],
         "budgets": _budgets(index, book, budget_rules, sel, runs),
     }
+    if by_branch:
+        from laptime.analysis.branches import branch_rows
+
+        data["branches"] = branch_rows(index, book, sel, now_us=now_us, crashed_after_us=crashed_after_us)
     return msgspec.convert(data, Summary)
 
 
@@ -502,3 +508,7 @@ def _store_wide(index: Index, *, now_us: int, crashed_after_us: int) -> _Parts:
         p95_latency=p95_latency,
         iterations=_iterations(index, None),
     )
+
+
+# The summary's run selection, for the views that take the same filters (``laptime metrics``).
+run_selection = _selection

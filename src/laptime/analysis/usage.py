@@ -1,5 +1,7 @@
-"""Token usage and cost per day, week, month, session (run) or model: the views ccusage
-users know, for every runner whose llm calls reach the index.
+"""Token usage and cost per day, week, month, session (run), model or branch: the views
+ccusage users know, for every runner whose llm calls reach the index. By branch, a call
+counts for its run's branch (``laptime.definitions.run_branch``); calls of runs with no
+branch make one row whose ``branch`` is null.
 
 Tokens follow Anthropic's meaning here, whatever the source: ``input_tokens`` excludes
 the cache, so a call's total is input + output + cache_read + cache_write. Calls whose
@@ -42,7 +44,7 @@ if TYPE_CHECKING:
     from laptime.index import Index
     from laptime.pricing import PriceBook
 
-GROUPS: Final[tuple[str, ...]] = ("day", "week", "month", "session", "model")
+GROUPS: Final[tuple[str, ...]] = ("day", "week", "month", "session", "model", "branch")
 _DAY_RE: Final = re.compile(r"^(\d{4})-?(\d{2})-?(\d{2})$")
 
 
@@ -146,6 +148,8 @@ class _Totals:
 
 
 _INPUT_SQL: Final = d.uncached_input_sql("l")
+# the key of a call's group, by session or branch (the branch NULL for a run with none)
+_GROUP_KEY_SQL: Final = {"session": "l.run", "branch": d.run_branch_sql("r")}
 _TOTAL_INPUT_SQL: Final = d.total_input_sql("l")
 
 
@@ -179,9 +183,8 @@ def usage_report(
     if until_us is not None:
         where.append("l.ts < ?")
         params.append(timestamp_from_us(until_us))
-    join = ""
+    join = "JOIN runs r ON r.run_id = l.run" if project or by == "branch" else ""
     if project:
-        join = "JOIN runs r ON r.run_id = l.run"
         where.append(
             "(instr(COALESCE(r.attrs ->> '$.project', ''), ?) > 0 OR instr(COALESCE(r.attrs ->> '$.cwd', ''), ?) > 0"
             " OR instr(COALESCE(r.attrs ->> '$.repo', ''), ?) > 0)"
@@ -189,13 +192,13 @@ def usage_report(
         params.extend([project, project, project])
     where_sql = f"WHERE {' AND '.join(where)}" if where else ""
     reported = "l.cost_usd IS NOT NULL"
-    if by in ("session", "model") or zone.tz is UTC:
+    if by in ("session", "model", "branch") or zone.tz is UTC:
         bucket_sql = "substr(l.ts, 1, 10) || 'T00:00'"  # UTC days: pricing needs no finer grain
     else:
         bucket_sql = "substr(l.ts, 1, 14) || printf('%02d', (CAST(substr(l.ts, 15, 2) AS INTEGER) / 15) * 15)"
     sql = f"""
         SELECT {bucket_sql} AS q,
-               {"l.run" if by == "session" else "''"} AS run, l.model, l.provider,
+               {_GROUP_KEY_SQL.get(by, "''")} AS run, l.model, l.provider,
                {tier_bucket_sql(_TOTAL_INPUT_SQL)} AS bucket,
                COUNT(*), SUM({_INPUT_SQL}), SUM(l.output_tokens), SUM(l.cache_write_tokens),
                SUM(l.cache_read_tokens),
@@ -231,7 +234,7 @@ def usage_report(
         p_1h,
         reasoning,
     ) in index.execute(sql, params):
-        if by == "session":
+        if by in ("session", "branch"):
             key = run
         elif by == "model":
             key = model
@@ -309,6 +312,8 @@ def _assemble(
         rows.sort(key=lambda r: (r.get("last_at") or "", r["session"]))
     elif by == "model":
         rows.sort(key=lambda r: (-r["total_tokens"], r["model"]))
+    elif by == "branch":
+        rows.sort(key=lambda r: (-r["total_tokens"], r["branch"] is None, r["branch"] or ""))
     else:
         rows.sort(key=lambda r: r["period"])
     totals = grand.as_dict()

@@ -28,6 +28,7 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     "estimate": ("laptime.cli.estimate", "estimate"),
     "status": ("laptime.cli.status", "status"),
     "kpi": ("laptime.cli.export", "kpi"),
+    "metrics": ("laptime.cli.metrics", "metrics"),
     "pricing": ("laptime.cli.pricing", "pricing"),
     "import": ("laptime.cli.importing", "import_"),
     "exec": ("laptime.cli.exec_command", "exec_"),
@@ -52,7 +53,7 @@ _SUMMARIES: dict[str, str] = {
     "report": ("Reports on recorded runs."),
     "usage": (
         "Import what is new in the Claude Code and Codex logs, then print their token usage and cost by "
-        "day, week, month, session or model, in one command (like ccusage)."
+        "day, week, month, session, model or branch, in one command (like ccusage)."
     ),
     "compare": (
         "Two runs side by side: per phase the duration, attempts, delta and % change; LLM calls, tokens "
@@ -73,6 +74,10 @@ _SUMMARIES: dict[str, str] = {
     "kpi": (
         "One run's KPIs as JSON (the latest run, or RUN: an id or a unique prefix). The JSON is the same"
         " as `laptime report RUN --json`."
+    ),
+    "metrics": (
+        "Print the runs' figures in the Prometheus text format: runs by outcome, run and phase duration "
+        "histograms, tokens by model and type, and cost by model."
     ),
     "pricing": (
         "Every model seen in the log, with the price (USD per million tokens) in effect at its last "

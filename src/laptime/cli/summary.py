@@ -24,6 +24,12 @@ from laptime.cli._common import (
 @click.option("--task", help="Runs whose name contains this, or matches it as a glob (fix-*).")
 @click.option("--runner", help="Runs of this runner (exact).")
 @click.option("--model", help="Runs that called a model whose name contains this.")
+@click.option(
+    "--by",
+    "by",
+    type=click.Choice(("branch",)),
+    help="Also break the figures down by this: branch (CI or git branch; Claude Code's git_branch).",
+)
 @json_option
 @click.pass_context
 def summary(  # noqa: PLR0917 - click passes every option
@@ -34,6 +40,7 @@ def summary(  # noqa: PLR0917 - click passes every option
     task: str | None,
     runner: str | None,
     model: str | None,
+    by: str | None,
     as_json: bool,
 ) -> None:
     """Totals over many runs: outcomes, durations, TVc, tokens, cost, phases, models,
@@ -44,6 +51,7 @@ def summary(  # noqa: PLR0917 - click passes every option
       laptime report summary --since 7d
       laptime report summary --status failed --runner claude-code --json
       laptime report summary --task 'fix-*' --model sonnet
+      laptime report summary --since 30d --by branch
     """
     from laptime.analysis.summary import SummaryFilters, compute_summary
     from laptime.pricing import PriceBook
@@ -62,7 +70,13 @@ def summary(  # noqa: PLR0917 - click passes every option
     crashed = crashed_after_us(store)
     with open_index(ctx) as index:
         data = compute_summary(
-            index, book, filters, now_us=now_us(), crashed_after_us=crashed, budget_rules=config.budget_rules
+            index,
+            book,
+            filters,
+            now_us=now_us(),
+            crashed_after_us=crashed,
+            budget_rules=config.budget_rules,
+            by_branch=by == "branch",
         )
     if as_json:
         echo_json(data)

@@ -58,7 +58,7 @@ if TYPE_CHECKING:
 
 F = TypeVar("F", bound="Callable[..., Any]")
 
-_GROUPS = ("day", "week", "month", "session", "model")
+_GROUPS = ("day", "week", "month", "session", "model", "branch")
 CACHE_DIRNAME: Final = "usage-cache"
 _CACHE_KEEP: Final = 16  # answers kept (one per set of options), the least recently written go
 _CACHE_VERSION: Final = 1
@@ -108,8 +108,9 @@ def usage(  # noqa: PLR0917 - click passes options positionally
     as_json: bool,
 ) -> None:
     """Token usage and cost of every recorded or imported LLM call, grouped by day,
-    week (ISO, from Monday), month, session (run) or model: the views ccusage users
-    know, for every runner.
+    week (ISO, from Monday), month, session (run), model or branch: the views ccusage
+    users know, for every runner. A run's branch is its CI or git branch as recorded
+    (vcs.branch), else the branch an importer read (Claude Code's git_branch).
 
     Tokens are in Anthropic's meaning: input excludes cache reads and writes, so
     total = input + output + cache write + cache read. Cost is computed from the price
@@ -122,6 +123,7 @@ def usage(  # noqa: PLR0917 - click passes options positionally
       laptime import claude-code
       laptime report usage --by day --since 2025-10-01 --timezone UTC
       laptime report usage --by model --project webapp --json
+      laptime report usage --by branch --since 30d
     """
     text = _report_json(
         ctx, store_of(ctx), by=by, since=since, until=until, project=project, timezone=timezone, no_cost=no_cost
@@ -163,7 +165,7 @@ def usage_now(  # noqa: PLR0917 - click passes options positionally
     as_json: bool,
 ) -> None:
     """Import what is new in the Claude Code and Codex logs, then print their token
-    usage and cost by day, week, month, session or model, in one command (like ccusage).
+    usage and cost by day, week, month, session, model or branch, in one command (like ccusage).
 
     Without --claude-code or --codex, the default locations are read: Claude Code's
     $CLAUDE_CONFIG_DIR (several folders, comma-separated), else ~/.config/claude and

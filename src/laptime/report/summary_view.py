@@ -121,6 +121,21 @@ def summary_lines(s: dict[str, Any], style: Style = PLAIN) -> list[str]:
             for f in s["top_files"]
         ]
         out += table(["path", "runs", "changes", "added", "removed"], rows, "lrrrr", width=w)
+    if s.get("branches"):
+        n = len(s["branches"])
+        out += ["", f"By branch ({n} {plural_word(n, 'branch')})"]
+        rows = [
+            [
+                b["branch"] if b["branch"] is not None else "(no branch)",
+                integer(b["runs"]),
+                percent(b["success_rate"]),
+                duration(b["duration_ms"]["p50"]),
+                integer(b["total_tokens"]),
+                _cost(b["cost_usd"], b["unpriced_calls"]),
+            ]
+            for b in s["branches"]
+        ]
+        out += table(["branch", "runs", "success", "p50", "tokens", "cost"], rows, "lrrrrr", width=w)
     return style.fit_all(out)
 
 

@@ -7,7 +7,7 @@ from typing import Any
 from laptime.report.format import integer, plural, plural_word, table
 from laptime.report.style import PLAIN, Style
 
-_HEADS = {"day": "Day", "week": "Week of", "month": "Month", "session": "Session", "model": "Model"}
+_HEADS = {"day": "Day", "week": "Week of", "month": "Month", "session": "Session", "model": "Model", "branch": "Branch"}
 
 
 def render(report: dict[str, Any], style: Style = PLAIN) -> list[str]:
@@ -24,7 +24,7 @@ def render(report: dict[str, Any], style: Style = PLAIN) -> list[str]:
     numbers = ["Input", "Output", *(["Reasoning"] if reasoning else []), "Cache write", "Cache read", "Total", "Cost"]
     body: list[list[str]] = []
     for row in rows:
-        label = str(row[key])
+        label = "(no branch)" if by == "branch" and row[key] is None else str(row[key])
         if by == "session" and row.get("project"):
             label = f"{label} ({row['project']})"
         models = ", ".join(row.get("models", [])) if by != "model" else ""
