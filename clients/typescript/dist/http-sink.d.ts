@@ -8,9 +8,10 @@
  * request is cut off after `timeoutMs`. A failed batch (no connection, a timeout, a 5xx)
  * is kept and sent again with the next one; a batch the server refuses (a 4xx) is
  * dropped. At most `maxBuffered` events wait; beyond that new ones are dropped. When the
- * event loop runs dry, what is waiting gets one last try, so a program that ends normally
- * is delayed by at most `timeoutMs` per batch still waiting. `process.exit()` skips that:
- * `await flush()` before it.
+ * event loop runs dry (the program is done), what is waiting is sent until a batch does not
+ * get through, so a program that ends normally waits at most twice `timeoutMs` for a server
+ * that does not answer (the request in flight, then one last try). `process.exit()` skips
+ * that: `await flush()` before it (it too stops at the first batch that fails).
  */
 import type { Sink, Warn } from "./sink.js";
 export declare const ENDPOINT_ENV = "LAPTIME_ENDPOINT";

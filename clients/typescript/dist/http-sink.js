@@ -73,6 +73,8 @@ export class HttpSink {
         const batch = this.buffer.splice(0, this.maxBatch);
         const request = this.post(batch).then((delivered) => {
             this.inFlight = null;
+            if (!delivered && this.exiting)
+                this.buffer = []; // the program is ending and the server is away
             if (!delivered && !this.exiting)
                 this.buffer.unshift(...batch.slice(0, this.maxBuffered - this.buffer.length));
             if (this.buffer.length > 0 && !this.exiting)
@@ -102,12 +104,11 @@ export class HttpSink {
                 this.warn(`http:${response.status}`, `${this.url} refused ${batch.length} events with HTTP ${response.status} ${detail}; they were dropped`);
                 return true; // sending the same batch again would be refused again
             }
-            this.warn(`http:${response.status}`, `${this.url} answered HTTP ${response.status} ${detail}; will try again`);
+            this.warn("http:delivery", `${this.url} answered HTTP ${response.status} ${detail}; ${RETRY_NOTE}`);
             return false;
         }
         catch (err) {
-            const reason = describe(err, this.timeoutMs);
-            this.warn(`http:${reason.key}`, `${this.url} cannot be reached (${reason.text}); will try again`);
+            this.warn("http:delivery", `${this.url} cannot be reached (${describe(err, this.timeoutMs)}); ${RETRY_NOTE}`);
             return false;
         }
     }
@@ -116,21 +117,18 @@ export class HttpSink {
         if (this.buffer.length === 0 || this.inFlight !== null)
             return;
         this.exiting = true;
-        void this.send().then((delivered) => {
-            if (!delivered) {
-                this.warn("http:lost", `the events not sent to ${this.url} were lost when the program ended`);
-            }
-        });
+        void this.send(); // a failure here was already told (RETRY_NOTE)
     }
     async flush() {
         if (this.timer !== null) {
             clearTimeout(this.timer);
             this.timer = null;
         }
-        // Each waiting batch gets one try: a server that is away must not keep flush() going.
-        let tries = Math.ceil(this.buffer.length / this.maxBatch) + 1;
-        while (tries-- > 0 && (this.buffer.length > 0 || this.inFlight !== null))
-            await this.send();
+        // Until the first batch that does not get through: a server that is away must not keep flush() going.
+        while (this.buffer.length > 0 || this.inFlight !== null) {
+            if (!(await this.send()))
+                return;
+        }
     }
     async close() {
         await this.flush();
@@ -141,15 +139,17 @@ export class HttpSink {
         live.delete(this);
     }
 }
+// One warning tells every delivery failure (no connection, a timeout, a 5xx), whichever
+// comes first, and what happens to the events, so a server that stays away is told once.
+const RETRY_NOTE = "the events wait and are sent again, and are lost if it does not take them before the program ends";
 function describe(err, timeoutMs) {
     if (err instanceof Error) {
-        if (err.name === "TimeoutError" || err.name === "AbortError") {
-            return { key: "timeout", text: `no answer within ${timeoutMs} ms` };
-        }
+        if (err.name === "TimeoutError" || err.name === "AbortError")
+            return `no answer within ${timeoutMs} ms`;
         const cause = err.cause;
         if (cause?.code)
-            return { key: cause.code, text: `${cause.code}: ${cause.message ?? err.message}` };
-        return { key: err.name, text: `${err.name}: ${err.message}` };
+            return `${cause.code}: ${cause.message ?? err.message}`;
+        return `${err.name}: ${err.message}`;
     }
-    return { key: "error", text: String(err) };
+    return String(err);
 }

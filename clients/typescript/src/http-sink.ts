@@ -8,9 +8,10 @@
  * request is cut off after `timeoutMs`. A failed batch (no connection, a timeout, a 5xx)
  * is kept and sent again with the next one; a batch the server refuses (a 4xx) is
  * dropped. At most `maxBuffered` events wait; beyond that new ones are dropped. When the
- * event loop runs dry, what is waiting gets one last try, so a program that ends normally
- * is delayed by at most `timeoutMs` per batch still waiting. `process.exit()` skips that:
- * `await flush()` before it.
+ * event loop runs dry (the program is done), what is waiting is sent until a batch does not
+ * get through, so a program that ends normally waits at most twice `timeoutMs` for a server
+ * that does not answer (the request in flight, then one last try). `process.exit()` skips
+ * that: `await flush()` before it (it too stops at the first batch that fails).
  */
 import type { Sink, Warn } from "./sink.js";
 
@@ -108,6 +109,7 @@ export class HttpSink implements Sink {
     const batch = this.buffer.splice(0, this.maxBatch);
     const request = this.post(batch).then((delivered) => {
       this.inFlight = null;
+      if (!delivered && this.exiting) this.buffer = []; // the program is ending and the server is away
       if (!delivered && !this.exiting) this.buffer.unshift(...batch.slice(0, this.maxBuffered - this.buffer.length));
       if (this.buffer.length > 0 && !this.exiting) this.schedule();
       return delivered;
@@ -137,11 +139,10 @@ export class HttpSink implements Sink {
         );
         return true; // sending the same batch again would be refused again
       }
-      this.warn(`http:${response.status}`, `${this.url} answered HTTP ${response.status} ${detail}; will try again`);
+      this.warn("http:delivery", `${this.url} answered HTTP ${response.status} ${detail}; ${RETRY_NOTE}`);
       return false;
     } catch (err) {
-      const reason = describe(err, this.timeoutMs);
-      this.warn(`http:${reason.key}`, `${this.url} cannot be reached (${reason.text}); will try again`);
+      this.warn("http:delivery", `${this.url} cannot be reached (${describe(err, this.timeoutMs)}); ${RETRY_NOTE}`);
       return false;
     }
   }
@@ -150,11 +151,7 @@ export class HttpSink implements Sink {
   lastTry(): void {
     if (this.buffer.length === 0 || this.inFlight !== null) return;
     this.exiting = true;
-    void this.send().then((delivered) => {
-      if (!delivered) {
-        this.warn("http:lost", `the events not sent to ${this.url} were lost when the program ended`);
-      }
-    });
+    void this.send(); // a failure here was already told (RETRY_NOTE)
   }
 
   async flush(): Promise<void> {
@@ -162,9 +159,10 @@ export class HttpSink implements Sink {
       clearTimeout(this.timer);
       this.timer = null;
     }
-    // Each waiting batch gets one try: a server that is away must not keep flush() going.
-    let tries = Math.ceil(this.buffer.length / this.maxBatch) + 1;
-    while (tries-- > 0 && (this.buffer.length > 0 || this.inFlight !== null)) await this.send();
+    // Until the first batch that does not get through: a server that is away must not keep flush() going.
+    while (this.buffer.length > 0 || this.inFlight !== null) {
+      if (!(await this.send())) return;
+    }
   }
 
   async close(): Promise<void> {
@@ -176,14 +174,16 @@ export class HttpSink implements Sink {
   }
 }
 
-function describe(err: unknown, timeoutMs: number): { key: string; text: string } {
+// One warning tells every delivery failure (no connection, a timeout, a 5xx), whichever
+// comes first, and what happens to the events, so a server that stays away is told once.
+const RETRY_NOTE = "the events wait and are sent again, and are lost if it does not take them before the program ends";
+
+function describe(err: unknown, timeoutMs: number): string {
   if (err instanceof Error) {
-    if (err.name === "TimeoutError" || err.name === "AbortError") {
-      return { key: "timeout", text: `no answer within ${timeoutMs} ms` };
-    }
+    if (err.name === "TimeoutError" || err.name === "AbortError") return `no answer within ${timeoutMs} ms`;
     const cause = (err as { cause?: { code?: string; message?: string } }).cause;
-    if (cause?.code) return { key: cause.code, text: `${cause.code}: ${cause.message ?? err.message}` };
-    return { key: err.name, text: `${err.name}: ${err.message}` };
+    if (cause?.code) return `${cause.code}: ${cause.message ?? err.message}`;
+    return `${err.name}: ${err.message}`;
   }
-  return { key: "error", text: String(err) };
+  return String(err);
 }
