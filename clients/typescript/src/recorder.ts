@@ -156,6 +156,12 @@ export interface MetricEvent {
 
 const current = new AsyncLocalStorage<Span>();
 
+// JSON.stringify writes a lone surrogate as a \udXXX escape, which is valid JSON but not
+// UTF-8 text: laptime's decoder refuses the whole line. Such strings (cut in the middle of
+// an emoji, say) are written with U+FFFD in the surrogate's place instead.
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+const LONE_SURROGATES = new RegExp(LONE_SURROGATE.source, "g");
+
 /** The span the calling code runs inside (of any recorder), if any. */
 export function currentSpan(): Span | undefined {
   return current.getStore();
@@ -253,7 +259,20 @@ export class Recorder {
       if (parent !== null) event.parent = parent;
       if (attrs !== undefined && Object.keys(attrs).length > 0) event.attrs = attrs;
       for (const [key, value] of Object.entries(fields)) if (value !== undefined) event[key] = value;
-      (this.sink ?? this.openSink()).write(JSON.stringify(event), ts.slice(0, 10));
+      let malformed = false;
+      const line = JSON.stringify(event, (_key, value: unknown) => {
+        if (typeof value !== "string" || !LONE_SURROGATE.test(value)) return value;
+        malformed = true;
+        return value.replace(LONE_SURROGATES, "\ufffd");
+      });
+      if (malformed) {
+        this.warn(
+          "invalid:surrogate",
+          "got a string with half of a UTF-16 surrogate pair (a string cut in the middle of a character); " +
+            "recorded it with U+FFFD in its place, as laptime cannot read such a line",
+        );
+      }
+      (this.sink ?? this.openSink()).write(line, ts.slice(0, 10));
     } catch (err) {
       const code = (err as { code?: string }).code ?? (err instanceof Error ? err.name : "error");
       const text = err instanceof Error ? err.message : String(err);

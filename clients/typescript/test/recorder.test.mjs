@@ -275,6 +275,17 @@ describe("bad values", () => {
     assert.equal(warnings.length, 1);
   });
 
+  test("half a surrogate pair (a string cut inside an emoji) becomes U+FFFD, with one warning", () => {
+    const { recorder, events, warnings } = memoryRecorder();
+    const cut = "done \u{1F389}".slice(0, -1);
+    recorder.run({ name: cut, attrs: { note: cut, whole: "ok \u{1F389}" } }, (run) => run.error({ message: cut }));
+    assert.equal(events[0].name, "done \ufffd");
+    assert.deepEqual(events[0].attrs, { note: "done \ufffd", whole: "ok \u{1F389}" });
+    assert.equal(events[1].message, "done \ufffd");
+    assert.equal(warnings.length, 1);
+    assert.match(warnings[0], /half of a UTF-16 surrogate pair/);
+  });
+
   test("an llm call without a model is not recorded (one warning)", () => {
     const { recorder, events, warnings } = memoryRecorder();
     recorder.run({ name: "r" }, (run) => run.llmCall({ inputTokens: 5 }));
