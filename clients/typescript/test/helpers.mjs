@@ -1,7 +1,7 @@
 // Shared by the Node tests: an in-memory sink, a recorder on it, temporary folders,
 // child processes, and a loopback HTTP server that records what it got.
 import { spawn } from "node:child_process";
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { createServer } from "node:http";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -31,12 +31,23 @@ export function memoryRecorder(options = {}) {
   return { recorder, sink, events: sink.events, warnings };
 }
 
+const made = [];
+process.on("exit", () => {
+  for (const dir of made) rmSync(dir, { recursive: true, force: true });
+});
+
+/** A new temporary folder, removed when the test file's process exits. */
 export function tmp(prefix = "laptime-ts-") {
-  return mkdtempSync(join(tmpdir(), prefix));
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  made.push(dir);
+  return dir;
 }
 
-/** Run `node -e script` (an ES module) with `env` added; resolves {code, stdout, stderr, ms}. */
-export function runNode(script, env = {}, { cwd = CLIENT, timeoutMs = 30_000 } = {}) {
+/**
+ * Run `node -e script` (an ES module) with `env` added; resolves {code, stdout, stderr, ms}.
+ * `onFirstLine(child)` is called once the child has printed its first line.
+ */
+export function runNode(script, env = {}, { cwd = CLIENT, timeoutMs = 60_000, onFirstLine = undefined } = {}) {
   return new Promise((resolve, reject) => {
     const started = performance.now();
     const child = spawn(process.execPath, ["--input-type=module", "-e", script], {
@@ -46,7 +57,14 @@ export function runNode(script, env = {}, { cwd = CLIENT, timeoutMs = 30_000 } =
     });
     let stdout = "";
     let stderr = "";
-    child.stdout.on("data", (chunk) => (stdout += chunk));
+    let told = false;
+    child.stdout.on("data", (chunk) => {
+      stdout += chunk;
+      if (onFirstLine && !told && stdout.includes("\n")) {
+        told = true;
+        onFirstLine(child);
+      }
+    });
     child.stderr.on("data", (chunk) => (stderr += chunk));
     const timer = setTimeout(() => {
       child.kill("SIGKILL");
