@@ -32,22 +32,38 @@ export function systemClock() {
     lastUs = us;
     return us;
 }
+// "000".."999": the millisecond and microsecond digits, without a padStart per event
+const DIGITS3 = Array.from({ length: 1000 }, (_, i) => String(i).padStart(3, "0"));
+// "YYYY-MM-DDTHH:MM:SS" of the last second formatted: Date#toISOString costs more than
+// the rest of an event's line, and events come many to a second.
+let cachedSecond = Number.NaN;
+let cachedSecondText = "";
 /** The canonical event timestamp for microseconds since the epoch. */
 export function formatTimestamp(us) {
     const whole = Math.floor(us);
-    const ms = Math.floor(whole / 1000);
-    const micro = whole - ms * 1000;
-    // toISOString: "YYYY-MM-DDTHH:MM:SS.mmmZ"; the three microsecond digits go before the Z
-    return `${new Date(ms).toISOString().slice(0, 23)}${String(micro).padStart(3, "0")}Z`;
+    const second = Math.floor(whole / 1_000_000);
+    if (second !== cachedSecond) {
+        cachedSecondText = new Date(second * 1000).toISOString().slice(0, 19);
+        cachedSecond = second;
+    }
+    const fraction = whole - second * 1_000_000;
+    const ms = Math.floor(fraction / 1000);
+    return `${cachedSecondText}.${DIGITS3[ms]}${DIGITS3[fraction - ms * 1000]}Z`;
 }
 const seed = randomBytes(8);
 // "7", 12 random bits, then the variant bits 10 and 30 random node bits
 const NODE = `7${(seed.readUInt16BE(0) & 0xfff).toString(16).padStart(3, "0")}` +
     `${((0x80000000 | (seed.readUInt32BE(2) & 0x3fffffff)) >>> 0).toString(16).padStart(8, "0")}`;
 let counter = seed.readUInt16BE(6);
+let cachedMs = Number.NaN;
+let cachedPrefix = "";
 /** A new id for an event at `us` (microseconds since the epoch). */
 export function newId(us) {
     const ms = Math.floor(us / 1000) % 2 ** 48;
+    if (ms !== cachedMs) {
+        cachedPrefix = `${ms.toString(16).padStart(12, "0")}${NODE}`;
+        cachedMs = ms;
+    }
     counter = (counter + 1) % 2 ** 32;
-    return `${ms.toString(16).padStart(12, "0")}${NODE}${counter.toString(16).padStart(8, "0")}`;
+    return cachedPrefix + (counter + 0x100000000).toString(16).slice(1); // 8 digits, zero-padded
 }

@@ -24,6 +24,7 @@ const current = new AsyncLocalStorage();
 // an emoji, say) are written with U+FFFD in the surrogate's place instead.
 const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 const LONE_SURROGATES = new RegExp(LONE_SURROGATE.source, "g");
+const SPAN_KIND_SET = new Set(SPAN_KINDS);
 /** The span the calling code runs inside (of any recorder), if any. */
 export function currentSpan() {
     return current.getStore();
@@ -112,13 +113,17 @@ export class Recorder {
             for (const [key, value] of Object.entries(fields))
                 if (value !== undefined)
                     event[key] = value;
+            let line = JSON.stringify(event);
             let malformed = false;
-            const line = JSON.stringify(event, (_key, value) => {
-                if (typeof value !== "string" || !LONE_SURROGATE.test(value))
-                    return value;
-                malformed = true;
-                return value.replace(LONE_SURROGATES, "\ufffd");
-            });
+            // a lone surrogate comes out as a \udXXX escape: only then is each string looked at
+            if (line.includes("\\ud")) {
+                line = JSON.stringify(event, (_key, value) => {
+                    if (typeof value !== "string" || !LONE_SURROGATE.test(value))
+                        return value;
+                    malformed = true;
+                    return value.replace(LONE_SURROGATES, "\ufffd");
+                });
+            }
             if (malformed) {
                 this.warn("invalid:surrogate", "got a string with half of a UTF-16 surrogate pair (a string cut in the middle of a character); " +
                     "recorded it with U+FFFD in its place, as laptime cannot read such a line");
@@ -176,7 +181,7 @@ export class Recorder {
 export class Span {
     recorder;
     run;
-    id;
+    id = "";
     kind;
     name;
     /** The enclosing span's id; null for the run. */
@@ -190,20 +195,32 @@ export class Span {
     ended = false;
     /** @internal Use `run.phase()`, `run.startSpan()` or `recorder.startRun()`. */
     constructor(recorder, run, parent, kind, name, attrs, id) {
-        const check = new Check(kind === "run" ? "run" : "span", recorder.warn);
         this.recorder = recorder;
         this.run = run ?? this;
         this.parent = parent;
         this.parentId = parent?.id ?? null;
-        this.kind = check.choice("kind", kind, SPAN_KINDS, "other");
-        this.name = check.text("name", name);
+        let checked;
+        if (typeof kind === "string" && SPAN_KIND_SET.has(kind) && typeof name === "string" && id === undefined) {
+            // the common case, kept cheap: a valid kind and name, no attrs to clean
+            this.kind = kind;
+            this.name = name;
+            this.id = "";
+            checked = attrs === undefined ? undefined : cleanAttrs(attrs, "span", recorder.warn);
+        }
+        else {
+            const check = new Check(kind === "run" ? "run" : "span", recorder.warn);
+            this.kind = check.choice("kind", kind, SPAN_KINDS, "other");
+            this.name = check.text("name", name);
+            this.id = id === undefined ? "" : check.text("id", id);
+            checked = check.attrs(attrs);
+        }
         const us = recorder.clock();
-        const givenId = id === undefined ? undefined : check.text("id", id);
-        this.id = givenId || newId(us);
+        if (!this.id)
+            this.id = newId(us);
         const runId = run?.id ?? this.id;
         const own = attrs?.worker;
         this.worker = typeof own === "string" ? own : parent?.worker;
-        recorder.emit("span_start", runId, this.parentId, check.attrs(attrs), {
+        recorder.emit("span_start", runId, this.parentId, checked, {
             span: this.id,
             kind: this.kind,
             name: this.name,

@@ -161,6 +161,7 @@ const current = new AsyncLocalStorage<Span>();
 // an emoji, say) are written with U+FFFD in the surrogate's place instead.
 const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 const LONE_SURROGATES = new RegExp(LONE_SURROGATE.source, "g");
+const SPAN_KIND_SET: ReadonlySet<string> = new Set(SPAN_KINDS);
 
 /** The span the calling code runs inside (of any recorder), if any. */
 export function currentSpan(): Span | undefined {
@@ -259,12 +260,16 @@ export class Recorder {
       if (parent !== null) event.parent = parent;
       if (attrs !== undefined && Object.keys(attrs).length > 0) event.attrs = attrs;
       for (const [key, value] of Object.entries(fields)) if (value !== undefined) event[key] = value;
+      let line = JSON.stringify(event);
       let malformed = false;
-      const line = JSON.stringify(event, (_key, value: unknown) => {
-        if (typeof value !== "string" || !LONE_SURROGATE.test(value)) return value;
-        malformed = true;
-        return value.replace(LONE_SURROGATES, "\ufffd");
-      });
+      // a lone surrogate comes out as a \udXXX escape: only then is each string looked at
+      if (line.includes("\\ud")) {
+        line = JSON.stringify(event, (_key, value: unknown) => {
+          if (typeof value !== "string" || !LONE_SURROGATE.test(value)) return value;
+          malformed = true;
+          return value.replace(LONE_SURROGATES, "\ufffd");
+        });
+      }
       if (malformed) {
         this.warn(
           "invalid:surrogate",
@@ -335,7 +340,7 @@ export class Recorder {
 export class Span {
   readonly recorder: Recorder;
   readonly run: Run;
-  readonly id: string;
+  readonly id: string = "";
   readonly kind: SpanKind;
   readonly name: string;
   /** The enclosing span's id; null for the run. */
@@ -358,20 +363,30 @@ export class Span {
     attrs: Attrs | undefined,
     id?: unknown,
   ) {
-    const check = new Check(kind === "run" ? "run" : "span", recorder.warn);
     this.recorder = recorder;
     this.run = run ?? (this as unknown as Run);
     this.parent = parent;
     this.parentId = parent?.id ?? null;
-    this.kind = check.choice("kind", kind, SPAN_KINDS, "other");
-    this.name = check.text("name", name);
+    let checked: Attrs | undefined;
+    if (typeof kind === "string" && SPAN_KIND_SET.has(kind) && typeof name === "string" && id === undefined) {
+      // the common case, kept cheap: a valid kind and name, no attrs to clean
+      this.kind = kind as SpanKind;
+      this.name = name;
+      this.id = "";
+      checked = attrs === undefined ? undefined : cleanAttrs(attrs, "span", recorder.warn);
+    } else {
+      const check = new Check(kind === "run" ? "run" : "span", recorder.warn);
+      this.kind = check.choice("kind", kind, SPAN_KINDS, "other");
+      this.name = check.text("name", name);
+      this.id = id === undefined ? "" : check.text("id", id);
+      checked = check.attrs(attrs);
+    }
     const us = recorder.clock();
-    const givenId = id === undefined ? undefined : check.text("id", id);
-    this.id = givenId || newId(us);
+    if (!this.id) this.id = newId(us);
     const runId = run?.id ?? this.id;
     const own = attrs?.worker;
     this.worker = typeof own === "string" ? own : parent?.worker;
-    recorder.emit("span_start", runId, this.parentId, check.attrs(attrs), {
+    recorder.emit("span_start", runId, this.parentId, checked, {
       span: this.id,
       kind: this.kind,
       name: this.name,
