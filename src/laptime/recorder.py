@@ -327,6 +327,7 @@ def _clean_attrs(rec: Recorder, call: str, attrs: dict[Any, Any]) -> dict[str, A
 
 
 PROFILE_ENV = "LAPTIME_PROFILE"
+OTEL_ENV = "LAPTIME_OTEL"  # exporters.live.ENV
 
 
 class RecorderWarning(UserWarning):
@@ -367,6 +368,7 @@ class Recorder:
         profile: bool | None = None,
         profile_stream: Any = None,
         flush_interval: float = 0.2,
+        otel: bool | None = None,
     ) -> None:
         self.clock: Clock = clock or time.time_ns
         self._sink: Sink | None = sink
@@ -381,6 +383,12 @@ class Recorder:
         self._profile_stream = profile_stream
         self._flush_interval = flush_interval
         self._append: Callable[[bytes, str], None] | None = sink.append if sink is not None else None
+        # Live OTLP export (laptime[otel]): LAPTIME_OTEL=1 or otel=True; see exporters.live.
+        env_otel = os.environ.get(OTEL_ENV, "").strip().lower() not in ("", "0", "false", "no")
+        self._otel_wanted = env_otel if otel is None else otel
+        self._live: Any = None
+        if self._append is not None and self._otel_wanted:
+            self._append = self._tee(self._append)
 
     # -- plumbing ---------------------------------------------------------------
 
@@ -391,8 +399,33 @@ class Recorder:
 
                 self.store = find_store(self._home)
                 self._sink = LogWriter(self.store, flush_interval=self._flush_interval, on_error=self.warn)
-            self._append = self._sink.append
+            append = self._sink.append
+            self._append = self._tee(append) if self._otel_wanted else append
             return self._append
+
+    def _tee(self, append: Callable[[bytes, str], None]) -> Callable[[bytes, str], None]:
+        """``append``, and each line to the live OTLP exporter as well."""
+        from laptime.exporters.live import start
+
+        live = self._live = start(self.warn, self._price_book)
+        if live is None:
+            return append
+
+        def both(line: bytes, day: str) -> None:
+            append(line, day)
+            live.on_line(line)
+
+        return both
+
+    def _price_book(self) -> Any:
+        from laptime.config import load_config
+        from laptime.pricing import PriceBook
+
+        try:
+            return PriceBook.from_config(load_config(self.store)) if self.store is not None else PriceBook()
+        except Exception as exc:  # noqa: BLE001 - an unpriced call is still exported
+            self.warn(exc)
+            return None
 
     def emit(self, event: ev.Event) -> None:
         """Append one event; failures become a single warning per kind of failure."""
@@ -448,7 +481,10 @@ class Recorder:
         return ns, format_timestamp(ns)
 
     def close(self) -> None:
-        """Close the log writer. Safe to call twice."""
+        """Close the log writer (and send what the live OTLP export holds). Safe to call twice."""
+        live, self._live = self._live, None
+        if live is not None:
+            live.shutdown()
         if self._sink is not None:
             try:
                 self._sink.close()
@@ -990,6 +1026,12 @@ class Run(SpanScope):
         except Exception as err:  # noqa: BLE001 - instrumentation must never break the caller
             self._rec.warn(err)
         super().__exit__(exc_type, exc, tb)
+        try:
+            from laptime.webhook.dispatch import on_run_end
+
+            on_run_end(self._rec, self.id)
+        except Exception as err:  # noqa: BLE001 - a webhook must never break the program it reports on
+            self._rec.warn(err)
 
     # Profiling output: one line per iteration, an iteration ending when a top-level
     # phase name repeats (the loop came round again) and at the end of the run.

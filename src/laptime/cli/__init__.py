@@ -33,6 +33,8 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     "doctor": ("laptime.cli.store", "doctor"),
     "refresh": ("laptime.cli.store", "refresh"),
     "compact": ("laptime.cli.retention", "compact"),
+    "webhook": ("laptime.cli.webhook", "webhook"),
+    "export": ("laptime.cli.export_otlp", "export"),
 }
 
 # The first paragraph of each command's help, so that `laptime --help` can list the
@@ -90,6 +92,8 @@ _SUMMARIES: dict[str, str] = {
         "valid line is dropped, so every report is the same afterwards. The two most recent days are left "
         "alone, since writers may still be appending to them."
     ),
+    "webhook": "Send run webhooks by hand: one run's report now, or every delivery that failed.",
+    "export": "Export runs to other systems.",
 }
 
 
