@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 CONSTRAINTS := requirements/dev-constraints.txt
 PIP_VERSION := 26.3
 
-.PHONY: demo test lint typecheck pytest bench clean lock phoenix
+.PHONY: demo test test-ts lint typecheck pytest bench clean lock phoenix
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -26,8 +26,20 @@ demo: $(VENV)/.installed-dev
 node_modules/.bin/ccusage:
 	npm install --no-save --no-audit --no-fund --loglevel=error ccusage@20.0.24
 
-## The whole test suite: ruff, mypy --strict on src/, pytest.
-test: $(VENV)/.installed-dev node_modules/.bin/ccusage
+# The TypeScript recorder's dev tools (the compiler, Node's types) at the lock file's exact
+# versions. npm ci runs only when the lock file changed, so with node_modules in place
+# `make test` needs no network.
+TS_CLIENT := clients/typescript
+
+$(TS_CLIENT)/node_modules/.package-lock.json: $(TS_CLIENT)/package-lock.json
+	cd $(TS_CLIENT) && npm ci --no-audit --no-fund --loglevel=error
+
+## The TypeScript recorder's tests, on Node's own test runner (dist/ up to date with src/ included).
+test-ts: $(TS_CLIENT)/node_modules/.package-lock.json
+	cd $(TS_CLIENT) && node --test test/*.test.mjs
+
+## The whole test suite: the TypeScript recorder's tests, ruff, mypy --strict on src/, pytest.
+test: $(VENV)/.installed-dev node_modules/.bin/ccusage test-ts
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
