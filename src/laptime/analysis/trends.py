@@ -19,10 +19,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from laptime.analysis.results import Result, RunListRow
+from laptime.analysis.stats import percentile
+
 THRESHOLD_PCT = 5.0
 PREVIOUS_RUNS = 5
 UP, DOWN, FLAT = "↑", "↓", "→"
 SUCCESS = "completed"
+#: How many runs the summary page lists as the slowest and as the costliest.
+TOP_RUNS = 10
 
 
 def arrow(value: float | None, baseline: float | None, threshold_pct: float = THRESHOLD_PCT) -> str | None:
@@ -69,3 +74,56 @@ def run_trends(last: dict[str, Any], previous: Sequence[dict[str, Any]]) -> dict
         "cost_usd": numeric_trend(last["cost_usd"], [p["cost_usd"] for p in prev]),
         "success": success_trend(last["outcome"], [p["outcome"] for p in prev]),
     }
+
+
+# -- trends over time: one point per UTC day ------------------------------------------------------------
+
+
+class TrendDay(Result):
+    """One UTC day of runs (by start), for the summary page's trend charts.
+
+    - ``duration_p50_ms``: the median run duration that day (``analysis.stats.percentile``);
+    - ``cost_usd``: the day's priced cost, the sum over its runs whose cost is known;
+      ``unpriced_runs`` counts those left out (null cost: an unpriced model);
+    - ``success_rate``: completed runs over the day's runs that are no longer running
+      (``analysis.summary``'s definition), null when every run is still running.
+    """
+
+    day: str  # YYYY-MM-DD, UTC
+    runs: int
+    duration_p50_ms: float | None
+    cost_usd: float
+    unpriced_runs: int
+    success_rate: float | None
+
+
+def daily_trends(runs: Sequence[RunListRow]) -> list[TrendDay]:
+    """The runs' trend points, one per UTC day that has a run, oldest first."""
+    days: dict[str, list[RunListRow]] = {}
+    for r in runs:
+        days.setdefault(r.started_at[:10], []).append(r)
+    out = []
+    for day in sorted(days):
+        rows = days[day]
+        finished = [r for r in rows if r.outcome != "running"]
+        out.append(
+            TrendDay(
+                day=day,
+                runs=len(rows),
+                duration_p50_ms=percentile(sorted(r.total_duration_ms for r in rows), 50),
+                cost_usd=sum(r.cost_usd for r in rows if r.cost_usd is not None),
+                unpriced_runs=sum(1 for r in rows if r.cost_usd is None),
+                success_rate=sum(1 for r in finished if r.outcome == SUCCESS) / len(finished) if finished else None,
+            )
+        )
+    return out
+
+
+def slowest_runs(runs: Sequence[RunListRow], n: int = TOP_RUNS) -> list[RunListRow]:
+    """The ``n`` longest runs, longest first (ties: newest first as given)."""
+    return sorted(runs, key=lambda r: -r.total_duration_ms)[:n]
+
+
+def costliest_runs(runs: Sequence[RunListRow], n: int = TOP_RUNS) -> list[RunListRow]:
+    """The ``n`` runs that cost most, of those whose cost is known."""
+    return sorted((r for r in runs if r.cost_usd is not None), key=lambda r: -(r.cost_usd or 0.0))[:n]
