@@ -134,7 +134,7 @@ class TestRunPage:
         assert 'id="cost-by-model"' in page
         assert 'id="cost-by-phase"' in page
         assert '<svg id="cost-by-model" class="chart" role="img"' in page
-        assert "<desc id=\"cost-by-model-d\">claude-sonnet-4-5: $0.02" in page
+        assert '<desc id="cost-by-model-d">claude-sonnet-4-5: $0.02' in page
         assert page.count("✗ failed") == 1
         assert page.count("✓ passed") == 2
         assert "<dd>5m 00s</dd>" in page  # the run's duration, with its unit

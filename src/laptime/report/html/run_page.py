@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from laptime.analysis.results import RunDetail, SpanDetail
 from laptime.clock import parse_timestamp_us
-from laptime.report.format import count, integer, percent
+from laptime.report.format import count, integer, percent, plural
 from laptime.report.html.lanes import Interval, assign_lanes
 from laptime.report.html.marks import NO_MARKS, RunMarks
 from laptime.report.html.page import KIND_LABELS, BarRow, data_details, esc, frame, hbar_chart, table
@@ -296,9 +296,10 @@ def _phase_table(detail: RunDetail) -> str:
 
 def _verification(detail: RunDetail) -> str:
     v = detail.verification
+    tiers = ", ".join(v.tiers_executed) or "none"
     head = (
-        f"<p>{integer(v.commands_run)} validation commands: {integer(v.passed)} passed, {integer(v.failed)} failed, "
-        f"{integer(v.retries)} retries; tiers run: {esc(', '.join(v.tiers_executed) or 'none')}.</p>"
+        f"<p>{esc(plural(v.commands_run, 'validation command'))}: {integer(v.passed)} passed, "
+        f"{integer(v.failed)} failed, {esc(plural(v.retries, 'retry'))}; tiers run: {esc(tiers)}.</p>"
     )
     if not detail.validations:
         return head
