@@ -21,8 +21,8 @@ import pytest
 from helpers import FIXED_RUN_ID, invoke_json
 from html_helpers import FIXED_PHASES, fixed_detail, with_batch
 from laptime.analysis.report_results import Summary
-from laptime.analysis.trends import costliest_runs, daily_trends, slowest_runs
 from laptime.analysis.results import RunList
+from laptime.analysis.trends import costliest_runs, daily_trends, slowest_runs
 from laptime.report.html import render_run_page, render_summary_page
 
 if TYPE_CHECKING:

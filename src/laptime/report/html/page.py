@@ -1,9 +1,12 @@
 """The parts every HTML page shares: escaping, the page frame and its stylesheet, the palette,
 and charts (horizontal bars, a time series) that carry their own text alternative.
 
-Colours are the Okabe-Ito palette (readable with every common colour-vision deficiency);
-each kind of bar also has its own pattern and every chart is labelled in text, so no figure
-depends on colour alone. Pages are self-contained: inline CSS and SVG, no script, no link to
+Colours are the Okabe-Ito palette (readable with every common colour-vision deficiency).
+No figure depends on colour alone: the waterfall's kinds sit in labelled sections (LLM calls
+have their own), the kinds that share a section carry a pattern as well (validation, git;
+tool calls are the plain ones there, and the many LLM and tool bars stay solid because
+pattern fills are what costs most to paint), marks are outlines, strips and text, and every
+chart has a text alternative. Pages are self-contained: inline CSS and SVG, no script, no link to
 anything outside the file except the page links a caller asks for.
 """
 
@@ -35,7 +38,7 @@ def esc(text: object) -> str:
 # Inlined into every page; a file of its own so it reads as CSS.
 _CSS = (Path(__file__).parent / "page.css").read_text(encoding="utf-8")
 
-# Patterns: each kind keeps its colour and adds a texture, so kinds stay apart in greyscale print.
+# Patterns: validation and git bars share the tools' section, so they add a texture to their colour.
 _DEFS = (Path(__file__).parent / "patterns.svg").read_text(encoding="utf-8").strip()
 
 #: What each bar's kind is called, in the legend and the tables.
