@@ -61,7 +61,7 @@ def _demo_detail(tmp: Path) -> RunDetail:
     return msgspec.json.decode(shown.stdout, type=RunDetail)
 
 
-def _span(
+def _span(  # noqa: PLR0917 - a generator's row builder, called positionally in three places
     i: int, kind: str, name: str, parent: str | None, t0: int, start_ms: int, ms: int, worker: str | None
 ) -> SpanDetail:
     start = t0 + start_ms * 1000
