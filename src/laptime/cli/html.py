@@ -83,6 +83,7 @@ def _run_page(ctx: click.Context, run: str | None, summary_href: str | None = No
 
 def _write(path: Path, text: str) -> None:
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
     except OSError as exc:
         msg = f"cannot write {path}: {exc.strerror or exc}"
