@@ -14,7 +14,9 @@ failed; the critical path runs through each batch's straggler. The page is
 - render: Chromium (Debian's /usr/bin/chromium via Playwright) navigation start to the end of
   the load event (``PerformanceNavigationTiming.loadEventEnd``) of the page from a file,
   median of ``--rounds`` (default 7, quick 5), each in a fresh tab, interleaved with a blank
-  page of the same way in, whose load time is the browser's floor (reported as the ratio).
+  page of the same way in, whose load time is the browser's floor (reported as the ratio);
+  and the renderer's main-thread task time over the load (CDP ``Performance.getMetrics``
+  TaskDuration), which a loaded machine inflates less than the wall time.
 
     .venv/bin/python bench/html_page.py [--quick] [--json] [--rounds N] [--keep PATH]
 """
@@ -133,17 +135,23 @@ def generated_run(base: RunDetail, spans: int = SPANS) -> tuple[RunDetail, RunMa
     return detail, RunMarks(critical=frozenset(critical), stragglers=tuple(stragglers))
 
 
-def _load_ms(browser: Any, url: str) -> float:
+def _load_ms(browser: Any, url: str) -> tuple[float, float]:
+    """Navigation start to the end of the load event (ms), and the renderer's main-thread task
+    time over the load (CDP ``Performance.getMetrics`` TaskDuration, ms: steadier under load)."""
     page = browser.new_page()
+    cdp = page.context.new_cdp_session(page)
+    cdp.send("Performance.enable")
+    before = {m["name"]: m["value"] for m in cdp.send("Performance.getMetrics")["metrics"]}
     errors: list[str] = []
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
     page.goto(url, wait_until="load")
     ms = page.evaluate("performance.getEntriesByType('navigation')[0].loadEventEnd")
+    after = {m["name"]: m["value"] for m in cdp.send("Performance.getMetrics")["metrics"]}
     page.close()
     if errors:
         msg = f"console errors on {url}: {errors[:3]}"
         raise RuntimeError(msg)
-    return float(ms)
+    return float(ms), (after["TaskDuration"] - before.get("TaskDuration", 0.0)) * 1000
 
 
 def main() -> int:
@@ -184,12 +192,15 @@ def main() -> int:
         size = len(page.encode())
         render: list[float] = []
         floor: list[float] = []
+        render_task: list[float] = []
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
             _load_ms(browser, path.as_uri())  # warm-up: the browser's own first-page cost
             for _ in range(rounds):
-                floor.append(_load_ms(browser, blank.as_uri()))
-                render.append(_load_ms(browser, path.as_uri()))
+                floor.append(_load_ms(browser, blank.as_uri())[0])
+                load, task = _load_ms(browser, path.as_uri())
+                render.append(load)
+                render_task.append(task)
             browser.close()
 
     size_mb = size / 1_000_000
@@ -214,6 +225,7 @@ def main() -> int:
                 "bytes": size,
                 "write_ms": {"wall": write_wall, "cpu": write_cpu},
                 "render_ms": render,
+                "render_main_thread_task_ms": render_task,
                 "blank_ms": floor,
                 "budgets": [b.to_json() for b in budgets],
             }
@@ -236,6 +248,12 @@ def main() -> int:
             str(rounds),
         ],
         ["Chromium load, run page", f"{_util.fmt(render_ms)} ms", _util.spread(render), str(rounds)],
+        [
+            "Chromium main-thread tasks, run page",
+            f"{_util.fmt(_util.median(render_task))} ms",
+            _util.spread(render_task),
+            str(rounds),
+        ],
         ["Chromium load, blank page", f"{_util.fmt(_util.median(floor))} ms", _util.spread(floor), str(rounds)],
     ]
     print(_util.table(rows, ["figure", "median", "min..max", "n"]))
