@@ -22,7 +22,7 @@ from helpers import FIXED_RUN_ID, invoke_json
 from html_helpers import FIXED_PHASES, fixed_detail, with_batch
 from laptime.analysis.report_results import Summary
 from laptime.analysis.results import RunList
-from laptime.analysis.trends import costliest_runs, daily_trends, slowest_runs
+from laptime.analysis.trends import RunsOverTime, costliest_runs, daily_trends, slowest_runs
 from laptime.report.html import render_run_page, render_summary_page
 
 if TYPE_CHECKING:
@@ -104,8 +104,9 @@ def test_summary_page_links_each_run_and_loads_cleanly(browser: Any, store: Stor
     fixed_detail(store)  # records the fixed run
     summary = msgspec.convert(invoke_json(store.root, "report", "summary"), Summary)
     rows = msgspec.convert(invoke_json(store.root, "report", "list"), RunList).runs
+    over_time = RunsOverTime(days=daily_trends(rows), slowest=slowest_runs(rows), costliest=costliest_runs(rows))
     path = tmp_path / "index.html"
-    path.write_text(render_summary_page(summary, daily_trends(rows), slowest_runs(rows), costliest_runs(rows)))
+    path.write_text(render_summary_page(summary, over_time), encoding="utf-8")
     page, errors = open_page(browser, path)
     try:
         assert page.locator(f'a[href="run-{FIXED_RUN_ID}.html"]').count() == 2  # slowest and costliest

@@ -16,7 +16,7 @@ import pytest
 from helpers import FIXED_RUN_ID, invoke, record_fixed_run
 from html_helpers import FIXED_PHASES, fixed_detail, with_batch
 from laptime.analysis.results import RunListRow
-from laptime.analysis.trends import costliest_runs, daily_trends, slowest_runs
+from laptime.analysis.trends import RunsOverTime, costliest_runs, daily_trends, slowest_runs
 from laptime.report.html import (
     NO_MARKS,
     StragglerMark,
@@ -204,10 +204,13 @@ class TestSummaryPage:
         record_fixed_run(store)
         summary = msgspec.convert(invoke_json(store.root, "report", "summary"), Summary)
         days = daily_trends(ROWS)
-        page = render_summary_page(summary, days, slowest_runs(ROWS), costliest_runs(ROWS))
+        page = render_summary_page(
+            summary, RunsOverTime(days=days, slowest=slowest_runs(ROWS), costliest=costliest_runs(ROWS))
+        )
         assert '<a href="run-d.html">run d</a>' in page
         assert run_file_href("d") == "run-d.html"
-        served = render_summary_page(summary, days, ROWS, [], run_href=lambda i: f"/runs/{i}/page")
+        over_time = RunsOverTime(days=days, slowest=ROWS, costliest=[])
+        served = render_summary_page(summary, over_time, run_href=lambda i: f"/runs/{i}/page")
         assert '<a href="/runs/a/page">run a</a>' in served
         assert_self_contained(page)
         for chart in ("trend-duration", "trend-cost", "trend-success", "phase-distribution"):
@@ -222,7 +225,7 @@ class TestSummaryPage:
         record_fixed_run(store)
         summary = msgspec.convert(invoke_json(store.root, "report", "summary"), Summary)
         evil = [msgspec.structs.replace(ROWS[0], name=SCRIPT, run_id='x"><b')]
-        page = render_summary_page(summary, [], evil, evil)
+        page = render_summary_page(summary, RunsOverTime(days=[], slowest=evil, costliest=evil))
         assert_self_contained(page)
         assert 'href="run-x&quot;&gt;&lt;b.html"' in page
 

@@ -17,10 +17,14 @@ No previous run (or no value to compare) gives no arrow: ``None``.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from laptime.analysis.results import Result, RunListRow
 from laptime.analysis.stats import percentile
+
+if TYPE_CHECKING:
+    from laptime.index import Index
+    from laptime.pricing import PriceBook
 
 THRESHOLD_PCT = 5.0
 PREVIOUS_RUNS = 5
@@ -127,3 +131,29 @@ def slowest_runs(runs: Sequence[RunListRow], n: int = TOP_RUNS) -> list[RunListR
 def costliest_runs(runs: Sequence[RunListRow], n: int = TOP_RUNS) -> list[RunListRow]:
     """The ``n`` runs that cost most, of those whose cost is known."""
     return sorted((r for r in runs if r.cost_usd is not None), key=lambda r: -(r.cost_usd or 0.0))[:n]
+
+
+class RunsOverTime(Result):
+    """What the summary page draws beside ``Summary``: the daily trend points and the slowest and
+    costliest runs of the selection."""
+
+    days: list[TrendDay]
+    slowest: list[RunListRow]
+    costliest: list[RunListRow]
+
+
+def runs_over_time(
+    index: Index,
+    book: PriceBook,
+    *,
+    since_us: int | None,
+    until_us: int | None,
+    now_us: int,
+    crashed_after_us: int,
+) -> RunsOverTime:
+    """The daily trends and top runs of the runs started in [since, until) (``report list``'s rows)."""
+    from laptime.analysis.kpi import list_runs, run_summaries
+
+    runs = list_runs(index, since_us=since_us, until_us=until_us)
+    rows = run_summaries(index, runs, now_us=now_us, crashed_after_us=crashed_after_us, book=book)
+    return RunsOverTime(days=daily_trends(rows), slowest=slowest_runs(rows), costliest=costliest_runs(rows))

@@ -94,9 +94,8 @@ def _write(path: Path, text: str) -> None:
 def _write_summary(
     ctx: click.Context, output: Path, since: int | None, until: int | None, *, with_run_pages: bool
 ) -> None:
-    from laptime.analysis.kpi import list_runs, run_summaries
     from laptime.analysis.summary import SummaryFilters, compute_summary
-    from laptime.analysis.trends import costliest_runs, daily_trends, slowest_runs
+    from laptime.analysis.trends import runs_over_time
     from laptime.pricing import PriceBook
     from laptime.report.html import render_summary_page
 
@@ -104,16 +103,12 @@ def _write_summary(
     book = PriceBook.from_config(config_of(store))
     crashed = crashed_after_us(store)
     now = now_us()
+    filters = SummaryFilters(since_us=since, until_us=until)
     with open_index(ctx) as index:
-        data = compute_summary(
-            index, book, SummaryFilters(since_us=since, until_us=until), now_us=now, crashed_after_us=crashed
-        )
-        rows = run_summaries(
-            index, list_runs(index, since_us=since, until_us=until), now_us=now, crashed_after_us=crashed, book=book
-        )
-    slowest, costliest = slowest_runs(rows), costliest_runs(rows)
-    _write(output, render_summary_page(data, daily_trends(rows), slowest, costliest))
+        data = compute_summary(index, book, filters, now_us=now, crashed_after_us=crashed)
+        over_time = runs_over_time(index, book, since_us=since, until_us=until, now_us=now, crashed_after_us=crashed)
+    _write(output, render_summary_page(data, over_time))
     if with_run_pages:
-        linked = dict.fromkeys(r.run_id for r in [*slowest, *costliest])
+        linked = dict.fromkeys(r.run_id for r in [*over_time.slowest, *over_time.costliest])
         for run_id in linked:
             _write(output.parent / f"run-{run_id}.html", _run_page(ctx, run_id, summary_href=output.name))

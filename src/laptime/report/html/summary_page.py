@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 
 from laptime.analysis.report_results import Summary
 from laptime.analysis.results import RunListRow
-from laptime.analysis.trends import TrendDay
+from laptime.analysis.trends import RunsOverTime, TrendDay
 from laptime.report.format import count, integer, percent
 from laptime.report.html.page import BarRow, SeriesPoint, esc, frame, hbar_chart, series_chart, table
 from laptime.report.html.units import duration, usd
@@ -107,19 +107,17 @@ def _run_table(runs: Sequence[RunListRow], href: Callable[[str], str]) -> str:
 
 def render_summary_page(
     summary: Summary,
-    days: Sequence[TrendDay],
-    slowest: Sequence[RunListRow],
-    costliest: Sequence[RunListRow],
+    over_time: RunsOverTime,
     *,
     run_href: Callable[[str], str] = run_file_href,
 ) -> str:
-    """The summary page as a self-contained HTML document. ``run_href`` turns a run id into the
-    link of its page: ``run-<id>.html`` for files (the default), a route for the server."""
+    """The summary page (``Summary``, and ``analysis.trends.runs_over_time``) as a self-contained HTML
+    document. ``run_href`` turns a run id into the link of its page: ``run-<id>.html`` for files (the default), a route for the server."""
     body = (
         f"<h1>laptime: {esc(integer(summary.runs))} runs</h1>{_facts(summary)}"
-        f"<h2>Trends over time</h2>{_trends(days)}"
+        f"<h2>Trends over time</h2>{_trends(over_time.days)}"
         f"<h2>Phase distribution</h2>{_phases(summary)}"
-        f'<h2 id="slowest">Slowest runs</h2>{_run_table(slowest, run_href)}'
-        f'<h2 id="costliest">Costliest runs</h2>{_run_table(costliest, run_href)}'
+        f'<h2 id="slowest">Slowest runs</h2>{_run_table(over_time.slowest, run_href)}'
+        f'<h2 id="costliest">Costliest runs</h2>{_run_table(over_time.costliest, run_href)}'
     )
     return frame("laptime: summary", body)
