@@ -111,8 +111,9 @@ def render_summary_page(
     *,
     run_href: Callable[[str], str] = run_file_href,
 ) -> str:
-    """The summary page (``Summary``, and ``analysis.trends.runs_over_time``) as a self-contained HTML
-    document. ``run_href`` turns a run id into the link of its page: ``run-<id>.html`` for files (the default), a route for the server."""
+    """The summary page (``Summary``, and ``analysis.trends.runs_over_time``) as a self-contained
+    HTML document. ``run_href`` turns a run id into the link of its page: ``run-<id>.html`` for
+    files (the default), a route for the server."""
     body = (
         f"<h1>laptime: {esc(integer(summary.runs))} runs</h1>{_facts(summary)}"
         f"<h2>Trends over time</h2>{_trends(over_time.days)}"
