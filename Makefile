@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 CONSTRAINTS := requirements/dev-constraints.txt
 PIP_VERSION := 26.3
 
-.PHONY: demo test lint typecheck pytest bench clean lock
+.PHONY: demo test lint typecheck pytest bench clean lock phoenix
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,18 @@ test: $(VENV)/.installed-dev node_modules/.bin/ccusage
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/pytest -q
+
+# Arize Phoenix, a real OTLP receiver that tests/test_phoenix.py starts on loopback (about
+# 850 MB: a venv of its own, so that its dependencies never meet ours). .ci/run installs it;
+# without it, that test is skipped outside CI.
+PHOENIX_VENV := .venv-phoenix
+$(PHOENIX_VENV)/.installed: requirements/phoenix-constraints.txt
+	$(PYTHON) -m venv $(PHOENIX_VENV)
+	$(PHOENIX_VENV)/bin/python -m pip install --quiet 'pip==$(PIP_VERSION)'
+	$(PHOENIX_VENV)/bin/python -m pip install --quiet -c requirements/phoenix-constraints.txt arize-phoenix
+	touch $@
+
+phoenix: $(PHOENIX_VENV)/.installed
 
 bench: $(VENV)/.installed-dev
 	$(BIN)/python bench/run_all.py

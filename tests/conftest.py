@@ -35,6 +35,8 @@ def _isolated_home(
     monkeypatch.setenv(CACHE_ENV, str(price_cache_dir))
     monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
     monkeypatch.delenv("LAPTIME_PROFILE", raising=False)
+    monkeypatch.delenv("LAPTIME_RUN_ID", raising=False)  # set when the suite runs inside `laptime exec`
+    monkeypatch.delenv("LAPTIME_SPAN_ID", raising=False)
     monkeypatch.setattr(recorder_module, "_default", None)
     yield
     default = recorder_module._default

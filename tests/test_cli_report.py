@@ -431,7 +431,8 @@ def test_bad_config_key_is_exit_2_naming_the_key(home: Path, store: Store, args:
     assert result.exit_code == 2
     assert result.stdout == ""
     assert result.stderr == (
-        f"Error: {store.config_path}: unknown key 'crashed_after_minute' (known keys: crashed_after_minutes, pricing)\n"
+        f"Error: {store.config_path}: unknown key 'crashed_after_minute' "
+        "(known keys: crashed_after_minutes, pricing, webhook)\n"
     )
 
 

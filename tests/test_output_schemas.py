@@ -116,6 +116,11 @@ def _outputs(store: Store, tmp_path: Path) -> dict[str, Any]:
         "estimate --backtest": run("estimate", "--backtest"),
     }
     out["demo"] = json.loads(invoke(tmp_path / "demo-store", "demo", "--json").stdout)
+    # a receiver that is not there: the delivery fails (exit 1), and redeliver tries again
+    store.config_path.write_text('[webhook]\nurl = "http://127.0.0.1:9/hook"\nretries = 0\ntimeout = 1\n')
+    out["webhook send"] = run("webhook", "send", "f1xed", "--event", "completed", code=1)
+    out["webhook redeliver"] = run("webhook", "redeliver", code=1)
+    out["export otlp"] = run("export", "otlp", "-o", str(tmp_path / "runs.otlp.json"))
     return out
 
 

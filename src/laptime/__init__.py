@@ -25,10 +25,12 @@ if TYPE_CHECKING:
         LlmScope,
         Recorder,
         RecorderWarning,
+        RecordFailedWarning,
         Run,
         SpanScope,
         current_run,
         default_recorder,
+        join,
         phase,
         run,
     )
@@ -41,6 +43,7 @@ _WHERE: dict[str, str] = {
     "SCHEMA_VERSION": "laptime.events",
     "LlmScope": "laptime.recorder",
     "Recorder": "laptime.recorder",
+    "RecordFailedWarning": "laptime.recorder",
     "RecorderWarning": "laptime.recorder",
     "Run": "laptime.recorder",
     "SimulatedClock": "laptime.clock",
@@ -55,6 +58,7 @@ _WHERE: dict[str, str] = {
     "find_store": "laptime.store",
     "from_anthropic": "laptime.usage",
     "from_openai": "laptime.usage",
+    "join": "laptime.recorder",
     "phase": "laptime.recorder",
     "run": "laptime.recorder",
 }
@@ -62,6 +66,7 @@ _WHERE: dict[str, str] = {
 __all__ = [
     "SCHEMA_VERSION",
     "LlmScope",
+    "RecordFailedWarning",
     "Recorder",
     "RecorderWarning",
     "Run",
@@ -78,6 +83,7 @@ __all__ = [
     "find_store",
     "from_anthropic",
     "from_openai",
+    "join",
     "phase",
     "run",
 ]

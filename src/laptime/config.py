@@ -49,6 +49,7 @@ from typing import Any, Final
 from laptime.definitions import DEFAULT_CRASHED_AFTER_MINUTES
 from laptime.errors import UsageError
 from laptime.store import Store
+from laptime.webhook.settings import WebhookSettings, parse_webhook
 
 
 class ConfigError(UsageError):
@@ -73,6 +74,7 @@ class Config:
     source: str | None = None
     raw: dict[str, Any] = field(default_factory=dict)
     price_rules: tuple[PriceRule, ...] = ()
+    webhook: WebhookSettings | None = None  # [webhook]: see laptime.webhook.settings
 
 
 @dataclass(frozen=True)
@@ -241,7 +243,7 @@ def _both_cases(chars: set[int]) -> set[int]:
     return out
 
 
-_KNOWN_TOP = {"crashed_after_minutes", "pricing"}
+_KNOWN_TOP = {"crashed_after_minutes", "pricing", "webhook"}
 
 
 def _pyproject_section(store: Store) -> tuple[dict[str, Any], str] | None:
@@ -315,7 +317,8 @@ def load_config(store: Store) -> Config:
         )
         raise ConfigError(msg)
     rules = _price_rules(data.get("pricing"), source)
-    return Config(crashed_after_minutes=float(crashed), source=source, raw=data, price_rules=rules)
+    webhook = parse_webhook(data.get("webhook"), source)
+    return Config(crashed_after_minutes=float(crashed), source=source, raw=data, price_rules=rules, webhook=webhook)
 
 
 _PRICE_KEYS = ("input_per_1m", "output_per_1m", "cache_read_per_1m", "cache_write_per_1m", "cache_write_1h_per_1m")

@@ -60,7 +60,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
-from typing import Final, overload
+from typing import Any, Final, overload
 
 US_PER_MS: Final = 1000
 US_PER_MINUTE: Final = 60_000_000
@@ -257,6 +257,14 @@ def cache_write_1h_sql(alias: str = "") -> str:
     a = f"{alias}." if alias else ""
     raw = f"COALESCE(CAST({a}attrs ->> '$.cache_write_1h_tokens' AS INTEGER), 0)"
     return f"MAX(0, MIN({a}cache_write_tokens, {raw}))"
+
+
+def cache_write_1h(attrs: dict[str, Any], cache_write_tokens: int) -> int:
+    """``cache_write_1h_sql`` for one call's attrs, in Python (the live export prices calls
+    before they reach the index)."""
+    raw = attrs.get("cache_write_1h_tokens", 0)
+    value = raw if isinstance(raw, int) and not isinstance(raw, bool) else 0
+    return max(0, min(cache_write_tokens, value))
 
 
 # -- verification and TVc (SQL over the index's event tables, for laptime.derived) ---------------------

@@ -583,6 +583,27 @@ class Index:
         """Run one statement per row (a temp table's contents, a cache's rows)."""
         self.db.executemany(sql, rows)
 
+    def run_events(self, run_id: str) -> list[ev.Event]:
+        """Every indexed event of one run, as the events the log holds (a compacted span
+        as its span_start and span_end), ordered by time then id: what an export that must
+        keep everything (OTLP) reads."""
+        found: list[tuple[str, str, ev.Event]] = []
+        for event_type, table in _TABLE_OF.items():
+            names = [info.name for info in _COLUMNS[table]]
+            columns = ", ".join(f'"{name}"' for name in names)
+            tag = event_type.__struct_config__.tag
+            for row in self.db.execute(f"SELECT {columns} FROM {table} WHERE run = ?", (run_id,)):
+                fields: dict[str, Any] = {"type": tag}
+                for name, value in zip(names, row, strict=True):
+                    if value is None:
+                        continue
+                    fields[name] = msgspec.json.decode(value) if name in _RAW_FIELDS else value
+                # strict=False: SQLite keeps a bool as 0 or 1
+                event = msgspec.convert(fields, ev.Event, strict=False)
+                found.append((event.ts, event.id, event))
+        found.sort(key=lambda item: (item[0], item[1]))
+        return [event for _, _, event in found]
+
     @contextlib.contextmanager
     def snapshot(self) -> Iterator[None]:
         """One read snapshot (WAL) for a whole command: what it prints is one state of the

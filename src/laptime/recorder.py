@@ -327,10 +327,29 @@ def _clean_attrs(rec: Recorder, call: str, attrs: dict[Any, Any]) -> dict[str, A
 
 
 PROFILE_ENV = "LAPTIME_PROFILE"
+OTEL_ENV = "LAPTIME_OTEL"  # exporters.live.ENV
+# How a process started inside a run learns which run and span it is inside: `laptime
+# exec` sets both for its command, and ``join()`` reads them (docs/events.md).
+RUN_ENV = "LAPTIME_RUN_ID"
+SPAN_ENV = "LAPTIME_SPAN_ID"
+# A parent span id taken from outside is spliced into hand-built lines unescaped, so it
+# must be plain: the ids laptime and the importers make are letters, digits and these.
+_PLAIN_ID = frozenset("0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ-_.:")
+_PLAIN_ID_MAX = 200
+
+
+def plain_id(text: str) -> bool:
+    """Whether ``text`` can be a span id given from outside (an environment variable, a flag)."""
+    return 0 < len(text) <= _PLAIN_ID_MAX and all(char in _PLAIN_ID for char in text)
 
 
 class RecorderWarning(UserWarning):
     """laptime could not record something; the program being measured carries on."""
+
+
+class RecordFailedWarning(RecorderWarning):
+    """Events were lost: the log could not be written (a read-only store, a full disk).
+    A plain ``RecorderWarning`` is a bad value that was still recorded, with a default."""
 
 
 class Sink(Protocol):
@@ -367,6 +386,7 @@ class Recorder:
         profile: bool | None = None,
         profile_stream: Any = None,
         flush_interval: float = 0.2,
+        otel: bool | None = None,
     ) -> None:
         self.clock: Clock = clock or time.time_ns
         self._sink: Sink | None = sink
@@ -381,6 +401,12 @@ class Recorder:
         self._profile_stream = profile_stream
         self._flush_interval = flush_interval
         self._append: Callable[[bytes, str], None] | None = sink.append if sink is not None else None
+        # Live OTLP export (laptime[otel]): LAPTIME_OTEL=1 or otel=True; see exporters.live.
+        env_otel = os.environ.get(OTEL_ENV, "").strip().lower() not in ("", "0", "false", "no")
+        self._otel_wanted = env_otel if otel is None else otel
+        self._live: Any = None
+        if self._append is not None and self._otel_wanted:
+            self._append = self._tee(self._append)
 
     # -- plumbing ---------------------------------------------------------------
 
@@ -391,8 +417,33 @@ class Recorder:
 
                 self.store = find_store(self._home)
                 self._sink = LogWriter(self.store, flush_interval=self._flush_interval, on_error=self.warn)
-            self._append = self._sink.append
+            append = self._sink.append
+            self._append = self._tee(append) if self._otel_wanted else append
             return self._append
+
+    def _tee(self, append: Callable[[bytes, str], None]) -> Callable[[bytes, str], None]:
+        """``append``, and each line to the live OTLP exporter as well."""
+        from laptime.exporters.live import start
+
+        live = self._live = start(self.warn, self._price_book)
+        if live is None:
+            return append
+
+        def both(line: bytes, day: str) -> None:
+            append(line, day)
+            live.on_line(line)
+
+        return both
+
+    def _price_book(self) -> Any:
+        from laptime.config import load_config
+        from laptime.pricing import PriceBook
+
+        try:
+            return PriceBook.from_config(load_config(self.store)) if self.store is not None else PriceBook()
+        except Exception as exc:  # noqa: BLE001 - an unpriced call is still exported
+            self.warn(exc)
+            return None
 
     def emit(self, event: ev.Event) -> None:
         """Append one event; failures become a single warning per kind of failure."""
@@ -422,7 +473,7 @@ class Recorder:
         """Warn once per distinct failure, so a full disk yields one warning, not millions."""
         key = exc if isinstance(exc, str) else f"{type(exc).__name__}:{getattr(exc, 'errno', '')}"
         text = exc if isinstance(exc, str) else f"{type(exc).__name__}: {_safe_str(exc)}"
-        self._warn_once(key, f"laptime could not record events ({text}); your program continues")
+        self._warn_once(key, f"laptime could not record events ({text}); your program continues", RecordFailedWarning)
 
     def warn_invalid(self, call: str, field: str, detail: str) -> None:
         """Warn once per call and argument that got an invalid value (not once per value)."""
@@ -431,14 +482,14 @@ class Recorder:
             f"laptime got an invalid {field} in {call} ({detail}); the event was still recorded",
         )
 
-    def _warn_once(self, key: str, message: str) -> None:
+    def _warn_once(self, key: str, message: str, category: type[RecorderWarning] = RecorderWarning) -> None:
         with self._warn_lock:  # the log's flushing thread reports here too
             if key in self._warned:
                 return
             self._warned.add(key)
         message = _safe_text(message)  # a lone surrogate would break printing it
         try:
-            warnings.warn(message, RecorderWarning, stacklevel=_caller_level())
+            warnings.warn(message, category, stacklevel=_caller_level())
         except Exception:  # noqa: BLE001 - warnings turned into errors (-W error) must not break the caller either
             print(f"RecorderWarning: {message}", file=sys.stderr)
 
@@ -448,7 +499,10 @@ class Recorder:
         return ns, format_timestamp(ns)
 
     def close(self) -> None:
-        """Close the log writer. Safe to call twice."""
+        """Close the log writer (and send what the live OTLP export holds). Safe to call twice."""
+        live, self._live = self._live, None
+        if live is not None:
+            live.shutdown()
         if self._sink is not None:
             try:
                 self._sink.close()
@@ -475,6 +529,18 @@ class Recorder:
         if runner is not None:
             attrs["runner"] = runner
         return Run(self, name, run_id=run_id, attrs=attrs)
+
+    def join(self, run_id: str, *, parent: str | None = None) -> Run:
+        """A run that another process started (and will end): enter it to record spans
+        and events inside it, under span ``parent`` (default: the run itself). Entering
+        and leaving it write nothing. A ``parent`` that is not a plain id (letters,
+        digits, ``-_.:``) warns once and is replaced by the run."""
+        joined = Run(self, "", run_id=run_id, attrs={})
+        if parent is not None and (type(parent) is not str or not plain_id(parent)):
+            self.warn_invalid("join", "parent", f"{_safe_repr(parent)} is not a plain span id; used the run")
+            parent = None
+        joined._joined_under = parent or joined.id  # noqa: SLF001 - Run and Recorder are one unit
+        return joined
 
     def phase(self, name: str, **attrs: Any) -> SpanScope:
         """A phase of whatever run is current in this context."""
@@ -930,7 +996,16 @@ def _llm_event(
 class Run(SpanScope):
     """One run: the root span, and the place to record everything that happens in it."""
 
-    __slots__ = ("_id_escaped", "_profile_open", "_profile_timings", "_top_head", "id", "id_json", "profiling")
+    __slots__ = (
+        "_id_escaped",
+        "_joined_under",
+        "_profile_open",
+        "_profile_timings",
+        "_top_head",
+        "id",
+        "id_json",
+        "profiling",
+    )
 
     def __init__(self, recorder: Recorder, name: str, *, run_id: str | None, attrs: dict[str, Any]) -> None:
         super().__init__(recorder, None, "run", name, attrs)
@@ -947,6 +1022,8 @@ class Run(SpanScope):
         self._top_head = f'"run":{self.id_json},"parent":{self.id_json}'
         self._id_escaped = self.id_json[1:-1]  # the id's JSON text between its quotes
         self.profiling = recorder.profile
+        # The span new spans go under when this run was joined (``Recorder.join``), else None.
+        self._joined_under: str | None = None
         self._profile_timings: dict[str, int] = {}
         self._profile_open: set[str] = set()
 
@@ -954,6 +1031,12 @@ class Run(SpanScope):
         ns = self._rec.clock()
         self._start_ns = ns
         self.span_id = self.id
+        if self._joined_under is not None:  # another process owns the run's start and end
+            frame: _Frame = (self, self._joined_under, None)
+            self._token = _current.set(frame)
+            self._frame = frame
+            self._rec._register(self)  # noqa: SLF001 - Run and Recorder are one unit
+            return
         if self.attrs:
             self.attrs = _clean_attrs(self._rec, "run", self.attrs)
         self._rec.emit(
@@ -987,9 +1070,19 @@ class Run(SpanScope):
             self._rec._unregister(self)  # noqa: SLF001
             if self.profiling and self._profile_timings:
                 self._flush_profile()
+            if self._joined_under is not None and self._frame is not None:
+                self._frame = None  # nothing to write: the run goes on in its own process
+                _current.reset(self._token)
+                return
         except Exception as err:  # noqa: BLE001 - instrumentation must never break the caller
             self._rec.warn(err)
         super().__exit__(exc_type, exc, tb)
+        try:
+            from laptime.webhook.dispatch import on_run_end
+
+            on_run_end(self._rec, self.id)
+        except Exception as err:  # noqa: BLE001 - a webhook must never break the program it reports on
+            self._rec.warn(err)
 
     # Profiling output: one line per iteration, an iteration ending when a top-level
     # phase name repeats (the loop came round again) and at the end of the run.
@@ -1266,6 +1359,22 @@ def swap_default_recorder(recorder: Recorder | None) -> Recorder | None:
 def run(name: str, *, run_id: str | None = None, runner: str | None = None, **attrs: Any) -> Run:
     """Start a run on the default recorder: ``with laptime.run("task") as run: ...``."""
     return default_recorder().run(name, run_id=run_id, runner=runner, **attrs)
+
+
+def join(run_id: str | None = None, *, parent: str | None = None) -> Run | None:
+    """The run this process was started inside, on the default recorder, to enter:
+    ``run_id`` and ``parent`` default to ``$LAPTIME_RUN_ID`` and ``$LAPTIME_SPAN_ID``
+    (set by ``laptime exec``). None when no run is named.
+
+    >>> with laptime.join() or laptime.run("step") as run:   # doctest: +SKIP
+    ...     run.metric("rows", 1200)
+    """
+    run_id = run_id or os.environ.get(RUN_ENV) or None
+    if run_id is None:
+        return None
+    if parent is None:
+        parent = os.environ.get(SPAN_ENV) or None
+    return default_recorder().join(run_id, parent=parent)
 
 
 def phase(name: str, **attrs: Any) -> SpanScope:

@@ -525,6 +525,48 @@ class RunCostDetail:
     by_phase: dict[str, float | None]
 
 
+@dataclass(frozen=True)
+class PricedCall:
+    """One LLM call of a run, priced as the views price it (``PriceBook.call_cost``)."""
+
+    event_id: str
+    parent: str | None
+    cost_usd: float | None
+    cost_source: str  # reported, or where the price came from; unpriced when none
+    estimated: bool
+
+
+def priced_calls(index: Index, book: PriceBook, run_id: str) -> list[PricedCall]:
+    """Every LLM call of ``run_id``, in time order, each with its cost: what a cost by
+    phase adds up, and what an export puts on each call."""
+    calls = []
+    for (
+        event_id,
+        parent,
+        model,
+        provider,
+        at,
+        inp,
+        out,
+        cread,
+        cwrite,
+        includes,
+        c1h,
+        reported,
+        is_estimated,
+    ) in index.query(
+        f"""SELECT id, parent, model, provider, {ts_us("ts")}, input_tokens, output_tokens, cache_read_tokens,
+                       cache_write_tokens, input_includes_cache, {cache_write_1h_sql()}, cost_usd, estimated
+                FROM llm_calls WHERE run = ? ORDER BY ts, id""",
+        (run_id,),
+    ):
+        priced = book.call_cost(
+            model, provider or "", at, inp, out, cread, cwrite, bool(includes), c1h, reported_cost_usd=reported
+        )
+        calls.append(PricedCall(event_id, parent, priced.cost_usd, priced.source, bool(is_estimated)))
+    return calls
+
+
 def run_cost_detail(index: Index, book: PriceBook, run_id: str, phase_of: Callable[[str | None], str]) -> RunCostDetail:
     """``run_id``'s cost in total, by model and by phase (``phase_of`` maps a call's parent
     span to the phase it counts in)."""
@@ -538,22 +580,14 @@ def run_cost_detail(index: Index, book: PriceBook, run_id: str, phase_of: Callab
         by_model[m.model] = sum(known) if known else None
     by_phase: dict[str, float | None] = {}
     estimated = 0.0
-    for parent, model, provider, at, inp, out, cread, cwrite, includes, c1h, reported, is_estimated in index.query(
-        f"""SELECT parent, model, provider, {ts_us("ts")}, input_tokens, output_tokens, cache_read_tokens,
-                   cache_write_tokens, input_includes_cache, {cache_write_1h_sql()}, cost_usd, estimated
-            FROM llm_calls WHERE run = ? ORDER BY ts, id""",
-        (run_id,),
-    ):
-        priced = book.call_cost(
-            model, provider or "", at, inp, out, cread, cwrite, bool(includes), c1h, reported_cost_usd=reported
-        )
-        phase = phase_of(parent)
-        if priced.cost_usd is None:
+    for call in priced_calls(index, book, run_id):
+        phase = phase_of(call.parent)
+        if call.cost_usd is None:
             by_phase.setdefault(phase, None)
             continue
-        by_phase[phase] = (by_phase.get(phase) or 0.0) + priced.cost_usd
-        if is_estimated:
-            estimated += priced.cost_usd
+        by_phase[phase] = (by_phase.get(phase) or 0.0) + call.cost_usd
+        if call.estimated:
+            estimated += call.cost_usd
     return RunCostDetail(
         cost_usd=total.cost_usd,
         cost_source=cost_source(total.calls, reported_calls, total.unpriced_calls),

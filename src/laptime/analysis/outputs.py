@@ -14,6 +14,8 @@ import msgspec
 from laptime.analysis import results as r
 from laptime.analysis.estimate import OUTPUT_TYPES as ESTIMATE_OUTPUT_TYPES
 from laptime.analysis.report_results import OUTPUT_TYPES as REPORT_OUTPUT_TYPES
+from laptime.exporters.results import OtlpExport
+from laptime.webhook.results import Deliveries
 
 SCHEMA_DIR: Final = "output"
 
@@ -35,6 +37,9 @@ OUTPUT_TYPES: Final[dict[str, type[msgspec.Struct]]] = {
     **REPORT_OUTPUT_TYPES,
     "usage": REPORT_OUTPUT_TYPES["report usage"],  # `laptime usage`: the same report, after an import
     **ESTIMATE_OUTPUT_TYPES,
+    "webhook send": Deliveries,
+    "webhook redeliver": Deliveries,
+    "export otlp": OtlpExport,
 }
 
 

@@ -30,9 +30,13 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     "kpi": ("laptime.cli.export", "kpi"),
     "pricing": ("laptime.cli.pricing", "pricing"),
     "import": ("laptime.cli.importing", "import_"),
+    "exec": ("laptime.cli.exec_command", "exec_"),
+    "event": ("laptime.cli.event", "event"),
     "doctor": ("laptime.cli.store", "doctor"),
     "refresh": ("laptime.cli.store", "refresh"),
     "compact": ("laptime.cli.retention", "compact"),
+    "webhook": ("laptime.cli.webhook", "webhook"),
+    "export": ("laptime.cli.export_otlp", "export"),
 }
 
 # The first paragraph of each command's help, so that `laptime --help` can list the
@@ -80,6 +84,17 @@ _SUMMARIES: dict[str, str] = {
         "Import runs from the files an agent runner already wrote. Importing the same files again adds "
         "nothing; a file that grew adds only its new part."
     ),
+    "exec": (
+        "Run a command as a span of the current run ($LAPTIME_RUN_ID or --run), or of a new run that ends "
+        "with the command (completed on exit status 0, stopped when SIGINT, SIGTERM or SIGHUP killed it, "
+        "else failed)."
+    ),
+    "event": (
+        "Append one event (a milestone, checkpoint, metric, file change, validation, error or scope "
+        "violation) to a run, from a shell. The run is --run ID, else $LAPTIME_RUN_ID (set inside `laptime "
+        "exec`); the event goes under --parent, else $LAPTIME_SPAN_ID, else the run. Nothing is printed; a "
+        "bad argument exits 2 naming it, a failure to write (a read-only store) exits 1."
+    ),
     "doctor": (
         "The log's and the index's health: segments, events, bad lines and where they are, and whether "
         "the index is current. Exits 1 when it finds bad lines."
@@ -90,6 +105,8 @@ _SUMMARIES: dict[str, str] = {
         "valid line is dropped, so every report is the same afterwards. The two most recent days are left "
         "alone, since writers may still be appending to them."
     ),
+    "webhook": "Send run webhooks by hand: one run's report now, or every delivery that failed.",
+    "export": "Export runs to other systems.",
 }
 
 

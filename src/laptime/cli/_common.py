@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import re
 import time
 from collections.abc import Callable, Iterator
@@ -198,3 +199,79 @@ def crashed_after_us(store: Store) -> int:
     from laptime.definitions import crashed_after_us as to_us
 
     return to_us(config_of(store).crashed_after_minutes)
+
+
+def _no_constant(text: str) -> float:
+    msg = f"{text} is not a finite number"
+    raise ValueError(msg)
+
+
+def _finite_float(text: str) -> float:
+    number = float(text)
+    if not math.isfinite(number):
+        msg = f"{text} is too large for a float"
+        raise ValueError(msg)
+    return number
+
+
+def _attrs_callback(ctx: click.Context, param: click.Parameter, value: tuple[str, ...]) -> dict[str, Any]:
+    del ctx, param
+    attrs: dict[str, Any] = {}
+    for item in value:
+        key, sep, text = item.partition("=")
+        if not sep or not key.strip():
+            msg = f"{item!r} is not KEY=VALUE"
+            raise click.BadParameter(msg, param_hint="'--attr'")
+        try:
+            # Python reads NaN, Infinity and 1e999 as JSON, but no log line can hold them
+            parsed = json.loads(text, parse_constant=_no_constant, parse_float=_finite_float)
+        except ValueError:  # not JSON (a plain word, or one of those): the text itself
+            parsed = text
+        attrs[key.strip()] = parsed
+    return attrs
+
+
+def attrs_option(func: F) -> F:
+    """``--attr KEY=VALUE`` (repeatable): attributes for the recorded event, each value
+    parsed as JSON when it is JSON (``n=3``, ``ok=true``, ``tags=["a"]``), else kept as text."""
+    return click.option(
+        "--attr",
+        "attrs",
+        multiple=True,
+        metavar="KEY=VALUE",
+        callback=_attrs_callback,
+        help="An attribute to record (repeatable); VALUE is parsed as JSON when it is JSON, else text.",
+    )(func)
+
+
+def _plain_id_callback(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    del ctx
+    from laptime.recorder import plain_id
+
+    if value is None or value == "":
+        return None
+    if not plain_id(value):
+        msg = f"{value!r} is not a run or span id (letters, digits and -_.: only, at most 200)"
+        raise click.BadParameter(msg, param=param)
+    return value
+
+
+def run_options(func: F) -> F:
+    """``--run`` / ``--parent``: the run (and span in it) to record into, by default the
+    ones ``laptime exec`` exported ($LAPTIME_RUN_ID, $LAPTIME_SPAN_ID)."""
+    parent = click.option(
+        "--parent",
+        envvar="LAPTIME_SPAN_ID",
+        callback=_plain_id_callback,
+        metavar="SPAN",
+        help="The span to record under. Default: $LAPTIME_SPAN_ID, else the run itself.",
+    )
+    run = click.option(
+        "--run",
+        "run_id",
+        envvar="LAPTIME_RUN_ID",
+        callback=_plain_id_callback,
+        metavar="ID",
+        help="The run to record into. Default: $LAPTIME_RUN_ID (set inside `laptime exec`).",
+    )
+    return run(parent(func))

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -60,6 +60,7 @@ _KIND_OF_OPERATION: dict[str, ev.SpanKind] = {
     **dict.fromkeys(_LLM_OPERATIONS, "llm"),
 }
 _STATUS_ERROR = 2
+LAPTIME_EVENT_PREFIX = "laptime."  # exporters.genai.POINT_EVENT_PREFIX: a laptime export's span events
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +77,8 @@ class OtlpSpan:
     status_error: bool = False
     status_message: str | None = None
     resource: dict[str, Any] = field(default_factory=dict)
+    # span events that carry a laptime point event: (name, its laptime.event JSON)
+    laptime_events: list[str] = field(default_factory=list)
 
     @property
     def operation(self) -> str:
@@ -217,6 +220,7 @@ def parse_span(obj: Any, resource: dict[str, Any] | None = None, where: str = "s
     error = code in (_STATUS_ERROR, "STATUS_CODE_ERROR", str(_STATUS_ERROR))
     message = status.get("message")
     return OtlpSpan(
+        laptime_events=_laptime_events(obj.get("events"), where),
         trace_id=trace_id,
         span_id=span_id,
         parent_span_id=parent_id,
@@ -269,6 +273,23 @@ def parse_document(obj: Any) -> Iterator[OtlpSpan | RecordError]:
                     yield exc
 
 
+def _laptime_events(items: Any, where: str) -> list[str]:
+    """The laptime point events a laptime export put on a span (other span events, such
+    as exceptions, are not events of laptime's and are left alone)."""
+    if not isinstance(items, list):
+        return []
+    found = []
+    for i, item in enumerate(items):
+        if not isinstance(item, dict) or not str(item.get("name", "")).startswith(LAPTIME_EVENT_PREFIX):
+            continue
+        attrs = _attributes(item.get("attributes"), f"{where}.events[{i}].attributes")
+        text = attrs.get("laptime.event")
+        if not isinstance(text, str):
+            raise RecordError(f"{where}.events[{i}] ({item.get('name')}) has no laptime.event attribute")
+        found.append(text)
+    return found
+
+
 def _tokens(attrs: dict[str, Any], *keys: str) -> int:
     for key in keys:
         value = attrs.get(key)
@@ -284,8 +305,9 @@ def _tokens(attrs: dict[str, Any], *keys: str) -> int:
 class _Builder:
     """Spans to events; remembers which traces have their run span already."""
 
-    def __init__(self, file: Path, extra: dict[str, Any]) -> None:
+    def __init__(self, file: Path, extra: dict[str, Any], warn: Callable[[int, str], None] | None = None) -> None:
         self.file = str(file)
+        self.warn = warn  # a bad span of a laptime export: warned about (else raised), the rest kept
         self.traces: dict[str, list[bool]] = extra.setdefault("traces", {})  # trace -> [started, ended]
 
     @staticmethod
@@ -300,6 +322,9 @@ class _Builder:
         for span in spans:
             by_trace.setdefault(span.trace_id, []).append(span)
         for trace_id, members in by_trace.items():
+            if all("laptime.kind" in s.attrs for s in members):
+                yield from self._laptime_trace(members, line)
+                continue
             state = self.traces.setdefault(trace_id, [False, False])
             root = next((s for s in members if s.parent_span_id is None), None)
             if not state[0]:
@@ -320,6 +345,25 @@ class _Builder:
                     error=self._error(root),
                     source=self._source(line, root),
                 )
+
+    def _laptime_trace(self, spans: list[OtlpSpan], line: int) -> Iterator[ev.Event]:
+        """A trace that laptime exported (every span has ``laptime.kind``): its events as
+        they were, ids included, so that the imported run is the run exported
+        (docs/importers.md). Only the source says it came through OTLP."""
+        for span in sorted(spans, key=lambda s: (s.start_ns, s.span_id)):
+            source = self._source(line, span)
+            try:
+                events = list(_laptime_span_events(span, source))
+                events.extend(
+                    msgspec.structs.replace(_decode_event(text, f"span {span.name!r}: laptime.event"), source=source)
+                    for text in span.laptime_events
+                )
+            except RecordError as exc:
+                if self.warn is None:
+                    raise
+                self.warn(line, f"{exc}; span skipped")
+                continue
+            yield from events
 
     def _run_start(self, trace_id: str, first: OtlpSpan, root: OtlpSpan | None, line: int) -> ev.SpanStart:
         attrs: dict[str, Any] = {"runner": NAME, "otel.trace_id": trace_id}
@@ -417,6 +461,74 @@ class _Builder:
         )
 
 
+def _decode_event(text: str, where: str) -> ev.Event:
+    try:
+        return ev.decode(text)
+    except (ev.EventDecodeError, ValueError) as exc:
+        raise RecordError(f"{where} is not a laptime event: {exc}") from None
+
+
+def _json_attrs(value: Any, where: str) -> dict[str, Any]:
+    if value is None:
+        return {}
+    try:
+        decoded = msgspec.json.decode(str(value))
+    except msgspec.DecodeError:
+        raise RecordError(f"{where} is not JSON") from None
+    if not isinstance(decoded, dict):
+        raise RecordError(f"{where} is not a JSON object")
+    return decoded
+
+
+def _laptime_span_events(span: OtlpSpan, source: ev.Source) -> Iterator[ev.Event]:
+    a = span.attrs
+    kind, run = a.get("laptime.kind"), a.get("laptime.run_id")
+    if kind not in ev.SPAN_KINDS or not isinstance(run, str) or not run:
+        raise RecordError(f"span {span.name!r}: laptime.kind / laptime.run_id are not a laptime span's")
+    if "laptime.llm" in a:
+        usage = _decode_event(str(a["laptime.llm"]), f"span {span.name!r}: laptime.llm")
+        if not isinstance(usage, ev.LlmUsage):
+            raise RecordError(f"span {span.name!r}: laptime.llm is not an llm event")
+    else:
+        usage = None
+    if a.get("laptime.untimed") is True:
+        if usage is not None:
+            yield msgspec.structs.replace(usage, source=source)
+        return
+    own, parent = str(a.get("laptime.span_id") or ""), a.get("laptime.parent_id")
+    yield ev.SpanStart(
+        v=ev.SCHEMA_VERSION,
+        id=own,
+        span=own,
+        run=run,
+        parent=str(parent) if parent is not None else None,
+        kind=kind,
+        name=str(a.get("laptime.name", span.name)),
+        ts=timestamp(span.start_ns),
+        attrs=_json_attrs(a.get("laptime.attrs"), f"span {span.name!r}: laptime.attrs"),
+        source=source,
+    )
+    if usage is not None:
+        yield msgspec.structs.replace(usage, source=source)
+    if span.end_ns is None:
+        return
+    outcome = a.get("laptime.outcome", "completed")
+    if outcome not in ev.OUTCOMES:
+        raise RecordError(f"span {span.name!r}: laptime.outcome {outcome!r} is not an outcome")
+    error = a.get("laptime.error")
+    yield ev.SpanEnd(
+        v=ev.SCHEMA_VERSION,
+        id=str(a.get("laptime.end_id") or source_event_id(span.end_ns, NAME, run, own, "end")),
+        ts=timestamp(span.end_ns),
+        run=run,
+        span=own,
+        outcome=outcome,
+        error=str(error) if error is not None else None,
+        attrs=_json_attrs(a.get("laptime.end_attrs"), f"span {span.name!r}: laptime.end_attrs"),
+        source=source,
+    )
+
+
 _BYTE = re.compile(r"byte (\d+)")
 
 
@@ -471,7 +583,7 @@ class OtlpImporter(Importer):
             yield from self._read_document(file, state, ctx)
             return
         state.extra["mode"] = "lines"
-        builder = _Builder(file, state.extra)
+        builder = _Builder(file, state.extra, ctx.warn)
         for number, line in read_lines(file, state, ctx):
             try:
                 obj = _decode(line)
@@ -519,7 +631,7 @@ class OtlpImporter(Importer):
         except msgspec.DecodeError as exc:
             ctx.warn(_line_of_error(data, exc), f"not JSON ({exc})")
             return
-        yield from self._spans(_Builder(file, state.extra), obj, 1, ctx)
+        yield from self._spans(_Builder(file, state.extra, ctx.warn), obj, 1, ctx)
 
     @staticmethod
     def _spans(builder: _Builder, obj: Any, line: int, ctx: ImportContext) -> Iterator[ev.Event]:
