@@ -31,6 +31,7 @@ _REPORT_COMMANDS: dict[str, tuple[str, str]] = {
     "export": ("laptime.cli.export", "export"),
     "clean": ("laptime.cli.retention", "clean"),
     "pipeline": ("laptime.cli.pipeline", "pipeline"),
+    "html": ("laptime.cli.html", "html"),
 }
 
 
@@ -85,6 +86,7 @@ def report() -> None:
       laptime report 01a2b3 --json    one run's KPIs as JSON
       laptime report list --since 7d --status failed
       laptime report show 01a2b3
+      laptime report html 01a2b3 -o run.html
     """
 
 
