@@ -6,6 +6,7 @@ from typing import Any
 
 from laptime.report.format import UNATTRIBUTED, bar, count, duration, integer, percent, plural, table, timestamp, usd
 from laptime.report.style import PLAIN, Style, ellipsize
+from laptime.report.critical_path_view import critical_path_lines
 from laptime.report.time_split_view import time_split_lines
 
 SCOREBOARD_LINES = 11
@@ -136,6 +137,7 @@ def show(detail: dict[str, Any], style: Style = PLAIN) -> list[str]:
     out = scoreboard(detail, style)
     out += ["", "Phase breakdown", *phase_bars(detail, style)]
     out += ["", "Where the time went", *time_split_lines(detail["time_split"])]
+    out += ["", "Critical path and dispatch", *critical_path_lines(detail["critical_path"], w)]
 
     out += ["", f"Spans ({len(detail['spans'])})"]
     rows = []
