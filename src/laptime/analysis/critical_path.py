@@ -143,7 +143,24 @@ def _build_tree(spans: Sequence[SpanRow], run_id: str, run_start: int, run_end: 
             else:
                 walk.append(item)
     tasks.sort(key=lambda t: (t.start, t.end, t.span_id))
+    _fit_to_tasks(root)
     return root, tasks
+
+
+def _fit_to_tasks(root: _Item) -> None:
+    """Each container's time becomes that of the tasks inside it (so a container overlaps
+    what its tasks overlap), and a container with no task inside is dropped."""
+    order: list[_Item] = []
+    walk = [root]
+    while walk:
+        item = walk.pop()
+        order.append(item)
+        walk.extend(c for c in item.children if not c.is_task)
+    for container in reversed(order):
+        container.children = [c for c in container.children if c.is_task or c.children]
+        if container.children:
+            container.start = min(c.start for c in container.children)
+            container.end = max(c.end for c in container.children)
 
 
 def _steps(container: _Item) -> list[list[_Item]]:
@@ -198,8 +215,10 @@ class _Graph:
         self.indegree[after] += 1
 
 
-def _dependency_graph(root: _Item) -> _Graph:
+def _dependency_graph(root: _Item, tasks: list[_Item]) -> _Graph:
     graph = _Graph()
+    for task in tasks:  # first and in start order: a node's number breaks a tie in the simulation
+        task.gate = task.done = graph.node(task.start, task.end - task.start, is_task=True)
     containers: list[_Item] = []
     by_key: dict[str, list[_Item]] = defaultdict(list)
     walk = [root]
@@ -208,9 +227,7 @@ def _dependency_graph(root: _Item) -> _Graph:
         by_key[item.span_id].append(item)
         if item.name != item.span_id:
             by_key[item.name].append(item)
-        if item.is_task:
-            item.gate = item.done = graph.node(item.start, item.end - item.start, is_task=True)
-        else:
+        if not item.is_task:
             item.gate = graph.node(item.start, 0, is_task=False)
             item.done = graph.node(item.end, 0, is_task=False)
             containers.append(item)
@@ -291,6 +308,8 @@ def _simulate(graph: _Graph, lag: dict[int, int], workers: int, origin: int) -> 
         stack = [first]
         while stack:
             node = stack.pop()
+            if released[node]:
+                continue
             released[node] = True
             if graph.is_task[node]:
                 heapq.heappush(pending, (ready_at[node] + lag[node], graph.start[node], node))
@@ -302,7 +321,7 @@ def _simulate(graph: _Graph, lag: dict[int, int], workers: int, origin: int) -> 
                     stack.append(after)
 
     for node in range(n):
-        if remaining[node] == 0:
+        if remaining[node] == 0 and not released[node]:
             release(node)
     free, now = workers, origin
     while True:
@@ -429,7 +448,7 @@ def critical_path(
     waiting = sum(getattr(split, f"{a}_ms") for a in _WAITING)
 
     # -- continuous dispatch -----------------------------------------------------------------
-    graph = _dependency_graph(root)
+    graph = _dependency_graph(root, tasks)
     lag = {
         task.gate: task.start - (tasks[preds[i]].end if preds[i] >= 0 else run_start_us) for i, task in enumerate(tasks)
     }

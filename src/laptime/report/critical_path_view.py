@@ -22,16 +22,14 @@ def dispatch_line(cp: dict[str, Any]) -> str:
     )
 
 
-def critical_path_lines(cp: dict[str, Any], width: int) -> list[str]:
+def critical_path_lines(cp: dict[str, Any], width: int | None) -> list[str]:
     """The section of ``report show``: one short line for a run without parallel tasks."""
     if not cp["tasks"]:
         return ["no tasks recorded"]
     if not cp["parallel"]:
         return [f"no parallel tasks: {plural(cp['tasks'], 'task')} ran one after another; {dispatch_line(cp)}"]
-    out = [
-        f"path: {duration(cp['path_task_ms'])} of tasks and {duration(cp['path_idle_ms'])} idle "
-        f"over {duration(cp['wall_ms'])}"
-    ]
+    path = f"{duration(cp['path_task_ms'])} of tasks and {duration(cp['path_idle_ms'])} idle"
+    out = [f"path: {path} over {duration(cp['wall_ms'])}"]
     segments = cp["segments"]
     shown = segments
     if len(segments) > _SHOWN:

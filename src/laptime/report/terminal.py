@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from laptime.report.critical_path_view import critical_path_lines
 from laptime.report.format import UNATTRIBUTED, bar, count, duration, integer, percent, plural, table, timestamp, usd
 from laptime.report.style import PLAIN, Style, ellipsize
-from laptime.report.critical_path_view import critical_path_lines
 from laptime.report.time_split_view import time_split_lines
 
 SCOREBOARD_LINES = 11
