@@ -55,6 +55,7 @@ class _Item:
     parent: _Item | None
     is_task: bool
     children: list[_Item] = field(default_factory=list)
+    steps: list[list[_Item]] = field(default_factory=list)  # a container's (``_steps``)
     gate: int = -1  # the simulation's node that starts it (a task: its own node)
     done: int = -1  # the node that ends it
 
@@ -77,27 +78,26 @@ def _depends_on(value: object) -> list[str]:
 def _build_tree(spans: Sequence[SpanRow], run_id: str, run_start: int, run_end: int) -> tuple[_Item, list[_Item]]:
     """The run's container tree and its tasks (in start order)."""
     by_id = {s.span_id: s for s in spans}
+
+    def parent_of(span: SpanRow) -> str:
+        parent = span.parent_id
+        return parent if parent is not None and parent in by_id and parent != span.span_id else run_id
+
+    # The spans with a task below them: every task's ancestors (a cycle stops at a seen one).
+    task_below: set[str] = set()
+    for span in spans:
+        if span.kind == "task" and span.span_id != run_id:
+            at = parent_of(span)
+            while at != run_id and at not in task_below:
+                task_below.add(at)
+                at = parent_of(by_id[at])
+    containers = task_below | {s.span_id for s in spans if s.kind in _CONTAINER_KINDS} | {run_id}
+    # Only the containers' children are needed: what runs inside a task is part of it.
     children: dict[str, list[SpanRow]] = defaultdict(list)
     for span in spans:
-        if span.span_id == run_id:
-            continue
-        parent = span.parent_id if span.parent_id in by_id and span.parent_id != span.span_id else run_id
-        children[parent].append(span)
-    # Which spans have a task below them (post-order over an explicit stack: deep trees are fine).
-    order: list[str] = []
-    seen = {run_id}
-    stack = [run_id]
-    while stack:
-        at = stack.pop()
-        order.append(at)
-        for child in children.get(at, ()):
-            if child.span_id not in seen:
-                seen.add(child.span_id)
-                stack.append(child.span_id)
-    task_below: set[str] = set()
-    for at in reversed(order):
-        if any(c.kind == "task" or c.span_id in task_below for c in children.get(at, ())):
-            task_below.add(at)
+        parent = parent_of(span)
+        if parent in containers and span.span_id != run_id:
+            children[parent].append(span)
 
     def clip(start: int, end: int | None) -> tuple[int, int]:
         lo = min(max(start, run_start), run_end)
@@ -149,7 +149,8 @@ def _build_tree(spans: Sequence[SpanRow], run_id: str, run_start: int, run_end: 
 
 def _fit_to_tasks(root: _Item) -> None:
     """Each container's time becomes that of the tasks inside it (so a container overlaps
-    what its tasks overlap), and a container with no task inside is dropped."""
+    what its tasks overlap), a container with no task inside is dropped, and each
+    container's items are put in steps."""
     order: list[_Item] = []
     walk = [root]
     while walk:
@@ -161,6 +162,7 @@ def _fit_to_tasks(root: _Item) -> None:
         if container.children:
             container.start = min(c.start for c in container.children)
             container.end = max(c.end for c in container.children)
+        container.steps = _steps(container)
 
 
 def _steps(container: _Item) -> list[list[_Item]]:
@@ -234,7 +236,7 @@ def _dependency_graph(root: _Item, tasks: list[_Item]) -> _Graph:
             walk.extend(item.children)
     for container in containers:
         previous: list[_Item] = []
-        for step in _steps(container):
+        for step in container.steps:
             last_by_worker: dict[str, _Item] = {}
             for item in previous:
                 if item.worker is not None:
@@ -362,7 +364,7 @@ def _stragglers(root: _Item) -> list[Straggler]:
     while walk:
         container = walk.pop()
         walk.extend(c for c in reversed(container.children) if not c.is_task)
-        for number, step in enumerate(_steps(container), start=1):
+        for number, step in enumerate(container.steps, start=1):
             if len(step) < 2:
                 continue
             last = max(step, key=lambda i: (i.end, i.start, i.span_id))
