@@ -92,11 +92,15 @@ def _build_tree(spans: Sequence[SpanRow], run_id: str, run_start: int, run_end: 
                 task_below.add(at)
                 at = parent_of(by_id[at])
     containers = task_below | {s.span_id for s in spans if s.kind in _CONTAINER_KINDS} | {run_id}
-    # Only the containers' children are needed: what runs inside a task is part of it.
+    # Only the containers' children are needed: what runs inside a task is part of it. A
+    # span whose parent is unknown (or itself) sits directly in the run.
     children: dict[str, list[SpanRow]] = defaultdict(list)
     for span in spans:
-        parent = parent_of(span)
-        if parent in containers and span.span_id != run_id:
+        parent = span.parent_id
+        if parent == span.span_id or parent not in by_id:
+            if span.span_id != run_id:
+                children[run_id].append(span)
+        elif parent in containers:
             children[parent].append(span)
 
     def clip(start: int, end: int | None) -> tuple[int, int]:
