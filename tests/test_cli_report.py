@@ -58,6 +58,11 @@ validation          ███▋░░░░░░░░░░░░░░░░
 other               ████████████████████▎░░░  84.2%  4m 12s
 
 """
+CRITICAL_PATH = """\
+Critical path and dispatch
+no tasks recorded
+
+"""
 SHOW_SECTIONS = """\
 Spans (5)
 span       kind   duration  outcome    start      worker
@@ -300,7 +305,8 @@ def test_report_list_bad_status_or_limit_is_exit_2(three_runs: Path, option: str
 def test_report_show_text(home: Path) -> None:
     result = invoke(home, "report", "show", "f1x")
     assert result.exit_code == 0
-    assert result.stdout == SCOREBOARD + "\nPhase breakdown\n" + PHASE_BARS + "\n" + TIME_SPLIT + SHOW_SECTIONS
+    sections = TIME_SPLIT + CRITICAL_PATH + SHOW_SECTIONS
+    assert result.stdout == SCOREBOARD + "\nPhase breakdown\n" + PHASE_BARS + "\n" + sections
 
 
 def test_report_show_json(home: Path, store: Store) -> None:

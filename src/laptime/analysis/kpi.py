@@ -464,11 +464,14 @@ def run_detail(index: Index, run: RunRow, kpi: RunKpi, budget_rules: Sequence[Bu
     )
     for c in checkpoints:
         c["verified"] = bool(c["verified"])
+    from laptime.analysis.critical_path import critical_path
     from laptime.analysis.time_split import run_time_split
 
+    split = run_time_split(index, run.run_id)
     data = {
         **msgspec.to_builtins(kpi),
-        "time_split": msgspec.to_builtins(run_time_split(index, run.run_id)),
+        "time_split": msgspec.to_builtins(split),
+        "critical_path": msgspec.to_builtins(critical_path(spans, run.run_id, run.start_us(), run_end, split)),
         "spans": ordered,
         "validations": validations,
         "files": files,

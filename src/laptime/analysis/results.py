@@ -224,10 +224,67 @@ class RunBudget(Result):
     over_budget: bool
 
 
+class PathSegment(Result):
+    """One segment of the critical path: a task, or idle time when no task on the path ran."""
+
+    kind: Literal["task", "idle"]
+    span_id: str | None  # the task's span (null: idle)
+    name: str | None
+    worker: str | None
+    started_at: str
+    duration_ms: int
+    share: float  # of the wall time; the segments' shares add up to 1
+
+
+class Straggler(Result):
+    """The task of a batch (tasks that ran together) that finished last and held the rest up."""
+
+    batch: str  # the batch's attr (batch, superstep), else its container's name and step number
+    tasks: int  # in the batch
+    span_id: str
+    name: str
+    worker: str | None
+    ended_at: str
+    held_up_ms: int  # its end minus the end of the batch's next-to-last task
+    idle_worker_ms: int  # the other tasks' wait for it: the sum of (its end - their end)
+
+
+class WorkerUse(Result):
+    worker: str  # "(main)": tasks that name no worker
+    tasks: int
+    busy_ms: int  # the union of its tasks' time
+    utilisation: float  # busy over the wall time
+
+
+class CriticalPath(Result):
+    """Critical path, stragglers, utilisation and the continuous-dispatch what-if of one run
+    (``laptime.analysis.critical_path``; docs/analysis.md, "Critical path and dispatch")."""
+
+    parallel: bool  # whether two tasks ever ran at once
+    tasks: int
+    max_concurrency: int
+    workers: int  # the pool the dispatch simulation uses
+    wall_ms: int
+    path_task_ms: int  # the path's task time; path_task_ms + path_idle_ms = wall_ms
+    path_idle_ms: int
+    segments: list[PathSegment]
+    stragglers: list[Straggler]
+    worker_use: list[WorkerUse]  # empty when no task names a worker
+    utilisation: float | None  # the tasks' busy time over workers x wall time
+    working_ms: int  # the time split's LLM, tool, git and validation time
+    waiting_ms: int  # the time split's sync and human waits
+    wait_work_ratio: float | None  # waiting_ms / working_ms (null: no working time)
+    observed_makespan_ms: int
+    dispatch_makespan_ms: int
+    dispatch_saving_ms: int  # observed minus dispatch, 0 when not positive ("no saving")
+    dispatch_saving_share: float  # of the observed makespan
+
+
 class RunDetail(RunKpi):
     """``laptime report show RUN --json``: the KPIs and every span, validation, file, checkpoint."""
 
     time_split: TimeSplit
+    critical_path: CriticalPath
     spans: list[SpanDetail]
     validations: list[ValidationDetail]
     files: list[FileDetail]

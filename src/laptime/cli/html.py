@@ -77,7 +77,7 @@ def _run_page(ctx: click.Context, run: str | None, summary_href: str | None = No
     detail = run_kpi(ctx, run, detail=True)
     assert isinstance(detail, RunDetail)  # detail=True returns a RunDetail
     # RunDetail.critical_path comes with branch i10/critical; until it is merged a run has none.
-    marks = marks_from_critical_path(getattr(detail, "critical_path", None))
+    marks = marks_from_critical_path(detail.critical_path)
     return render_run_page(detail, marks, summary_href=summary_href)
 
 

@@ -181,8 +181,9 @@ def list_(  # noqa: PLR0917 - click passes each option positionally
 @json_option
 @click.pass_context
 def show(ctx: click.Context, run: str, as_json: bool) -> None:
-    """Everything about one run: phases, spans, LLM totals by model and by phase,
-    validations and files.
+    """Everything about one run: phases, where the time went, the critical path with its
+    stragglers, worker use and what continuous dispatch would save, spans, LLM totals by
+    model and by phase, validations and files.
 
     \b
     Example:

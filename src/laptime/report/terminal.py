@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from laptime.report.budget_view import run_budget_lines
+from laptime.report.critical_path_view import critical_path_lines
 from laptime.report.format import UNATTRIBUTED, bar, count, duration, integer, percent, plural, table, timestamp, usd
 from laptime.report.style import PLAIN, Style, ellipsize
 from laptime.report.time_split_view import time_split_lines
@@ -138,6 +139,7 @@ def show(detail: dict[str, Any], style: Style = PLAIN) -> list[str]:
     out += ["", "Phase breakdown", *phase_bars(detail, style)]
     out += ["", "Where the time went", *time_split_lines(detail["time_split"])]
     out += run_budget_lines(detail.get("budget"), w)
+    out += ["", "Critical path and dispatch", *critical_path_lines(detail["critical_path"], w)]
 
     out += ["", f"Spans ({len(detail['spans'])})"]
     rows = []
