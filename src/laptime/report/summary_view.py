@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from laptime.report.format import UNATTRIBUTED, bar, count, duration, integer, percent, plural, plural_word, table, usd
+from laptime.report.regression_view import regression_lines
 from laptime.report.style import PLAIN, Style
 from laptime.report.time_split_view import time_split_lines
 
@@ -119,6 +120,13 @@ def summary_lines(s: dict[str, Any], style: Style = PLAIN) -> list[str]:
             for f in s["top_files"]
         ]
         out += table(["path", "runs", "changes", "added", "removed"], rows, "lrrrr", width=w)
+    if s.get("regression") is not None:
+        out += [
+            "",
+            *regression_lines(
+                s["regression"], style, title="Regressions beyond noise: the selection against its baseline"
+            ),
+        ]
     return style.fit_all(out)
 
 
