@@ -321,3 +321,18 @@ class TestCommands:
         assert result.exit_code == 2, result.output
         assert message in result.output
         assert "Traceback" not in result.output
+
+
+def test_outputs_with_a_check_keep_to_their_schemas(store: Store) -> None:
+    import jsonschema
+
+    from laptime.analysis.outputs import load_output_schema
+
+    history(store)
+    outputs = {
+        "report summary": invoke_json(store.root, "report", "summary", "--since", "2026-01-06", "--baseline", "last:9"),
+        "compare": invoke_json(store.root, "compare", "run00", "run29"),
+        "compare SPEC SPEC": invoke_json(store.root, "compare", "last:9", "last:6"),
+    }
+    for command, data in outputs.items():
+        jsonschema.validate(data, load_output_schema(command))

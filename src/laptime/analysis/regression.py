@@ -355,6 +355,10 @@ def _sd(values: Sequence[float]) -> float | None:
     return math.sqrt(math.fsum((v - mean) ** 2 for v in values) / (len(values) - 1))
 
 
+def _values(n: int, word: str = "value") -> str:
+    return f"{n} baseline {word}{'' if n == 1 else 's'}"
+
+
 def _median(values: Sequence[float]) -> float | None:
     return percentile(sorted(values), 50)
 
@@ -371,7 +375,7 @@ def assess_metric(
     test: Test | None = None
     p = None
     if len(baseline) < MIN_BASELINE:
-        reason = f"{len(baseline)} baseline values; a test needs at least {MIN_BASELINE}"
+        reason = f"{_values(len(baseline))}; a test needs at least {MIN_BASELINE}"
     elif not current:
         reason = "no current value"
     elif len(current) == 1:
@@ -426,7 +430,7 @@ def check_values(
     if not current_group.runs:
         reason = "no current runs"
     elif baseline_group.runs < MIN_BASELINE:
-        reason = f"{baseline_group.runs} baseline runs; a test needs at least {MIN_BASELINE}"
+        reason = f"{_values(baseline_group.runs, 'run')}; a test needs at least {MIN_BASELINE}"
     elif not tested:
         reason = "no metric had enough values to test"
     return RegressionCheck(
