@@ -48,8 +48,9 @@ def summarize(values: Sequence[float]) -> dict[str, float | int | None]:
 # beyond it, the normal approximation is within a fraction of a percent and far cheaper.
 MW_EXACT_MAX_PAIRS = 2_500
 # The Hodges-Lehmann shift sorts every pairwise difference up to this many pairs; beyond it
-# the median difference is found by bisection on the value, counting pairs with bisect.
-HL_SORT_MAX_PAIRS = 250_000
+# the median difference is found by bisection on the value, counting pairs with bisect
+# (about 30 counts of the shorter sample: far cheaper than sorting n*m differences).
+HL_SORT_MAX_PAIRS = 10_000
 
 
 def normal_sf(z: float) -> float:
@@ -60,20 +61,18 @@ def normal_sf(z: float) -> float:
 def _midranks(baseline: Sequence[float], current: Sequence[float]) -> tuple[float, list[int]]:
     """The sum of the current sample's ranks in the pooled sample (ties get their average
     rank), and the sizes of the tie groups."""
-    pooled = sorted([(v, 0) for v in baseline] + [(v, 1) for v in current])
-    rank_sum = 0.0
-    ties: list[int] = []
-    i, n = 0, len(pooled)
-    while i < n:
-        j = i
-        while j + 1 < n and pooled[j + 1][0] == pooled[i][0]:
-            j += 1
-        rank = (i + j) / 2 + 1  # 1-based average rank of positions i..j
-        rank_sum += rank * sum(1 for k in range(i, j + 1) if pooled[k][1])
-        if j > i:
-            ties.append(j - i + 1)
-        i = j + 1
-    return rank_sum, ties
+    from collections import Counter
+
+    counts = Counter(baseline)
+    counts.update(current)
+    rank_of: dict[float, float] = {}
+    below = 0
+    for value in sorted(counts):
+        k = counts[value]
+        rank_of[value] = below + (k + 1) / 2  # the average of the 1-based ranks below+1 .. below+k
+        below += k
+    ties = [k for k in counts.values() if k > 1]
+    return math.fsum(map(rank_of.__getitem__, current)), ties
 
 
 def _u_distribution(n: int, m: int) -> list[int]:
@@ -134,8 +133,9 @@ def holm(p_values: Sequence[float]) -> list[float]:
 def hodges_lehmann(baseline: Sequence[float], current: Sequence[float]) -> float:
     """The Hodges-Lehmann shift: the median of every difference current - baseline.
 
-    Exact: by sorting the differences up to ``HL_SORT_MAX_PAIRS`` pairs; beyond that by
-    bisection on the value (exact for integers, to 1e-12 of the range otherwise)."""
+    Exact. Up to ``HL_SORT_MAX_PAIRS`` pairs the differences are sorted; beyond, the middle
+    differences are found by bisection on the value (counting the pairs at most a value
+    with bisect) until few differences lie in the interval, which are then listed and sorted."""
     n, m = len(current), len(baseline)
     if not n or not m:
         msg = "both samples need at least one value"
@@ -147,49 +147,91 @@ def hodges_lehmann(baseline: Sequence[float], current: Sequence[float]) -> float
         return middle
     base, cur = sorted(baseline), sorted(current)
     pairs = n * m
-    low_rank = (pairs - 1) // 2  # 0-based ranks of the middle difference(s)
-    high_rank = pairs // 2
-    integral = all(float(v).is_integer() for v in base) and all(float(v).is_integer() for v in cur)
-    lo = float(cur[0] - base[-1])
-    hi = float(cur[-1] - base[0])
-    bounds = (lo, hi)
-    return (_kth_difference(base, cur, low_rank, bounds, integral=integral)
-            + _kth_difference(base, cur, high_rank, bounds, integral=integral)) / 2  # fmt: skip
+    low_rank, high_rank = (pairs - 1) // 2, pairs // 2  # 0-based ranks of the middle difference(s)
+    # Invariant: at most low_rank differences are <= lo, more than high_rank are <= hi.
+    lo, hi = cur[0] - base[-1] - 1.0, float(cur[-1] - base[0])
+    below, up_to_hi = 0, pairs  # differences <= lo, <= hi
+    enough = max(HL_SORT_MAX_PAIRS, 4 * (n + m))
+    for step in range(_HL_MAX_STEPS):
+        if up_to_hi - below <= enough:
+            window = sorted(_differences_between(base, cur, lo, hi))
+            return (window[low_rank - below] + window[high_rank - below]) / 2
+        if step >= _HL_JUMP_AFTER:  # many equal differences (ties): step to the next distinct one
+            nearest = _nearest_above(base, cur, lo)
+            at_nearest = _pairs_at_most(base, cur, nearest)
+            if at_nearest > high_rank:  # both middle ranks are this difference
+                return nearest
+            lo, below = nearest, at_nearest
+            continue
+        mid = (lo + hi) / 2
+        if not lo < mid < hi:  # no value between: every difference in (lo, hi] is hi
+            return hi
+        if step % 2 == 0:  # every other step interpolates the count (fast on smooth data)
+            share = (low_rank + 0.5 - below) / (up_to_hi - below)
+            guess = lo + (hi - lo) * share
+            if lo < guess < hi:
+                mid = guess
+        at_mid = _pairs_at_most(base, cur, mid)
+        if at_mid > high_rank:
+            hi, up_to_hi = mid, at_mid
+        elif at_mid <= low_rank:
+            lo, below = mid, at_mid
+        else:  # the middle ranks straddle mid: the largest difference <= mid and the smallest above
+            return (_nearest_at_most(base, cur, mid) + _nearest_above(base, cur, mid)) / 2
+    msg = "hodges_lehmann did not converge"  # not reached: every step halves or passes a value
+    raise AssertionError(msg)
 
 
-def _kth_difference(
-    base: list[float], cur: list[float], k: int, bounds: tuple[float, float], *, integral: bool
-) -> float:
-    """The k-th smallest (0-based) difference c - b, by bisection on its value."""
+_HL_MAX_STEPS = 10_000
+_HL_JUMP_AFTER = 60  # bisection steps before stepping through distinct differences instead
+
+
+def _nearest_above(base: list[float], cur: list[float], d: float) -> float:
+    """The smallest difference c - b above ``d`` (one exists: the caller's hi is one)."""
+    from bisect import bisect_left
+
+    best = math.inf
+    for c in cur:  # c - b > d  <=>  b < c - d: the largest such b
+        i = bisect_left(base, c - d)
+        if i:
+            best = min(best, c - base[i - 1])
+    return best
+
+
+def _nearest_at_most(base: list[float], cur: list[float], d: float) -> float:
+    """The largest difference c - b at most ``d``."""
+    from bisect import bisect_left
+
+    best = -math.inf
+    for c in cur:  # c - b <= d  <=>  b >= c - d: the smallest such b
+        i = bisect_left(base, c - d)
+        if i < len(base):
+            best = max(best, c - base[i])
+    return best
+
+
+def _pairs_at_most(base: list[float], cur: list[float], d: float) -> int:
+    """How many differences c - b are at most ``d`` (both sorted), walking the shorter sample."""
     from bisect import bisect_left, bisect_right
 
     m = len(base)
-    lo, hi = bounds
+    if len(cur) <= m:
+        return sum(m - bisect_left(base, c - d) for c in cur)
+    return sum(bisect_right(cur, b + d) for b in base)
 
-    def at_most(d: float) -> int:  # pairs with c - b <= d, walking the shorter sample
-        if len(cur) <= m:
-            return sum(m - bisect_left(base, c - d) for c in cur)
-        return sum(bisect_right(cur, b + d) for b in base)
 
-    if integral:
-        low, high = math.floor(lo), math.ceil(hi)
-        while low < high:  # the least integer d with at_most(d) > k
-            middle = (low + high) // 2
-            if at_most(middle) > k:
-                high = middle
-            else:
-                low = middle + 1
-        return float(low)
-    tolerance = (hi - lo) * 1e-12
-    while hi - lo > tolerance:
-        mid = (lo + hi) / 2
-        if mid in (lo, hi):
-            break
-        if at_most(mid) > k:
-            hi = mid
-        else:
-            lo = mid
-    return hi
+def _differences_between(base: list[float], cur: list[float], lo: float, hi: float) -> list[float]:
+    """Every difference c - b with lo < c - b <= hi."""
+    from bisect import bisect_left, bisect_right
+
+    out: list[float] = []
+    if len(cur) <= len(base):
+        for c in cur:  # lo < c - b <= hi  <=>  c - hi <= b < c - lo
+            out.extend(c - b for b in base[bisect_left(base, c - hi) : bisect_left(base, c - lo)])
+    else:
+        for b in base:  # b + lo < c <= b + hi
+            out.extend(c - b for c in cur[bisect_right(cur, b + lo) : bisect_right(cur, b + hi)])
+    return out
 
 
 def student_t_sf(t: float, df: float) -> float:
