@@ -134,7 +134,8 @@ def main() -> int:
         medians["range"]["wall"],
         BUDGET_S,
         "s",
-        note=f"{data['runs']:,} runs; {facts_out.get('current_runs')} current, {facts_out.get('baseline_runs')} baseline",
+        note=f"{data['runs']:,} runs; {facts_out.get('current_runs')} current, "
+        f"{facts_out.get('baseline_runs')} baseline",
     )
     payload = {
         "machine": facts,
