@@ -316,32 +316,30 @@ def _load(index: Index, book: PriceBook, baseline: Group, current: Group) -> tup
     index.executemany("INSERT OR REPLACE INTO temp.regress_runs VALUES (?, 0)", [(r,) for r in baseline.run_ids])
     index.executemany("INSERT OR REPLACE INTO temp.regress_runs VALUES (?, 1)", [(r,) for r in current.run_ids])
     groups = (GroupValues([], [], [], {}), GroupValues([], [], [], {}))
-    group_of: dict[str, int] = {}
-    for run_id, grp, duration_ms in index.query(
-        f"SELECT t.run_id, t.grp, {d.ms_sql(d.run_duration_sql('r'))} FROM temp.regress_runs t "
-        "JOIN runs r ON r.run_id = t.run_id"
+    # One row per group (and phase), the values joined by commas: 30k rows as tuples cost
+    # twice as much to hand to Python as a few long strings split here.
+    q = index.query
+    for grp, durations, tokens in q(
+        f"""SELECT t.grp, group_concat({d.ms_sql(d.run_duration_sql("r"))}),
+                   group_concat(COALESCE((SELECT SUM(l.input + l.output + l.cache_read + l.cache_write)
+                                          FROM run_llm l WHERE l.run_id = t.run_id), 0))
+            FROM temp.regress_runs t JOIN runs r ON r.run_id = t.run_id GROUP BY t.grp"""
     ):
-        group_of[run_id] = grp
-        groups[grp].duration.append(float(duration_ms))
-    tokens = dict(
-        index.query(
-            "SELECT l.run_id, SUM(l.input + l.output + l.cache_read + l.cache_write) FROM run_llm l "
-            "WHERE l.run_id IN (SELECT run_id FROM temp.regress_runs) GROUP BY l.run_id"
-        )
-    )
+        groups[grp].duration.extend(map(float, durations.split(",")))
+        groups[grp].tokens.extend(map(float, tokens.split(",")))
+    for grp, phase, durations in q(
+        f"""SELECT t.grp, p.phase, group_concat({d.ms_sql("p.duration_us")}) FROM run_phases p
+            JOIN temp.regress_runs t ON t.run_id = p.run_id GROUP BY t.grp, p.phase
+            ORDER BY t.grp, AVG(p.start_offset_us), p.phase"""
+    ):
+        groups[grp].phases[phase] = list(map(float, durations.split(",")))
     costs = CostCalculator(index, book, runs_sql="SELECT run_id FROM temp.regress_runs").by_run()
-    for run_id, grp in group_of.items():
-        groups[grp].tokens.append(float(tokens.get(run_id, 0)))
+    for grp, run_id in q("SELECT grp, run_id FROM temp.regress_runs JOIN runs USING (run_id)"):
         rc = costs.get(run_id)
         if rc is None:
             groups[grp].cost.append(0.0)  # no calls: costs 0 (analysis.cost)
         elif rc.unpriced_calls == 0 and rc.cost_usd is not None:
             groups[grp].cost.append(rc.cost_usd)
-    for grp, phase, duration_ms in index.query(
-        f"SELECT t.grp, p.phase, {d.ms_sql('p.duration_us')} FROM temp.regress_runs t "
-        "JOIN run_phases p ON p.run_id = t.run_id"
-    ):
-        groups[grp].phases.setdefault(phase, []).append(float(duration_ms))
     return groups
 
 
