@@ -270,6 +270,11 @@ class TestCommands:
         assert duration["confidence"] > 0.99
         plain = invoke_json(store.root, "report", "summary", "--task", "fix")
         assert "regression" not in plain  # only with --baseline
+        unwindowed = invoke_json(store.root, "report", "summary", "--baseline", "last:20")["regression"]
+        assert unwindowed["reason"] == (
+            "0 baseline runs; a test needs at least 5; the selection is every run: give it a window (--since) "
+            "so that a baseline can come before it"
+        )
 
     def test_summary_baseline_without_a_shift_flags_nothing(self, store: Store) -> None:
         history(store, slow_from=99)

@@ -467,7 +467,11 @@ def summary_check(
         now_us=now_us,
         crashed_after_us=crashed_after_us,
     )
-    return check(index, book, baseline, current)
+    result = check(index, book, baseline, current)
+    if not baseline.run_ids and filters.since_us is None and filters.until_us is None:
+        hint = "; the selection is every run: give it a window (--since) so that a baseline can come before it"
+        result = msgspec.structs.replace(result, reason=f"{result.reason}{hint}")
+    return result
 
 
 def run_history_spec() -> Spec:

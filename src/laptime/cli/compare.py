@@ -52,8 +52,8 @@ def compare(  # noqa: PLR0917 - click passes each option positionally
     default A's history: the last 20 completed runs of A's task and runner before B):
     duration, cost, tokens and each phase are flagged worse (▲, red on a terminal)
     only when a one-sided test, Holm-adjusted across them, says so at alpha 0.05
-    (docs/analysis.md, "Regressions"). A single run can only show large shifts: about
-    3 baseline SDs; compare groups of runs to see smaller ones.
+    (docs/analysis.md, "Regressions"). A single run shows only large shifts (about 4
+    baseline SDs are found 9 times in 10); compare groups of runs to see smaller ones.
 
     A and B may also be SPECs (last:N, FROM..TO, runs:ID,ID): then the groups are
     compared, B first (last:N: the N latest runs), A counted back from B's first run,
