@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _util  # after the path tweak, so the script runs from anywhere
 
 HERE = Path(__file__).resolve().parent
-BENCHES = ("recorder_overhead", "index_ingest", "cli_help", "critical_path")
+BENCHES = ("recorder_overhead", "index_ingest", "cli_help", "critical_path", "summary_baseline")
 CLICK = "python -c 'import click'"
 
 
@@ -88,13 +88,23 @@ def _rows(name: str, data: dict[str, Any]) -> list[list[str]]:
             budget_row(f"critical path, {data['spans']:,} spans (ms)", f"{data['median_wall_ms']:.1f}", data["budget"]),
             [name, "  same on CPU time (ms)", f"{data['median_cpu_ms']:.1f}", f"n={data['repeat']}", "", ""],
         ]
+    if name == "summary_baseline":
+        med, ratio = data["median_s"], data["ratio_to_plain"]
+        n = f"n={data['n']}"
+        return [
+            [name, "plain report summary --since D (s)", f"{med['plain']['wall']:.3f}", n, "", ""],
+            budget_row("--baseline ..D, every other run (s)", f"{med['range']['wall']:.3f}", data["budget"]),
+            [name, "  same on CPU time (s)", f"{med['range']['cpu']:.3f}", "", "", ""],
+            [name, "  x plain, wall / CPU", f"{ratio['range']['wall']:.2f} / {ratio['range']['cpu']:.2f}", "", "", ""],
+            [name, "--baseline last:200 (s)", f"{med['last']['wall']:.3f}", "", "", ""],
+        ]
     # Any other benchmark script: its budget line(s), if it reports them the same way.
     budgets = data.get("budgets") or ([data["budget"]] if "budget" in data else [])
     return [budget_row(b["name"], _util.fmt(b["value"]) + f" {b['unit']}", b) for b in budgets]
 
 
 def _discovered() -> list[str]:
-    """Every benchmark script in bench/ (the core ones first)."""
+    """Every benchmark script in bench/ (the default ones first)."""
     others = sorted(p.stem for p in HERE.glob("*.py") if not p.stem.startswith("_") and p.stem != "run_all")
     return [*BENCHES, *(name for name in others if name not in BENCHES)]
 

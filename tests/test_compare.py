@@ -27,14 +27,16 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from helpers import FIXED_RUN_ID, HAIKU, SONNET, T0, invoke, invoke_json, make_recorder, record_fixed_run
+from helpers import FIXED_RUN_ID, HAIKU, SONNET, T0, invoke, invoke_json, kpi_of, make_recorder, record_fixed_run
 from laptime import SimulatedClock
-from laptime.analysis.compare import compare_kpis, is_slower
+from laptime.analysis.compare import compare_kpis
+from laptime.analysis.regression import GroupValues, RunGroup, check_values
 from laptime.analysis.results import to_builtins
 from laptime.report.compare_view import render
 from laptime.report.style import Style
 
 if TYPE_CHECKING:
+    from laptime.analysis.regression import RegressionCheck
     from laptime.store import Store
 
 B_RUN_ID = "b2000000000000000000000000000002"
@@ -95,13 +97,12 @@ B  b20000000000 · fix-login · started 2026-01-06 09:00:00Z · failed in 9m 10s
 B took 4m 10s longer than A: implement +3m 55s (94% of the difference), verify +20.0s; llm calls +6, cost +$0.01
 
 phase              A       B    delta  change  attempts
-------------  ------  ------  -------  ------  --------  -
+------------  ------  ------  -------  ------  --------
 plan          1m 00s  1m 00s      0ms     +0%  1
-implement     2m 30s  6m 25s  +3m 55s   +157%  2         ▲
-verify         50.0s  1m 10s   +20.0s    +40%  2         ▲
+implement     2m 30s  6m 25s  +3m 55s   +157%  2
+verify         50.0s  1m 10s   +20.0s    +40%  2
 unattributed   40.0s   35.0s    -5.0s    -12%
 total         5m 00s  9m 10s  +4m 10s    +83%
-▲ slower by at least 10% and 1s
 
 LLM by model
 model                    calls            tokens in         tokens out                          cost
@@ -114,6 +115,11 @@ verification  runs 3 · passed 2 → 1 (-1) · failed 1 → 2 (+1) · retries 1
 outcome       completed → failed
 TVc           4m 30s → -
 changes       files 2 → 0 (-2) · lines added 53 → 0 (-53) · lines removed 3 → 0 (-3)
+
+Regressions beyond noise: B against its baseline
+baseline last:20 like A: 1 run, started 2026-01-05 09:00:00Z .. 2026-01-05 09:00:00Z
+current  run B: 1 run, started 2026-01-06 09:00:00Z .. 2026-01-06 09:00:00Z
+not tested: 1 baseline run; a test needs at least 5
 """
 
 
@@ -150,12 +156,12 @@ def test_compare_json(two_runs: Store) -> None:
         "delta_attempts": 0,
         "in_a": True,
         "in_b": True,
-        "slower": True,
+        "slower": False,  # one run of history: too little to tell B's change from noise
     }
     assert phases["plan"]["delta_ms"] == 0
-    assert not phases["plan"]["slower"]
     assert data["unattributed"]["delta_ms"] == -5_000.0
-    assert data["slower_phases"] == ["implement", "verify"]
+    assert data["slower_phases"] == []
+    assert data["regression"]["reason"] == "1 baseline run; a test needs at least 5"
     assert data["llm"]["calls"] == {"a": 4, "b": 10, "delta": 6, "change_pct": 150.0}
     assert data["llm"]["cost_usd"]["a"] == pytest.approx(0.022125)
     assert data["llm"]["cost_usd"]["b"] == pytest.approx(0.035)
@@ -172,7 +178,7 @@ def test_compare_json(two_runs: Store) -> None:
     assert models[HAIKU]["cost_usd"]["b"] == pytest.approx(0.002)
     assert data["verification"]["failed"] == {"a": 1, "b": 2, "delta": 1, "change_pct": 100.0}
     assert data["outcome"] == {"a": "completed", "b": "failed", "changed": True}
-    assert data["threshold"] == {"percent": 10.0, "min_seconds": 1.0}
+    assert "threshold" not in data  # no fixed percentage decides what is slower
     # the vocabulary: integer ms (not 300000.0), and where each side's cost came from
     ms_values = [data["duration"][k] for k in ("a", "b", "delta")] + [data["unattributed"]["delta_ms"]]
     ms_values += [p[k] for p in data["phases"] for k in ("a_ms", "b_ms", "delta_ms")]
@@ -180,15 +186,32 @@ def test_compare_json(two_runs: Store) -> None:
     assert (data["a"]["cost_source"], data["b"]["cost_source"]) == ("priced", "priced")  # no call reported a cost
 
 
-def test_threshold_option_changes_what_is_highlighted(two_runs: Store) -> None:
-    # verify is 40% slower: above 10%, below 50%; implement (157%) stays marked.
-    data = invoke_json(two_runs.root, "compare", FIXED_RUN_ID, B_RUN_ID, "--threshold", "50")
-    assert data["slower_phases"] == ["implement"]
-    # 30 s at least: verify (+20 s) is not flagged whatever the percentage.
-    data = invoke_json(two_runs.root, "compare", FIXED_RUN_ID, B_RUN_ID, "--threshold", "0", "--min-seconds", "30")
-    assert data["slower_phases"] == ["implement"]
-    text = invoke(two_runs.root, "compare", FIXED_RUN_ID, B_RUN_ID, "--threshold", "50").stdout
-    assert "▲ slower by at least 50% and 1s" in text
+def test_the_fixed_threshold_options_are_gone(two_runs: Store) -> None:
+    result = invoke(two_runs.root, "compare", FIXED_RUN_ID, B_RUN_ID, "--threshold", "50")
+    assert result.exit_code == 2
+    assert "No such option '--threshold'" in result.output
+
+
+def _flagging(phase: str) -> RegressionCheck:
+    """A check whose baseline of 6 runs varies little in ``phase`` and a B far above it."""
+    base = GroupValues([300_000.0] * 6, [0.02] * 6, [4000.0] * 6, {phase: [150_000.0 + i * 1000 for i in range(6)]})
+    current = GroupValues([550_000.0], [0.035], [7000.0], {phase: [385_000.0]})
+    group = RunGroup(spec="last:20 like A", runs=6, first_started_at=None, last_started_at=None)
+    return check_values(base, current, group, group)
+
+
+def test_slower_phases_are_the_ones_the_regression_check_flags(two_runs: Store) -> None:
+    check = _flagging("implement")
+    implement = next(m for m in check.metrics if m.phase == "implement")
+    assert implement.worse  # t = 232.5 s / (1.87 s * 1.08): far beyond the baseline's variation
+    a = kpi_of(two_runs, FIXED_RUN_ID)
+    b = kpi_of(two_runs, B_RUN_ID)
+    cmp = to_builtins(compare_kpis(a, b, regression=check))
+    assert cmp["slower_phases"] == ["implement"]  # verify is 40% slower too, but not tested: no flag
+    assert [p["slower"] for p in cmp["phases"]] == [False, True, False]
+    lines = render(cmp)
+    assert next(line for line in lines if line.startswith("implement")).endswith("▲")
+    assert "▲ worse than the baseline's run-to-run variation (see Regressions beyond noise below)" in lines
 
 
 def test_reversed_comparison_says_less(two_runs: Store) -> None:
@@ -196,7 +219,7 @@ def test_reversed_comparison_says_less(two_runs: Store) -> None:
     assert data["where_the_time_went"] == (
         "B took 4m 10s less than A: implement -3m 55s (94% of the difference), verify -20.0s; llm calls -6, cost -$0.01"
     )
-    assert data["slower_phases"] == ["(unattributed)"]  # 35 s -> 40 s: +14% and +5 s
+    assert data["slower_phases"] == []  # unattributed time is not a tested metric
 
 
 def test_same_run_compares_equal(two_runs: Store) -> None:
@@ -206,30 +229,17 @@ def test_same_run_compares_equal(two_runs: Store) -> None:
 
 
 def test_slower_rows_are_coloured_only_when_asked(two_runs: Store) -> None:
-    data = invoke_json(two_runs.root, "compare", FIXED_RUN_ID, B_RUN_ID)
-    plain = render(data)
+    cmp = to_builtins(
+        compare_kpis(kpi_of(two_runs, FIXED_RUN_ID), kpi_of(two_runs, B_RUN_ID), regression=_flagging("implement"))
+    )
+    plain = render(cmp)
     assert not any("\x1b[" in line for line in plain)
-    coloured = render(data, Style(color=True))
+    coloured = render(cmp, Style(color=True))
     red = [line for line in coloured if line.startswith("\x1b[31;1m")]
-    assert len(red) == 2
+    assert len(red) == 2  # the phase row, and the check's row of it
     assert red[0].startswith("\x1b[31;1mimplement")
     assert red[0].endswith("\x1b[0m")
-    assert red[1].startswith("\x1b[31;1mverify")
-
-
-@pytest.mark.parametrize(
-    ("a_ms", "b_ms", "expected"),
-    [
-        (10_000, 11_000, True),  # +10% and +1 s: both thresholds met
-        (10_000, 10_999, False),  # +9.99%
-        (5_000, 5_900, False),  # +18% but under 1 s
-        (0, 1_000, True),  # a new phase of 1 s
-        (0, 999, False),
-        (10_000, 9_000, False),  # faster
-    ],
-)
-def test_is_slower_thresholds(a_ms: float, b_ms: float, expected: bool) -> None:
-    assert is_slower(a_ms, b_ms, 10.0, 1.0) is expected
+    assert red[1].startswith("\x1b[31;1mphase implement")
 
 
 def test_phases_only_in_one_run() -> None:
@@ -261,7 +271,7 @@ def test_phases_only_in_one_run() -> None:
 
     cmp = compare_kpis(kpi("a", {"plan": 5000}, 5000), kpi("b", {"plan": 5000, "review": 3000}, 8000))
     review = cmp.phases[1]
-    assert (review.phase, review.in_a, review.change_pct, review.slower) == ("review", False, None, True)
+    assert (review.phase, review.in_a, review.change_pct, review.slower) == ("review", False, None, False)
     assert cmp.where_the_time_went == "B took 3.0s longer than A: review +3.0s (100% of the difference)"
     assert "new" in next(line for line in render(to_builtins(cmp)) if line.startswith("review"))
     json.dumps(to_builtins(cmp))  # JSON-ready

@@ -112,6 +112,7 @@ def _outputs(store: Store, tmp_path: Path) -> dict[str, Any]:
         "usage": run("usage", "--by", "session", "--codex", str(FIXTURES / "codex")),
         "report pipeline": run("report", "pipeline"),
         "compare": run("compare", "f1xed", "20260105090000"),
+        "compare SPEC SPEC": run("compare", "last:5", "last:1"),
         "estimate": run("estimate"),
         "estimate --backtest": run("estimate", "--backtest"),
     }

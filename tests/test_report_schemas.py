@@ -15,6 +15,7 @@ import pytest
 
 from helpers import FIXED_RUN_ID, SONNET, T0, invoke, invoke_json, make_recorder, record_fixed_run, record_simple_run
 from laptime import SimulatedClock
+from laptime.analysis.regression import RegressionCheck
 from laptime.analysis.report_results import OUTPUT_TYPES, Comparison, PipelineReport, Summary, UsageReport
 
 if TYPE_CHECKING:
@@ -63,10 +64,11 @@ def mixed(store: Store) -> Store:
     return store
 
 
-def test_output_types_name_the_four_commands() -> None:
+def test_output_types_name_the_report_commands() -> None:
     assert {
         "report summary": Summary,
         "compare": Comparison,
+        "compare SPEC SPEC": RegressionCheck,
         "report usage": UsageReport,
         "report pipeline": PipelineReport,
     } == OUTPUT_TYPES

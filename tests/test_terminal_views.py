@@ -113,19 +113,19 @@ def test_outcome_words_are_coloured_on_a_terminal(runs: Store, terminal: pytest.
     assert f"{GREEN}passed{RESET}" in show
 
 
-def test_compare_colours_slower_rows_red_and_faster_deltas_green(runs: Store, terminal: pytest.MonkeyPatch) -> None:
+def test_compare_colours_outcomes_and_paints_no_phase_without_a_baseline(
+    runs: Store, terminal: pytest.MonkeyPatch
+) -> None:
+    # implement is 157% slower, but one run of history cannot tell that from noise
+    # (analysis.regression): no phase row is red, and no delta is green (no fixed percentage)
     lines = run_cli(runs.root, "compare", FIXED_RUN_ID[:6], B_RUN_ID[:4]).stdout.splitlines()
-    slower = [line for line in lines if line.startswith(RED)]
-    assert [line.removeprefix(RED).split()[0] for line in slower] == ["implement", "verify"]
-    assert all(line.endswith(f"▲{RESET}") for line in slower)
+    assert [line for line in lines if line.startswith(RED)] == []
     assert lines[1].endswith(f"· {RED}failed{RESET} in 9m 10s · $0.04")
     assert f"outcome       {GREEN}completed{RESET} → {RED}failed{RESET}" in lines
-    # B against A: implement went 3m 55s faster (beyond 10% and 1s): its delta is green
+    assert "not tested: 1 baseline run; a test needs at least 5" in lines
     reverse = run_cli(runs.root, "compare", B_RUN_ID[:4], FIXED_RUN_ID[:6]).stdout.splitlines()
     implement = next(line for line in reverse if line.startswith("implement"))
-    assert f"{GREEN}-3m 55s{RESET}" in implement
-    plan = next(line for line in reverse if line.startswith("plan"))
-    assert "\x1b[" not in plan  # unchanged: no colour
+    assert "\x1b[" not in implement
 
 
 def test_status_trend_arrows_are_coloured(store: Store, terminal: pytest.MonkeyPatch) -> None:

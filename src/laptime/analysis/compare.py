@@ -6,10 +6,10 @@
 delta is B minus A; a ``change_pct`` is the delta over A's value, in percent, and is
 None when A's value is 0 (nothing to compare against).
 
-A phase is **slower** when B spent more time in it than A by at least ``threshold_pct``
-percent of A's time *and* by at least ``min_seconds`` (defaults: 10% and 1 s), so that
-noise on tiny phases is not highlighted. A phase that only B has is slower once it
-takes ``min_seconds``.
+A phase is **slower** only when the regression check (``analysis.regression``: B against
+the run-to-run variation of a baseline, by default the last 20 completed runs of A's task
+and runner that started before B) flags its duration as worse; no fixed percentage is
+used. Without a check (``regression=None``) nothing is flagged.
 
 ``where_the_time_went`` is one sentence, for example::
 
@@ -26,11 +26,10 @@ from typing import Any
 
 import msgspec
 
+from laptime.analysis.regression import RegressionCheck
 from laptime.analysis.report_results import Comparison
 from laptime.humanize import duration, signed_count, signed_duration, signed_usd
 
-DEFAULT_THRESHOLD_PCT = 10.0
-DEFAULT_MIN_SECONDS = 1.0
 UNATTRIBUTED = "(unattributed)"
 DOWNTIME = "(downtime)"
 MAX_CONTRIBUTORS = 3
@@ -63,25 +62,18 @@ def _side(kpi: dict[str, Any], cost: float | None) -> dict[str, Any]:
     }
 
 
-def is_slower(a_ms: float, b_ms: float, threshold_pct: float, min_seconds: float) -> bool:
-    """B is slower than A beyond both the relative and the absolute threshold."""
-    delta = b_ms - a_ms
-    if delta <= 0 or delta < min_seconds * 1000:
-        return False
-    return a_ms == 0 or delta / a_ms * 100.0 >= threshold_pct
-
-
 def compare_kpis(
     a: dict[str, Any],
     b: dict[str, Any],
     *,
     a_costs: tuple[dict[str, float | None], float | None] = ({}, None),
     b_costs: tuple[dict[str, float | None], float | None] = ({}, None),
-    threshold_pct: float = DEFAULT_THRESHOLD_PCT,
-    min_seconds: float = DEFAULT_MIN_SECONDS,
+    regression: RegressionCheck | None = None,
 ) -> Comparison:
-    """Everything ``laptime compare`` shows (deltas are B - A)."""
+    """Everything ``laptime compare`` shows (deltas are B - A); phases are slower when
+    ``regression`` flags them."""
     a_model_cost, a_cost = a_costs
+    flagged = {m.phase for m in regression.metrics if m.worse and m.metric == "phase"} if regression else set()
     b_model_cost, b_cost = b_costs
 
     # -- phases, in A's order, then the ones only B has; unattributed time last ----------------
@@ -106,7 +98,7 @@ def compare_kpis(
                 "delta_attempts": b_att - a_att,
                 "in_a": pa is not None,
                 "in_b": pb is not None,
-                "slower": is_slower(a_ms, b_ms, threshold_pct, min_seconds),
+                "slower": name in flagged,
             }
         )
     ua, ub = a["unattributed_ms"], b["unattributed_ms"]
@@ -115,7 +107,6 @@ def compare_kpis(
         "b_ms": ub,
         "delta_ms": ub - ua,
         "change_pct": _pct(ua, ub),
-        "slower": is_slower(ua, ub, threshold_pct, min_seconds),
     }
 
     # -- llm by model -----------------------------------------------------------------------------
@@ -156,15 +147,13 @@ def compare_kpis(
     result: dict[str, Any] = {
         "a": _side(a, a_cost),
         "b": _side(b, b_cost),
-        "threshold": {"percent": threshold_pct, "min_seconds": min_seconds},
         "duration": _triple(a["total_duration_ms"], b["total_duration_ms"]),
         "tvc": _triple(a["tvc_ms"], b["tvc_ms"]),
         "phases": phases,
         "unattributed": unattributed,
         # time the runner was down (a crash, then a resume): its own figure, never a phase's
         "downtime": _triple(a.get("downtime_ms", 0), b.get("downtime_ms", 0)),
-        "slower_phases": [p["phase"] for p in phases if p["slower"]]
-        + ([UNATTRIBUTED] if unattributed["slower"] else []),
+        "slower_phases": [p["phase"] for p in phases if p["slower"]],
         "llm": llm,
         "verification": verification,
         "outcome": {"a": a["outcome"], "b": b["outcome"], "changed": a["outcome"] != b["outcome"]},
@@ -173,7 +162,8 @@ def compare_kpis(
         "milestones_completed": _triple(a["milestones"]["completed"], b["milestones"]["completed"]),
     }
     result["where_the_time_went"] = where_the_time_went(result)
-    return msgspec.convert(result, Comparison)
+    comparison = msgspec.convert(result, Comparison)
+    return comparison if regression is None else msgspec.structs.replace(comparison, regression=regression)
 
 
 def where_the_time_went(cmp: dict[str, Any]) -> str:

@@ -15,6 +15,7 @@ from typing import Literal
 
 from msgspec import UNSET, UnsetType
 
+from laptime.analysis.regression import RegressionCheck
 from laptime.analysis.results import CostSource, Result, TimeSplit
 
 # -- report summary ------------------------------------------------------------------------------
@@ -165,6 +166,8 @@ class Summary(Result):
     top_files: list[TopFile]
     budgets: BudgetSummary | None = None  # null when the config sets no [budgets]
     branches: list[BranchSummary] | UnsetType = UNSET  # --by branch only
+    # --baseline SPEC only: the selection against the baseline (analysis.regression)
+    regression: RegressionCheck | UnsetType = UNSET
 
 
 # -- compare ---------------------------------------------------------------------------------------
@@ -197,11 +200,6 @@ class CompareSide(Result):
     cost_source: CostSource
 
 
-class Threshold(Result):
-    percent: float
-    min_seconds: float
-
-
 class PhaseDelta(Result):
     phase: str
     a_ms: int
@@ -213,7 +211,7 @@ class PhaseDelta(Result):
     delta_attempts: int
     in_a: bool
     in_b: bool
-    slower: bool
+    slower: bool  # the regression check flags the phase's duration as worse
 
 
 class UnattributedDelta(Result):
@@ -221,7 +219,6 @@ class UnattributedDelta(Result):
     b_ms: int
     delta_ms: int
     change_pct: float | None
-    slower: bool
 
 
 class ModelDelta(Result):
@@ -276,7 +273,6 @@ class Comparison(Result):
 
     a: CompareSide
     b: CompareSide
-    threshold: Threshold
     duration: IntTriple  # ms
     tvc: IntTriple  # ms
     phases: list[PhaseDelta]
@@ -290,6 +286,8 @@ class Comparison(Result):
     scope_violations: IntTriple
     milestones_completed: IntTriple
     where_the_time_went: str
+    # B against the run-to-run variation of its baseline (analysis.regression); set by the CLI
+    regression: RegressionCheck | UnsetType = UNSET
 
 
 # -- report usage ---------------------------------------------------------------------------------
@@ -429,6 +427,7 @@ class PipelineReport(Result):
 OUTPUT_TYPES: dict[str, type] = {
     "report summary": Summary,
     "compare": Comparison,
+    "compare SPEC SPEC": RegressionCheck,  # groups of runs: only the regression check
     "report usage": UsageReport,
     "report pipeline": PipelineReport,
 }

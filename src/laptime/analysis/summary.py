@@ -69,13 +69,17 @@ class SummaryFilters:
         }
 
 
-def _selection(index: Index, filters: SummaryFilters, now_us: int, crashed_after_us: int) -> str | None:
-    """None for every run; else the SQL of the selected run ids (a temp table)."""
-    if filters.is_empty():
-        return None
-    window, window_params = d.window_sql(filters.since_us, filters.until_us, "r")
-    where: list[str] = list(window)
-    params: list[Any] = list(window_params)
+def filter_sql(
+    filters: SummaryFilters, now_us: int, crashed_after_us: int, *, window: bool = True
+) -> tuple[list[str], list[Any]]:
+    """SQL conditions over ``runs r`` (to AND together) and their parameters for the filters;
+    without the time window when ``window`` is false (``analysis.regression``'s baselines)."""
+    where: list[str] = []
+    params: list[Any] = []
+    if window:
+        window_where, window_params = d.window_sql(filters.since_us, filters.until_us, "r")
+        where += window_where
+        params += window_params
     if filters.status is not None:
         where.append(f"({d.outcome_sql(now_us, crashed_after_us)}) = ?")
         params.append(filters.status)
@@ -91,6 +95,14 @@ def _selection(index: Index, filters: SummaryFilters, now_us: int, crashed_after
     if filters.model is not None:
         where.append("r.run_id IN (SELECT run_id FROM run_llm WHERE instr(lower(model), lower(?)) > 0)")
         params.append(filters.model)
+    return where, params
+
+
+def _selection(index: Index, filters: SummaryFilters, now_us: int, crashed_after_us: int) -> str | None:
+    """None for every run; else the SQL of the selected run ids (a temp table)."""
+    if filters.is_empty():
+        return None
+    where, params = filter_sql(filters, now_us, crashed_after_us)
     index.execute("CREATE TEMP TABLE IF NOT EXISTS summary_sel (run_id TEXT PRIMARY KEY)")
     index.execute("DELETE FROM temp.summary_sel")
     index.execute(f"INSERT INTO temp.summary_sel SELECT r.run_id FROM runs r WHERE {' AND '.join(where)}", params)

@@ -58,8 +58,7 @@ _SUMMARIES: dict[str, str] = {
     "compare": (
         "Two runs side by side: per phase the duration, attempts, delta and % change; LLM calls, tokens "
         "and cost per model; verification and outcome; and one line saying where the time went. Deltas "
-        "are B minus A. A and B are run ids or unique prefixes. Slower phases are marked ▲ (and red on a "
-        "terminal, faster ones' delta green, unless NO_COLOR or --no-color)."
+        "are B minus A. A and B are run ids or unique prefixes."
     ),
     "estimate": (
         "p10, p50 and p90 of a new run's duration and cost, drawn from similar completed runs: the same task "

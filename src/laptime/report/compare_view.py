@@ -8,6 +8,7 @@ from typing import Any
 from laptime.analysis.compare import UNATTRIBUTED as UNATTRIBUTED_KEY
 from laptime.humanize import signed_count, signed_duration, signed_usd
 from laptime.report.format import UNATTRIBUTED, count, duration, integer, table, timestamp, usd
+from laptime.report.regression_view import regression_lines
 from laptime.report.style import PLAIN, Style
 
 SLOWER = "▲"
@@ -20,17 +21,6 @@ def _pct(value: float | None) -> str:
 
 def _arrow(a: str, b: str) -> str:
     return a if a == b else f"{a} → {b}"
-
-
-def _faster(row: dict[str, Any], threshold: dict[str, Any]) -> bool:
-    """Faster by the same margin that makes a phase slower (``--threshold``, ``--min-seconds``)."""
-    pct, delta = row.get("change_pct"), row["delta_ms"]
-    return (
-        pct is not None
-        and delta is not None
-        and -pct >= threshold["percent"]
-        and -delta >= threshold["min_seconds"] * 1000
-    )
 
 
 def _counts(t: dict[str, Any], fmt: Callable[[Any], str] = integer) -> str:
@@ -67,16 +57,11 @@ def _run_line(label: str, side: dict[str, Any], style: Style) -> str:
 
 
 def render(cmp: dict[str, Any], style: Style = PLAIN) -> list[str]:
-    """The comparison as lines; slower phases carry ``▲`` and are red, faster ones' delta
-    green, when ``style`` has colour."""
-    th = cmp["threshold"]
+    """The comparison as lines; phases the regression check flags as worse carry ``▲`` and
+    are red when ``style`` has colour."""
     # the sentence is the JSON's; the text views call that time by one name
     went = cmp["where_the_time_went"].replace(UNATTRIBUTED_KEY, UNATTRIBUTED)
     out = [_run_line("A", cmp["a"], style), _run_line("B", cmp["b"], style), "", went, ""]
-
-    def delta(row: dict[str, Any], ms: float) -> str:
-        text = signed_duration(ms)
-        return style.paint(text, "good") if _faster(row, th) else text
 
     rows: list[list[str]] = []
     slower: list[bool] = []
@@ -87,7 +72,7 @@ def render(cmp: dict[str, Any], style: Style = PLAIN) -> list[str]:
                 p["phase"],
                 duration(p["a_ms"]) if p["in_a"] else "-",
                 duration(p["b_ms"]) if p["in_b"] else "-",
-                delta(p, p["delta_ms"]),
+                signed_duration(p["delta_ms"]),
                 _pct(p["change_pct"]) if p["in_a"] else "new",
                 attempts,
                 SLOWER if p["slower"] else "",
@@ -100,13 +85,13 @@ def render(cmp: dict[str, Any], style: Style = PLAIN) -> list[str]:
             UNATTRIBUTED,
             duration(u["a_ms"]),
             duration(u["b_ms"]),
-            delta(u, u["delta_ms"]),
+            signed_duration(u["delta_ms"]),
             _pct(u["change_pct"]),
             "",
-            SLOWER if u["slower"] else "",
+            "",
         ]
     )
-    slower.append(u["slower"])
+    slower.append(False)
     down = cmp["downtime"]
     if down["a"] or down["b"]:  # only runs that were down (a crash, then a resume) have the row
         rows.append(
@@ -128,7 +113,9 @@ def render(cmp: dict[str, Any], style: Style = PLAIN) -> list[str]:
     slower.append(False)
     lines = table(["phase", "A", "B", "delta", "change", "attempts", ""], rows, "lrrrrll", width=style.width)
     out += [style.paint(line, "bad") if i >= 2 and slower[i - 2] else line for i, line in enumerate(lines)]
-    out.append(f"{SLOWER} slower by at least {th['percent']:g}% and {th['min_seconds']:g}s")
+    check = cmp.get("regression")
+    if check is not None and check["reason"] is None:
+        out.append(f"{SLOWER} worse than the baseline's run-to-run variation (see Regressions beyond noise below)")
 
     llm = cmp["llm"]
     out += ["", "LLM by model"]
@@ -168,4 +155,6 @@ def render(cmp: dict[str, Any], style: Style = PLAIN) -> list[str]:
             f" · lines removed {_counts(cmp['changes']['lines_removed'])}"
         ),
     ]
+    if check is not None:
+        out += ["", *regression_lines(check, style, title="Regressions beyond noise: B against its baseline")]
     return style.fit_all(out)

@@ -7,6 +7,7 @@ from typing import Any
 
 from laptime.report.budget_view import summary_budget_line
 from laptime.report.format import UNATTRIBUTED, bar, count, duration, integer, percent, plural, plural_word, table, usd
+from laptime.report.regression_view import regression_lines
 from laptime.report.style import PLAIN, Style
 from laptime.report.time_split_view import time_split_lines
 
@@ -136,6 +137,13 @@ def summary_lines(s: dict[str, Any], style: Style = PLAIN) -> list[str]:
             for b in s["branches"]
         ]
         out += table(["branch", "runs", "success", "p50", "tokens", "cost"], rows, "lrrrrr", width=w)
+    if s.get("regression") is not None:
+        out += [
+            "",
+            *regression_lines(
+                s["regression"], style, title="Regressions beyond noise: the selection against its baseline"
+            ),
+        ]
     return style.fit_all(out)
 
 
