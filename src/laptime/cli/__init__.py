@@ -33,6 +33,7 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     "doctor": ("laptime.cli.store", "doctor"),
     "refresh": ("laptime.cli.store", "refresh"),
     "compact": ("laptime.cli.retention", "compact"),
+    "serve": ("laptime.cli.serve", "serve"),
 }
 
 # The first paragraph of each command's help, so that `laptime --help` can list the
@@ -89,6 +90,10 @@ _SUMMARIES: dict[str, str] = {
         "Rewrite past day segments smaller: merge each span's open and close events into one line. No "
         "valid line is dropped, so every report is the same afterwards. The two most recent days are left "
         "alone, since writers may still be appending to them."
+    ),
+    "serve": (
+        "Serve the store over HTTP: runs, KPIs, summaries, usage, phase metrics, POST /events and an OTLP/HTTP "
+        "receiver (POST /v1/traces). docs/server.md lists the endpoints."
     ),
 }
 
