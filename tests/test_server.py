@@ -278,10 +278,11 @@ class TestProjectSummary:
         builder = data["phases"]["builder"]
         assert builder == {"runs": 2, "avg_ms": 60_000.0, "p50_ms": 60_000.0, "p90_ms": 60_000.0, "avg_iterations": 1.5}
         assert data["avg_iterations"] == pytest.approx(6 / 3)
+        # newest first; all three start at T0, so by run id, descending (as report list)
         assert [(r["run_id"][-1], r["iterations"], r["total_ms"]) for r in data["recent_runs"]] == [
-            ("1", 2, 70_000),
-            ("2", 3, 80_000),
             ("3", 1, 60_000),
+            ("2", 3, 80_000),
+            ("1", 2, 70_000),
         ]
 
 
