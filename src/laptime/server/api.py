@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
+import re
 import time
 from collections.abc import Callable
 from typing import Annotated, Any, Literal
@@ -17,13 +16,20 @@ from laptime.server.errors import ApiError
 
 router = APIRouter()
 
-# A run id as the log allows it, refused before any lookup: no slash, dot-dot or control
-# character reaches the index (path traversal), and a bounded length.
-RUN_ID_PATTERN = r"^[A-Za-z0-9_:\-][A-Za-z0-9_.:\-]{0,127}$"
-RunId = Annotated[str, Path(pattern=RUN_ID_PATTERN, description="a run id or a unique prefix of it")]
+# The run ids looked up: anything else (a slash, `..`, a control character: path traversal)
+# never reaches the index and is a 404, since no run has such an id. A slash cannot even reach
+# the route: the path is decoded first, so `/runs/..%2f..` is another path.
+RUN_ID = re.compile(r"^[A-Za-z0-9_:\-][A-Za-z0-9_.:\-]{0,127}$")
+RunId = Annotated[str, Path(max_length=256, description="a run id or a unique prefix of it")]
+# A date, a datetime (ISO, seconds and zone optional) or an age: the forms laptime.when reads.
+WHEN_PATTERN = (
+    r"^([1-9][0-9]{3}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])"
+    r"(T([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9](\.[0-9]{1,6})?)?(Z|[+-](0[0-9]|1[0-4]):[0-5][0-9])?)?"
+    r"|[0-9]{1,4}(m|min|h|d|w))$"
+)
 When = Annotated[
     str | None,
-    Query(max_length=64, description="YYYY-MM-DD, an ISO datetime, or an age like 7d (runs started at/after)"),
+    Query(pattern=WHEN_PATTERN, description="YYYY-MM-DD, an ISO datetime, or an age like 7d"),
 ]
 Text = Annotated[str | None, Query(max_length=256)]
 Status = Literal["completed", "failed", "blocked", "stopped", "running", "crashed"]
@@ -69,8 +75,9 @@ def _when(value: str | None, name: str) -> int | None:
 def _resolve(index: Any, given: str) -> Any:
     from laptime.analysis.kpi import AmbiguousRunError, RunLookupError, resolve_run
 
-    if ".." in given:
-        raise ApiError(400, f"run id {given!r}: `..` is not part of any run id")
+    if ".." in given or not RUN_ID.match(given):
+        msg = f"no run matches {given!r}: run ids hold letters, digits, `_`, `.`, `:` and `-` only (and never `..`)"
+        raise ApiError(404, msg)
     try:
         return resolve_run(index, given)
     except AmbiguousRunError as exc:
@@ -87,20 +94,12 @@ def healthz(request: Request) -> dict[str, Any]:
 
 
 def _cursor(offset: int) -> str:
-    return base64.urlsafe_b64encode(f"runs:{offset}".encode()).decode().rstrip("=")
+    """Opaque to clients (docs/server.md): today the offset of the next page, in hex."""
+    return format(offset, "x")
 
 
 def _offset(cursor: str | None) -> int:
-    if cursor is None:
-        return 0
-    try:
-        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-    except (binascii.Error, UnicodeDecodeError, ValueError):
-        text = ""
-    kind, _, number = text.partition(":")
-    if kind != "runs" or not number.isdigit() or len(number) > 12:
-        raise ApiError(400, "cursor: not a cursor this server gave; pass next_cursor back unchanged")
-    return int(number)
+    return 0 if cursor is None else int(cursor, 16)
 
 
 @router.get("/runs")
@@ -111,7 +110,9 @@ def runs(
     until: When = None,
     status: Status | None = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
-    cursor: Annotated[str | None, Query(max_length=64)] = None,
+    cursor: Annotated[
+        str | None, Query(pattern=r"^[0-9a-f]{1,12}$", description="next_cursor of the page before")
+    ] = None,
 ) -> Response:
     """Runs, newest first, with `report list`'s filters; `next_cursor` fetches the next page."""
     from laptime.analysis.api_results import RunPage
@@ -165,8 +166,8 @@ def project_metrics(request: Request, project: Annotated[str, Path(min_length=1,
 def compare(
     request: Request,
     *,
-    a: Annotated[str, Query(pattern=RUN_ID_PATTERN)],
-    b: Annotated[str, Query(pattern=RUN_ID_PATTERN)],
+    a: Annotated[str, Query(max_length=256)],
+    b: Annotated[str, Query(max_length=256)],
     threshold_pct: Annotated[float, Query(ge=0, le=1e6)] = 10.0,
     min_seconds: Annotated[float, Query(ge=0, le=1e9)] = 1.0,
 ) -> Response:
@@ -221,6 +222,13 @@ def summary(
     return json_response(data)
 
 
+def _zones() -> list[str]:
+    """The zone names ``report usage --timezone`` takes: the system's IANA zones, and local."""
+    from zoneinfo import available_timezones
+
+    return ["local", "UTC", *sorted(available_timezones() - {"UTC"})]
+
+
 @router.get("/usage")
 def usage(
     request: Request,
@@ -229,7 +237,7 @@ def usage(
     since: When = None,
     until: When = None,
     project: Text = None,
-    timezone: Annotated[str | None, Query(max_length=64)] = None,
+    timezone: Annotated[str | None, Query(json_schema_extra={"enum": _zones()})] = None,
 ) -> Response:
     """Token usage and cost: `report usage --json` (days are in `timezone`, default the server's)."""
     from laptime.analysis.usage import UsageQueryError, day_start_us, resolve_zone, usage_report

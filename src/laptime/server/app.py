@@ -71,7 +71,7 @@ def _add_limits(app: FastAPI) -> None:
             if int(length) > MAX_BODY_BYTES:
                 return error_response(413, f"the body is larger than {MAX_BODY_BYTES} bytes")
         if "\x00" in request.url.path or "%00" in request.url.path:
-            return error_response(400, "the path holds a NUL character")
+            return error_response(404, "no such resource: the path holds a NUL character")
         return await call_next(request)
 
 

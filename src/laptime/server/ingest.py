@@ -33,7 +33,11 @@ def _events_body(components: dict[str, Any]) -> dict[str, Any]:
 
 def _traces_body(components: dict[str, Any]) -> dict[str, Any]:
     del components
-    document = {"type": "object", "properties": {"resourceSpans": {"type": "array", "items": {"type": "object"}}}}
+    document = {
+        "type": "object",
+        "required": ["resourceSpans"],
+        "properties": {"resourceSpans": {"type": "array", "items": {"type": "object"}}},
+    }
     return {
         "required": True,
         "content": {
@@ -85,9 +89,6 @@ def validate_batch(items: list[Any]) -> tuple[list[Any], list[dict[str, Any]]]:
         except ev.EventDecodeError as exc:
             match = _FIELD.search(str(exc))
             errors.append({"index": i, "field": (match.group(1) if match else "") or "$", "message": str(exc)})
-            continue
-        if event.source is not None:
-            errors.append({"index": i, "field": "source", "message": "`source` is for imported events only"})
             continue
         good.append(event)
     return good, errors
