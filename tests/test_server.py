@@ -2,21 +2,19 @@
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
 
+from helpers import FIXED_RUN_ID, T0, invoke, invoke_json, record_fixed_run, record_simple_run
 from laptime.server.context import MAX_BATCH_EVENTS, MAX_BODY_BYTES
 from laptime.store import Store
-from helpers import FIXED_RUN_ID, T0, invoke, invoke_json, record_fixed_run, record_simple_run
 from server_helpers import Live, live_server
 
 TOKEN = "tok-3f9a1c0d2b7e"  # noqa: S105 - a test's token, sent over loopback only
@@ -124,7 +122,7 @@ class TestServeCommand:
         assert result.exit_code == 2
         assert "--token / LAPTIME_SERVER_TOKEN is empty" in result.output
 
-    def test_the_token_is_required_and_never_logged(self, seeded: Store, tmp_path: Path) -> None:
+    def test_the_token_is_required_and_never_logged(self, seeded: Store) -> None:
         import socket
 
         with socket.socket() as probe:

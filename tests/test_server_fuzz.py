@@ -10,10 +10,10 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from helpers import T0, record_fixed_run, record_simple_run
-from server_helpers import live_server
 
+from helpers import T0, record_fixed_run, record_simple_run
 from laptime.store import Store
+from server_helpers import live_server
 
 MIN_CASES = 500
 

@@ -6,12 +6,13 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from typing import Any, ClassVar
 
 import pytest
-from helpers import invoke_json
-from server_helpers import Live, live_server
 
+from helpers import invoke_json
 from laptime.store import Store
+from server_helpers import Live, live_server
 
 T0_NS = int(datetime(2026, 1, 5, 9, 0, 0, tzinfo=UTC).timestamp()) * 1_000_000_000
 S = 1_000_000_000
@@ -107,7 +108,7 @@ class TestOtlpProtobuf:
 
 
 class TestOtlpJson:
-    DOC = {
+    DOC: ClassVar[dict[str, Any]] = {
         "resourceSpans": [
             {
                 "resource": {"attributes": [{"key": "service.name", "value": {"stringValue": "agent"}}]},

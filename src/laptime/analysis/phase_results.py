@@ -56,4 +56,3 @@ class ProjectRunMetrics(Result):
     avg_iterations: float | None  # phase attempts per run, over runs with any phase
     phases: dict[str, PhaseMetricStats]  # phase name -> statistics
     recent_runs: list[RecentRun]  # the latest runs, newest first
-

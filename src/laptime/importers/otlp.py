@@ -626,9 +626,7 @@ def protobuf_document(data: bytes) -> dict[str, Any]:
         "resourceSpans": [
             {
                 "resource": {"attributes": [_pb_key_value(kv) for kv in rs.resource.attributes]},
-                "scopeSpans": [
-                    {"spans": [_pb_span(span) for span in scope.spans]} for scope in rs.scope_spans
-                ],
+                "scopeSpans": [{"spans": [_pb_span(span) for span in scope.spans]} for scope in rs.scope_spans],
             }
             for rs in request.resource_spans
         ]

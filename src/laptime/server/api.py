@@ -23,9 +23,7 @@ RUN_ID = re.compile(r"^[A-Za-z0-9_:\-][A-Za-z0-9_.:\-]{0,127}$")
 RunId = Annotated[str, Path(max_length=256, description="a run id or a unique prefix of it")]
 # A date, a datetime (ISO, seconds and zone optional) or an age: the forms laptime.when reads,
 # days in range for their month (Feb 29 in leap years only), so the schema says all it takes.
-_MONTH_DAY = (
-    r"(0[13578]|1[02])-(0[1-9]|[12][0-9]|3[01])|(0[469]|11)-(0[1-9]|[12][0-9]|30)|02-(0[1-9]|1[0-9]|2[0-8])"
-)
+_MONTH_DAY = r"(0[13578]|1[02])-(0[1-9]|[12][0-9]|3[01])|(0[469]|11)-(0[1-9]|[12][0-9]|30)|02-(0[1-9]|1[0-9]|2[0-8])"
 _LEAP_YEAR = r"[1-9][0-9](0[48]|[2468][048]|[13579][26])|([2468][048]|[13579][26])00"
 _DATE = rf"[1-9][0-9]{{3}}-({_MONTH_DAY})|({_LEAP_YEAR})-02-29"
 _TIME = r"T([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9](\.[0-9]{1,6})?)?(Z|[+-](0[0-9]|1[0-4]):[0-5][0-9])?"
