@@ -233,7 +233,11 @@ def usage(
     project: Text = None,
     timezone: Annotated[
         str | None,
-        Query(max_length=64, description="local (the default), UTC, or an IANA zone name such as Europe/Berlin"),
+        Query(
+            max_length=64,
+            description="local (the default), UTC, or an IANA zone name such as Europe/Berlin",
+            json_schema_extra={"examples": ["local", "UTC", "Europe/Berlin"]},
+        ),
     ] = None,
 ) -> Response:
     """Token usage and cost: `report usage --json` (days are in `timezone`, default the server's)."""
