@@ -15,7 +15,7 @@ import json
 import sys
 from pathlib import Path
 
-from laptime.analysis.outputs import OUTPUT_TYPES, SCHEMA_DIR, output_schema, schema_file
+from laptime.analysis.outputs import ALL_OUTPUT_TYPES, SCHEMA_DIR, output_schema, schema_file
 
 OUTPUT_DIR = Path(__file__).resolve().parents[1] / "src" / "laptime" / "schema" / SCHEMA_DIR
 
@@ -27,7 +27,7 @@ def render(command: str) -> str:
 
 def expected() -> dict[str, str]:
     """file name -> text, for every command."""
-    return {schema_file(command): render(command) for command in OUTPUT_TYPES}
+    return {schema_file(command): render(command) for command in ALL_OUTPUT_TYPES}
 
 
 def main(argv: list[str]) -> int:

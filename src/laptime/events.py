@@ -253,13 +253,22 @@ def decode(line: bytes | str) -> Event:
         msg = f"unsupported schema version {event.v!r} - at `$.v` (this laptime reads v{SCHEMA_VERSION})"
         raise EventDecodeError(msg)
     for field, value in (("ts", event.ts), ("end_ts", getattr(event, "end_ts", None))):
-        if value is not None and not TIMESTAMP_PATTERN.match(value):
+        if value is not None and not _is_timestamp(value):
             msg = f"timestamp {value!r} is not canonical UTC `YYYY-MM-DDTHH:MM:SS.ffffffZ` - at `$.{field}`"
             raise EventDecodeError(msg)
     return event
 
 
-TIMESTAMP_PATTERN: Final = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$")
+# Canonical UTC with fields in range, years 1970 to 9999 (month 13 or minute 61 would stop the
+# index, which turns every ``ts`` into microseconds, and year 0 the price lookup; SQLite rolls a
+# day 31 of a shorter month into the next).
+TIMESTAMP_PATTERN: Final = re.compile(
+    r"^(19[7-9]\d|[2-9]\d{3})-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])T([01]\d|2[0-3]):[0-5]\d:[0-5]\d\.\d{6}Z$"
+)
+
+
+def _is_timestamp(value: str) -> bool:
+    return TIMESTAMP_PATTERN.match(value) is not None
 
 
 def json_schema() -> dict[str, Any]:

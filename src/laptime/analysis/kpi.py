@@ -34,6 +34,10 @@ class RunLookupError(UsageError, LookupError):
     """No run, or more than one, matches what the user gave."""
 
 
+class AmbiguousRunError(RunLookupError):
+    """More than one run matches the prefix the user gave."""
+
+
 @dataclass(frozen=True)
 class RunRow:
     """A run as the ``runs`` table knows it."""
@@ -102,7 +106,7 @@ def resolve_run(index: Index, given: str | None) -> RunRow:
         shown = ", ".join(r[0] for r in rows[:5])
         more = " and more" if len(rows) > 5 else ""
         msg = f"{given!r} matches several runs ({shown}{more}); give more characters of the id"
-        raise RunLookupError(msg)
+        raise AmbiguousRunError(msg)
     return _run_row(rows[0])
 
 

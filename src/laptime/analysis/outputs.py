@@ -11,6 +11,8 @@ from typing import Any, Final
 
 import msgspec
 
+from laptime.analysis import api_results as ar
+from laptime.analysis import phase_results as pr
 from laptime.analysis import results as r
 from laptime.analysis.estimate import OUTPUT_TYPES as ESTIMATE_OUTPUT_TYPES
 from laptime.analysis.report_results import OUTPUT_TYPES as REPORT_OUTPUT_TYPES
@@ -42,6 +44,14 @@ OUTPUT_TYPES: Final[dict[str, type[msgspec.Struct]]] = {
     "export otlp": OtlpExport,
 }
 
+# HTTP API responses with no command of their own (docs/server.md) -> their struct; shipped beside the others
+API_OUTPUT_TYPES: Final[dict[str, type[msgspec.Struct]]] = {
+    "api runs": ar.RunPage,
+    "api run-metrics": pr.RunPhaseMetrics,
+    "api project-run-metrics": pr.ProjectRunMetrics,
+}
+ALL_OUTPUT_TYPES: Final[dict[str, type[msgspec.Struct]]] = {**OUTPUT_TYPES, **API_OUTPUT_TYPES}
+
 
 def schema_file(command: str) -> str:
     """``report show`` -> ``report-show.schema.json``."""
@@ -52,11 +62,11 @@ def output_schema(command: str) -> dict[str, Any]:
     """The JSON Schema (draft 2020-12) of ``laptime COMMAND --json``."""
     from laptime.events import clean_schema_descriptions
 
-    schema: dict[str, Any] = msgspec.json.schema(OUTPUT_TYPES[command])
+    schema: dict[str, Any] = msgspec.json.schema(ALL_OUTPUT_TYPES[command])
     clean_schema_descriptions(schema)
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["$id"] = f"https://laptime.dev/schema/{SCHEMA_DIR}/{schema_file(command)}"
-    schema["title"] = f"laptime {command} --json"
+    schema["title"] = f"laptime {command}" if command in API_OUTPUT_TYPES else f"laptime {command} --json"
     return schema
 
 

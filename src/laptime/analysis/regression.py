@@ -49,6 +49,7 @@ from laptime.clock import timestamp_from_us
 from laptime.errors import UsageError
 
 if TYPE_CHECKING:
+    from laptime.analysis.kpi import RunRow
     from laptime.analysis.summary import SummaryFilters
     from laptime.index import Index
     from laptime.pricing import PriceBook
@@ -476,3 +477,26 @@ def summary_check(
 
 def run_history_spec() -> Spec:
     return Spec(f"last:{DEFAULT_HISTORY}", last=DEFAULT_HISTORY)
+
+
+def run_pair_check(
+    index: Index,
+    book: PriceBook,
+    a: RunRow,
+    b: RunRow,
+    spec: Spec | None = None,
+    *,
+    now_us: int,
+    crashed_after_us: int,
+) -> RegressionCheck:
+    """``compare A B``'s check: run B against the baseline ``spec`` (default: the last
+    ``DEFAULT_HISTORY`` completed runs like A, same task and runner, that started before B)."""
+    spec = spec or run_history_spec()
+    scope = Scope(name=a.name, runner=a.runner, match_runner=True)  # runs like A (runs:ID as given)
+    b_start = d.run_start_us(b.started_us, b.first_us)
+    history = select_group(
+        index, spec, scope, before_us=b_start, exclude=[b.run_id], now_us=now_us, crashed_after_us=crashed_after_us
+    )
+    if not spec.run_ids:
+        history = Group(f"{spec.text} like A", history.run_ids, history.starts)
+    return check(index, book, history, Group("run B", [b.run_id], [b_start]))

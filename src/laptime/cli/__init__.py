@@ -38,6 +38,7 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     "compact": ("laptime.cli.retention", "compact"),
     "webhook": ("laptime.cli.webhook", "webhook"),
     "export": ("laptime.cli.export_otlp", "export"),
+    "serve": ("laptime.cli.serve", "serve"),
 }
 
 # The first paragraph of each command's help, so that `laptime --help` can list the
@@ -111,6 +112,10 @@ _SUMMARIES: dict[str, str] = {
     ),
     "webhook": "Send run webhooks by hand: one run's report now, or every delivery that failed.",
     "export": "Export runs to other systems.",
+    "serve": (
+        "Serve the store over HTTP: runs, KPIs, summaries, usage, phase metrics, POST /events and an OTLP/HTTP "
+        "receiver (POST /v1/traces). docs/server.md lists the endpoints."
+    ),
 }
 
 

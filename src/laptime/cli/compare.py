@@ -84,7 +84,6 @@ def _compare_runs(ctx: click.Context, run_a: str, run_b: str, baseline: str | No
     from laptime.analysis.compare import compare_kpis
     from laptime.analysis.kpi import compute_kpi, resolve_run
     from laptime.analysis.results import to_builtins
-    from laptime.definitions import run_start_us
     from laptime.pricing import PriceBook
     from laptime.report.compare_view import render
 
@@ -104,20 +103,7 @@ def _compare_runs(ctx: click.Context, run_a: str, run_b: str, baseline: str | No
             kpis.append(kpi)
             costs.append((kpi.cost.by_model, kpi.cost_usd))
         a, b = rows
-        scope = rg.Scope(name=a.name, runner=a.runner, match_runner=True)  # runs like A (runs:ID as given)
-        history = rg.select_group(
-            index,
-            spec,
-            scope,
-            before_us=run_start_us(b.started_us, b.first_us),
-            exclude=[b.run_id],
-            now_us=now,
-            crashed_after_us=crashed,
-        )
-        if not spec.run_ids:
-            history = rg.Group(f"{spec.text} like A", history.run_ids, history.starts)
-        current = rg.Group("run B", [b.run_id], [run_start_us(b.started_us, b.first_us)])
-        check = rg.check(index, book, history, current)
+        check = rg.run_pair_check(index, book, a, b, spec, now_us=now, crashed_after_us=crashed)
     result = compare_kpis(
         to_builtins(kpis[0]), to_builtins(kpis[1]), a_costs=costs[0], b_costs=costs[1], regression=check
     )

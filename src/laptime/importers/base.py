@@ -871,3 +871,19 @@ def iter_lines(file: Path, offset: int, chunk_size: int = 1 << 20) -> Iterator[t
                 start = end + 1
             position += start
             carry = data[start:]
+
+
+def append_events(store: Store, events: Iterable[ev.Event]) -> ImportResult:
+    """Append validated events to the log through the importers' de-duplicating appender
+    (ids the index or this batch already has are left out), then bring the index up to
+    date. ``events_new`` / ``events_already_stored`` of the result say how many were which.
+    For writers that are not importers of files: ``POST /events`` and ``POST /v1/traces``."""
+    result = ImportResult(format="api")
+    store.ensure()
+    with maintenance_lock(store, exclusive=False), Index(store) as index:
+        appender = _Appender(store, index, result)
+        try:
+            appender.add(events)
+        finally:
+            appender.close()
+    return result

@@ -15,7 +15,18 @@ Mapping (docs/importers.md has the full table):
   ``gen_ai.usage.input_tokens`` includes cached tokens (``input_includes_cache``), the
   model is ``gen_ai.response.model``, else ``gen_ai.request.model``; a reported cost
   comes from ``laptime.cost_usd``;
-- status ``ERROR`` or an ``error.type`` attribute make the span ``failed``.
+- status ``ERROR`` or an ``error.type`` attribute make the span ``failed``;
+- **Claude Code's telemetry** (``CLAUDE_CODE_ENABLE_TELEMETRY``, beta tracing): a
+  ``claude_code.interaction`` (one prompt) holds its spans; ``claude_code.llm_request``
+  is an llm span whose ``input_tokens``, ``output_tokens``, ``cache_read_tokens`` and
+  ``cache_creation_tokens`` are in Anthropic's meaning (input without cache) and
+  ``model`` names the model; ``claude_code.tool`` holds ``claude_code.tool.blocked_on_user``
+  (waiting for the user's permission: ``waiting_on: human``) and
+  ``claude_code.tool.execution`` (a tool span). A span with a true ``blocked_on_user``
+  or ``tool.blocked_on_user`` attribute waits on a human too.
+
+``document_events`` maps a document received over HTTP (``POST /v1/traces``; a protobuf
+body is first turned into the same JSON form by ``protobuf_document``).
 
 JSON Lines files are read incrementally; a single-document file that changed is read
 again whole, and the ids (derived from trace and span ids) keep only what is new.
@@ -61,6 +72,18 @@ _KIND_OF_OPERATION: dict[str, ev.SpanKind] = {
 }
 _STATUS_ERROR = 2
 LAPTIME_EVENT_PREFIX = "laptime."  # exporters.genai.POINT_EVENT_PREFIX: a laptime export's span events
+# Claude Code's span names (its beta tracing) -> kind; a tool span holds its permission wait
+# and its execution, so it is only a container (kind other, no activity of its own).
+_CLAUDE_CODE_KINDS: dict[str, ev.SpanKind] = {
+    "claude_code.interaction": "other",
+    "claude_code.llm_request": "llm",
+    "claude_code.tool": "other",
+    "claude_code.tool.blocked_on_user": "other",
+    "claude_code.tool.execution": "tool",
+}
+_CLAUDE_CODE_LLM = "claude_code.llm_request"
+_CLAUDE_CODE_WAIT = "claude_code.tool.blocked_on_user"
+_CLAUDE_CODE_USAGE = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_creation_tokens")
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,7 +115,17 @@ class OtlpSpan:
         given = self.attrs.get("laptime.kind")
         if isinstance(given, str) and given in ev.SPAN_KINDS and given != "run":
             return given  # type: ignore[return-value]
+        claude_code = _CLAUDE_CODE_KINDS.get(self.name)
+        if claude_code is not None:
+            return claude_code
         return _KIND_OF_OPERATION.get(self.operation, "other")
+
+    @property
+    def waits_on_user(self) -> bool:
+        """Claude Code waiting for its user's permission to run a tool."""
+        return self.name == _CLAUDE_CODE_WAIT or any(
+            self.attrs.get(key) in (True, "true") for key in ("blocked_on_user", "tool.blocked_on_user")
+        )
 
 
 def _any_value(value: Any, where: str) -> Any:  # noqa: PLR0911 - one return per AnyValue variant
@@ -397,6 +430,8 @@ class _Builder:
         attrs = {**span.attrs, "otel.span_id": span.span_id}
         if span.status_error:
             attrs["otel.status_code"] = "ERROR"
+        if span.waits_on_user:
+            attrs["waiting_on"] = "human"
         yield ev.SpanStart(
             v=ev.SCHEMA_VERSION,
             id=own,
@@ -424,6 +459,35 @@ class _Builder:
         )
         if span.kind == "llm" and any(k.startswith("gen_ai.usage.") for k in span.attrs):
             yield self._usage(span, own, parent, source)
+        elif span.name == _CLAUDE_CODE_LLM and any(k in span.attrs for k in _CLAUDE_CODE_USAGE):
+            yield self._claude_code_usage(span, own, parent, source)
+
+    @staticmethod
+    def _claude_code_usage(span: OtlpSpan, own: str, parent: str, source: ev.Source) -> ev.LlmUsage:
+        a = span.attrs
+        assert span.end_ns is not None
+        model = a.get("model")
+        cost = a.get("cost_usd")
+        return ev.LlmUsage(
+            v=ev.SCHEMA_VERSION,
+            id=source_event_id(span.end_ns, NAME, span.trace_id, span.span_id, "llm"),
+            ts=timestamp(span.end_ns),
+            run=span.trace_id,
+            parent=parent,
+            span=own,
+            provider="anthropic",
+            model=model if isinstance(model, str) and model else "unknown",
+            input_tokens=_tokens(a, "input_tokens"),
+            output_tokens=_tokens(a, "output_tokens"),
+            cache_read_tokens=_tokens(a, "cache_read_tokens"),
+            cache_write_tokens=_tokens(a, "cache_creation_tokens"),
+            input_includes_cache=False,  # Anthropic's meaning, as Claude Code reports it
+            latency_ms=(span.end_ns - span.start_ns) / 1e6,
+            cost_usd=float(cost)
+            if isinstance(cost, int | float) and not isinstance(cost, bool) and cost >= 0
+            else None,
+            source=source,
+        )
 
     def _usage(self, span: OtlpSpan, own: str, parent: str, source: ev.Source) -> ev.LlmUsage:
         a = span.attrs
@@ -642,3 +706,80 @@ class OtlpImporter(Importer):
             else:
                 spans.append(item)
         yield from builder.document(spans, line)
+
+
+def document_events(obj: Any, origin: str) -> tuple[list[ev.Event], list[str]]:
+    """The events of one OTLP/JSON traces document received from ``origin`` (not a file:
+    ``POST /v1/traces``), and the errors of the spans that could not be used. The ids are
+    derived from trace and span ids, as for a file, so a document sent again adds nothing."""
+    spans: list[OtlpSpan] = []
+    errors: list[str] = []
+    for item in parse_document(obj):
+        if isinstance(item, RecordError):
+            errors.append(str(item))
+        else:
+            spans.append(item)
+    return list(_Builder(Path(origin), {}).document(spans, 1)), errors
+
+
+def protobuf_document(data: bytes) -> dict[str, Any]:
+    """An OTLP/protobuf ``ExportTraceServiceRequest`` in OTLP/JSON's form (hex ids, string
+    64-bit integers), for ``parse_document``. Raises RecordError when it does not parse.
+    opentelemetry-proto (the ``server`` extra) is imported here only."""
+    from google.protobuf.message import DecodeError
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+    request = ExportTraceServiceRequest()
+    try:
+        request.ParseFromString(data)
+    except (DecodeError, RecursionError) as exc:
+        raise RecordError(f"not an OTLP/protobuf ExportTraceServiceRequest ({exc})") from None
+    return {
+        "resourceSpans": [
+            {
+                "resource": {"attributes": [_pb_key_value(kv) for kv in rs.resource.attributes]},
+                "scopeSpans": [{"spans": [_pb_span(span) for span in scope.spans]} for scope in rs.scope_spans],
+            }
+            for rs in request.resource_spans
+        ]
+    }
+
+
+def _pb_span(span: Any) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "traceId": span.trace_id.hex(),
+        "spanId": span.span_id.hex(),
+        "name": span.name,
+        "startTimeUnixNano": str(span.start_time_unix_nano),
+        "endTimeUnixNano": str(span.end_time_unix_nano),
+        "attributes": [_pb_key_value(kv) for kv in span.attributes],
+        "status": {"code": span.status.code, "message": span.status.message},
+    }
+    if span.parent_span_id:
+        out["parentSpanId"] = span.parent_span_id.hex()
+    return out
+
+
+def _pb_key_value(kv: Any) -> dict[str, Any]:
+    return {"key": kv.key, "value": _pb_any_value(kv.value)}
+
+
+def _pb_any_value(value: Any) -> dict[str, Any]:  # noqa: PLR0911 - one return per AnyValue variant
+    which = value.WhichOneof("value")
+    if which == "string_value":
+        return {"stringValue": value.string_value}
+    if which == "bool_value":
+        return {"boolValue": value.bool_value}
+    if which == "int_value":
+        return {"intValue": str(value.int_value)}
+    if which == "double_value":
+        return {"doubleValue": value.double_value}
+    if which == "array_value":
+        return {"arrayValue": {"values": [_pb_any_value(v) for v in value.array_value.values]}}
+    if which == "kvlist_value":
+        return {"kvlistValue": {"values": [_pb_key_value(kv) for kv in value.kvlist_value.values]}}
+    if which == "bytes_value":
+        import base64
+
+        return {"bytesValue": base64.b64encode(value.bytes_value).decode()}
+    return {}
