@@ -8,6 +8,7 @@ import sys
 import time
 from collections.abc import Iterator
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -190,6 +191,22 @@ class TestReadEndpoints:
             reply = live.get(path)
             assert reply.status == 200, (path, reply.body)
             assert reply.json() == invoke_json(home, *args), path
+
+    def test_the_html_pages_are_the_clis(self, live: Live, seeded: Store, tmp_path: Path) -> None:
+        reply = live.get(f"/runs/{FIXED_RUN_ID}/page")
+        assert reply.status == 200, reply.body
+        assert reply.headers["content-type"].startswith("text/html")
+        assert reply.headers["content-security-policy"].startswith("default-src 'none'")
+        out = tmp_path / "run.html"
+        assert invoke(seeded.root, "report", "html", FIXED_RUN_ID, "-o", str(out)).exit_code == 0
+        served, written = reply.body.decode(), out.read_text()
+        # the same page; only where "all runs" links to differs (a route here, a file there)
+        assert served.count("<rect") == written.count("<rect") > 0
+        assert 'href="/summary/page"' in served
+        summary = live.get("/summary/page")
+        assert summary.status == 200, summary.body
+        assert f'href="/runs/{FIXED_RUN_ID}/page"' in summary.body.decode()
+        assert live.get("/runs/nope/page").status == 404
 
     def test_runs_pages_with_an_opaque_cursor(self, live: Live, seeded: Store) -> None:
         everything = invoke_json(seeded.root, "report", "list")["runs"]

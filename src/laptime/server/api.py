@@ -60,7 +60,7 @@ def context(request: Request) -> ServerContext:
     return ctx
 
 
-def _when(value: str | None, name: str) -> int | None:
+def when_param(value: str | None, name: str) -> int | None:
     from laptime.when import parse_when
 
     if value is None:
@@ -73,7 +73,7 @@ def _when(value: str | None, name: str) -> int | None:
         raise ApiError(400, f"{name}: {value!r} is not a date, an ISO datetime, or an age like 7d") from None
 
 
-def _resolve(index: Any, given: str) -> Any:
+def resolve_run_id(index: Any, given: str) -> Any:
     from laptime.analysis.kpi import AmbiguousRunError, RunLookupError, resolve_run
 
     if ".." in given or not RUN_ID.match(given):
@@ -121,7 +121,7 @@ def runs(
 
     ctx = context(request)
     offset = _offset(cursor)
-    since_us, until_us = _when(since, "since"), _when(until, "until")
+    since_us, until_us = when_param(since, "since"), when_param(until, "until")
     now, crashed = now_us(), ctx.crashed_after_us()
     with ctx.index() as index:
         rows = list_runs(index, since_us=since_us, until_us=until_us, limit=None if status else offset + limit + 1)
@@ -139,7 +139,7 @@ def run(request: Request, run_id: RunId) -> Response:
 
     ctx = context(request)
     with ctx.index() as index:
-        row = _resolve(index, run_id)
+        row = resolve_run_id(index, run_id)
         kpi = compute_kpi(index, row, now_us=now_us(), crashed_after_us=ctx.crashed_after_us(), book=ctx.book())
         return json_response(run_detail(index, row, kpi))
 
@@ -150,7 +150,7 @@ def run_metrics(request: Request, run_id: RunId) -> Response:
     from laptime.analysis.phase_metrics import run_phase_metrics
 
     with context(request).index() as index:
-        row = _resolve(index, run_id)
+        row = resolve_run_id(index, run_id)
         return json_response(run_phase_metrics(index, row.run_id))
 
 
@@ -180,7 +180,7 @@ def compare(
     ctx = context(request)
     now, crashed, book = now_us(), ctx.crashed_after_us(), ctx.book()
     with ctx.index() as index:
-        rows = [_resolve(index, given) for given in (a, b)]
+        rows = [resolve_run_id(index, given) for given in (a, b)]
         kpis = [compute_kpi(index, row, now_us=now, crashed_after_us=crashed, book=book) for row in rows]
         check = run_pair_check(index, book, rows[0], rows[1], now_us=now, crashed_after_us=crashed)
     result = compare_kpis(
@@ -209,8 +209,8 @@ def summary(
 
     ctx = context(request)
     filters = SummaryFilters(
-        since_us=_when(since, "since"),
-        until_us=_when(until, "until"),
+        since_us=when_param(since, "since"),
+        until_us=when_param(until, "until"),
         status=status,
         task=task,
         runner=runner,
@@ -254,7 +254,7 @@ def usage(
             day = day_start_us(value, zone, next_day=end)
         except (UsageQueryError, ValueError, OverflowError):
             day = None
-        return day if day is not None else _when(value, name)
+        return day if day is not None else when_param(value, name)
 
     since_us, until_us = when(since, "since", end=False), when(until, "until", end=True)
     with ctx.index() as index:
