@@ -433,3 +433,30 @@ def _latest(store: Store) -> str:
     with Index(store) as index:
         index.update()
         return str(index.query("SELECT run_id FROM runs ORDER BY started_us DESC LIMIT 1")[0][0])
+
+
+class TestFindings:
+    def test_a_run_over_budget_fires_budget_exceeded(self, store: Store, receiver: Receiver) -> None:
+        _configure(store, receiver.url, events='["budget_exceeded"]')
+        store.config_path.write_text(store.config_path.read_text() + "[budgets]\ntokens = 1000\n")
+        _record_run(store)  # 1,500 tokens
+        assert [h["X-Laptime-Event"] for h, _ in receiver.requests] == ["budget_exceeded"]
+        store.config_path.write_text(store.config_path.read_text().replace("tokens = 1000", "tokens = 5000"))
+        _record_run(store)
+        assert len(receiver.requests) == 1  # within budget: nothing more
+
+    def test_a_run_slower_than_its_history_beyond_noise_fires_regression(
+        self, store: Store, receiver: Receiver
+    ) -> None:
+        from datetime import timedelta
+
+        from helpers import T0, record_simple_run
+
+        _configure(store, receiver.url, events='["regression"]')
+        for n in range(20):
+            record_simple_run(store, f"h{n:02d}", start=T0 + timedelta(hours=n), seconds=55 + (n * 7) % 11)
+        assert dispatch.wait_for_deliveries(30)
+        assert receiver.requests == []  # no run of the history is slower than the others beyond noise
+        record_simple_run(store, "slow", start=T0 + timedelta(hours=30), seconds=600)
+        assert dispatch.wait_for_deliveries(30)
+        assert [(h["X-Laptime-Event"], h["X-Laptime-Run-Id"]) for h, _ in receiver.requests] == [("regression", "slow")]

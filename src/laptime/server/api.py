@@ -141,7 +141,7 @@ def run(request: Request, run_id: RunId) -> Response:
     with ctx.index() as index:
         row = resolve_run_id(index, run_id)
         kpi = compute_kpi(index, row, now_us=now_us(), crashed_after_us=ctx.crashed_after_us(), book=ctx.book())
-        return json_response(run_detail(index, row, kpi))
+        return json_response(run_detail(index, row, kpi, ctx.config.budget_rules))
 
 
 @router.get("/runs/{run_id}/metrics")

@@ -25,7 +25,7 @@ def run_page(request: Request, run_id: RunId) -> HTMLResponse:
     with ctx.index() as index:
         row = resolve_run_id(index, run_id)
         kpi = compute_kpi(index, row, now_us=now_us(), crashed_after_us=ctx.crashed_after_us(), book=ctx.book())
-        detail = run_detail(index, row, kpi)
+        detail = run_detail(index, row, kpi, ctx.config.budget_rules)
     page = render_run_page(detail, marks_from_critical_path(detail.critical_path), summary_href="/summary/page")
     return HTMLResponse(page, headers=_HEADERS)
 

@@ -94,16 +94,17 @@ def on_run_end(recorder: Recorder, run_id: str) -> None:
 def _deliver_run(recorder: Recorder, store: Store, run_id: str) -> None:
     from laptime.config import load_config
     from laptime.webhook.delivery import deliver
-    from laptime.webhook.payload import body_of, events_of, run_report
-    from laptime.webhook.settings import resolve
+    from laptime.webhook.payload import body_of, run_report
+    from laptime.webhook.settings import FINDINGS, resolve
 
     try:
         config = load_config(store)
         settings = config.webhook
         if settings is None:
             return
-        report = run_report(store, config, run_id, include_spans=settings.include_spans)
-        fired = [event for event in events_of(report) if settings.fires_on(event)]
+        findings = tuple(e for e in FINDINGS if settings.fires_on(e))
+        report, events = run_report(store, config, run_id, include_spans=settings.include_spans, findings=findings)
+        fired = [event for event in events if settings.fires_on(event)]
         if not fired:
             return
         webhook = resolve(settings)

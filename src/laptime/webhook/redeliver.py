@@ -12,8 +12,8 @@ from laptime.recorder import Recorder
 from laptime.store import Store
 from laptime.webhook.delivery import DeliveryResult, deliver
 from laptime.webhook.dispatch import DELIVERY_METRIC, delivery_attrs, record
-from laptime.webhook.payload import body_of, events_of, run_report
-from laptime.webhook.settings import WebhookConfigError, WebhookSettings, resolve
+from laptime.webhook.payload import body_of, run_report
+from laptime.webhook.settings import FINDINGS, WebhookConfigError, WebhookSettings, resolve
 
 
 @dataclass(frozen=True)
@@ -56,8 +56,9 @@ def send(
     config asks for), record each delivery, and return how each went."""
     settings = settings_of(config)
     webhook = resolve(settings)
-    report = run_report(store, config, run_id, include_spans=settings.include_spans)
-    fired = events if events is not None else [e for e in events_of(report) if settings.fires_on(e)]
+    findings = tuple(e for e in FINDINGS if settings.fires_on(e))
+    report, fired_by_run = run_report(store, config, run_id, include_spans=settings.include_spans, findings=findings)
+    fired = events if events is not None else [e for e in fired_by_run if settings.fires_on(e)]
     body = body_of(report)
     results = []
     for event in fired:
