@@ -217,7 +217,14 @@ def summary(
         model=model,
     )
     with ctx.index() as index:
-        data = compute_summary(index, ctx.book(), filters, now_us=now_us(), crashed_after_us=ctx.crashed_after_us())
+        data = compute_summary(
+            index,
+            ctx.book(),
+            filters,
+            now_us=now_us(),
+            crashed_after_us=ctx.crashed_after_us(),
+            budget_rules=ctx.config.budget_rules,
+        )
     return json_response(data)
 
 
