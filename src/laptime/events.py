@@ -259,11 +259,12 @@ def decode(line: bytes | str) -> Event:
     return event
 
 
-# Canonical UTC with fields in range, years 1970 to 9999 (month 13 or minute 61 would stop the
+# Canonical UTC with fields in range, years 0001 to 9999 (month 13 or minute 61 would stop the
 # index, which turns every ``ts`` into microseconds, and year 0 the price lookup; SQLite rolls a
-# day 31 of a shorter month into the next).
+# day 31 of a shorter month into the next). Years before 1970 are allowed: a clock set near
+# the epoch can stamp a span's end a microsecond before it, and those lines must stay readable.
 TIMESTAMP_PATTERN: Final = re.compile(
-    r"^(19[7-9]\d|[2-9]\d{3})-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])T([01]\d|2[0-3]):[0-5]\d:[0-5]\d\.\d{6}Z$"
+    r"^(?!0000)\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])T([01]\d|2[0-3]):[0-5]\d:[0-5]\d\.\d{6}Z$"
 )
 
 
