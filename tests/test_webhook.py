@@ -340,6 +340,7 @@ class TestNoSecretAnywhere:
             ("report", "list", "--json"),
             ("report", "export", "--jsonl", "-", "--detailed"),
             ("kpi", run_id),
+            ("export", "otlp", "-o", "-"),
             ("webhook", "redeliver", "--json"),
             ("doctor",),
         ):
