@@ -152,6 +152,15 @@ def status_option(func: F) -> F:
     return click.option("--status", type=click.Choice(OUTCOMES), help="Only runs with this outcome.")(func)
 
 
+def summary_filter_options(func: F) -> F:
+    """``report summary``'s run filters (--since/--until, --status, --task, --runner,
+    --model), shared by every command that reads the same selection (``laptime metrics``)."""
+    func = click.option("--model", help="Runs that called a model whose name contains this.")(func)
+    func = click.option("--runner", help="Runs of this runner (exact).")(func)
+    func = click.option("--task", help="Runs whose name contains this, or matches it as a glob (fix-*).")(func)
+    return window_options()(status_option(func))
+
+
 def echo_json(data: Any) -> None:
     """Print a result (a typed struct of laptime.analysis.results, or plain data) as JSON."""
     import msgspec

@@ -80,7 +80,7 @@ def otlp(  # noqa: PLR0917 - click passes each option positionally
     """
     from laptime.analysis.kpi import list_runs, resolve_run
     from laptime.exporters.otlp import otlp_document
-    from laptime.exporters.otlp_send import PROTOCOLS, OtlpSendError, parse_headers, send, traces_url
+    from laptime.exporters.otlp_send import PROTOCOLS, OtlpSendError, key_values, parse_headers, send, traces_url
     from laptime.exporters.results import OtlpExport
     from laptime.pricing import PriceBook
 
@@ -94,7 +94,7 @@ def otlp(  # noqa: PLR0917 - click passes each option positionally
     if protocol not in PROTOCOLS:
         raise UsageProblem(f"OTEL_EXPORTER_OTLP_PROTOCOL: {protocol!r} is not one of {', '.join(PROTOCOLS)}")
     header_map = parse_headers(list(headers), os.environ.get("OTEL_EXPORTER_OTLP_HEADERS")) if url else {}
-    resource_map = _pairs(resource, "--resource")
+    resource_map = key_values(resource, "--resource")
     store = store_of(ctx)
     book = PriceBook.from_config(config_of(store))
     with open_index(ctx) as index:
@@ -128,16 +128,6 @@ def otlp(  # noqa: PLR0917 - click passes each option positionally
     elif output != "-":
         where = f"to {result.endpoint} in {requests} request(s)" if url else f"to {output}"
         click.echo(f"exported {len(run_ids)} run(s), {spans} span(s) {where}", err=output is None)
-
-
-def _pairs(items: tuple[str, ...], option: str) -> dict[str, str]:
-    pairs = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            raise UsageProblem(f"{option}: {item!r} must be KEY=VALUE")
-        pairs[key.strip()] = value
-    return pairs
 
 
 def _write(output: str, documents: list[dict[str, Any]]) -> None:

@@ -4,15 +4,11 @@ from __future__ import annotations
 
 import click
 
-from laptime.cli._common import config_of, crashed_after_us, now_us, open_index, status_option, store_of, window_options
+from laptime.cli._common import config_of, crashed_after_us, now_us, open_index, store_of, summary_filter_options
 
 
 @click.command("metrics")
-@window_options()
-@status_option
-@click.option("--task", help="Runs whose name contains this, or matches it as a glob (fix-*).")
-@click.option("--runner", help="Runs of this runner (exact).")
-@click.option("--model", help="Runs that called a model whose name contains this.")
+@summary_filter_options
 @click.pass_context
 def metrics(  # noqa: PLR0917 - click passes every option
     ctx: click.Context,

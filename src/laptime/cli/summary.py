@@ -11,19 +11,14 @@ from laptime.cli._common import (
     json_option,
     now_us,
     open_index,
-    status_option,
     store_of,
     style_of,
-    window_options,
+    summary_filter_options,
 )
 
 
 @click.command("summary")
-@window_options()
-@status_option
-@click.option("--task", help="Runs whose name contains this, or matches it as a glob (fix-*).")
-@click.option("--runner", help="Runs of this runner (exact).")
-@click.option("--model", help="Runs that called a model whose name contains this.")
+@summary_filter_options
 @click.option(
     "--by",
     "by",

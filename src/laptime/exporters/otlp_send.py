@@ -40,13 +40,20 @@ def parse_headers(pairs: list[str], env_value: str | None) -> dict[str, str]:
                 msg = "OTEL_EXPORTER_OTLP_HEADERS: each entry must be KEY=VALUE"
                 raise UsageError(msg)
             headers[key.strip()] = value.strip()
-    for item in pairs:
+    headers.update(key_values(pairs, "--header"))
+    return headers
+
+
+def key_values(items: list[str] | tuple[str, ...], option: str) -> dict[str, str]:
+    """``KEY=VALUE`` options (``--header``, ``--resource``) as a dict; a bad one names the option."""
+    found: dict[str, str] = {}
+    for item in items:
         key, sep, value = item.partition("=")
         if not sep or not key.strip():
-            msg = f"--header: {key.strip() or item!r} must be KEY=VALUE"
+            msg = f"{option}: {key.strip() or item!r} must be KEY=VALUE"
             raise UsageError(msg)
-        headers[key.strip()] = value
-    return headers
+        found[key.strip()] = value
+    return found
 
 
 @dataclass(frozen=True)

@@ -306,6 +306,11 @@ def parse_document(obj: Any) -> Iterator[OtlpSpan | RecordError]:
                     yield exc
 
 
+def _reported_cost(value: Any) -> float | None:
+    """A cost a span reports, in USD, when it is a number of 0 or more."""
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) and value >= 0 else None
+
+
 def _laptime_events(items: Any, where: str) -> list[str]:
     """The laptime point events a laptime export put on a span (other span events, such
     as exceptions, are not events of laptime's and are left alone)."""
@@ -483,9 +488,7 @@ class _Builder:
             cache_write_tokens=_tokens(a, "cache_creation_tokens"),
             input_includes_cache=False,  # Anthropic's meaning, as Claude Code reports it
             latency_ms=(span.end_ns - span.start_ns) / 1e6,
-            cost_usd=float(cost)
-            if isinstance(cost, int | float) and not isinstance(cost, bool) and cost >= 0
-            else None,
+            cost_usd=_reported_cost(cost),
             source=source,
         )
 
@@ -517,9 +520,7 @@ class _Builder:
             ),
             input_includes_cache=True,
             latency_ms=(span.end_ns - span.start_ns) / 1e6,
-            cost_usd=float(cost)
-            if isinstance(cost, int | float) and not isinstance(cost, bool) and cost >= 0
-            else None,
+            cost_usd=_reported_cost(cost),
             worker=agent if isinstance(agent, str) and agent else None,
             source=source,
         )
