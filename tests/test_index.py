@@ -881,3 +881,31 @@ def test_a_rebuild_that_was_not_alone_still_holds_its_index_open(store: Store) -
         subprocess.run([sys.executable, "-c", rebuild_elsewhere, str(store.root)], check=True, timeout=60)
         assert store.index_path.stat().st_ino == inode
         assert index.query("SELECT COUNT(*) FROM runs") == [(1,)]
+
+
+def test_page_cache_is_small_by_default_and_an_import_sets_its_own(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Memory stays flat as the input grows (DESIGN.md): a report's connection keeps a
+    4 MB page cache, an import the one importers.base names, whatever the index's size."""
+    from laptime.importers import base
+
+    with Index(store) as index:
+        assert index.query("PRAGMA cache_size") == [(-4096,)]
+    with Index(store, page_cache_kib=1024) as index:
+        assert index.query("PRAGMA cache_size") == [(-1024,)]
+    opened: list[int | None] = []
+    real = base.Index
+
+    def spy(store: Store, **kwargs: Any) -> Index:
+        opened.append(kwargs.get("page_cache_kib"))
+        return real(store, **kwargs)
+
+    monkeypatch.setattr(base, "Index", spy)
+    tree = store.root.parent / "cc"
+    tree.mkdir()
+    (tree / "s.jsonl").write_text("")
+    from laptime.importers import get_importer
+
+    base.run_import(store, get_importer("claude-code"), [tree], quiet=True)
+    assert opened == [base.IMPORT_PAGE_CACHE_KIB]

@@ -264,19 +264,22 @@ class _OpenLocks:
 _BUILDING: Final = ".rebuild-"  # index.sqlite.rebuild-<pid>: a rebuild's file, until it is in place
 
 
-# Page cache of an open index (SQLite's default is 2 MB): imported events have ids hashed
-# from their source, so their inserts land all over the id index. 16 MB, not more: a big
-# import's peak memory is mostly this cache (1 GB Claude Code tree: 136 MB with 64 MB of
-# cache, 81 MB with 16), for 9% on an update of 100k events into a 1M-event index.
-_PAGE_CACHE_KIB: Final = 16 * 1024
+# Page cache of an open index (SQLite's default is 2 MB). 4 MB, not more: reports read
+# each page about once per query, and the OS's file cache holds the rest (`report summary`
+# at 100k runs was no slower with 4 MB than with 16, and used 12 MB less), while a cache
+# grows with the index, and peak memory must stay flat as the input grows. Imports pass
+# their own (importers.base.IMPORT_PAGE_CACHE_KIB): their inserts land all over the id
+# index, where each doubling of the cache saves a few percent (64 -> 16 MB cost 9% on an
+# update of 100k events into a 1M-event index).
+_PAGE_CACHE_KIB: Final = 4 * 1024
 
 
-def _open_writable(path: Path) -> apsw.Connection:
+def _open_writable(path: Path, cache_kib: int = _PAGE_CACHE_KIB) -> apsw.Connection:
     db = apsw.Connection(str(path))
     db.set_busy_timeout(BUSY_TIMEOUT_MS)
     db.execute("PRAGMA journal_mode=WAL")  # a no-op, taking no lock, once it is WAL
     db.execute("PRAGMA synchronous=NORMAL")
-    db.execute(f"PRAGMA cache_size=-{_PAGE_CACHE_KIB}")
+    db.execute(f"PRAGMA cache_size=-{cache_kib}")
     return db
 
 
@@ -405,8 +408,12 @@ class IngestStats:
 class Index:
     """An open ``index.sqlite``. Use as a context manager, or call ``close()``."""
 
-    def __init__(self, store: Store, *, create: bool = True) -> None:
+    def __init__(self, store: Store, *, create: bool = True, page_cache_kib: int | None = None) -> None:
         self.store = store
+        #: SQLite's page cache of this connection; given, also that of a rebuild aside
+        #: (an import keeps its memory flat with a small one, see importers.base).
+        self._page_cache_kib = page_cache_kib or _PAGE_CACHE_KIB
+        self._aside_cache_kib = page_cache_kib or _ASIDE_CACHE_KIB
         path = store.index_path
         if not create and not path.exists():
             msg = f"no index at {path}; run `laptime refresh` to build it"
@@ -455,7 +462,7 @@ class Index:
             raise StoreReadOnlyError(msg)
         self.store.root.mkdir(parents=True, exist_ok=True)
         self._take_open_lock()
-        self.db = _open_writable(path)
+        self.db = _open_writable(path, self._page_cache_kib)
         self._ensure_schema()
 
     def _take_open_lock(self) -> None:
@@ -864,7 +871,7 @@ class Index:
             self.db = _open_for_bulk(building)
             try:
                 self._create_schema()
-                stats = self._bulk_load(_ASIDE_CACHE_KIB)
+                stats = self._bulk_load(self._aside_cache_kib)
                 self.db.execute("PRAGMA locking_mode=NORMAL")
                 self.db.execute("PRAGMA journal_mode=WAL")  # as every index is, once in place
             finally:
@@ -892,7 +899,8 @@ class Index:
                         final.with_name(final.name + suffix).unlink(missing_ok=True)  # left by a crash
                     building.replace(final)
                 finally:
-                    self.db = _open_writable(final)  # the new index (or the old one, if not replaced)
+                    # The new index (or the old one, if not replaced).
+                    self.db = _open_writable(final, self._page_cache_kib)
                     _OpenLocks.shared(lock)
                 return
             source = apsw.Connection(str(building), flags=apsw.SQLITE_OPEN_READONLY)
