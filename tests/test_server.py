@@ -192,6 +192,20 @@ class TestReadEndpoints:
             assert reply.status == 200, (path, reply.body)
             assert reply.json() == invoke_json(home, *args), path
 
+    def test_usage_takes_exactly_the_zones_its_schema_lists(self, live: Live, seeded: Store) -> None:
+        listed = live.get("/openapi.json").json()["paths"]["/usage"]["get"]["parameters"]
+        (zone,) = [p for p in listed if p["name"] == "timezone"]
+        names = zone["schema"]["enum"]
+        assert {"local", "UTC", "Europe/Berlin"} <= set(names)
+        berlin = live.get("/usage?timezone=Europe/Berlin")
+        assert berlin.status == 200, berlin.body
+        assert berlin.json() == invoke_json(seeded.root, "report", "usage", "--timezone", "Europe/Berlin")
+        for unknown in ("Mars/Olympus", "utc", "posixrules"):  # not in the schema's list: refused, said why
+            reply = live.get(f"/usage?timezone={unknown}")
+            assert reply.status == 400, (unknown, reply.body)
+            assert reply.json()["error"].startswith(f"timezone: unknown time zone {unknown!r}")
+            assert unknown not in names
+
     def test_the_html_pages_are_the_clis(self, live: Live, seeded: Store, tmp_path: Path) -> None:
         reply = live.get(f"/runs/{FIXED_RUN_ID}/page")
         assert reply.status == 200, reply.body

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import time
+import zoneinfo
 from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
@@ -33,6 +34,9 @@ When = Annotated[
     Query(pattern=WHEN_PATTERN, description="YYYY-MM-DD, an ISO datetime, or an age like 7d"),
 ]
 Text = Annotated[str | None, Query(max_length=256)]
+# The values of `timezone` the API takes, all listed in its schema: local, UTC and the IANA
+# zones installed here (zoneinfo's list, which leaves out aliases such as `posixrules`).
+ZONE_NAMES: list[str] = ["local", "UTC", *sorted(zoneinfo.available_timezones() - {"UTC"})]
 Status = Literal["completed", "failed", "blocked", "stopped", "running", "crashed"]
 
 # (method, path) -> (the command whose shipped output schema the 200 response has, the request body's schema)
@@ -241,7 +245,7 @@ def usage(
         Query(
             max_length=64,
             description="local (the default), UTC, or an IANA zone name such as Europe/Berlin",
-            json_schema_extra={"examples": ["local", "UTC", "Europe/Berlin"]},
+            json_schema_extra={"enum": ZONE_NAMES, "examples": ["local", "UTC", "Europe/Berlin"]},
         ),
     ] = None,
 ) -> Response:
@@ -249,6 +253,11 @@ def usage(
     from laptime.analysis.usage import UsageQueryError, day_start_us, resolve_zone, usage_report
 
     ctx = context(request)
+    if timezone is not None and timezone not in ZONE_NAMES:
+        # The schema lists the zones this machine knows: a client is told exactly what is
+        # taken (`report usage -z` reads a few more spellings, such as `utc` or `GMT`).
+        msg = f"timezone: unknown time zone {timezone!r}; use local, UTC, or an IANA name like Europe/Berlin"
+        raise ApiError(400, msg)
     try:
         zone = resolve_zone(timezone)
     except UsageQueryError as exc:
