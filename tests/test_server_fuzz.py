@@ -19,13 +19,7 @@ MIN_CASES = 500
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    reason="open findings (issue 11 line 2, not yet fixed): an unknown ?timezone= is a 400 that the schema does not "
-    "describe; run ids with control characters posted through /events come back in /runs in a way schemathesis "
-    "flags (ST108); on a loaded machine some requests take over schemathesis' 10 s timeout",
-    strict=False,
-)
-def test_schemathesis_finds_nothing(store: Store) -> None:
+def test_schemathesis_finds_nothing(store: Store, tmp_path: Path) -> None:
     record_fixed_run(store)
     record_simple_run(store, "a0000000000000000000000000000002", start=T0 + timedelta(hours=1), seconds=90)
     binary = shutil.which("schemathesis", path=str(Path(__file__).resolve().parents[1] / ".venv" / "bin"))
@@ -48,9 +42,14 @@ def test_schemathesis_finds_nothing(store: Store) -> None:
                 "--no-color",
                 "--checks",
                 "all",
+                # Its 10 s default fails on a shared, loaded machine (a cold GET /summary fills the
+                # index's caches first); what is checked is the status and the schema, not speed.
+                "--request-timeout",
+                "60",
             ],
             capture_output=True,
             text=True,
+            cwd=tmp_path,  # its cache of findings (.schemathesis/) goes there, never into the checkout
             timeout=600,
             check=False,
         )
