@@ -54,11 +54,11 @@ _READING: contextvars.ContextVar[tuple[ImportContext, int] | None] = contextvars
 )
 
 BATCH_EVENTS = 50_000
-# SQLite's page cache while importing, in KiB (an index open for reports keeps 16 MB). An
-# import writes in batches of BATCH_EVENTS and its pages go to the OS's file cache between
-# them, so a bigger cache buys little; it is most of what grows with the input (peak RSS
-# of a 1 GB Claude Code tree: 82 MB with 16 MB, 56 MB with 4, against 44 and 39 for
-# 100 MB), and DESIGN.md wants memory flat as the input grows.
+# SQLite's page cache while importing, in KiB, also for the rebuild an import runs aside
+# (`laptime refresh` keeps index._ASIDE_CACHE_KIB, 16 MB, for that). A bigger cache is most
+# of what grows with the input (peak RSS of a 1 GB Claude Code tree: 82 MB with 16 MB, 56 MB
+# with 4, against 44 and 39 for 100 MB), for about 10% more CPU, and DESIGN.md wants memory
+# flat as the input grows.
 IMPORT_PAGE_CACHE_KIB = 4 * 1024
 MAX_WRITE_BYTES = 1 << 20  # whole lines per write(2), so concurrent appenders never interleave
 MAX_WARNINGS_SHOWN = 20
