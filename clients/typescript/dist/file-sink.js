@@ -70,7 +70,12 @@ function writeWhole(fd, data) {
         throw err;
     }
 }
-/** If a crashed writer left the segment without a final newline, end that line first. */
+/**
+ * If a crashed writer left the segment without a final newline, end that line first.
+ * Another process's write in flight looks the same for an instant (the file grows a page
+ * at a time); our newline then lands after that write: one blank line, which readers skip,
+ * never a broken one (the Python `LogWriter` does the same).
+ */
 function sealTornTail(fd, path) {
     const size = fstatSync(fd).size;
     if (size === 0)
