@@ -439,3 +439,25 @@ class TestDemoOnAFullDisk:
         assert "recorded demo run" not in done.stdout
         assert "did not reach the log" in done.stderr
         assert "Traceback" not in done.stderr
+
+
+@needs_setpriv
+def test_cost_limits_on_a_read_only_store_price_without_keeping(store: Store) -> None:
+    """Budget checks keep run costs in the index; a read-only store prices them in a temp
+    table instead, with the same answer, and writes nothing."""
+    indexed_store(store)
+    store.config_path.write_text("[budgets]\ncost_usd = 0.0004\n", encoding="utf-8")
+    make_read_only(store)
+    before = snapshot_of(store)
+    done = unprivileged(store, "report", "summary", "--json")
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == ""
+    listed = unprivileged(store, "report", "list", "--over-budget", "--json")
+    assert listed.returncode == 0, listed.stderr
+    assert snapshot_of(store) == before
+    for path in [store.root, *store.root.rglob("*")]:
+        path.chmod(path.stat().st_mode | 0o200)
+    writable = unprivileged(store, "report", "summary", "--json")
+    assert json.loads(done.stdout)["budgets"] == json.loads(writable.stdout)["budgets"]
+    assert json.loads(done.stdout)["budgets"]["runs_over_budget"] == 2  # one call each: $0.00045
+    assert run_ids(listed.stdout) == run_ids(unprivileged(store, "report", "list", "--over-budget", "--json").stdout)

@@ -242,7 +242,8 @@ def test_derived_tables_rebuilt_equal_incremental(store: Store) -> None:
         index.rebuild()
         assert dump(index) == incremental
     assert len(incremental["run_facts"]) == 3
-    assert incremental["run_facts"][0] == (FIXED_RUN_ID, 270_000_000, 1, 0, 0)
+    # 4 calls: 1000 + 200 + 5000 + 100, 2000 + 500, 300 + 50, 100 + 20 tokens
+    assert incremental["run_facts"][0] == (FIXED_RUN_ID, 270_000_000, 1, 0, 0, 4, 9270)
 
 
 # -- the unfiltered summary: store-wide aggregates kept by the index -------------------------------

@@ -279,6 +279,13 @@ def total_input_sql(alias: str = "") -> str:
     return f"({uncached_input_sql(alias)} + {a}cache_read_tokens + {a}cache_write_tokens)"
 
 
+def llm_tokens_sql(alias: str = "") -> str:
+    """SQL for the tokens of a group of calls (a ``run_llm`` or ``agg_llm`` row): uncached
+    input, output, cache reads and cache writes, the tokens every KPI and budget counts."""
+    a = f"{alias}." if alias else ""
+    return f"({a}input + {a}output + {a}cache_read + {a}cache_write)"
+
+
 def cache_write_1h_sql(alias: str = "") -> str:
     """SQL for the one-hour part of a call's cache writes (``attrs.cache_write_1h_tokens``,
     as the Claude Code importer records it), clamped to the call's cache writes."""

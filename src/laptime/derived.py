@@ -34,7 +34,8 @@ DERIVED_SCHEMA: Final[tuple[str, ...]] = (
         start_offset_us INTEGER NOT NULL, PRIMARY KEY (run_id, phase)) WITHOUT ROWID""",
     """CREATE TABLE IF NOT EXISTS run_facts (
         run_id TEXT PRIMARY KEY, tvc_us INTEGER, retries INTEGER NOT NULL,
-        changes_requested INTEGER NOT NULL, downtime_us INTEGER NOT NULL) WITHOUT ROWID""",
+        changes_requested INTEGER NOT NULL, downtime_us INTEGER NOT NULL, calls INTEGER NOT NULL,
+        tokens INTEGER NOT NULL) WITHOUT ROWID""",
     # Store-wide aggregates for the unfiltered `report summary`, kept by _refresh_runs
     # (see the comment above RANK_EDGES for what each column means).
     """CREATE TABLE IF NOT EXISTS agg_runs (
@@ -82,8 +83,9 @@ DERIVED_SCHEMA: Final[tuple[str, ...]] = (
 #     day and tier bucket let laptime.pricing price the groups exactly (see its docstring).
 #   run_phases: top-level phase spans per (run, phase): summed duration (an open span ends
 #     at the run's end), attempts, and when the phase first started, from the run's start.
-#   run_facts: TVc, verification retries and downtime (laptime.definitions), and whether any
-#     span's attrs carry source_outcome "changes_requested".
+#   run_facts: TVc, verification retries and downtime (laptime.definitions), whether any
+#     span's attrs carry source_outcome "changes_requested", and the run's LLM calls and
+#     their tokens (definitions.llm_tokens_sql over its run_llm rows, inserted just before).
 _TOUCHED: Final = "(SELECT run_id FROM temp.touched)"
 # Top-level spans a run was down in (definitions: downtime), with their end or the run's.
 _DOWNTIME_US: Final = f"""(SELECT COALESCE(SUM(MAX(COALESCE({ts_us("e.ts")}, {d.run_end_sql("r")}), {ts_us("s.ts")})
@@ -122,7 +124,9 @@ def _derived_refresh() -> list[str]:
                    OR EXISTS (SELECT 1 FROM span_ends s WHERE s.run = r.run_id
                               AND s.attrs LIKE '%changes_requested%'
                               AND s.attrs ->> '$.source_outcome' = 'changes_requested'),
-                   {_DOWNTIME_US}
+                   {_DOWNTIME_US},
+                   (SELECT COALESCE(SUM(l.calls), 0) FROM run_llm l WHERE l.run_id = r.run_id),
+                   (SELECT COALESCE(SUM({d.llm_tokens_sql("l")}), 0) FROM run_llm l WHERE l.run_id = r.run_id)
             FROM runs r WHERE r.run_id IN {_TOUCHED}""",
     ]
 

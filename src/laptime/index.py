@@ -39,12 +39,13 @@ from laptime.errors import StoreFaultError
 from laptime.log import LineChunk, read_chunks, torn_tail
 from laptime.store import Store, StoreReadOnlyError
 
-INDEX_VERSION: Final = 9  # 3: derived run_llm, run_phases, run_facts; 4: the first span_end of a span wins;
+INDEX_VERSION: Final = 10  # 3: derived run_llm, run_phases, run_facts; 4: the first span_end of a span wins;
 # 5: store-wide aggregates (agg_*, rank_buckets) and indexes for a fast unfiltered `report summary`;
 # 6: runs.first_us (a run without a start span starts at its first event), 1-hour cache writes
 # and downtime in the derived tables (laptime.definitions); 7: integer-ms sums in agg_runs and agg_phases;
 # 8: id uniqueness as an index ({table}_id), so a rebuild loads plain rows and sorts it once;
-# 9: time_split_cache (laptime.analysis.time_split)
+# 9: time_split_cache (laptime.analysis.time_split); 10: calls and tokens per run in run_facts,
+# with the cached run costs of laptime.analysis.cost.
 
 # How long a writer waits for another process's write transaction (an ingest, a rebuild)
 # before it gives up; a reader that waits this long answers from the committed index.

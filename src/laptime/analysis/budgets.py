@@ -186,8 +186,9 @@ def over_budget_sql(
 ) -> tuple[str, list[Any]] | None:
     """SQL of ``(run_id, has_budget, over_cost, over_duration, over_tokens)`` per selected run
     (``runs_sql``: a query of run ids; None for every run), with its parameters; None when the
-    rules set no limit. ``cost_sql``: ``CostCalculator.run_cost_sql()``, needed when a rule
-    sets ``cost_usd``. The same check as ``crossings``, in one pass."""
+    rules set no limit. ``cost_sql``: ``CostCalculator.run_cost_sql()`` (a query of
+    ``(run_id, cost_usd)``), needed when a rule sets ``cost_usd``. The same check as
+    ``crossings``, in one pass."""
     params: list[Any] = []
     limits = {limit: _limit_sql(rules, limit, params) for limit in LIMITS}
     if all(v is None for v in limits.values()):
@@ -197,10 +198,7 @@ def over_budget_sql(
     joins = []
     if limits["tokens"] is not None:
         columns.append("COALESCE(t.tokens, 0) AS v_tokens")
-        joins.append(
-            "LEFT JOIN (SELECT run_id, SUM(input + output + cache_read + cache_write) AS tokens "
-            "FROM run_llm GROUP BY run_id) t ON t.run_id = r.run_id"
-        )
+        joins.append("LEFT JOIN run_facts t ON t.run_id = r.run_id")  # tokens: definitions.llm_tokens_sql
     else:
         columns.append("0 AS v_tokens")
     if limits["cost_usd"] is not None and cost_sql is not None:

@@ -24,7 +24,8 @@ Over every run (no ``runs_sql``), the groups are read from the index's store-wid
 costs priced under one price fingerprint (``price_fingerprint``: the config's price rules,
 the genai-prices version, this module's cache version). A cached task is used only when
 the fingerprint matches; the index drops a task's row whenever an ingest touches one of
-its runs, and the missing tasks are priced again (and saved) here.
+its runs, and the missing tasks are priced again (and saved) here. ``run_cost_sql`` keeps
+per-run costs the same way in ``run_cost_cache``, for SQL over many runs (budget checks).
 """
 
 from __future__ import annotations
@@ -63,12 +64,19 @@ COST_CACHE_SCHEMA: tuple[str, ...] = (
     """CREATE TABLE IF NOT EXISTS model_cost_cache (
         model TEXT NOT NULL, provider TEXT NOT NULL, fingerprint TEXT NOT NULL, payload TEXT NOT NULL,
         PRIMARY KEY (model, provider)) WITHOUT ROWID""",
+    # Run costs, one row per run that made calls: by_run's RunCost, priced under the
+    # fingerprint cost_fingerprints.id (100k runs would repeat a few hundred bytes each).
+    """CREATE TABLE IF NOT EXISTS run_cost_cache (
+        run_id TEXT PRIMARY KEY, fingerprint INTEGER NOT NULL, cost_usd REAL, calls INTEGER NOT NULL,
+        unpriced INTEGER NOT NULL, reported INTEGER NOT NULL) WITHOUT ROWID""",
+    "CREATE TABLE IF NOT EXISTS cost_fingerprints (id INTEGER PRIMARY KEY, fingerprint TEXT NOT NULL UNIQUE)",
 )
 COST_CACHE_INVALIDATION: tuple[str, ...] = (
     """DELETE FROM task_cost_cache WHERE (named, task) IN (
            SELECT name IS NOT NULL, COALESCE(name, '') FROM runs WHERE run_id IN {touched})""",
     """DELETE FROM model_cost_cache WHERE (model, provider) IN (
            SELECT model, provider FROM run_llm WHERE run_id IN {touched})""",
+    "DELETE FROM run_cost_cache WHERE run_id IN {touched}",
 )
 
 
@@ -176,6 +184,7 @@ class CostCalculator:
         self.index = index
         self.book = book
         self.params = list(params)
+        self.runs_sql = runs_sql
         self.where = f"WHERE l.run_id IN ({runs_sql})" if runs_sql else ""
         # Every run: the store-wide sums of run_llm (same groups, far fewer rows).
         self._groups = "run_llm" if runs_sql else "agg_llm"
@@ -388,15 +397,68 @@ class CostCalculator:
         return out
 
     def run_cost_sql(self) -> str:
-        """SQL of ``(run_id, cost_usd)`` for each selected run that made calls, priced in SQL
-        (with ``self.params``): what ``by_run`` returns, as a query other SQL can join (the
-        budget checks of ``report summary``). ``cost_usd`` is NULL when nothing was priced.
-        Calls of the few models priced call by call (not day-exact) count as unpriced here."""
-        self._ensure_rates()
-        return (
-            "SELECT run_id, CASE WHEN unpriced < calls THEN cost END AS cost_usd "
-            f"FROM ({self._run_cost_sql} {self.where} GROUP BY l.run_id)"
-        )
+        """SQL of ``(run_id, cost_usd)`` with ``by_run``'s cost of every selected run that
+        made calls (and perhaps of other runs: join it on the run id), for SQL over many runs
+        (the budget checks of ``report summary`` and ``report list --over-budget``).
+
+        The costs are kept in the index's ``run_cost_cache`` under the price fingerprint, so a
+        warm check reads one row per run instead of pricing again: the selected runs the
+        cache lacks are priced here with ``by_run`` (so the figures are by_run's, call-by-call
+        priced models included) and kept. Where the index cannot be written (a read-only
+        store, a snapshot an ingest made stale) they go to a temp table the SQL reads too."""
+        db = self.index
+        selected = f"AND f.run_id IN ({self.runs_sql})" if self.runs_sql else ""
+        fingerprint = self._fingerprint_id()
+        fallback = f"temp.{self._rates_table}_runs"
+        db.execute(f"CREATE TEMP TABLE IF NOT EXISTS {fallback} (run_id TEXT PRIMARY KEY, cost_usd REAL)")
+        db.execute(f"DELETE FROM {fallback}")
+        priced: dict[str, RunCost] | None = None
+        try:
+            with db.transaction():  # one snapshot: a stale one fails the insert (see _cached_tasks)
+                missing = [
+                    str(run_id)
+                    for (run_id,) in db.execute(
+                        f"""SELECT f.run_id FROM run_facts f LEFT JOIN run_cost_cache c
+                            ON c.run_id = f.run_id AND c.fingerprint = ?
+                            WHERE f.calls > 0 AND c.run_id IS NULL {selected}""",
+                        [fingerprint, *self.params],
+                    )
+                ]
+                if missing:
+                    priced = _by_run_of(self.index, self.book, missing)
+                if priced and fingerprint is not None:
+                    db.executemany(
+                        "INSERT OR REPLACE INTO run_cost_cache VALUES (?, ?, ?, ?, ?, ?)",
+                        [
+                            (run_id, fingerprint, c.cost_usd, c.calls, c.unpriced_calls, c.reported_calls)
+                            for run_id, c in priced.items()
+                        ],
+                    )
+                    priced = None  # kept: the cache holds them now
+        except (apsw.BusyError, apsw.ReadOnlyError, apsw.LockedError):
+            if priced is None:
+                raise
+        cached = "SELECT run_id, cost_usd FROM main.run_cost_cache WHERE fingerprint = "
+        cached += str(-1 if fingerprint is None else fingerprint)
+        if not priced:
+            return cached
+        db.executemany(f"INSERT INTO {fallback} VALUES (?, ?)", [(k, c.cost_usd) for k, c in priced.items()])
+        # Another process may have cached some of them meanwhile: each run once.
+        return f"{cached} AND run_id NOT IN (SELECT run_id FROM {fallback}) UNION ALL SELECT * FROM {fallback}"
+
+    def _fingerprint_id(self) -> int | None:
+        """cost_fingerprints' id of the price fingerprint, added if new; None when the
+        index lacks it and cannot be written."""
+        fingerprint = self._fingerprint()
+        sql = "SELECT id FROM cost_fingerprints WHERE fingerprint = ?"
+        rows = self.index.query(sql, (fingerprint,))
+        if not rows:
+            try:
+                self.index.execute("INSERT OR IGNORE INTO cost_fingerprints(fingerprint) VALUES (?)", (fingerprint,))
+            except (apsw.BusyError, apsw.ReadOnlyError, apsw.LockedError):
+                return None
+            rows = self.index.query(sql, (fingerprint,))
+        return int(rows[0][0])
 
     def _apply_slow(self, out: dict[str, RunCost]) -> None:
         """Add the call-by-call priced models to per-run costs (they were unpriced in SQL)."""
@@ -610,6 +672,14 @@ def run_cost_detail(index: Index, book: PriceBook, run_id: str, phase_of: Callab
         by_model=by_model,
         by_phase=by_phase,
     )
+
+
+def _by_run_of(index: Index, book: PriceBook, run_ids: Sequence[str]) -> dict[str, RunCost]:
+    """``by_run`` of the given runs, selected through a temp table of their ids."""
+    index.execute("CREATE TEMP TABLE IF NOT EXISTS cost_priced (run_id TEXT PRIMARY KEY)")
+    index.execute("DELETE FROM temp.cost_priced")
+    index.executemany("INSERT OR IGNORE INTO temp.cost_priced VALUES (?)", [(r,) for r in run_ids])
+    return CostCalculator(index, book, runs_sql="SELECT run_id FROM temp.cost_priced").by_run()
 
 
 def run_costs(index: Index, book: PriceBook, run_ids: Iterable[str]) -> dict[str, RunCost]:

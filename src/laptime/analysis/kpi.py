@@ -538,8 +538,7 @@ def run_summaries(
         part = ids[start : start + 500]
         marks = ",".join("?" * len(part))
         for run_id, calls, toks in index.query(
-            f"""SELECT run_id, SUM(calls), SUM(input + output + cache_read + cache_write)
-                FROM run_llm WHERE run_id IN ({marks}) GROUP BY run_id""",
+            f"SELECT run_id, calls, tokens FROM run_facts WHERE run_id IN ({marks}) AND calls > 0",
             part,
         ):
             totals[run_id] = (calls, toks or 0)
