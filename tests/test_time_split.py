@@ -202,3 +202,31 @@ def test_splits_that_cannot_be_kept_still_count(store: Store) -> None:
     assert (split["runs"], split["wall_ms"], split["llm_ms"]) == (2, 200_000, 60_000)
     with Index(store) as index:
         assert index.query("SELECT run_id FROM time_split_cache") == [(RUN,)]
+
+
+def test_an_ingest_between_computing_and_keeping_leaves_nothing_stale(store: Store) -> None:
+    """Another process ingests a run's new spans (dropping its cached split) after this one
+    computed the split from the older log: keeping that split would pin the stale figure
+    until the run changed again. The keep fails on the stale snapshot instead."""
+    import pytest
+
+    from laptime.analysis import time_split
+
+    _known_run(store)
+    compute = time_split._compute
+
+    def compute_then_another_ingest(index: Index, run_ids: list[str]) -> Any:
+        out = compute(index, run_ids)
+        write_lines(store, _span(f"{RUN}-late", "llm", 0, 10, parent=f"{RUN}-work"))
+        with Index(store) as other:
+            other.update()
+        return out
+
+    with Index(store) as index:
+        index.update()
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr("laptime.analysis.time_split._compute", compute_then_another_ingest)
+            first = time_split.runs_time_split(index)
+        assert first.llm_ms == 30_000  # the answer of the snapshot it read
+        assert index.query("SELECT run_id FROM time_split_cache") == []
+        assert time_split.runs_time_split(index).llm_ms == 40_000

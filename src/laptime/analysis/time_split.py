@@ -51,22 +51,26 @@ def runs_time_split(index: Index, runs_sql: str | None = None) -> TimeSplit:
     up: the runs not in the cache are computed first (and kept, where the index can be
     written), then the cache is summed in SQL."""
     selected = f"AND r.run_id IN ({runs_sql})" if runs_sql else ""
-    missing = [
-        str(row[0])
-        for row in index.execute(
-            f"""SELECT r.run_id FROM runs r LEFT JOIN time_split_cache c
-                ON c.run_id = r.run_id AND c.version = ? WHERE c.run_id IS NULL {selected}""",
+    sums = ", ".join(f"COALESCE(SUM(c.{a}), 0)" for a in d.ACTIVITIES)
+    # One snapshot for all of it: if an ingest commits after the splits were computed, the
+    # keep fails (the snapshot is stale) instead of caching a split of the older log over
+    # the row the ingest dropped, and the sum cannot count a run another process kept meanwhile.
+    with index.transaction():
+        missing = [
+            str(row[0])
+            for row in index.execute(
+                f"""SELECT r.run_id FROM runs r LEFT JOIN time_split_cache c
+                    ON c.run_id = r.run_id AND c.version = ? WHERE c.run_id IS NULL {selected}""",
+                (TIME_SPLIT_VERSION,),
+            )
+        ]
+        computed = _compute(index, missing) if missing else {}
+        kept = _keep(index, computed) if computed else True
+        (row,) = index.query(  # an aggregate: always one row
+            f"""SELECT COUNT(*), COALESCE(SUM(c.wall_us), 0), {sums} FROM time_split_cache c
+                JOIN runs r ON r.run_id = c.run_id WHERE c.version = ? {selected}""",
             (TIME_SPLIT_VERSION,),
         )
-    ]
-    computed = _compute(index, missing) if missing else {}
-    kept = _keep(index, computed) if computed else True
-    sums = ", ".join(f"COALESCE(SUM(c.{a}), 0)" for a in d.ACTIVITIES)
-    (row,) = index.query(  # an aggregate: always one row
-        f"""SELECT COUNT(*), COALESCE(SUM(c.wall_us), 0), {sums} FROM time_split_cache c
-            JOIN runs r ON r.run_id = c.run_id WHERE c.version = ? {selected}""",
-        (TIME_SPLIT_VERSION,),
-    )
     runs, wall = int(row[0]), int(row[1])
     parts = dict(zip(d.ACTIVITIES, map(int, row[2:]), strict=True))
     if not kept:  # a read-only store, a stale snapshot: the cache lacks them, add them here
