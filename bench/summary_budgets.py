@@ -10,7 +10,10 @@ Uses a store made by ``bench/report_summary.py --keep DIR`` (100k runs, 4.9M eve
 
 The medians of wall and CPU time (the child's, for ``--process``), their ratio and the
 difference are printed. The first check with budgets prices every run once and keeps the
-costs in the index (``run_cost_cache``); that one is reported apart, as "first".
+costs in the index (``run_cost_cache``) and the counts (``budget_count_cache``, for the
+unfiltered summary); that one is reported apart, as "first". ``--task 'task-1*'`` times a
+filtered summary instead (about a tenth of the runs), which reads the kept costs but
+counts again.
 
     .venv/bin/python bench/summary_budgets.py DIR [--repeat 9] [--process]
 """
@@ -27,6 +30,7 @@ import sys
 import time
 from pathlib import Path
 
+from laptime.analysis.report_results import SummaryFilters
 from laptime.analysis.summary import compute_summary
 from laptime.config import BudgetRule, load_config
 from laptime.definitions import crashed_after_us
@@ -56,20 +60,22 @@ cost_usd = 0.3
 Timing = tuple[float, float]  # wall s, CPU s
 
 
-def in_process(store: Store, repeat: int) -> tuple[dict[str, list[Timing]], Timing]:
+def in_process(store: Store, repeat: int, task: str | None) -> tuple[dict[str, list[Timing]], Timing]:
     config = load_config(store)
     book = PriceBook.from_config(config)
     now, crashed = int(time.time() * 1e6), crashed_after_us(config.crashed_after_minutes)
     times: dict[str, list[Timing]] = {"without": [], "with": []}
+    filters = SummaryFilters(since=None, until=None, status=None, task=task, runner=None, model=None)
     with open_index(store) as index:
         index.execute("DELETE FROM run_cost_cache")  # the first check prices every run
+        index.execute("DELETE FROM budget_count_cache")
         w0, c0 = time.perf_counter(), time.process_time()
-        out = compute_summary(index, book, now_us=now, crashed_after_us=crashed, budget_rules=RULES)
+        out = compute_summary(index, book, filters, now_us=now, crashed_after_us=crashed, budget_rules=RULES)
         first = (time.perf_counter() - w0, time.process_time() - c0)
         for _ in range(repeat):
             for name, rules in (("without", ()), ("with", RULES)):
                 w0, c0 = time.perf_counter(), time.process_time()
-                out = compute_summary(index, book, now_us=now, crashed_after_us=crashed, budget_rules=rules)
+                out = compute_summary(index, book, filters, now_us=now, crashed_after_us=crashed, budget_rules=rules)
                 times[name].append((time.perf_counter() - w0, time.process_time() - c0))
         print("budgets:", out.budgets)
     return times, first
@@ -81,20 +87,22 @@ def _child_cpu() -> float:
 
 
 def _run_summary(env: dict[str, str]) -> Timing:
-    cmd = [sys.executable, "-m", "laptime.cli", "report", "summary", "--json"]
+    cmd = [sys.executable, "-c", "from laptime.cli import main; main()", "report", "summary", "--json"]
+    cmd += ["--task", env["BENCH_TASK"]] if env.get("BENCH_TASK") else []
     w0, c0 = time.perf_counter(), _child_cpu()  # the child's CPU: RUSAGE_CHILDREN grows by it
     subprocess.run(cmd, env=env, stdout=subprocess.DEVNULL, check=True)
     return time.perf_counter() - w0, _child_cpu() - c0
 
 
-def whole_process(store: Store, repeat: int) -> tuple[dict[str, list[Timing]], Timing]:
-    env = {**os.environ, "LAPTIME_HOME": str(store.root)}
+def whole_process(store: Store, repeat: int, task: str | None) -> tuple[dict[str, list[Timing]], Timing]:
+    env = {**os.environ, "LAPTIME_HOME": str(store.root), "BENCH_TASK": task or ""}
     if store.config_path.exists():
         raise SystemExit(f"{store.config_path} exists: this bench writes and removes it; move it away first")
     times: dict[str, list[Timing]] = {"without": [], "with": []}
     try:
         with open_index(store) as index:
             index.execute("DELETE FROM run_cost_cache")
+            index.execute("DELETE FROM budget_count_cache")
         store.config_path.write_text(CONFIG, encoding="utf-8")
         first = _run_summary(env)
         for _ in range(repeat):
@@ -102,7 +110,7 @@ def whole_process(store: Store, repeat: int) -> tuple[dict[str, list[Timing]], T
             times["without"].append(_run_summary(env))
             store.config_path.write_text(CONFIG, encoding="utf-8")
             times["with"].append(_run_summary(env))
-        cmd = [sys.executable, "-m", "laptime.cli", "report", "summary", "--json"]
+        cmd = [sys.executable, "-c", "from laptime.cli import main; main()", "report", "summary", "--json"]
         print("budgets:", json.loads(subprocess.run(cmd, env=env, capture_output=True, check=True).stdout)["budgets"])
     finally:
         store.config_path.unlink(missing_ok=True)
@@ -114,10 +122,12 @@ def main() -> int:
     parser.add_argument("dir")
     parser.add_argument("--repeat", type=int, default=9)
     parser.add_argument("--process", action="store_true", help="time the whole `laptime report summary --json`")
+    parser.add_argument("--task", help="a filtered summary: the runs of this task glob")
     args = parser.parse_args()
     store = Store(Path(args.dir) / ".laptime")
-    times, first = (whole_process if args.process else in_process)(store, args.repeat)
+    times, first = (whole_process if args.process else in_process)(store, args.repeat, args.task)
     what = "laptime report summary --json" if args.process else "compute_summary"
+    what += f" --task {args.task!r}" if args.task else ""
     print(f"{what}, paired, n={args.repeat}:")
     print(f"first with budgets (prices every run): wall {first[0] * 1000:7.1f} ms  CPU {first[1] * 1000:7.1f} ms")
     med = {k: (statistics.median(w for w, _ in v), statistics.median(c for _, c in v)) for k, v in times.items()}

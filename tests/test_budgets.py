@@ -451,4 +451,8 @@ class TestCostLimits:
         invoke_json(store.root, "report", "summary")
         with open_index(store) as index:
             kept = index.query("SELECT run_id, calls, unpriced FROM run_cost_cache ORDER BY run_id")
+            counts = index.query("SELECT with_budget, over, over_cost FROM budget_count_cache")
         assert [tuple(row) for row in kept] == [("aaaa0001", 1, 0), ("aaaa0002", 3, 0), ("aaaa0003", 2, 0)]
+        assert [tuple(row) for row in counts] == [(3, 1, 1)]  # the unfiltered summary's counts, kept
+        record_simple_run(store, "aaaa0004", name="more", calls=5, start=T0 + timedelta(hours=3))
+        assert invoke_json(store.root, "report", "summary")["budgets"]["runs_over_budget"] == 2  # not the kept 1

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from typing import Final
 
 from laptime import definitions as d
+from laptime.analysis.budgets import BUDGET_CACHE_INVALIDATION
 from laptime.analysis.cost import COST_CACHE_INVALIDATION
 from laptime.analysis.time_split import TIME_SPLIT_INVALIDATION
 from laptime.pricing import tier_bucket_sql
@@ -231,6 +232,7 @@ def _derived_deltas(sign: str) -> list[str]:
         ),
         *(statement.format(touched=_TOUCHED) for statement in COST_CACHE_INVALIDATION),
         *(statement.format(touched=_TOUCHED) for statement in TIME_SPLIT_INVALIDATION),
+        *(statement.format(touched=_TOUCHED) for statement in BUDGET_CACHE_INVALIDATION),
     ]
 
 

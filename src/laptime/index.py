@@ -32,6 +32,7 @@ import msgspec
 
 from laptime import definitions as d
 from laptime import events as ev
+from laptime.analysis.budgets import BUDGET_CACHE_SCHEMA
 from laptime.analysis.cost import COST_CACHE_SCHEMA
 from laptime.analysis.time_split import TIME_SPLIT_SCHEMA
 from laptime.derived import DERIVED_SCHEMA, DERIVED_TEMP, derived_statements
@@ -39,13 +40,13 @@ from laptime.errors import StoreFaultError
 from laptime.log import LineChunk, read_chunks, torn_tail
 from laptime.store import Store, StoreReadOnlyError
 
-INDEX_VERSION: Final = 10  # 3: derived run_llm, run_phases, run_facts; 4: the first span_end of a span wins;
+INDEX_VERSION: Final = 11  # 3: derived run_llm, run_phases, run_facts; 4: the first span_end of a span wins;
 # 5: store-wide aggregates (agg_*, rank_buckets) and indexes for a fast unfiltered `report summary`;
 # 6: runs.first_us (a run without a start span starts at its first event), 1-hour cache writes
 # and downtime in the derived tables (laptime.definitions); 7: integer-ms sums in agg_runs and agg_phases;
 # 8: id uniqueness as an index ({table}_id), so a rebuild loads plain rows and sorts it once;
 # 9: time_split_cache (laptime.analysis.time_split); 10: calls and tokens per run in run_facts,
-# with the cached run costs of laptime.analysis.cost.
+# with the cached run costs of laptime.analysis.cost; 11: budget_count_cache (laptime.analysis.budgets).
 
 # How long a writer waits for another process's write transaction (an ingest, a rebuild)
 # before it gives up; a reader that waits this long answers from the committed index.
@@ -370,6 +371,7 @@ _SCHEMA: Final = [
     *DERIVED_SCHEMA,
     *COST_CACHE_SCHEMA,
     *TIME_SPLIT_SCHEMA,
+    *BUDGET_CACHE_SCHEMA,
 ]
 
 _TABLES_WITH_TIME: Final = tuple(_TABLE_OF.values())
