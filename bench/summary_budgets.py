@@ -30,8 +30,7 @@ import sys
 import time
 from pathlib import Path
 
-from laptime.analysis.report_results import SummaryFilters
-from laptime.analysis.summary import compute_summary
+from laptime.analysis.summary import SummaryFilters, compute_summary
 from laptime.config import BudgetRule, load_config
 from laptime.definitions import crashed_after_us
 from laptime.index import open_index
@@ -65,7 +64,7 @@ def in_process(store: Store, repeat: int, task: str | None) -> tuple[dict[str, l
     book = PriceBook.from_config(config)
     now, crashed = int(time.time() * 1e6), crashed_after_us(config.crashed_after_minutes)
     times: dict[str, list[Timing]] = {"without": [], "with": []}
-    filters = SummaryFilters(since=None, until=None, status=None, task=task, runner=None, model=None)
+    filters = SummaryFilters(task=task)
     with open_index(store) as index:
         index.execute("DELETE FROM run_cost_cache")  # the first check prices every run
         index.execute("DELETE FROM budget_count_cache")
