@@ -27,6 +27,7 @@ import resource
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -39,11 +40,6 @@ from laptime.store import Store
 
 # Limits among the generated runs' figures (cost $0.34 a run on average, tokens 149k,
 # duration p50 240 s and p90 414 s), so that some runs cross each limit and most do not.
-RULES = (
-    BudgetRule("default", "", cost_usd=0.5, duration_ms=420_000, tokens=200_000),
-    BudgetRule("runner", "aidf", duration_ms=300_000),
-    BudgetRule("task", "task-1*", cost_usd=0.3),
-)
 CONFIG = """[budgets]
 cost_usd = 0.5
 duration = 420
@@ -59,22 +55,31 @@ cost_usd = 0.3
 Timing = tuple[float, float]  # wall s, CPU s
 
 
+def rules_of_config() -> tuple[BudgetRule, ...]:
+    """CONFIG's rules, read by the config loader (the in-process runs use what the command reads)."""
+    with tempfile.TemporaryDirectory(prefix="laptime-bench-budgets-") as tmp:
+        store = Store(Path(tmp))
+        store.config_path.write_text(CONFIG, encoding="utf-8")
+        return load_config(store).budget_rules
+
+
 def in_process(store: Store, repeat: int, task: str | None) -> tuple[dict[str, list[Timing]], Timing]:
     config = load_config(store)
     book = PriceBook.from_config(config)
     now, crashed = int(time.time() * 1e6), crashed_after_us(config.crashed_after_minutes)
     times: dict[str, list[Timing]] = {"without": [], "with": []}
+    rules = rules_of_config()
     filters = SummaryFilters(task=task)
     with open_index(store) as index:
         index.execute("DELETE FROM run_cost_cache")  # the first check prices every run
         index.execute("DELETE FROM budget_count_cache")
         w0, c0 = time.perf_counter(), time.process_time()
-        out = compute_summary(index, book, filters, now_us=now, crashed_after_us=crashed, budget_rules=RULES)
+        out = compute_summary(index, book, filters, now_us=now, crashed_after_us=crashed, budget_rules=rules)
         first = (time.perf_counter() - w0, time.process_time() - c0)
         for _ in range(repeat):
-            for name, rules in (("without", ()), ("with", RULES)):
+            for name, chosen in (("without", ()), ("with", rules)):
                 w0, c0 = time.perf_counter(), time.process_time()
-                out = compute_summary(index, book, filters, now_us=now, crashed_after_us=crashed, budget_rules=rules)
+                out = compute_summary(index, book, filters, now_us=now, crashed_after_us=crashed, budget_rules=chosen)
                 times[name].append((time.perf_counter() - w0, time.process_time() - c0))
         print("budgets:", out.budgets)
     return times, first

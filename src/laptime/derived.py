@@ -125,10 +125,11 @@ def _derived_refresh() -> list[str]:
                    OR EXISTS (SELECT 1 FROM span_ends s WHERE s.run = r.run_id
                               AND s.attrs LIKE '%changes_requested%'
                               AND s.attrs ->> '$.source_outcome' = 'changes_requested'),
-                   {_DOWNTIME_US},
-                   (SELECT COALESCE(SUM(l.calls), 0) FROM run_llm l WHERE l.run_id = r.run_id),
-                   (SELECT COALESCE(SUM({d.llm_tokens_sql("l")}), 0) FROM run_llm l WHERE l.run_id = r.run_id)
-            FROM runs r WHERE r.run_id IN {_TOUCHED}""",
+                   {_DOWNTIME_US}, COALESCE(l.calls, 0), COALESCE(l.tokens, 0)
+            FROM runs r LEFT JOIN (SELECT run_id, SUM(calls) AS calls, SUM({d.llm_tokens_sql()}) AS tokens
+                                   FROM run_llm WHERE run_id IN {_TOUCHED} GROUP BY run_id) l
+                 ON l.run_id = r.run_id
+            WHERE r.run_id IN {_TOUCHED}""",
     ]
 
 

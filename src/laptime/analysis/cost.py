@@ -64,11 +64,10 @@ COST_CACHE_SCHEMA: tuple[str, ...] = (
     """CREATE TABLE IF NOT EXISTS model_cost_cache (
         model TEXT NOT NULL, provider TEXT NOT NULL, fingerprint TEXT NOT NULL, payload TEXT NOT NULL,
         PRIMARY KEY (model, provider)) WITHOUT ROWID""",
-    # Run costs, one row per run that made calls: by_run's RunCost, priced under the
+    # Run costs, one row per run that made calls: by_run's cost_usd, priced under the
     # fingerprint cost_fingerprints.id (100k runs would repeat a few hundred bytes each).
     """CREATE TABLE IF NOT EXISTS run_cost_cache (
-        run_id TEXT PRIMARY KEY, fingerprint INTEGER NOT NULL, cost_usd REAL, calls INTEGER NOT NULL,
-        unpriced INTEGER NOT NULL, reported INTEGER NOT NULL) WITHOUT ROWID""",
+        run_id TEXT PRIMARY KEY, fingerprint INTEGER NOT NULL, cost_usd REAL) WITHOUT ROWID""",
     "CREATE TABLE IF NOT EXISTS cost_fingerprints (id INTEGER PRIMARY KEY, fingerprint TEXT NOT NULL UNIQUE)",
 )
 COST_CACHE_INVALIDATION: tuple[str, ...] = (
@@ -428,11 +427,8 @@ class CostCalculator:
                     priced = _by_run_of(self.index, self.book, missing)
                 if priced and fingerprint is not None:
                     db.executemany(
-                        "INSERT OR REPLACE INTO run_cost_cache VALUES (?, ?, ?, ?, ?, ?)",
-                        [
-                            (run_id, fingerprint, c.cost_usd, c.calls, c.unpriced_calls, c.reported_calls)
-                            for run_id, c in priced.items()
-                        ],
+                        "INSERT OR REPLACE INTO run_cost_cache VALUES (?, ?, ?)",
+                        [(run_id, fingerprint, c.cost_usd) for run_id, c in priced.items()],
                     )
                     priced = None  # kept: the cache holds them now
         except (apsw.BusyError, apsw.ReadOnlyError, apsw.LockedError):
