@@ -909,3 +909,48 @@ def test_page_cache_is_small_by_default_and_an_import_sets_its_own(
 
     base.run_import(store, get_importer("claude-code"), [tree], quiet=True)
     assert opened == [base.IMPORT_PAGE_CACHE_KIB]
+
+
+@pytest.mark.parametrize(("page_cache_kib", "grows"), [(None, True), (1024, False)])
+def test_an_incremental_pass_sizes_the_page_cache_to_what_it_reads(
+    store: Store, monkeypatch: pytest.MonkeyPatch, page_cache_kib: int | None, *, grows: bool
+) -> None:
+    """A big incremental pass gets a page cache that follows the bytes it reads (its inserts
+    land all over 1M-row indexes), and gives it back when done; an index opened with a
+    page cache of its own (an import, for the memory budget) keeps that one."""
+    record_simple_run(store, "r1", name="one")
+    _update(store)
+    record_simple_run(store, "r2", start=T0 + timedelta(hours=1), name="two")
+    indexed = sum(offset for offset, _ in _state(store).values())
+    appended = sum(p.stat().st_size for p in store.segments()) - indexed
+    # A small append stands in for a big one: 10,000 bytes of cache per byte read.
+    monkeypatch.setattr("laptime.index._INCREMENTAL_CACHE_PER_BYTE", 10_000)
+    monkeypatch.setattr("laptime.index._INCREMENTAL_CACHE_MAX_KIB", 10**9)
+    pragmas: list[str] = []
+
+    def trace(_cursor: object, sql: str, _bindings: object) -> bool:
+        if sql.startswith("PRAGMA cache_size"):
+            pragmas.append(sql)
+        return True  # run the statement
+
+    with Index(store, page_cache_kib=page_cache_kib) as index:
+        usual = index.query("PRAGMA cache_size")
+        index.db.exec_trace = trace
+        stats = index.update()
+        index.db.exec_trace = None
+        assert stats.segments == 1
+        assert index.query("PRAGMA cache_size") == usual  # given back
+    if grows:
+        assert pragmas == [f"PRAGMA cache_size=-{appended * 10_000 // 1024}", f"PRAGMA cache_size={usual[0][0]}"]
+    else:
+        assert pragmas == []
+    updated = _table_rows(store)
+    assert invoke(store.root, "refresh").exit_code == 0
+    assert _table_rows(store) == updated
+
+
+def test_the_page_cache_of_an_incremental_pass_has_a_ceiling() -> None:
+    from laptime import index as index_module
+
+    assert index_module._incremental_cache_kib(1024 * 1024) == 2 * 1024  # 1 MB of log: 2 MB of cache
+    assert index_module._incremental_cache_kib(10**12) == index_module._INCREMENTAL_CACHE_MAX_KIB

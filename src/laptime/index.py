@@ -417,6 +417,9 @@ class Index:
         #: (an import keeps its memory flat with a small one, see importers.base).
         self._page_cache_kib = page_cache_kib or _PAGE_CACHE_KIB
         self._aside_cache_kib = page_cache_kib or _ASIDE_CACHE_KIB
+        #: Whether an incremental pass may grow the page cache to what it reads (see
+        #: ``_incremental_cache_kib``): not when the caller chose the cache's size.
+        self._cache_follows_input = page_cache_kib is None
         path = store.index_path
         if not create and not path.exists():
             msg = f"no index at {path}; run `laptime refresh` to build it"
@@ -689,6 +692,7 @@ class Index:
             return stats
         gc_was_enabled = gc.isenabled()
         gc.disable()  # millions of short-lived structs; the cycle collector only slows this down
+        cache_grown = False
         try:
             seen: tuple[dict[str, tuple[int, int, int | None, int]], set[str]] | None = None
             if not self._bulk and not self.db.in_transaction:
@@ -713,6 +717,11 @@ class Index:
                     stale = self._stale_segments(known, present, faulted)
                 if not self._bulk and _mostly_new(stale, known, present):
                     return self._rebuild_in_place()  # (as above, with others reading the index)
+                if not self._bulk and self._cache_follows_input:
+                    grown = _incremental_cache_kib(_bytes_to_read(stale, known, present))
+                    if grown > self._page_cache_kib:
+                        self.db.execute(f"PRAGMA cache_size=-{grown}")
+                        cache_grown = True
                 for name in sorted(stale):
                     self._forget_segment(name)  # removed by `clean` or by hand, replaced, or truncated
                 self._touched: set[str] = set()
@@ -753,6 +762,10 @@ class Index:
         finally:
             if gc_was_enabled:
                 gc.enable()
+            if cache_grown:
+                # Back to the usual size: SQLite frees the pages above it now, so a
+                # long-lived reader (the server) does not keep an ingest's memory.
+                self.db.execute(f"PRAGMA cache_size=-{self._page_cache_kib}")
         return stats
 
     def _stale_segments(
@@ -1097,10 +1110,11 @@ def _prefix_crc(path: Path, length: int) -> int:
 _BULK_MIN_BYTES: Final = 4 * 1024 * 1024
 
 
-def _mostly_new(stale: set[str], known: dict[str, tuple[int, int, int | None, int]], present: dict[str, Path]) -> bool:
-    """Whether the update would read more bytes than the index keeps (a bulk rebuild is
-    then faster: its inserts cost about half as much per event)."""
-    keep = sum(state[0] for name, state in known.items() if name not in stale)
+def _bytes_to_read(
+    stale: set[str], known: dict[str, tuple[int, int, int | None, int]], present: dict[str, Path]
+) -> int:
+    """How many bytes of the log an update would read: new segments, stale ones in full,
+    and what the others gained."""
     read = 0
     for name, path in present.items():
         try:
@@ -1108,7 +1122,30 @@ def _mostly_new(stale: set[str], known: dict[str, tuple[int, int, int | None, in
         except OSError:
             continue
         read += size if name in stale or name not in known else max(0, size - known[name][0])
+    return read
+
+
+def _mostly_new(stale: set[str], known: dict[str, tuple[int, int, int | None, int]], present: dict[str, Path]) -> bool:
+    """Whether the update would read more bytes than the index keeps (a bulk rebuild is
+    then faster: its inserts cost about half as much per event)."""
+    keep = sum(state[0] for name, state in known.items() if name not in stale)
+    read = _bytes_to_read(stale, known, present)
     return read >= _BULK_MIN_BYTES and read > keep
+
+
+# The page cache of an incremental pass, per byte of log it reads, and its ceiling. Its
+# inserts land all over each table's id and run indexes: pages evicted mid-transaction
+# are spilled to the WAL and read back, again and again. 100k events (29 MB of log) onto
+# a 1M-event index took 1.32 s with the usual 4 MB, 1.30 s with 16 MB, 1.06 s with 64 MB
+# (bench/README.md, n=7). The ceiling keeps a huge catch-up from holding more than a
+# rebuild inside the live index may (``_rebuild_cache_kib``).
+_INCREMENTAL_CACHE_PER_BYTE: Final = 2
+_INCREMENTAL_CACHE_MAX_KIB: Final = 256 * 1024
+
+
+def _incremental_cache_kib(read_bytes: int) -> int:
+    """Page cache in KiB for an incremental pass that reads ``read_bytes`` of log."""
+    return min(_INCREMENTAL_CACHE_MAX_KIB, read_bytes * _INCREMENTAL_CACHE_PER_BYTE // 1024)
 
 
 _SPAN_FIELD_AT: Final = {info.name: i for i, info in enumerate(msgspec.structs.fields(_SPAN_INGEST))}
