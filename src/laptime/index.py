@@ -1160,7 +1160,6 @@ _SPAN_END_HEAD: Final = operator.itemgetter(*(_SPAN_FIELD_AT[n] for n in _SPAN_E
 _SPAN_END_TAIL: Final = operator.itemgetter(*(_SPAN_FIELD_AT[n] for n in _SPAN_END_FIELDS[_END_PARENT_AT + 1 :]))
 
 
-
 def decode_with_recovery(raw: bytes) -> tuple[Any | None, str | None]:
     """Decode one line. A torn fragment glued to a whole event (a writer killed
     mid-line, then another writer's append) is reported, and the event after it kept."""
