@@ -121,3 +121,51 @@ def test_a_replay_from_an_earlier_session_is_where_ccusage_counts_twice(
             assert theirs[cell] != ours.get(cell), cell
         else:
             assert theirs.get(cell) == ours.get(cell), cell
+
+
+@pytest.mark.parametrize("seed", [3, 8])
+def test_ids_spilled_out_of_memory_deduplicate_as_those_kept_in_it(
+    tmp_path: Path, store: Store, seed: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An import remembers the ids it appended in a dict of at most ``RECENT_IDS``, the
+    older ones in a temporary SQLite file (memory stays flat, the index is updated once).
+    With every id spilled after each file, the same lines reach the log, with the same
+    counts, as with all of them in memory: streamed responses, side-question replays and
+    resumed sessions repeat ids across files."""
+    from laptime.importers import base
+
+    tree = _tree(tmp_path, seed, cross_session_replays=True)
+    files = sorted(tree.files)
+    kept = import_json(store, "claude-code", *files)
+    spilled_store = type(store)(tmp_path / "spilled")
+    spills: list[int] = []
+    real_spill = base._AppendedIds.spill_if_full
+
+    def spill(self: base._AppendedIds) -> None:
+        spills.append(len(self.recent))
+        real_spill(self)
+
+    index_updates: list[int] = []
+    real_update = base._Appender.update_index
+
+    def update_index(self: base._Appender) -> None:
+        index_updates.append(1)
+        real_update(self)
+
+    monkeypatch.setattr(base, "RECENT_IDS", 1)
+    monkeypatch.setattr(base, "BATCH_EVENTS", 5)  # flushes to the log every 5 events
+    monkeypatch.setattr(base._AppendedIds, "spill_if_full", spill)
+    monkeypatch.setattr(base._Appender, "update_index", update_index)
+    spilled = import_json(spilled_store, "claude-code", *files)
+    assert len(spills) >= len(files) - 1  # once per file at least (a flush each)
+    assert index_updates == [1]  # once, at the end, however many ids were spilled
+    for key in ("events_new", "events_already_stored", "runs"):
+        assert spilled[key] == kept[key], key
+    assert kept["events_already_stored"] > 0  # the tree repeats ids across files
+
+    def log_lines(s: Store) -> list[bytes]:
+        return sorted(line for p in s.segments() for line in p.read_bytes().splitlines())
+
+    assert log_lines(spilled_store) == log_lines(store)
+    assert sum(spills) == len(log_lines(store))  # every line's id went through the file
+    assert our_cells(usage_json(spilled_store, "--by", "day", "--timezone", "UTC")) == tree.truth()

@@ -54,6 +54,10 @@ _READING: contextvars.ContextVar[tuple[ImportContext, int] | None] = contextvars
 )
 
 BATCH_EVENTS = 50_000
+# Of the ids an import appended, this many stay in a dict; older ones go to a temporary
+# SQLite file (``_AppendedIds``), so memory stays flat, while the index is updated once,
+# at the end.
+RECENT_IDS = 20_000
 # SQLite's page cache while importing, in KiB, also for the rebuild an import runs aside
 # (`laptime refresh` keeps index._ASIDE_CACHE_KIB, 16 MB, for that). A bigger cache is most
 # of what grows with the input (peak RSS of a 1 GB Claude Code tree: 82 MB with 16 MB, 56 MB
@@ -461,12 +465,72 @@ def _cached_stats(store: Store, importer: str) -> dict[str, tuple[int, int, int]
         return None
 
 
+class _AppendedIds:
+    """The ids an import appended to the log and the index does not have yet, each with
+    what the index will keep for it (``_stored_value``).
+
+    The newest ``RECENT_IDS`` are in a dict. Older ones spill, sorted (so that the B-tree
+    grows in order), into a private temporary SQLite database: its pages beyond a small
+    cache go to a file in the temporary folder, which SQLite deletes on close. Memory
+    stays flat however big the import, without updating the index along the way: each
+    such pass, with the index's indexes live and its derived tables refreshed for every
+    run touched, cost more than the whole import besides (the 1 GB Claude Code tree
+    made 3 passes: 6.4 s of its 12 s, bench/README.md)."""
+
+    _CACHE_KIB = 2 * 1024
+
+    def __init__(self) -> None:
+        self.recent: dict[str, _Stored] = {}
+        self._older: apsw.Connection | None = None
+
+    def older(self, ids: Iterable[str]) -> dict[str, _Stored]:
+        """Those of ``ids`` that have spilled (not in ``recent``), with their values."""
+        if self._older is None:
+            return {}
+        wanted = [i for i in ids if i not in self.recent]
+        found: dict[str, _Stored] = {}
+        for start in range(0, len(wanted), 900):
+            part = wanted[start : start + 900]
+            marks = ",".join("?" * len(part))
+            for event_id, main, rank in self._older.execute(
+                f"SELECT id, main, rank FROM ids WHERE id IN ({marks})", part
+            ):
+                found[event_id] = rank if main is None else (bool(main), rank)
+        return found
+
+    def spill_if_full(self) -> None:
+        if len(self.recent) < RECENT_IDS:
+            return
+        if self._older is None:
+            self._older = apsw.Connection("")  # "": a temporary database, deleted on close
+            for statement in (
+                f"PRAGMA cache_size=-{self._CACHE_KIB}",
+                "PRAGMA journal_mode=OFF",
+                "PRAGMA synchronous=OFF",
+                "CREATE TABLE ids (id TEXT PRIMARY KEY, main INTEGER, rank) WITHOUT ROWID",
+            ):
+                self._older.execute(statement)
+        rows = sorted(
+            (event_id, int(value[0]), value[1]) if isinstance(value, tuple) else (event_id, None, value)
+            for event_id, value in self.recent.items()
+        )
+        with self._older:
+            # A newer value of a spilled id (a better copy appended since) replaces it.
+            self._older.executemany("INSERT OR REPLACE INTO ids VALUES (?, ?, ?)", rows)
+        self.recent = {}
+
+    def close(self) -> None:
+        if self._older is not None:
+            self._older.close()
+            self._older = None
+
+
 class _Appender:
     """Batches new events, drops those the index already has, appends the rest.
 
-    ``flush`` writes to the log; the index catches up every ``BATCH_EVENTS`` appended
-    events (and at ``close``), not after every file. Until then the ids appended but
-    not yet indexed are remembered, so de-duplication sees them too."""
+    ``flush`` writes to the log; the index catches up at ``close``, not after every file.
+    Until then the ids appended but not yet indexed are remembered (``_AppendedIds``), so
+    de-duplication sees them too."""
 
     def __init__(self, store: Store, index: Index, result: ImportResult) -> None:
         self.index = index
@@ -474,7 +538,7 @@ class _Appender:
         self.writer = LogWriter(store, flush_interval=0)
         self.pending: list[ev.Event] = []
         self.tables = event_tables()
-        self.unindexed: dict[str, _Stored] = {}
+        self.unindexed = _AppendedIds()
         # An index without events (a first import) knows no id until this appender
         # updates it: the per-file lookups are skipped till then.
         self.index_empty = not any(self.index.query(f"SELECT 1 FROM {t} LIMIT 1") for t in self.tables)
@@ -522,13 +586,16 @@ class _Appender:
                 del unique[event_id]
                 self._refuse(event, bad)
         known = {} if self.index_empty else self._known_ids(unique.values())
-        unindexed = self.unindexed
+        unindexed = self.unindexed.recent
+        older = self.unindexed.older(unique)
         by_day: dict[str, list[bytes]] = {}
         encode = ev.encode
         add_run = self.result.runs.add
         new = again = 0
         for event_id, event in unique.items():  # the hot loop: one pass per imported event
             stored_total = unindexed.get(event_id)
+            if stored_total is None and older:
+                stored_total = older.get(event_id)
             if stored_total is None:
                 if known:
                     stored_total = known.get(event_id)
@@ -560,8 +627,7 @@ class _Appender:
                 size += len(line)
             if chunk:
                 self.writer.append(b"".join(chunk), day)
-        if len(unindexed) >= BATCH_EVENTS:
-            self.update_index()
+        self.unindexed.spill_if_full()
 
     def _refuse(self, event: ev.Event, field_name: str) -> None:
         """Count an event that must not reach the log, as a bad record of its source."""
@@ -576,13 +642,17 @@ class _Appender:
 
     def update_index(self) -> None:
         self.index.update()
-        self.unindexed = {}
+        self.unindexed.close()
+        self.unindexed = _AppendedIds()
         self.index_empty = False
 
     def close(self) -> None:
-        self.flush()
-        self.update_index()
-        self.writer.close()
+        try:
+            self.flush()
+            self.update_index()
+            self.writer.close()
+        finally:
+            self.unindexed.close()
 
 
 # An llm copy's rank, as the index orders copies of one id (index._insert_sql): a copy
@@ -721,6 +791,7 @@ def _import_files(
         appender.close()
         done = True
     finally:
+        appender.unindexed.close()  # (closed already, unless the import failed)
         index.close()
         try:
             if done:
