@@ -702,7 +702,7 @@ class Index:
                 # More of the log is to be read than the index keeps (a first import, a
                 # store restored from another copy): one bulk rebuild, with plain inserts
                 # and indexes sorted once, is faster than ingesting with every index live.
-                if _mostly_new(stale, known, present) and self._alone():
+                if _mostly_new(stale, known, _bytes_to_read(stale, known, present)) and self._alone():
                     return self._rebuild_aside()
             # One transaction, and one refresh of the derived run tables, for all the
             # segments that grew: an import spread over many days touches many segments.
@@ -715,10 +715,11 @@ class Index:
                     stale = seen[1]
                 else:
                     stale = self._stale_segments(known, present, faulted)
-                if not self._bulk and _mostly_new(stale, known, present):
+                read = _bytes_to_read(stale, known, present)  # (one stat per segment, once)
+                if not self._bulk and _mostly_new(stale, known, read):
                     return self._rebuild_in_place()  # (as above, with others reading the index)
                 if not self._bulk and self._cache_follows_input:
-                    grown = _incremental_cache_kib(_bytes_to_read(stale, known, present))
+                    grown = _incremental_cache_kib(read)
                     if grown > self._page_cache_kib:
                         self.db.execute(f"PRAGMA cache_size=-{grown}")
                         cache_grown = True
@@ -1128,17 +1129,16 @@ def _bytes_to_read(
     return read
 
 
-def _mostly_new(stale: set[str], known: dict[str, tuple[int, int, int | None, int]], present: dict[str, Path]) -> bool:
-    """Whether the update would read more bytes than the index keeps (a bulk rebuild is
-    then faster: its inserts cost about half as much per event)."""
+def _mostly_new(stale: set[str], known: dict[str, tuple[int, int, int | None, int]], read: int) -> bool:
+    """Whether the update would read (``read`` bytes, ``_bytes_to_read``) more than the
+    index keeps (a bulk rebuild is then faster: its inserts cost about half as much per event)."""
     keep = sum(state[0] for name, state in known.items() if name not in stale)
-    read = _bytes_to_read(stale, known, present)
     return read >= _BULK_MIN_BYTES and read > keep
 
 
 # The page cache of an incremental pass, per byte of log it reads, and its ceiling. Its
 # inserts land all over each table's id and run indexes: pages evicted mid-transaction
-# are spilled to the WAL and read back, again and again. 100k events (29 MB of log) onto
+# are spilled to the WAL and read back, again and again. 100k events (about 25 MB of log) onto
 # a 1M-event index took 1.32 s with the usual 4 MB, 1.30 s with 16 MB, 1.06 s with 64 MB
 # (bench/README.md, n=7). The ceiling keeps a huge catch-up from holding more than a
 # rebuild inside the live index may (``_rebuild_cache_kib``).
