@@ -482,6 +482,49 @@ class TestRepeatedEvents:
         assert [s["outcome"] for s in kpi["spans"]] == ["completed"]
         assert len(invoke_json(store.root, "report", "list")["runs"]) == 1
 
+    def test_the_first_end_is_first_by_time_then_id_not_by_log_order(self, store: Store) -> None:
+        """Ends logged out of order: the first by time wins, and on a tie of times the
+        smaller id, whatever order the rows were stored in (definitions.span_end_rowid_sql
+        joins on rowids, which follow the log order). Checked in every place that reads a
+        span's end: the runs table, the per-run phase rows, the spans view and the KPIs."""
+        from laptime import events as ev
+
+        def line(event: ev.Event) -> tuple[bytes, str]:
+            return ev.encode(event), event.ts[:10]
+
+        run, phase = "late-first-run", "late-first-phase"
+        DAY = "2026-01-05"  # noqa: N806 - a constant of this test
+        write_lines(
+            store,
+            [
+                line(ev.SpanStart(v=1, id=run, ts=f"{DAY}T09:00:00.000000Z", run=run, span=run, kind="run", name="")),
+                line(
+                    ev.SpanStart(
+                        v=1, id=phase, ts="2026-01-05T09:00:01.000000Z", run=run, parent=run, span=phase,
+                        kind="phase", name="plan",
+                    )
+                ),
+                # The phase: the later end is logged first.
+                line(ev.SpanEnd(v=1, id="p1", ts="2026-01-05T09:00:21.000000Z", run=run, span=phase, outcome="failed")),
+                line(ev.SpanEnd(v=1, id="p2", ts="2026-01-05T09:00:11.000000Z", run=run, span=phase)),
+                # The run: two ends at the same time; "r-a" wins over "r-b", logged first.
+                line(ev.SpanEnd(v=1, id="r-b", ts="2026-01-05T09:01:00.000000Z", run=run, span=run, outcome="failed")),
+                line(ev.SpanEnd(v=1, id="r-a", ts="2026-01-05T09:01:00.000000Z", run=run, span=run, outcome="stopped")),
+            ],
+        )  # fmt: skip
+        kpi = invoke_json(store.root, "report", "show", run)
+        assert kpi["outcome"] == "stopped"
+        assert kpi["total_duration_ms"] == 60_000
+        assert kpi["phases"]["plan"]["duration_ms"] == 10_000
+        assert [(s["name"], s["outcome"]) for s in kpi["spans"]] == [("plan", "completed")]
+        with Index(store) as index:
+            assert index.query("SELECT span_id, outcome, ended_at FROM spans ORDER BY start_us") == [
+                (run, "stopped", "2026-01-05T09:01:00.000000Z"),
+                (phase, "completed", "2026-01-05T09:00:11.000000Z"),
+            ]
+            assert index.query("SELECT outcome FROM runs") == [("stopped",)]
+            assert index.query("SELECT duration_us, attempts FROM run_phases") == [(10_000_000, 1)]
+
 
 # -- the derived tables after rows go away or change in place ------------------------------------
 

@@ -213,6 +213,19 @@ def run_branch_sql(alias: str = "r") -> str:
 # -- phases and unattributed time ------------------------------------------------------------------
 
 
+def span_end_rowid_sql(span: str) -> str:
+    """The ``span_ends`` rowid of the end of the span whose id is the SQL expression
+    ``span``: its first end, by time and then id (a span closed twice keeps the first
+    close; the index's version 4), NULL while it is open. Joined on as
+    ``LEFT JOIN span_ends e ON e.rowid = span_end_rowid_sql("s.span")``.
+
+    A rowid, not the end's id: the join then reads the row straight from the table's
+    B-tree instead of looking the id up in ``span_ends_id`` first (about 22% faster for
+    the 355k spans of a 1M-event index). A rowid is only compared within one statement,
+    so a VACUUM that renumbers rows cannot change an answer."""
+    return f"(SELECT x.rowid FROM span_ends x WHERE x.span = {span} ORDER BY x.ts, x.id LIMIT 1)"
+
+
 # A span (of a kind other than phase, at the top level of its run) marked as downtime.
 DOWNTIME_ATTR_SQL: Final = "(s.attrs ->> '$.downtime') IN (1, 'true')"
 

@@ -91,8 +91,7 @@ _TOUCHED: Final = "(SELECT run_id FROM temp.touched)"
 # Top-level spans a run was down in (definitions: downtime), with their end or the run's.
 _DOWNTIME_US: Final = f"""(SELECT COALESCE(SUM(MAX(COALESCE({ts_us("e.ts")}, {d.run_end_sql("r")}), {ts_us("s.ts")})
                                    - {ts_us("s.ts")}), 0)
-        FROM span_starts s LEFT JOIN span_ends e ON e.id = (
-            SELECT x.id FROM span_ends x WHERE x.span = s.span ORDER BY x.ts, x.id LIMIT 1)
+        FROM span_starts s LEFT JOIN span_ends e ON e.rowid = {d.span_end_rowid_sql("s.span")}
         WHERE s.run = r.run_id AND s.parent = r.run_id AND s.kind <> 'phase' AND {d.DOWNTIME_ATTR_SQL})"""
 
 
@@ -113,8 +112,8 @@ def _derived_refresh() -> list[str]:
             SELECT s.run, s.name,
                    SUM(MAX(COALESCE({ts_us("e.ts")}, {d.run_end_sql("r")}), {ts_us("s.ts")}) - {ts_us("s.ts")}),
                    COUNT(*), MAX(0, MIN({ts_us("s.ts")}) - {d.run_start_sql("r")})
-            FROM span_starts s JOIN runs r ON r.run_id = s.run LEFT JOIN span_ends e ON e.id = (
-                SELECT x.id FROM span_ends x WHERE x.span = s.span ORDER BY x.ts, x.id LIMIT 1)
+            FROM span_starts s JOIN runs r ON r.run_id = s.run
+                 LEFT JOIN span_ends e ON e.rowid = {d.span_end_rowid_sql("s.span")}
             WHERE s.run IN {_TOUCHED} AND s.kind = 'phase' AND s.parent = s.run
             GROUP BY s.run, s.name""",
         f"""INSERT INTO run_facts

@@ -357,8 +357,7 @@ _SCHEMA: Final = [
                s.ts AS started_at, e.ts AS ended_at,
                {ts_us("s.ts")} AS start_us, {ts_us("e.ts")} AS end_us,
                COALESCE(e.outcome, 'running') AS outcome, e.error, s.attrs, e.attrs AS end_attrs, s.source
-        FROM span_starts s LEFT JOIN span_ends e ON e.id = (
-                SELECT x.id FROM span_ends x WHERE x.span = s.span ORDER BY x.ts, x.id LIMIT 1)""",
+        FROM span_starts s LEFT JOIN span_ends e ON e.rowid = {d.span_end_rowid_sql("s.span")}""",
     # Seed 003's table, as a view over the log: one row per phase span, numbered by
     # attempt within its run.
     """CREATE VIEW IF NOT EXISTS run_phase_metrics AS
@@ -1081,11 +1080,10 @@ class Index:
             FROM temp.touched t
             JOIN (SELECT run, MIN(first) AS first, MAX(last) AS last FROM ({bound_parts}) GROUP BY run) l
                  ON l.run = t.run_id
-            LEFT JOIN span_starts s ON s.id = (
-                SELECT x.id FROM span_starts x WHERE x.run = t.run_id AND x.span = t.run_id AND x.kind = 'run'
+            LEFT JOIN span_starts s ON s.rowid = (
+                SELECT x.rowid FROM span_starts x WHERE x.run = t.run_id AND x.span = t.run_id AND x.kind = 'run'
                 ORDER BY x.ts, x.id LIMIT 1)
-            LEFT JOIN span_ends e ON e.id = (
-                SELECT x.id FROM span_ends x WHERE x.span = t.run_id ORDER BY x.ts, x.id LIMIT 1)
+            LEFT JOIN span_ends e ON e.rowid = {d.span_end_rowid_sql("t.run_id")}
             """
         )
         for statement in after:  # per-run, then store-wide aggregates (set-based SQL)

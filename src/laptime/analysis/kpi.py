@@ -147,8 +147,7 @@ def load_spans(index: Index, run_id: str) -> list[SpanRow]:
     rows = index.query(
         f"""SELECT s.span, s.parent, s.kind, s.name, {ts_us("s.ts")}, {ts_us("e.ts")},
                    COALESCE(e.outcome, 'running'), e.error, s.attrs, e.attrs
-            FROM span_starts s LEFT JOIN span_ends e ON e.id = (
-                SELECT x.id FROM span_ends x WHERE x.span = s.span ORDER BY x.ts, x.id LIMIT 1)
+            FROM span_starts s LEFT JOIN span_ends e ON e.rowid = {d.span_end_rowid_sql("s.span")}
             WHERE s.run = ? ORDER BY s.ts, s.span""",
         (run_id,),
     )
