@@ -22,6 +22,14 @@ and afterwards ``--rounds`` incremental updates (+10% events, later in time) on 
 of each version's base index. Reported: events/s (wall, CPU), the paired per-round
 ratios rebuild/floor and rebuild/baseline, and the index size per million events.
 
+A copied or restored store (issue 9: "a copied or restored store updates at least as fast
+as a ``refresh``"): each round also copies the log folder (``shutil.copytree``: every
+segment gets a new inode number, the bytes stay the same) next to a copy of the base
+index, and times ``update()`` there, paired with that round's rebuild (budget: at least
+1.0x its speed). The same is done after the log grew by 10%, paired with the plain
+incremental update. With ``--baseline``, the baseline's copied store is timed once
+(round 0 only: before issue 9 it re-ingested the whole log with every index live).
+
     .venv/bin/python bench/ingest_vs_floor.py [--quick] [--json] [--events N] [--rounds N] [--baseline REV]
 """
 
@@ -163,6 +171,18 @@ def _fresh_root(tmp: Path, name: str, log: Path) -> Path:
     return root
 
 
+def _copied_root(tmp: Path, name: str, log: Path, index: Path) -> Path:
+    """A store folder holding a copy of the log (new inode numbers, the same bytes) and of
+    ``index``: a store restored from a backup, or copied to another folder."""
+    root = tmp / name
+    if root.exists():
+        shutil.rmtree(root)
+    root.mkdir()
+    shutil.copytree(log, root / "log")
+    shutil.copyfile(index, root / "index.sqlite")
+    return root
+
+
 def _index_bytes(root: Path) -> int:
     return sum(p.stat().st_size for p in root.glob("index.sqlite*"))
 
@@ -196,10 +216,22 @@ def run_bench(n_events: int, rounds: int, baseline: str | None) -> dict[str, Any
                 if kind in srcs:
                     sizes[kind] = _index_bytes(root)
                     shutil.copyfile(root / "index.sqlite", tmp / f"{kind}-base.sqlite")
+        # A copied store, nothing new: each round's sample pairs with that round's rebuild.
+        copied: dict[str, list[dict[str, Any]]] = {k: [] for k in srcs}
+        for round_no in range(rounds):
+            for kind, src in srcs.items():
+                if kind != "rebuild" and round_no:
+                    continue  # the baseline's slow path: once is enough
+                root = _copied_root(tmp, f"{kind}-copied", log, tmp / f"{kind}-base.sqlite")
+                sample = _run_worker("update", root, src)
+                sample["round"] = round_no
+                copied[kind].append(sample)
+                shutil.rmtree(root)
         gen.generate(n_events // 10)  # 10% more, later in time
         gen.close()
         added = gen.events - base_events
         updates: dict[str, list[dict[str, Any]]] = {k: [] for k in srcs}
+        copied_grown: list[dict[str, Any]] = []
         for round_no in range(rounds):
             for kind in list(srcs)[round_no % len(srcs) :] + list(srcs)[: round_no % len(srcs)]:
                 root = _fresh_root(tmp, kind, log)
@@ -207,6 +239,11 @@ def run_bench(n_events: int, rounds: int, baseline: str | None) -> dict[str, Any
                 sample = _run_worker("update", root, srcs[kind])
                 sample["round"] = round_no
                 updates[kind].append(sample)
+            root = _copied_root(tmp, "rebuild-copied", log, tmp / "rebuild-base.sqlite")
+            sample = _run_worker("update", root, srcs["rebuild"])
+            sample["round"] = round_no
+            copied_grown.append(sample)
+            shutil.rmtree(root)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return {
@@ -215,6 +252,8 @@ def run_bench(n_events: int, rounds: int, baseline: str | None) -> dict[str, Any
         "rounds": rounds,
         "samples": samples,
         "updates": updates,
+        "copied": copied,
+        "copied_grown": copied_grown,
         "index_bytes": sizes,
     }
 
@@ -226,6 +265,13 @@ def _rate(samples: list[dict[str, Any]], key: str) -> float:
 def _paired(a: list[dict[str, Any]], b: list[dict[str, Any]], key: str) -> float:
     """Median over rounds of rate(a) / rate(b) in the same round."""
     return _util.median([(x["events"] / x[key]) / (y["events"] / y[key]) for x, y in zip(a, b, strict=True)])
+
+
+def _time_ratio(slow: list[dict[str, Any]], fast: list[dict[str, Any]], key: str) -> float:
+    """Median over rounds of time(slow) / time(fast) in the same round: how many times faster
+    ``fast`` is (for samples that ingest different amounts, or nothing)."""
+    by_round = {x["round"]: x for x in slow}
+    return _util.median([by_round[y["round"]][key] / y[key] for y in fast])
 
 
 def main() -> int:
@@ -246,8 +292,12 @@ def main() -> int:
     facts = _util.machine_facts(quick=args.quick)
     r = run_bench(n_events, rounds, args.baseline)
     s, u = r["samples"], r["updates"]
-    ok = all(x["events"] == r["events"] for k in s for x in s[k]) and all(
-        x["events"] == r["added"] for k in u for x in u[k]
+    copied, grown = r["copied"], r["copied_grown"]
+    ok = (
+        all(x["events"] == r["events"] for k in s for x in s[k])
+        and all(x["events"] == r["added"] for k in u for x in u[k])
+        and all(x["events"] == 0 for x in copied["rebuild"])  # the same bytes: nothing to read again
+        and all(x["events"] == r["added"] for x in grown)
     )
     figures: dict[str, Any] = {
         kind: {"events_per_s": _rate(v, "wall_s"), "cpu_events_per_s": _rate(v, "cpu_s")} for kind, v in s.items()
@@ -273,12 +323,41 @@ def main() -> int:
             _paired(u["rebuild"], u["baseline"], "wall_s"),
             _paired(u["rebuild"], u["baseline"], "cpu_s"),
         )
+    # A copied store's update, against the refresh of the same round (times: it reads nothing new).
+    ratios["refresh/copied-store update"] = (
+        _time_ratio(s["rebuild"], copied["rebuild"], "wall_s"),
+        _time_ratio(s["rebuild"], copied["rebuild"], "cpu_s"),
+    )
+    ratios["refresh/copied-store update +10%"] = (
+        _time_ratio(s["rebuild"], grown, "wall_s"),
+        _time_ratio(s["rebuild"], grown, "cpu_s"),
+    )
+    ratios["incremental/copied-store update +10%"] = (
+        _time_ratio(u["rebuild"], grown, "wall_s"),
+        _time_ratio(u["rebuild"], grown, "cpu_s"),
+    )
+    copied_s = {
+        "copied store (nothing new)": copied["rebuild"],
+        "copied store +10%": grown,
+        **({"copied store (baseline)": copied["baseline"]} if "baseline" in copied else {}),
+    }
+    if "baseline" in copied:
+        ratios["baseline refresh/baseline copied-store update"] = (
+            _time_ratio(s["baseline"], copied["baseline"], "wall_s"),
+            _time_ratio(s["baseline"], copied["baseline"], "cpu_s"),
+        )
     mb_per_m = {k: v / r["events"] for k, v in r["index_bytes"].items()}
     budgets = [
         _util.Budget("rebuild vs floor-rows (paired)", ratios["rebuild/floor-rows"][0], TARGET_VS_FLOOR, "x",
                      higher_is_better=True, note=f"CPU {ratios['rebuild/floor-rows'][1]:.2f}x"),
         _util.Budget("rebuild events/s vs the goal", figures["rebuild"]["events_per_s"], GOAL_EVENTS_PER_S,
                      "events/s", higher_is_better=True),
+        _util.Budget("copied store: update vs refresh (paired, times)",
+                     ratios["refresh/copied-store update"][0], 1.0, "x", higher_is_better=True,
+                     note=f"CPU {ratios['refresh/copied-store update'][1]:.2f}x"),
+        _util.Budget("copied store +10%: update vs refresh (paired, times)",
+                     ratios["refresh/copied-store update +10%"][0], 1.0, "x", higher_is_better=True,
+                     note=f"CPU {ratios['refresh/copied-store update +10%'][1]:.2f}x"),
     ]  # fmt: skip
     if "baseline" in s:
         budgets.insert(
@@ -295,6 +374,7 @@ def main() -> int:
         _util.emit_json({
             "bench": "ingest_vs_floor", "machine": facts, "baseline": args.baseline, **r, "figures": figures,
             "ratios": ratios, "index_mb_per_million_events": mb_per_m,
+            "copied_store_s": {k: _util.median([x["wall_s"] for x in v]) for k, v in copied_s.items()},
             "budgets": [b.to_json() for b in budgets], "counts_verified": ok,
         })  # fmt: skip
         return 0 if ok else 1
@@ -306,6 +386,12 @@ def main() -> int:
         for k, v in figures.items()
     ]  # fmt: skip
     print(_util.table(rows, ["variant", "n", "events/s (wall)", "events/s (cpu)"]))
+    copied_rows = [
+        [k, str(len(v)), f"{_util.median([x['wall_s'] for x in v]):.3f}",
+         f"{_util.median([x['cpu_s'] for x in v]):.3f}", f"{_util.median([x['events'] for x in v]):,.0f}"]
+        for k, v in copied_s.items()
+    ]  # fmt: skip
+    print(_util.table(copied_rows, ["update of", "n", "wall s", "CPU s", "events read"]))
     for name, (wall, cpu) in ratios.items():
         print(f"paired ratio {name}: {wall:.2f}x wall, {cpu:.2f}x CPU")
     for kind, mb in mb_per_m.items():
