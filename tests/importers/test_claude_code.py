@@ -37,11 +37,10 @@ from laptime import events as ev
 from laptime.importers.base import FileState, ImportContext, ImportResult, run_import
 from laptime.importers.claude_code import ClaudeCodeImporter, LineScanner
 from laptime.index import Index
+from laptime.store import Store
 
 if TYPE_CHECKING:
     from types import ModuleType
-
-    from laptime.store import Store
 
 SESSION = "5f0c2a9e-1111-4b7a-9c55-000000000001"
 
@@ -788,6 +787,70 @@ class TestProgress:
         run_import(store, ClaudeCodeImporter(), [tree], progress_stream=stream, progress_delay=0)  # type: ignore[arg-type]
         assert " files · " in stream.text
         assert "records" in stream.text
+
+
+class TestReadsOfAGrowingFile:
+    """A session read in parts, as its files grow, gives the spans one read of the whole
+    gives: a tool asked for in one read ends when the next response starts, in a later
+    read; a response whose records straddle two reads ends at its last record."""
+
+    def _files(self) -> dict[str, list[str]]:
+        tool_a = [{"type": "tool_use", "id": "toolu_a", "name": "Bash", "input": {"command": "pytest"}}]
+        tool_b = [{"type": "tool_use", "id": "toolu_b", "name": "Read", "input": {"file": "x.py"}}]
+        tool_c = [{"type": "tool_use", "id": "toolu_c", "name": "Grep", "input": {"pattern": "def"}}]
+        main = [
+            _user(ts="2025-10-06T10:00:00.000Z"),
+            _record("m1", "r1", ts="2025-10-06T10:00:05.000Z", stop=None),
+            _record("m1", "r1", ts="2025-10-06T10:00:15.000Z", stop="tool_use", content=tool_a),
+            # the tool runs until m2 starts; m2 asks for a tool in its first record and streams on
+            _record("m2", "r2", ts="2025-10-06T10:00:45.000Z", stop=None, content=tool_b),
+            _record("m2", "r2", ts="2025-10-06T10:00:50.000Z", stop=None),
+            _record("m2", "r2", ts="2025-10-06T10:00:55.000Z", stop="tool_use", out=40),
+            _record("m3", "r3", ts="2025-10-06T10:01:30.000Z"),
+            _user(ts="2025-10-06T10:02:00.000Z", text="and the docs"),
+            _record("m4", "r4", ts="2025-10-06T10:02:10.000Z"),
+        ]
+        side = {"sidechain": True, "agentId": "a9"}
+        sub = [
+            _record("s1", "q1", ts="2025-10-06T10:00:20.000Z", stop="tool_use", content=tool_c, **side),
+            _record("s2", "q2", ts="2025-10-06T10:00:40.000Z", stop=None, **side),
+            _record("s2", "q2", ts="2025-10-06T10:00:42.000Z", **side),
+        ]
+        return {f"-p/{SESSION}.jsonl": main, f"-p/{SESSION}/subagents/agent-a9.jsonl": sub}
+
+    def _answers(self, store: Store) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        return spans(store), llm_rows(store)
+
+    def _import_in_parts(self, tmp_path: Path, name: str, cuts: list[int]) -> Store:
+        """The main file written up to each cut in turn (then whole), imported after each.
+        The subagent file grows with it, as it does in Claude Code: it starts after the
+        response that asked for the subagent (the main file's third line)."""
+        store = Store(tmp_path / name / ".laptime")
+        config = tmp_path / name / "claude"
+        (main, main_lines), (sub, sub_lines) = self._files().items()
+        for cut in [*cuts, len(main_lines)]:
+            sub_cut = len(sub_lines) if cut == len(main_lines) else max(0, min(cut - 2, len(sub_lines)))
+            write_tree(config, {main: main_lines[:cut], sub: sub_lines[:sub_cut]})
+            import_json(store, "claude-code", config)
+        return store
+
+    def test_every_cut_of_the_main_file_and_the_subagent_file(self, tmp_path: Path) -> None:
+        whole = self._answers(self._import_in_parts(tmp_path, "whole", []))
+        tools = {s["name"]: (s["started_at"], s["ended_at"]) for s in whole[0] if s["kind"] == "tool"}
+        assert tools == {
+            "Bash": ("2025-10-06T10:00:15.000000Z", "2025-10-06T10:00:45.000000Z"),
+            "Read": ("2025-10-06T10:00:45.000000Z", "2025-10-06T10:01:30.000000Z"),
+            "Grep": ("2025-10-06T10:00:20.000000Z", "2025-10-06T10:00:40.000000Z"),
+        }
+        run = next(s for s in whole[0] if s["kind"] == "run")
+        assert (run["started_at"], run["ended_at"]) == ("2025-10-06T10:00:00.000000Z", "2025-10-06T10:02:10.000000Z")
+        n_main = len(next(iter(self._files().values())))
+        for cut in range(1, n_main):
+            assert self._answers(self._import_in_parts(tmp_path, f"two-{cut}", [cut])) == whole, f"cut at {cut}"
+        for first in range(1, n_main - 1):
+            for second in range(first + 1, n_main):
+                store = self._import_in_parts(tmp_path, f"three-{first}-{second}", [first, second])
+                assert self._answers(store) == whole, f"cuts at {first} and {second}"
 
 
 class TestWhereTheTimeGoes:

@@ -425,6 +425,45 @@ def _tail(response: _Response) -> list[Any]:
     return [response.key, response.last_ts, response.line, ended_turn]
 
 
+def _chain_key(session: str, agent: str | None) -> str:
+    """A conversation (the main chain of a session, or one subagent's), as a JSON key."""
+    return session if agent is None else f"{session}\x1f{agent}"
+
+
+def _open_end(last: _Response, before: list[Any] | None) -> list[Any]:
+    """What a later read needs to end a conversation's last spans as a whole read does:
+    the last response's key and last time, and its tools (digest of the tool_use id, the
+    time asked). Read so far, they end at that last time; a later read may move the ends
+    (``_moved_ends``). When the last response is the one open before, read on (its later
+    records in this read), the tools asked in its earlier records stay in the list."""
+    tools = [[_digest(tool_id), tool_ts] for tool_id, (_, tool_ts) in (last.tools or {}).items()]
+    if before is not None and before[0] == last.key:
+        known = {digest for digest, _ in tools}
+        tools = [*tools, *(tool for tool in before[2] if tool[0] not in known)]
+        return [last.key, max(last.last_ts, before[1]), tools]
+    return [last.key, last.last_ts, tools]
+
+
+def _moved_ends(session: str, before: list[Any], chain: list[_Response]) -> Iterator[ev.Event]:
+    """The new ends of spans a read before ended at the last time it saw (``_open_end``),
+    as a whole read ends them: the response's llm span at its last record, now maybe in
+    this read; its tools at the next response's start (``span_end`` events with the ids
+    the spans' ends already have: the index keeps the later end of an id)."""
+    key, last_ts, tools = before
+    run = run_id_of(session)
+    digest = _digest(key)
+    same = next((r for r in chain if r.key == key), None)
+    new_last = max(last_ts, same.last_ts) if same is not None else last_ts
+    if new_last > last_ts:
+        yield ev.SpanEnd(v=1, id=f"{_LLM_END}{digest}", ts=new_last, run=run, span=f"{_LLM_SPAN}{digest}")
+    following = next((r for r in chain if r.key != key), None)
+    tools_end = max(following.first_ts, new_last) if following is not None else new_last
+    for tool_digest, tool_ts in tools:
+        end = max(tool_ts, tools_end)
+        if end > max(tool_ts, last_ts):
+            yield ev.SpanEnd(v=1, id=f"{_TOOL_END}{tool_digest}", ts=end, run=run, span=f"{_TOOL_SPAN}{tool_digest}")
+
+
 def _digest(key: str) -> str:
     return hashlib.blake2b(f"{NAME}\x1f{key}".encode(), digest_size=10).hexdigest()
 
@@ -526,10 +565,18 @@ class ClaudeCodeImporter(Importer):
                 first_ts = parse_ts(scanner.first_ts)[0]
             except ValueError:
                 first_ts = None
+        elif state.offset:
+            # Read before: the first line's time, kept, for a run whose first usage record
+            # came after that read (the user's first prompt, then an import, then the answer).
+            kept = state.extra.get("first_ts")
+            first_ts = kept if isinstance(kept, str) else None
         state.offset = scanner.end
         tails: dict[str, list[Any]] = dict(state.extra.get("tails") or {})
-        state.extra = {"line": scanner.lines, "tails": tails}
-        yield from self._events(file, responses, sessions, first_ts, tails)
+        open_ends: dict[str, list[Any]] = dict(state.extra.get("open") or {})
+        state.extra = {"line": scanner.lines, "tails": tails, "open": open_ends}
+        if first_ts is not None:
+            state.extra["first_ts"] = first_ts
+        yield from self._events(file, responses, sessions, first_ts, tails=tails, open_ends=open_ends)
 
     def _take(
         self,
@@ -630,11 +677,16 @@ class ClaudeCodeImporter(Importer):
         responses: dict[str, _Response],
         sessions: dict[str, _Session],
         first_ts: str | None,
+        *,
         tails: dict[str, list[Any]],
+        open_ends: dict[str, list[Any]],
     ) -> Iterator[ev.Event]:
         """The events of what was read. ``tails``: per session, the last main-chain response
         read before (key, last ts, line, whether it ended the turn), updated here, so a wait
-        for the user that spans two reads of a growing file is the one a whole read gives."""
+        for the user that spans two reads of a growing file is the one a whole read gives.
+        ``open_ends``: per conversation, the last response read before and its tools
+        (``_Chain.open_end``), updated here, so that its llm and tool spans end where a
+        whole read ends them."""
         path = str(file)
         project = _project_of(file)
         for info in sessions.values():
@@ -675,12 +727,16 @@ class ClaudeCodeImporter(Importer):
         chains: dict[tuple[str, str | None], list[_Response]] = {}
         for response in responses.values():
             chains.setdefault((response.session, response.agent), []).append(response)
-        for chain in chains.values():
+        for chain_key, chain in chains.items():
             chain.sort(key=lambda r: (r.first_ts, r.line))
             main = chain[0].agent is None
             tail = tails.get(chain[0].session) if main else None
             if tail is not None and tail[0] not in responses:
                 yield from self._user_wait(chain[0].session, tail, chain[0].first_ts, path)
+            key = _chain_key(*chain_key)
+            before = open_ends.get(key)
+            if before is not None:
+                yield from _moved_ends(chain[0].session, before, chain)
             for i, response in enumerate(chain):
                 tools_end = chain[i + 1].first_ts if i + 1 < len(chain) else response.last_ts
                 yield from self._response_events(response, path, max(tools_end, response.last_ts))
@@ -688,6 +744,7 @@ class ClaudeCodeImporter(Importer):
                     yield from self._user_wait(response.session, _tail(response), chain[i + 1].first_ts, path)
             if main:
                 tails[chain[-1].session] = _tail(chain[-1])
+            open_ends[key] = _open_end(chain[-1], before)
 
     @staticmethod
     def _user_wait(session: str, turn_end: list[Any], next_first_ts: str, path: str) -> Iterator[ev.Event]:
