@@ -21,7 +21,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from importers import FIXTURES, import_json, make_unreadable, problems_text, run_cli, snapshot
+from importers import FIXTURES, import_json, log_events, make_unreadable, problems_text, run_cli, snapshot
 from importers.codex_tree import session_meta, token_count, turn_context, write_session
 from laptime import events as ev
 from laptime.importers.base import FileState, ImportContext, ImportResult
@@ -104,6 +104,23 @@ class TestImport:
         assert {(c["model"], c["provider"], c["input_includes_cache"]) for c in calls} == {("gpt-5-codex", "openai", 1)}
         assert json.loads(calls[0]["attrs"]) == {"reasoning_tokens": 40}
 
+    def test_each_model_span_is_one_line_ending_at_its_count(self, store: Store) -> None:
+        """The model's span is whole when its token count arrives: one compact ``span``
+        line, from the last input to the count, indexed as its start and end."""
+        import_json(store, "codex", CODEX)
+        logged = [e for e in log_events(store) if getattr(e, "kind", None) == "llm"]
+        assert logged
+        assert {type(e) for e in logged} == {ev.Span}
+        assert not [e for e in log_events(store) if isinstance(e, ev.SpanEnd) and e.span in {s.span for s in logged}]
+        rows = query(
+            store,
+            "SELECT s.started_at, s.ended_at, c.ts FROM spans s JOIN llm_calls c ON c.span = s.span_id "
+            "WHERE s.kind = 'llm' ORDER BY c.ts",
+        )
+        assert len(rows) == len(logged) == len(query(store, "SELECT id FROM llm_calls"))
+        assert all(r["ended_at"] == r["ts"] and r["started_at"] <= r["ts"] for r in rows)
+        assert all(e.id == e.span and e.ts <= e.end_ts for e in logged)
+
     def test_codex_home_reads_sessions_and_archived(
         self, tmp_path: Path, store: Store, monkeypatch: pytest.MonkeyPatch
     ) -> None:
@@ -171,7 +188,7 @@ class TestIdempotency:
             handle.write(_token_count("2025-10-06T10:03:00.000Z", [3600, 1200, 360], None) + "\n")
             handle.write(_token_count("2025-10-06T10:04:00.000Z", [3600, 1200, 360], None)[:40])  # half written
         grown = import_json(store, "codex", path)
-        assert grown["events_new"] == 3  # llm span start, usage, span end; the run's end moves
+        assert grown["events_new"] == 2  # the llm span (one compact line) and its usage; the run's end moves
         assert grown["bytes_read"] < path.stat().st_size - size + 10
         totals = usage_json(store)["totals"]
         assert (totals["input_tokens"], totals["output_tokens"]) == (2400, 360)
@@ -292,6 +309,15 @@ class TestForkReplays:
         assert _daily(store) == {"2025-10-06": _day(U1, U2), "2025-10-07": _day(U3)}
         runs = query(store, "SELECT run, COUNT(*) AS n FROM llm_calls GROUP BY run ORDER BY run")
         assert runs == [{"run": SESSION_A, "n": 2}, {"run": SESSION_B, "n": 1}]
+        # The replay does not stretch the parent's model spans to the fork's time, a day
+        # later: each ends at the parent's own count (it did, while a span's end was a line
+        # of its own, which the replay's later copy replaced).
+        spans = query(store, "SELECT run_id, started_at, ended_at FROM spans WHERE kind = 'llm' ORDER BY start_us")
+        assert [(s["run_id"], s["started_at"], s["ended_at"]) for s in spans] == [
+            (SESSION_A, "2025-10-06T09:00:10.000000Z", "2025-10-06T09:00:10.000000Z"),
+            (SESSION_A, "2025-10-06T09:00:10.000000Z", "2025-10-06T09:01:00.000000Z"),
+            (SESSION_B, "2025-10-07T09:00:00.004000Z", "2025-10-07T09:00:40.000000Z"),  # from the replay's last input
+        ]
 
     def test_the_codex_home_by_default(self, tmp_path: Path, store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
         home = tmp_path / "home"

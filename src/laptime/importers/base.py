@@ -641,9 +641,12 @@ class _Appender:
         self.result.skipped_records += 1
 
     def update_index(self) -> None:
-        self.index.update()
+        # The ids appended are in the log by now, which is all the index reads: they are
+        # let go first, so that their memory (a dict, the spill file's cache) is free for
+        # the index's ingest, which is an import's peak.
         self.unindexed.close()
         self.unindexed = _AppendedIds()
+        self.index.update()
         self.index_empty = False
 
     def close(self) -> None:

@@ -345,9 +345,21 @@ class CodexImporter(Importer):
         span = source_event_id(0, NAME, "llm", key)
         parent = run
         name = model or "unknown"
+        # The model's span is whole when its count arrives: one compact `span` line, which
+        # the index reads as the span_start and span_end it stands for (same ids, same rows).
         events: list[ev.Event] = [
-            ev.SpanStart(
-                v=1, id=span, ts=since, run=run, parent=parent, span=span, kind="llm", name=name, source=source
+            ev.Span(
+                v=1,
+                id=span,
+                ts=since,
+                run=run,
+                parent=parent,
+                span=span,
+                kind="llm",
+                name=name,
+                source=source,
+                end_id=source_event_id(0, NAME, "llm-end", key),
+                end_ts=ts,
             ),
             ev.LlmUsage(
                 v=1,
@@ -365,6 +377,5 @@ class CodexImporter(Importer):
                 attrs={"reasoning_tokens": turn[3]} if turn[3] else {},
                 source=source,
             ),
-            ev.SpanEnd(v=1, id=source_event_id(0, NAME, "llm-end", key), ts=ts, run=run, span=span),
         ]
         return events, new_last
