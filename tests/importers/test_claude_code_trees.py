@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import random
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -169,3 +169,41 @@ def test_ids_spilled_out_of_memory_deduplicate_as_those_kept_in_it(
     assert log_lines(spilled_store) == log_lines(store)
     assert sum(spills) == len(log_lines(store))  # every line's id went through the file
     assert our_cells(usage_json(spilled_store, "--by", "day", "--timezone", "UTC")) == tree.truth()
+
+
+def test_spilled_ids_are_all_found_and_new_ones_cost_no_query(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The spilled ids' Bloom filter rules out ids that never spilled without a query, and
+    never one that did: every spilled id is found with its latest value, through several
+    spills, one of them replacing an id's value."""
+    from laptime.importers import base
+
+    monkeypatch.setattr(base, "RECENT_IDS", 1_000)
+    ids = base._AppendedIds()
+    try:
+        spilled = {f"{n:032x}": (True, n) for n in range(5_000)}
+        for start in range(0, 5_000, 1_000):
+            ids.recent.update((k, spilled[k]) for k in list(spilled)[start : start + 1_000])
+            ids.spill_if_full()
+        ids.recent["00000000000000000000000000000007"] = (True, 70_000)  # a better copy, spilled again
+        ids.recent.update((f"{n:032x}", -1) for n in range(10_000, 10_999))
+        ids.spill_if_full()
+        spilled["00000000000000000000000000000007"] = (True, 70_000)
+        assert ids.older(spilled) == spilled
+
+        queries: list[str] = []
+        real = ids._older
+        assert real is not None
+
+        class Counting:
+            def execute(self, sql: str, params: Any = ()) -> Any:
+                queries.append(sql)
+                return real.execute(sql, params)
+
+        ids._older = Counting()  # type: ignore[assignment]
+        assert ids.older(f"{n:032x}" for n in range(20_000, 25_000)) == {}
+        assert queries == []  # 5,000 new ids: no query (a false positive is ~1e-10 each here)
+        assert ids.older(["000000000000000000000000000003e8"]) == {"000000000000000000000000000003e8": (True, 1_000)}
+        assert len(queries) == 1
+        ids._older = real
+    finally:
+        ids.close()
