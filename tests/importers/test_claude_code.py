@@ -852,6 +852,36 @@ class TestReadsOfAGrowingFile:
                 store = self._import_in_parts(tmp_path, f"three-{first}-{second}", [first, second])
                 assert self._answers(store) == whole, f"cuts at {first} and {second}"
 
+    def test_a_replay_read_in_parts_keeps_the_parent_spans(self, tmp_path: Path) -> None:
+        """A side question replays a parent response, tools and all, the next day, then
+        answers. Read up to the replay, then on, the replay's tool would end at the answer
+        a day later; the parent's span keeps the end its own file gave it, as in one read."""
+        tool = [{"type": "tool_use", "id": "toolu_p", "name": "Bash", "input": {"command": "make"}}]
+        side = {"sidechain": True, "agentId": ASIDE_AGENT}
+        main = [
+            _user(ts="2025-10-06T10:00:00.000Z"),
+            _record("m1", "r1", ts="2025-10-06T10:00:05.000Z", stop="tool_use", content=tool),
+            _record("m2", "r2", ts="2025-10-06T10:00:30.000Z"),
+        ]
+        aside = [
+            _record("m1", "req_side", ts="2025-10-07T09:00:00.000Z", stop="tool_use", content=tool, **side),
+            _record("m2", "req_side", ts="2025-10-07T09:00:00.100Z", **side),
+            _record("a1", "req_a1", ts="2025-10-07T09:00:05.000Z", **side),
+        ]
+        main_name, aside_name = f"-p/{SESSION}.jsonl", f"-p/{SESSION}/subagents/agent-{ASIDE_AGENT}.jsonl"
+        whole = Store(tmp_path / "whole" / ".laptime")
+        import_json(whole, "claude-code", write_tree(tmp_path / "whole" / "c", {main_name: main, aside_name: aside}))
+        parts = Store(tmp_path / "parts" / ".laptime")
+        config = tmp_path / "parts" / "c"
+        import_json(parts, "claude-code", write_tree(config, {main_name: main, aside_name: aside[:1]}))
+        import_json(parts, "claude-code", write_tree(config, {main_name: main, aside_name: aside}))
+        tool_span = [s for s in spans(whole) if s["kind"] == "tool"]
+        assert [(s["started_at"], s["ended_at"]) for s in tool_span] == [
+            ("2025-10-06T10:00:05.000000Z", "2025-10-06T10:00:30.000000Z")
+        ]
+        assert spans(parts) == spans(whole)
+        assert llm_rows(parts) == llm_rows(whole)
+
 
 class TestWhereTheTimeGoes:
     """A session's report says how much was the model, how much tools, and how much waiting

@@ -192,6 +192,22 @@ class FileState:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True, slots=True)
+class MovedEnd:
+    """A span's end that a later read of a growing file moves later, appended only while
+    the end stored for its id is still ``was``, the one this file wrote before. A copy
+    of the span from another file that holds it (a side question's replay of a parent
+    response, a resumed session's copy of the one before) keeps its own end. Handed from
+    an importer to the appender; never written to the log as such."""
+
+    end: ev.SpanEnd
+    was: str
+
+
+# What an importer's read yields: events, and now and then a conditional end.
+ImportItem = ev.Event | MovedEnd
+
+
 @dataclass(frozen=True)
 class ImportProblem:
     """A record that could not be imported, and where it is."""
@@ -292,7 +308,7 @@ class Importer(ABC):
         """Whether ``path`` (a file or folder) looks like this format; for ``import auto``."""
 
     @abstractmethod
-    def read(self, file: Path, state: FileState, ctx: ImportContext) -> Iterator[ev.Event]:
+    def read(self, file: Path, state: FileState, ctx: ImportContext) -> Iterator[ImportItem]:
         """Events from ``file``, starting at ``state.offset`` for append-only formats.
 
         Before returning, set ``state.offset`` to the byte offset up to which records
@@ -563,17 +579,30 @@ class _Appender:
         self.result = result
         self.writer = LogWriter(store, flush_interval=0)
         self.pending: list[ev.Event] = []
+        self.moved: list[MovedEnd] = []
         self.tables = event_tables()
         self.unindexed = _AppendedIds()
         # An index without events (a first import) knows no id until this appender
         # updates it: the per-file lookups are skipped till then.
         self.index_empty = not any(self.index.query(f"SELECT 1 FROM {t} LIMIT 1") for t in self.tables)
 
-    def add(self, events: Iterable[ev.Event]) -> None:
+    def add(self, events: Iterable[ImportItem]) -> None:
         for event in events:
+            if isinstance(event, MovedEnd):
+                self.moved.append(event)
+                continue
             self.pending.append(event)
             if len(self.pending) >= BATCH_EVENTS:
                 self.flush()
+
+    def _settle_moved(self) -> list[ev.SpanEnd]:
+        """The moved ends whose span still ends where the file that moves them left it."""
+        moved, self.moved = self.moved, []
+        ends = [m.end for m in moved]
+        stored: dict[str, _Stored] = {} if self.index_empty else self._known_ids(ends)
+        stored.update(self.unindexed.older(e.id for e in ends))
+        stored.update((e.id, self.unindexed.recent[e.id]) for e in ends if e.id in self.unindexed.recent)
+        return [m.end for m in moved if stored.get(m.end.id) == m.was]
 
     def _known_ids(self, events: Iterable[ev.Event]) -> dict[str, _Stored]:
         """Ids already indexed, with the stored copy's rank for llm events (see
@@ -600,6 +629,8 @@ class _Appender:
         return known
 
     def flush(self) -> None:
+        if self.moved:
+            self.pending.extend(self._settle_moved())
         if not self.pending:
             return
         batch, self.pending = self.pending, []

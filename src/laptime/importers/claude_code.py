@@ -40,6 +40,8 @@ from laptime.importers.base import (
     FileState,
     ImportContext,
     Importer,
+    ImportItem,
+    MovedEnd,
     open_regular,
     run_start,
     source_event_id,
@@ -444,24 +446,28 @@ def _open_end(last: _Response, before: list[Any] | None) -> list[Any]:
     return [last.key, last.last_ts, tools]
 
 
-def _moved_ends(session: str, before: list[Any], chain: list[_Response]) -> Iterator[ev.Event]:
+def _moved_ends(session: str, before: list[Any], chain: list[_Response]) -> Iterator[MovedEnd]:
     """The new ends of spans a read before ended at the last time it saw (``_open_end``),
     as a whole read ends them: the response's llm span at its last record, now maybe in
-    this read; its tools at the next response's start (``span_end`` events with the ids
-    the spans' ends already have: the index keeps the later end of an id)."""
+    this read; its tools at the next response's start. Each is a ``span_end`` with the id
+    the span's end already has (the index keeps the later end of an id), appended only
+    if the end stored is still the one this file wrote (``MovedEnd``): a response this
+    file only replays keeps the end of the file that holds it."""
     key, last_ts, tools = before
     run = run_id_of(session)
     digest = _digest(key)
     same = next((r for r in chain if r.key == key), None)
     new_last = max(last_ts, same.last_ts) if same is not None else last_ts
     if new_last > last_ts:
-        yield ev.SpanEnd(v=1, id=f"{_LLM_END}{digest}", ts=new_last, run=run, span=f"{_LLM_SPAN}{digest}")
+        end = ev.SpanEnd(v=1, id=f"{_LLM_END}{digest}", ts=new_last, run=run, span=f"{_LLM_SPAN}{digest}")
+        yield MovedEnd(end, was=last_ts)
     following = next((r for r in chain if r.key != key), None)
     tools_end = max(following.first_ts, new_last) if following is not None else new_last
     for tool_digest, tool_ts in tools:
-        end = max(tool_ts, tools_end)
-        if end > max(tool_ts, last_ts):
-            yield ev.SpanEnd(v=1, id=f"{_TOOL_END}{tool_digest}", ts=end, run=run, span=f"{_TOOL_SPAN}{tool_digest}")
+        was, ts = max(tool_ts, last_ts), max(tool_ts, tools_end)
+        if ts > was:
+            end = ev.SpanEnd(v=1, id=f"{_TOOL_END}{tool_digest}", ts=ts, run=run, span=f"{_TOOL_SPAN}{tool_digest}")
+            yield MovedEnd(end, was=was)
 
 
 def _digest(key: str) -> str:
@@ -546,7 +552,7 @@ class ClaudeCodeImporter(Importer):
 
     # -- reading --------------------------------------------------------------------------
 
-    def read(self, file: Path, state: FileState, ctx: ImportContext) -> Iterator[ev.Event]:
+    def read(self, file: Path, state: FileState, ctx: ImportContext) -> Iterator[ImportItem]:
         # The module's limits, read at each call (tests lower them to cut lines small).
         scanner = LineScanner(
             file, state.offset, int(state.extra.get("line", 0)), chunk_bytes=CHUNK_BYTES, max_line_bytes=MAX_LINE_BYTES
@@ -680,7 +686,7 @@ class ClaudeCodeImporter(Importer):
         *,
         tails: dict[str, list[Any]],
         open_ends: dict[str, list[Any]],
-    ) -> Iterator[ev.Event]:
+    ) -> Iterator[ImportItem]:
         """The events of what was read. ``tails``: per session, the last main-chain response
         read before (key, last ts, line, whether it ended the turn), updated here, so a wait
         for the user that spans two reads of a growing file is the one a whole read gives.
