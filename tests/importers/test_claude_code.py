@@ -852,6 +852,133 @@ class TestReadsOfAGrowingFile:
                 store = self._import_in_parts(tmp_path, f"three-{first}-{second}", [first, second])
                 assert self._answers(store) == whole, f"cuts at {first} and {second}"
 
+    def _whole_and_parts(
+        self, tmp_path: Path, lines: list[str], cuts: list[int], *, drop_index: bool = False
+    ) -> tuple[Store, Store]:
+        name = f"-p/{SESSION}.jsonl"
+        whole = Store(tmp_path / "whole" / ".laptime")
+        import_json(whole, "claude-code", write_tree(tmp_path / "whole" / "c", {name: lines}))
+        parts = Store(tmp_path / "parts" / ".laptime")
+        for cut in [*cuts, len(lines)]:
+            if drop_index and cut == len(lines):
+                for file in parts.root.glob("index.sqlite*"):
+                    file.unlink()  # derived: `laptime` says so when it cannot read it
+            import_json(parts, "claude-code", write_tree(tmp_path / "parts" / "c", {name: lines[:cut]}))
+        return whole, parts
+
+    def test_a_turn_goes_on_when_a_tool_was_asked_in_an_earlier_read(self, tmp_path: Path) -> None:
+        """The records read first ask for a tool, the ones read next do not: no wait for
+        the user before the next response, as in one read of the whole."""
+        tool = [{"type": "tool_use", "id": "toolu_x", "name": "Bash", "input": {"command": "make"}}]
+        lines = [
+            _user(ts="2025-10-06T10:00:00.000Z"),
+            _record("m1", "r1", ts="2025-10-06T10:00:05.000Z", stop=None, content=tool),
+            _record("m1", "r1", ts="2025-10-06T10:00:06.000Z", stop=None),
+            _record("m2", "r2", ts="2025-10-06T10:00:40.000Z"),
+        ]
+        whole, parts = self._whole_and_parts(tmp_path, lines, [2])
+        assert not [s for s in spans(whole) if s["name"] == "waiting for the user"]
+        assert spans(parts) == spans(whole)
+
+    def test_a_moved_end_after_the_index_was_deleted(self, tmp_path: Path) -> None:
+        """The index is derived and may be deleted between two imports: the next import
+        brings it up to date first, so the tool's end still moves."""
+        tool = [{"type": "tool_use", "id": "toolu_x", "name": "Bash", "input": {"command": "make"}}]
+        lines = [
+            _user(ts="2025-10-06T10:00:00.000Z"),
+            _record("m1", "r1", ts="2025-10-06T10:00:05.000Z", stop="tool_use", content=tool),
+            _record("m2", "r2", ts="2025-10-06T10:00:40.000Z"),
+        ]
+        whole, parts = self._whole_and_parts(tmp_path, lines, [2], drop_index=True)
+        tools = [(s["started_at"], s["ended_at"]) for s in spans(parts) if s["kind"] == "tool"]
+        assert tools == [("2025-10-06T10:00:05.000000Z", "2025-10-06T10:00:40.000000Z")]
+        assert spans(parts) == spans(whole)
+
+    @staticmethod
+    def _random_session(rng: random.Random) -> list[tuple[str, str]]:
+        """(file, line) in the order Claude Code writes them: main-chain responses of one
+        to three records, tools asked for in any record, now and then a subagent's
+        responses, or a side question that replays the parent responses so far, stamped
+        later, then answers; user prompts between turns."""
+        main, sub, aside = (
+            f"-p/{SESSION}.jsonl",
+            f"-p/{SESSION}/subagents/agent-a9.jsonl",
+            f"-p/{SESSION}/subagents/agent-{ASIDE_AGENT}.jsonl",
+        )
+        clock = [0.0]
+
+        def at(step: float) -> str:
+            clock[0] += step
+            millis = round(clock[0] * 1000)
+            return f"2025-10-06T10:{millis // 60_000:02d}:{millis // 1000 % 60:02d}.{millis % 1000:03d}Z"
+
+        tools = iter(range(1, 1000))
+
+        def maybe_tool(p: float, name: str) -> list[dict[str, Any]] | None:
+            return [{"type": "tool_use", "id": f"toolu_{next(tools)}", "name": name}] if rng.random() < p else None
+
+        out = [(main, _user(ts=at(0)))]
+        parent: list[tuple[str, list[dict[str, Any]] | None, str | None, int]] = []
+        for i in range(rng.randint(1, 4)):
+            records = rng.randint(1, 3)
+            for j in range(records):
+                content, stop = maybe_tool(0.4, "Bash"), None
+                if j == records - 1:
+                    stop = rng.choice([None, "tool_use", "end_turn"])
+                out.append(
+                    (
+                        main,
+                        _record(f"m{i}", f"r{i}", ts=at(rng.choice([1, 2, 5])), stop=stop, content=content, out=5 + j),
+                    )
+                )
+                parent.append((f"m{i}", content, stop, 5 + j))
+            if rng.random() < 0.3:
+                for k in range(rng.randint(1, 2)):
+                    line = _record(
+                        f"s{i}{k}",
+                        f"q{i}{k}",
+                        ts=at(rng.choice([1, 3])),
+                        content=maybe_tool(0.5, "Grep"),
+                        stop=rng.choice([None, "tool_use"]),
+                        sidechain=True,
+                        agentId="a9",
+                    )
+                    out.append((sub, line))
+            if rng.random() < 0.3:
+                at(rng.choice([2, 30]))
+                side = {"sidechain": True, "agentId": ASIDE_AGENT}
+                for key, content, stop, tokens in parent:
+                    out.append(
+                        (aside, _record(key, "req_side", ts=at(0.1), content=content, stop=stop, out=tokens, **side))
+                    )
+                out.append((aside, _record(f"a{i}", f"ra{i}", ts=at(1), **side)))
+            at(rng.choice([3, 10]))
+            if rng.random() < 0.5:
+                out.append((main, _user(ts=at(1), text="go on")))
+        return out  # fmt: skip
+
+    def test_random_sessions_imported_at_random_moments(self, tmp_path: Path) -> None:
+        """Sixty random sessions, each imported at one to three random moments while it is
+        written and then whole, against one import of everything."""
+        for seed in range(60):
+            rng = random.Random(seed)
+            written = self._random_session(rng)
+            cuts = sorted(rng.sample(range(1, len(written)), min(len(written) - 1, rng.randint(1, 3))))
+
+            def tree(n: int, lines: list[tuple[str, str]] = written) -> dict[str, list[str]]:
+                files: dict[str, list[str]] = {}
+                for file, line in lines[:n]:
+                    files.setdefault(file, []).append(line)
+                return files
+
+            whole = Store(tmp_path / f"{seed}-whole" / ".laptime")
+            import_json(whole, "claude-code", write_tree(tmp_path / f"{seed}-whole" / "c", tree(len(written))))
+            parts = Store(tmp_path / f"{seed}-parts" / ".laptime")
+            for n in [*cuts, len(written)]:
+                import_json(parts, "claude-code", write_tree(tmp_path / f"{seed}-parts" / "c", tree(n)))
+            assert spans(parts) == spans(whole), f"seed {seed}, cuts {cuts}"
+            assert llm_rows(parts) == llm_rows(whole), f"seed {seed}, cuts {cuts}"
+
     def test_a_replay_read_in_parts_keeps_the_parent_spans(self, tmp_path: Path) -> None:
         """A side question replays a parent response, tools and all, the next day, then
         answers. Read up to the replay, then on, the replay's tool would end at the answer

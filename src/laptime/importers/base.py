@@ -582,6 +582,10 @@ class _Appender:
         self.moved: list[MovedEnd] = []
         self.tables = event_tables()
         self.unindexed = _AppendedIds()
+        # The index first catches up with the log (a no-op when it is current; a bulk
+        # load when it was deleted or set aside): the ids already stored, and the span
+        # ends a moved end is checked against (``MovedEnd``), must be in it.
+        self.index.update()
         # An index without events (a first import) knows no id until this appender
         # updates it: the per-file lookups are skipped till then.
         self.index_empty = not any(self.index.query(f"SELECT 1 FROM {t} LIMIT 1") for t in self.tables)

@@ -421,9 +421,11 @@ _WAIT_SPAN: Final = "cc0000000006"  # waiting for the user after a turn
 _WAIT_END: Final = "cc0000000007"
 
 
-def _tail(response: _Response) -> list[Any]:
-    """What a later read needs of a chain's last response (JSON, for the import cache)."""
-    ended_turn = not response.tools and response.stop_reason != "tool_use"
+def _tail(response: _Response, *, asked_before: bool = False) -> list[Any]:
+    """What a later read needs of a chain's last response (JSON, for the import cache).
+    ``asked_before``: the response's records read before asked for a tool (the turn goes
+    on, though the records read now ask for none)."""
+    ended_turn = not asked_before and not response.tools and response.stop_reason != "tool_use"
     return [response.key, response.last_ts, response.line, ended_turn]
 
 
@@ -743,13 +745,16 @@ class ClaudeCodeImporter(Importer):
             before = open_ends.get(key)
             if before is not None:
                 yield from _moved_ends(chain[0].session, before, chain)
+            # The response read on from before, when its earlier records asked for a tool.
+            asked = before[0] if before is not None and before[2] else None
             for i, response in enumerate(chain):
                 tools_end = chain[i + 1].first_ts if i + 1 < len(chain) else response.last_ts
                 yield from self._response_events(response, path, max(tools_end, response.last_ts))
                 if main and i + 1 < len(chain):
-                    yield from self._user_wait(response.session, _tail(response), chain[i + 1].first_ts, path)
+                    turn = _tail(response, asked_before=response.key == asked)
+                    yield from self._user_wait(response.session, turn, chain[i + 1].first_ts, path)
             if main:
-                tails[chain[-1].session] = _tail(chain[-1])
+                tails[chain[-1].session] = _tail(chain[-1], asked_before=chain[-1].key == asked)
             open_ends[key] = _open_end(chain[-1], before)
 
     @staticmethod
