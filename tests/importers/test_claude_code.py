@@ -474,6 +474,14 @@ class TestIdempotency:
         assert third["events_new"] == 0
         assert third["files_read"] == third["files_seen"]
         assert snapshot(store)[1] == before[1]
+        # Without the index too (it is derived): the import rebuilds it from the log first,
+        # so the log does not get a second copy of every event.
+        log_bytes = sum(p.stat().st_size for p in store.segments())
+        for file in [store.root / "imports.sqlite", *store.root.glob("index.sqlite*")]:
+            file.unlink()
+        fourth = import_json(store, "claude-code", tree)
+        assert fourth["events_new"] == 0
+        assert sum(p.stat().st_size for p in store.segments()) == log_bytes
 
     def test_a_grown_file_adds_only_its_new_part(self, tmp_path: Path, store: Store) -> None:
         path = tmp_path / "c" / "projects" / "-p" / f"{SESSION}.jsonl"
