@@ -286,21 +286,22 @@ def read_chunks(path: Path, start: int = 0, first_line: int = 1, chunk_size: int
         handle.seek(start)
         offset = start
         line_no = first_line
-        carry = b""
+        # The bytes after the last newline so far, in pieces: a line longer than a chunk is
+        # joined once, when its newline comes, not copied again with every chunk read.
+        carry: list[bytes] = []
         while True:
             block = handle.read(chunk_size)
             if not block:
                 return
-            block = carry + block if carry else block
             cut = block.rfind(b"\n") + 1
             if cut == 0:
-                carry = block
+                carry.append(block)
                 continue
-            data = block[:cut]
-            carry = block[cut:]
+            data = b"".join((*carry, block[:cut])) if carry else block[:cut]
+            carry = [block[cut:]] if cut < len(block) else []
             count = data.count(b"\n")
-            yield LineChunk(path, data, offset, line_no, offset + cut, count)
-            offset += cut
+            yield LineChunk(path, data, offset, line_no, offset + len(data), count)
+            offset += len(data)
             line_no += count
 
 
