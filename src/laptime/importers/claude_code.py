@@ -693,7 +693,7 @@ class ClaudeCodeImporter(Importer):
         read before (key, last ts, line, whether it ended the turn), updated here, so a wait
         for the user that spans two reads of a growing file is the one a whole read gives.
         ``open_ends``: per conversation, the last response read before and its tools
-        (``_Chain.open_end``), updated here, so that its llm and tool spans end where a
+        (``_open_end``), updated here, so that its llm and tool spans end where a
         whole read ends them."""
         path = str(file)
         project = _project_of(file)
