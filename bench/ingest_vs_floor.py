@@ -174,10 +174,8 @@ def _fresh_root(tmp: Path, name: str, log: Path) -> Path:
 def _copied_root(tmp: Path, name: str, log: Path, index: Path) -> Path:
     """A store folder holding a copy of the log (new inode numbers, the same bytes) and of
     ``index``: a store restored from a backup, or copied to another folder."""
-    root = tmp / name
-    if root.exists():
-        shutil.rmtree(root)
-    root.mkdir()
+    root = _fresh_root(tmp, name, log)
+    (root / "log").unlink()
     shutil.copytree(log, root / "log")
     shutil.copyfile(index, root / "index.sqlite")
     return root

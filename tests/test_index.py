@@ -451,24 +451,36 @@ def test_doctor_on_an_empty_store(store: Store) -> None:
 class TestRepeatedEvents:
     """A writer may close a span twice (a retried flush, a buggy runner): the first end wins."""
 
+    @staticmethod
+    def _line(event: Any) -> tuple[bytes, str]:
+        from laptime import events as ev
+
+        return ev.encode(event), event.ts[:10]
+
+    def _run_and_plan_phase(self, run: str, phase: str) -> list[tuple[bytes, str]]:
+        """The starts of a run (09:00:00) and of its phase ``plan`` (09:00:01), 2026-01-05."""
+        from laptime import events as ev
+
+        day = "2026-01-05"
+        return [
+            self._line(ev.SpanStart(v=1, id=run, ts=f"{day}T09:00:00.000000Z", run=run, span=run, kind="run", name="")),
+            self._line(
+                ev.SpanStart(
+                    v=1, id=phase, ts=f"{day}T09:00:01.000000Z", run=run, parent=run, span=phase,
+                    kind="phase", name="plan",
+                )
+            ),
+        ]  # fmt: skip
+
     def test_a_second_end_of_a_run_and_of_a_phase_is_ignored(self, store: Store) -> None:
         from laptime import events as ev
 
-        def line(event: ev.Event) -> tuple[bytes, str]:
-            return ev.encode(event), event.ts[:10]
-
+        line = self._line
         run, phase = "twice-ended-run", "twice-ended-phase"
-        DAY = "2026-01-05"  # noqa: N806 - a constant of this test
         write_lines(
             store,
             [
-                line(ev.SpanStart(v=1, id=run, ts=f"{DAY}T09:00:00.000000Z", run=run, span=run, kind="run", name="")),
-                line(
-                    ev.SpanStart(
-                        v=1, id=phase, ts="2026-01-05T09:00:01.000000Z", run=run, parent=run, span=phase,
-                        kind="phase", name="plan",
-                    )
-                ),
+                *self._run_and_plan_phase(run, phase),
                 line(ev.SpanEnd(v=1, id="e1", ts="2026-01-05T09:00:11.000000Z", run=run, span=phase)),
                 line(ev.SpanEnd(v=1, id="e2", ts="2026-01-05T09:00:21.000000Z", run=run, span=phase, outcome="failed")),
                 line(ev.SpanEnd(v=1, id="e3", ts="2026-01-05T09:01:00.000000Z", run=run, span=run)),
@@ -489,21 +501,12 @@ class TestRepeatedEvents:
         span's end: the runs table, the per-run phase rows, the spans view and the KPIs."""
         from laptime import events as ev
 
-        def line(event: ev.Event) -> tuple[bytes, str]:
-            return ev.encode(event), event.ts[:10]
-
+        line = self._line
         run, phase = "late-first-run", "late-first-phase"
-        DAY = "2026-01-05"  # noqa: N806 - a constant of this test
         write_lines(
             store,
             [
-                line(ev.SpanStart(v=1, id=run, ts=f"{DAY}T09:00:00.000000Z", run=run, span=run, kind="run", name="")),
-                line(
-                    ev.SpanStart(
-                        v=1, id=phase, ts="2026-01-05T09:00:01.000000Z", run=run, parent=run, span=phase,
-                        kind="phase", name="plan",
-                    )
-                ),
+                *self._run_and_plan_phase(run, phase),
                 # The phase: the later end is logged first.
                 line(ev.SpanEnd(v=1, id="p1", ts="2026-01-05T09:00:21.000000Z", run=run, span=phase, outcome="failed")),
                 line(ev.SpanEnd(v=1, id="p2", ts="2026-01-05T09:00:11.000000Z", run=run, span=phase)),

@@ -829,18 +829,30 @@ class TestReadsOfAGrowingFile:
     def _answers(self, store: Store) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         return spans(store), llm_rows(store)
 
+    @staticmethod
+    def _imports(
+        tmp_path: Path, name: str, steps: list[dict[str, list[str]]], *, drop_index_last: bool = False
+    ) -> Store:
+        """A store that imported the tree of each step in turn (a file's lines so far);
+        with ``drop_index_last``, its index deleted before the last import."""
+        store = Store(tmp_path / name / ".laptime")
+        for i, files in enumerate(steps):
+            if drop_index_last and i == len(steps) - 1:
+                for file in store.root.glob("index.sqlite*"):
+                    file.unlink()  # derived: `laptime` says so when it cannot read it
+            import_json(store, "claude-code", write_tree(tmp_path / name / "c", files))
+        return store
+
     def _import_in_parts(self, tmp_path: Path, name: str, cuts: list[int]) -> Store:
         """The main file written up to each cut in turn (then whole), imported after each.
         The subagent file grows with it, as it does in Claude Code: it starts after the
         response that asked for the subagent (the main file's third line)."""
-        store = Store(tmp_path / name / ".laptime")
-        config = tmp_path / name / "claude"
         (main, main_lines), (sub, sub_lines) = self._files().items()
+        steps = []
         for cut in [*cuts, len(main_lines)]:
             sub_cut = len(sub_lines) if cut == len(main_lines) else max(0, min(cut - 2, len(sub_lines)))
-            write_tree(config, {main: main_lines[:cut], sub: sub_lines[:sub_cut]})
-            import_json(store, "claude-code", config)
-        return store
+            steps.append({main: main_lines[:cut], sub: sub_lines[:sub_cut]})
+        return self._imports(tmp_path, name, steps)
 
     def test_every_cut_of_the_main_file_and_the_subagent_file(self, tmp_path: Path) -> None:
         whole = self._answers(self._import_in_parts(tmp_path, "whole", []))
@@ -864,15 +876,9 @@ class TestReadsOfAGrowingFile:
         self, tmp_path: Path, lines: list[str], cuts: list[int], *, drop_index: bool = False
     ) -> tuple[Store, Store]:
         name = f"-p/{SESSION}.jsonl"
-        whole = Store(tmp_path / "whole" / ".laptime")
-        import_json(whole, "claude-code", write_tree(tmp_path / "whole" / "c", {name: lines}))
-        parts = Store(tmp_path / "parts" / ".laptime")
-        for cut in [*cuts, len(lines)]:
-            if drop_index and cut == len(lines):
-                for file in parts.root.glob("index.sqlite*"):
-                    file.unlink()  # derived: `laptime` says so when it cannot read it
-            import_json(parts, "claude-code", write_tree(tmp_path / "parts" / "c", {name: lines[:cut]}))
-        return whole, parts
+        whole = self._imports(tmp_path, "whole", [{name: lines}])
+        steps = [{name: lines[:cut]} for cut in [*cuts, len(lines)]]
+        return whole, self._imports(tmp_path, "parts", steps, drop_index_last=drop_index)
 
     def test_a_turn_goes_on_when_a_tool_was_asked_in_an_earlier_read(self, tmp_path: Path) -> None:
         """The records read first ask for a tool, the ones read next do not: no wait for
@@ -963,7 +969,7 @@ class TestReadsOfAGrowingFile:
             at(rng.choice([3, 10]))
             if rng.random() < 0.5:
                 out.append((main, _user(ts=at(1), text="go on")))
-        return out  # fmt: skip
+        return out
 
     def test_random_sessions_imported_at_random_moments(self, tmp_path: Path) -> None:
         """Sixty random sessions, each imported at one to three random moments while it is
@@ -979,11 +985,8 @@ class TestReadsOfAGrowingFile:
                     files.setdefault(file, []).append(line)
                 return files
 
-            whole = Store(tmp_path / f"{seed}-whole" / ".laptime")
-            import_json(whole, "claude-code", write_tree(tmp_path / f"{seed}-whole" / "c", tree(len(written))))
-            parts = Store(tmp_path / f"{seed}-parts" / ".laptime")
-            for n in [*cuts, len(written)]:
-                import_json(parts, "claude-code", write_tree(tmp_path / f"{seed}-parts" / "c", tree(n)))
+            whole = self._imports(tmp_path, f"{seed}-whole", [tree(len(written))])
+            parts = self._imports(tmp_path, f"{seed}-parts", [tree(n) for n in [*cuts, len(written)]])
             assert spans(parts) == spans(whole), f"seed {seed}, cuts {cuts}"
             assert llm_rows(parts) == llm_rows(whole), f"seed {seed}, cuts {cuts}"
 
@@ -1004,12 +1007,9 @@ class TestReadsOfAGrowingFile:
             _record("a1", "req_a1", ts="2025-10-07T09:00:05.000Z", **side),
         ]
         main_name, aside_name = f"-p/{SESSION}.jsonl", f"-p/{SESSION}/subagents/agent-{ASIDE_AGENT}.jsonl"
-        whole = Store(tmp_path / "whole" / ".laptime")
-        import_json(whole, "claude-code", write_tree(tmp_path / "whole" / "c", {main_name: main, aside_name: aside}))
-        parts = Store(tmp_path / "parts" / ".laptime")
-        config = tmp_path / "parts" / "c"
-        import_json(parts, "claude-code", write_tree(config, {main_name: main, aside_name: aside[:1]}))
-        import_json(parts, "claude-code", write_tree(config, {main_name: main, aside_name: aside}))
+        whole = self._imports(tmp_path, "whole", [{main_name: main, aside_name: aside}])
+        steps = [{main_name: main, aside_name: aside[:1]}, {main_name: main, aside_name: aside}]
+        parts = self._imports(tmp_path, "parts", steps)
         tool_span = [s for s in spans(whole) if s["kind"] == "tool"]
         assert [(s["started_at"], s["ended_at"]) for s in tool_span] == [
             ("2025-10-06T10:00:05.000000Z", "2025-10-06T10:00:30.000000Z")

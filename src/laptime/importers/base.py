@@ -505,20 +505,23 @@ class _AppendedIds:
         self._older: apsw.Connection | None = None
         self._bloom = bytearray()
 
-    # The three bit positions: bits 0-22, 21-43 and 41-63 of the 64-bit str hash.
     _MASK = (1 << _BLOOM_BITS) - 1
 
+    @classmethod
+    def _positions(cls, event_id: str) -> tuple[int, int, int]:
+        """The id's three bits: bits 0-22, 21-43 and 41-63 of its 64-bit str hash."""
+        h, mask = hash(event_id), cls._MASK
+        return h & mask, (h >> 21) & mask, (h >> 41) & mask
+
     def _may_have_spilled(self, event_id: str) -> bool:
-        bloom, mask = self._bloom, self._MASK
-        h = hash(event_id)
-        a, b, c = h & mask, (h >> 21) & mask, (h >> 41) & mask
+        bloom = self._bloom
+        a, b, c = self._positions(event_id)
         return bool(bloom[a >> 3] >> (a & 7) & bloom[b >> 3] >> (b & 7) & bloom[c >> 3] >> (c & 7) & 1)
 
     def _remember_spilled(self, ids: Iterable[str]) -> None:
-        bloom, mask = self._bloom, self._MASK
+        bloom = self._bloom
         for event_id in ids:
-            h = hash(event_id)
-            for position in (h & mask, (h >> 21) & mask, (h >> 41) & mask):
+            for position in self._positions(event_id):
                 bloom[position >> 3] |= 1 << (position & 7)
 
     def older(self, ids: Iterable[str]) -> dict[str, _Stored]:
