@@ -40,13 +40,17 @@ from laptime.errors import StoreFaultError
 from laptime.log import LineChunk, read_chunks, torn_tail
 from laptime.store import Store, StoreReadOnlyError
 
-INDEX_VERSION: Final = 11  # 3: derived run_llm, run_phases, run_facts; 4: the first span_end of a span wins;
+INDEX_VERSION: Final = 12  # 3: derived run_llm, run_phases, run_facts; 4: the first span_end of a span wins;
 # 5: store-wide aggregates (agg_*, rank_buckets) and indexes for a fast unfiltered `report summary`;
 # 6: runs.first_us (a run without a start span starts at its first event), 1-hour cache writes
 # and downtime in the derived tables (laptime.definitions); 7: integer-ms sums in agg_runs and agg_phases;
 # 8: id uniqueness as an index ({table}_id), so a rebuild loads plain rows and sorts it once;
 # 9: time_split_cache (laptime.analysis.time_split); 10: calls and tokens per run in run_facts,
-# with the cached run costs of laptime.analysis.cost; 11: budget_count_cache (laptime.analysis.budgets).
+# with the cached run costs of laptime.analysis.cost; 11: budget_count_cache (laptime.analysis.budgets);
+# 12: run_cost_cache keeps only the cost (an index of 11 with its three more columns failed the
+# summary's budget check), and the spans view joins a span's end by rowid (definitions.span_end_rowid_sql).
+# An index of another version is emptied and built again from the log when it is opened. Any change
+# to the schema or to the SQL that fills it needs a new version: tests/test_index_version.py says so.
 
 # How long a writer waits for another process's write transaction (an ingest, a rebuild)
 # before it gives up; a reader that waits this long answers from the committed index.
