@@ -475,3 +475,55 @@ class TestWhereTheTimeGoes:
         write_session(tmp_path / "codex2", "sessions/2025/10/06/rollout-2025-10-06T10-00-00-x.jsonl", records)
         import_json(grown, "codex", half)
         assert invoke_json(grown.root, "report", "show", run)["time_split"] == split
+
+
+class TestReadsOfAGrowingTree:
+    """A Codex home imported again and again while its sessions grow (each file gains, in
+    place, the records written up to a moment) ends with the spans and usage rows of one
+    import of the whole: tool calls, model spans, waits for the user and forks that cross
+    an import keep their ends, and every resumed read picks up its state."""
+
+    _SPANS = (
+        "SELECT span_id, run_id, parent_id, kind, name, started_at, ended_at, outcome, attrs FROM spans "
+        "ORDER BY start_us, span_id"
+    )
+    _LLM = (
+        "SELECT id, run, parent, model, ts, input_tokens, output_tokens, cache_read_tokens, attrs FROM llm_calls "
+        "ORDER BY ts, id"
+    )
+
+    def _answers(self, store: Store) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        return query(store, self._SPANS), query(store, self._LLM)
+
+    @pytest.mark.parametrize("seed", [3, 5, 11])
+    def test_imports_at_random_moments_equal_one_import(self, tmp_path: Path, seed: int) -> None:
+        import random
+
+        from importers.codex_tree import generate
+        from laptime.store import Store as StoreType
+
+        tree = generate(tmp_path / "tree", sessions=8, forks=3, days=2, seed=seed)
+        files = sorted(tree.root.rglob("*.jsonl"))
+        content = {f.relative_to(tree.root): f.read_bytes().splitlines(keepends=True) for f in files}
+        whole = StoreType(tmp_path / "whole" / ".laptime")
+        import_json(whole, "codex", tree.root)
+        expected = self._answers(whole)
+        assert {s["kind"] for s in expected[0]} == {"run", "llm", "tool", "other"}  # "other": waits for the user
+        moments = sorted({json.loads(line)["timestamp"] for lines in content.values() for line in lines})
+        rng = random.Random(seed)
+        for case in range(3):
+            cuts = sorted(rng.sample(moments, rng.randint(1, 3)))
+            home, store = tmp_path / f"home-{case}", StoreType(tmp_path / f"store-{case}" / ".laptime")
+            written = dict.fromkeys(content, 0)
+            for cut in [*cuts, None]:
+                for relative, lines in content.items():
+                    upto = [line for line in lines if cut is None or json.loads(line)["timestamp"] <= cut]
+                    assert upto == lines[: len(upto)]  # Codex writes in time order
+                    if len(upto) > written[relative]:
+                        path = home / relative
+                        path.parent.mkdir(parents=True, exist_ok=True)
+                        with path.open("ab") as handle:  # grown in place: the import resumes at its offset
+                            handle.write(b"".join(upto[written[relative] :]))
+                        written[relative] = len(upto)
+                import_json(store, "codex", home)
+            assert self._answers(store) == expected, (seed, cuts)
