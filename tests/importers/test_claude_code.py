@@ -17,6 +17,7 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import apsw
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -893,6 +894,36 @@ class TestReadsOfAGrowingFile:
         whole, parts = self._whole_and_parts(tmp_path, lines, [2])
         assert not [s for s in spans(whole) if s["name"] == "waiting for the user"]
         assert spans(parts) == spans(whole)
+
+    def test_a_file_read_by_an_older_laptime_is_read_again_from_its_start(self, tmp_path: Path) -> None:
+        """The import cache's state of a file read before by a laptime whose state had no
+        version (nor the time of the first line): the grown file is read again from byte 0,
+        so the run still starts at the prompt read alone, as in one read of the whole.
+        (Resumed with that state, the run started at the first answer.)"""
+        lines = [
+            _user(ts="2025-10-06T10:00:00.000Z"),
+            _record("m1", "r1", ts="2025-10-06T10:00:05.000Z", stop="tool_use"),
+            _record("m2", "r2", ts="2025-10-06T10:00:40.000Z"),
+        ]
+        name = f"-p/{SESSION}.jsonl"
+        whole = self._imports(tmp_path, "whole", [{name: lines}])
+        store = self._imports(tmp_path, "parts", [{name: lines[:1]}])
+        cache = apsw.Connection(str(store.root / "imports.sqlite"))
+        try:
+            ((path, extra),) = cache.execute("SELECT path, extra FROM files").fetchall()
+            state = json.loads(extra)
+            assert state["v"] == 2
+            older = {"line": state["line"], "tails": state["tails"]}  # as laptime wrote it before the version
+            cache.execute("UPDATE files SET extra = ? WHERE path = ?", (json.dumps(older), path))
+        finally:
+            cache.close()
+        tree = write_tree(tmp_path / "parts" / "c", {name: lines})
+        grown = import_json(store, "claude-code", tree)
+        assert grown["bytes_read"] == (tree / "projects" / name).stat().st_size
+        run = next(s for s in spans(store) if s["kind"] == "run")
+        assert run["started_at"] == "2025-10-06T10:00:00.000000Z"
+        assert spans(store) == spans(whole)
+        assert llm_rows(store) == llm_rows(whole)
 
     def test_a_moved_end_after_the_index_was_deleted(self, tmp_path: Path) -> None:
         """The index is derived and may be deleted between two imports: the next import

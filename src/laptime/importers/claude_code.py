@@ -52,6 +52,10 @@ if TYPE_CHECKING:
     from collections.abc import Generator, Iterator
 
 NAME: Final = "claude-code"
+# The format of what the import cache keeps per file (``FileState.extra``): 2 since the ends
+# of spans that cross reads of a growing file (``open``, ``first_ts``). A file whose state
+# has another version is read again from the start.
+_STATE_VERSION: Final = 2
 CHUNK_BYTES: Final = 4 << 20
 MAX_LINE_BYTES: Final = 32 << 20
 USAGE_MARK: Final = b'"usage":{'
@@ -555,6 +559,11 @@ class ClaudeCodeImporter(Importer):
     # -- reading --------------------------------------------------------------------------
 
     def read(self, file: Path, state: FileState, ctx: ImportContext) -> Iterator[ImportItem]:
+        if state.offset and state.extra.get("v") != _STATE_VERSION:
+            # Read before by an older laptime, whose state says other things (or less): the
+            # file is read again from the start, as if new. What it appended stays (the log
+            # is append-only); what this read adds is what one read of the whole adds.
+            state.offset, state.extra = 0, {}
         # The module's limits, read at each call (tests lower them to cut lines small).
         scanner = LineScanner(
             file, state.offset, int(state.extra.get("line", 0)), chunk_bytes=CHUNK_BYTES, max_line_bytes=MAX_LINE_BYTES
@@ -581,7 +590,7 @@ class ClaudeCodeImporter(Importer):
         state.offset = scanner.end
         tails: dict[str, list[Any]] = dict(state.extra.get("tails") or {})
         open_ends: dict[str, list[Any]] = dict(state.extra.get("open") or {})
-        state.extra = {"line": scanner.lines, "tails": tails, "open": open_ends}
+        state.extra = {"v": _STATE_VERSION, "line": scanner.lines, "tails": tails, "open": open_ends}
         if first_ts is not None:
             state.extra["first_ts"] = first_ts
         yield from self._events(file, responses, sessions, first_ts, tails=tails, open_ends=open_ends)
