@@ -20,7 +20,7 @@ from importers import FIXTURES, import_json
 from importers.cc_parity import ccusage_daily, need_ccusage, our_cells, our_days, their_cells, their_days
 from importers.cc_trees import generate
 from laptime import SimulatedClock
-from laptime.cli.usage import CACHE_DIRNAME
+from laptime.usage_cache import CACHE_DIRNAME
 
 if TYPE_CHECKING:
     from click.testing import Result
