@@ -925,6 +925,36 @@ class TestReadsOfAGrowingFile:
         assert spans(store) == spans(whole)
         assert llm_rows(store) == llm_rows(whole)
 
+    def test_a_state_of_the_same_format_without_its_version_is_resumed(self, tmp_path: Path) -> None:
+        """A state written between 5606586 and 2e30981 has ``open`` but no version: it is the
+        same format, so the grown file is read on from where it was, and the tool asked for
+        before the cut ends at the next response, as in one read of the whole."""
+        tool = [{"type": "tool_use", "id": "toolu_x", "name": "Bash", "input": {"command": "make"}}]
+        lines = [
+            _user(ts="2025-10-06T10:00:00.000Z"),
+            _record("m1", "r1", ts="2025-10-06T10:00:05.000Z", stop="tool_use", content=tool),
+            _record("m2", "r2", ts="2025-10-06T10:00:40.000Z"),
+        ]
+        name = f"-p/{SESSION}.jsonl"
+        whole = self._imports(tmp_path, "whole", [{name: lines}])
+        store = self._imports(tmp_path, "parts", [{name: lines[:2]}])
+        cache = apsw.Connection(str(store.root / "imports.sqlite"))
+        try:
+            ((path, extra),) = cache.execute("SELECT path, extra FROM files").fetchall()
+            state = json.loads(extra)
+            assert state["open"]  # the response that asked for the tool, still open
+            del state["v"]
+            cache.execute("UPDATE files SET extra = ? WHERE path = ?", (json.dumps(state), path))
+        finally:
+            cache.close()
+        read_before = (tmp_path / "parts" / "c" / "projects" / name).stat().st_size
+        tree = write_tree(tmp_path / "parts" / "c", {name: lines})
+        grown = import_json(store, "claude-code", tree)
+        assert grown["bytes_read"] == (tree / "projects" / name).stat().st_size - read_before
+        tools = [(s["started_at"], s["ended_at"]) for s in spans(store) if s["kind"] == "tool"]
+        assert tools == [("2025-10-06T10:00:05.000000Z", "2025-10-06T10:00:40.000000Z")]
+        assert spans(store) == spans(whole)
+
     def test_a_moved_end_after_the_index_was_deleted(self, tmp_path: Path) -> None:
         """The index is derived and may be deleted between two imports: the next import
         brings it up to date first, so the tool's end still moves."""

@@ -53,9 +53,20 @@ if TYPE_CHECKING:
 
 NAME: Final = "claude-code"
 # The format of what the import cache keeps per file (``FileState.extra``): 2 since the ends
-# of spans that cross reads of a growing file (``open``, ``first_ts``). A file whose state
-# has another version is read again from the start.
+# of spans that cross reads of a growing file (``open``, ``first_ts``; 5606586). A file whose
+# state has another version is read again from the start.
 _STATE_VERSION: Final = 2
+
+
+def _state_version(extra: dict[str, Any]) -> int:
+    """The version of a file's cached state: written in it since 2e30981; before, 2 when it
+    has ``open`` (5606586 on, the same format), else 1."""
+    version = extra.get("v")
+    if isinstance(version, int):
+        return version
+    return 2 if "open" in extra else 1
+
+
 CHUNK_BYTES: Final = 4 << 20
 MAX_LINE_BYTES: Final = 32 << 20
 USAGE_MARK: Final = b'"usage":{'
@@ -559,7 +570,7 @@ class ClaudeCodeImporter(Importer):
     # -- reading --------------------------------------------------------------------------
 
     def read(self, file: Path, state: FileState, ctx: ImportContext) -> Iterator[ImportItem]:
-        if state.offset and state.extra.get("v") != _STATE_VERSION:
+        if state.offset and _state_version(state.extra) != _STATE_VERSION:
             # Read before by an older laptime, whose state says other things (or less): the
             # file is read again from the start, as if new. What it appended stays (the log
             # is append-only); what this read adds is what one read of the whole adds.
