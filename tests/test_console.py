@@ -170,3 +170,23 @@ def test_a_broken_cache_file_is_ignored(tmp_path: Path) -> None:
         assert _laptime(tmp_path, "usage", "-z", "UTC", "--no-cost", "--json") == (0, first[1], True)
         # (the CLI computed it again and kept it anew)
         kept.write_text(json.dumps({**entry, "stamp": stamp}), encoding="utf-8")
+
+
+def test_two_installations_keep_answers_of_their_own(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each stamp names only its own installation's code: another laptime on the same store
+    (pipx and a project's venv) must not print this one's answer, nor this one its."""
+    from laptime import usage_cache
+    from laptime.store import Store
+
+    store = Store(tmp_path / "store")
+    key = usage_cache.cache_key(store, {}, by="day", since=None, until=None, project=None, timezone="UTC", no_cost=True)
+    assert key is not None
+    usage_cache.save(store, key, [], "this laptime's answer")
+    assert usage_cache.cached(store, key) == "this laptime's answer"
+    monkeypatch.setattr(usage_cache, "__file__", str(tmp_path / "other" / "laptime" / "usage_cache.py"))
+    other = usage_cache.cache_key(
+        store, {}, by="day", since=None, until=None, project=None, timezone="UTC", no_cost=True
+    )
+    assert other is not None
+    assert other != key
+    assert usage_cache.cached(store, other) is None

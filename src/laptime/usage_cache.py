@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
 CACHE_DIRNAME: Final = "usage-cache"
 _CACHE_KEEP: Final = 16  # answers kept (one per set of options), the least recently written go
-_CACHE_VERSION: Final = 1
+_CACHE_VERSION: Final = 2  # 2: the installation's folder in the key
 _ENV_KEYS: Final = ("CLAUDE_CONFIG_DIR", "CODEX_HOME", "HOME", "TZ")
 
 Stamp = list[list[Any]]  # [path, stat values or None when missing]
@@ -117,8 +117,11 @@ def cache_key(
             return None
     paths = {option: [os.path.abspath(p) for p in found] for option, found in given.items()}  # noqa: PTH100 - str
     env = {name: os.environ.get(name) for name in _ENV_KEYS}
+    # The installation that computes the answer: two of them on one store (pipx and a
+    # project's venv, say) each keep their own, since each stamp names only its own code.
+    code = os.path.dirname(os.path.abspath(__file__))  # noqa: PTH100, PTH120 - str paths
     return json.dumps(
-        [_CACHE_VERSION, sys.version, str(store.root), paths, env, by, since, until, project, timezone, no_cost]
+        [_CACHE_VERSION, sys.version, code, str(store.root), paths, env, by, since, until, project, timezone, no_cost]
     )
 
 
