@@ -527,3 +527,42 @@ class TestReadsOfAGrowingTree:
                         written[relative] = len(upto)
                 import_json(store, "codex", home)
             assert self._answers(store) == expected, (seed, cuts)
+
+
+def test_a_state_from_before_where_the_time_goes_is_read_again_from_the_start(tmp_path: Path) -> None:
+    """A session read in part by a laptime whose state had no ``model_from``, ``turn_end`` and
+    ``open_calls`` (before 058734e): once it grew, it is read again from its start, so its
+    waits for the user and model spans are those of one import of the whole. (Resumed with
+    that state, the first wait after the cut was missing and the first model span had no
+    length.)"""
+    import apsw
+
+    from importers.codex_tree import generate
+    from laptime.store import Store as StoreType
+
+    tree = generate(tmp_path / "tree", sessions=6, forks=0, days=1, seed=3)
+    whole = StoreType(tmp_path / "whole" / ".laptime")
+    import_json(whole, "codex", tree.root)
+    home, store = tmp_path / "home", StoreType(tmp_path / "parts" / ".laptime")
+    files = {f.relative_to(tree.root): f.read_bytes().splitlines(keepends=True) for f in tree.root.rglob("*.jsonl")}
+    for relative, lines in files.items():
+        (home / relative).parent.mkdir(parents=True, exist_ok=True)
+        (home / relative).write_bytes(b"".join(lines[: len(lines) // 2]))
+    import_json(store, "codex", home)
+    cache = apsw.Connection(str(store.root / "imports.sqlite"))
+    try:
+        for path, extra in cache.execute("SELECT path, extra FROM files").fetchall():
+            state = json.loads(extra)
+            assert state.pop("v") == 2
+            for name in ("model_from", "turn_end", "open_calls"):
+                del state[name]
+            cache.execute("UPDATE files SET extra = ? WHERE path = ?", (json.dumps(state), path))
+    finally:
+        cache.close()
+    for relative, lines in files.items():
+        with (home / relative).open("ab") as handle:
+            handle.write(b"".join(lines[len(lines) // 2 :]))
+    grown = import_json(store, "codex", home)
+    assert grown["bytes_read"] == sum(len(b"".join(lines)) for lines in files.values())  # every file from its start
+    answers = TestReadsOfAGrowingTree()._answers  # the same two queries
+    assert answers(store) == answers(whole)

@@ -728,3 +728,55 @@ def test_fuzz_state_json_raises_only_record_errors(doc: dict[str, Any]) -> None:
         assert_valid_events(state_events("run-1", "state.json", data))
     with contextlib.suppress(RecordError):
         state_stop("state.json", data)
+
+
+def _spans_of(store: Store) -> list[dict[str, Any]]:
+    from laptime.index import Index
+
+    with Index(store) as index:
+        index.update()
+        return index.query_dicts(
+            "SELECT span_id, kind, name, started_at, ended_at, outcome FROM spans ORDER BY start_us, span_id"
+        )
+
+
+def test_a_state_from_before_last_ns_is_read_again_from_the_start(tmp_path: Path, store: Store) -> None:
+    """A timeline read up to the line before a crash by a laptime whose parser kept no
+    ``last_ns`` (before e92f2c7): once runr resumed, the timeline is read again from its
+    start, so the interrupted attempt still ends crashed at its last line and the silence
+    is downtime, as one read of the whole gives. (Resumed with that state, the silence
+    was charged to the VERIFY attempt, and the downtime had no length.)"""
+    import json
+
+    import apsw
+
+    from laptime.store import Store as StoreType
+
+    lines = (REAL_DIR / "timeline.jsonl").read_bytes().splitlines(keepends=True)
+    run_dir = tmp_path / "runs" / REAL
+    run_dir.mkdir(parents=True)
+    (run_dir / "timeline.jsonl").write_bytes(b"".join(lines[:29]))
+    (run_dir / "state.json").write_text(
+        (REAL_DIR / "state.json").read_text(encoding="utf-8").replace('"STOPPED"', '"VERIFY"'), encoding="utf-8"
+    )
+    import_json(store, "runr", tmp_path / "runs")
+    cache = apsw.Connection(str(store.root / "imports.sqlite"))
+    try:
+        for path, extra in cache.execute("SELECT path, extra FROM files").fetchall():
+            state = json.loads(extra)
+            assert state.pop("v") == 2
+            state.get("parser", {}).pop("last_ns", None)  # as laptime kept it before e92f2c7
+            cache.execute("UPDATE files SET extra = ? WHERE path = ?", (json.dumps(state), path))
+    finally:
+        cache.close()
+    with (run_dir / "timeline.jsonl").open("ab") as handle:
+        handle.write(b"".join(lines[29:]))
+    shutil.copyfile(REAL_DIR / "state.json", run_dir / "state.json")
+    grown = import_json(store, "runr", tmp_path / "runs")
+    assert grown["bytes_read"] >= (run_dir / "timeline.jsonl").stat().st_size  # from the start
+    whole = StoreType(tmp_path / "whole" / ".laptime")
+    import_json(whole, "runr", tmp_path / "runs")
+    assert _spans_of(store) == _spans_of(whole)
+    downtime = [s for s in _spans_of(whole) if s["name"] == "downtime"]
+    assert len(downtime) == 1
+    assert downtime[0]["started_at"] < downtime[0]["ended_at"]

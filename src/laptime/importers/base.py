@@ -292,9 +292,20 @@ class Importer(ABC):
     #: files are rewritten whole (one JSON document per file) re-read changed files
     #: from the start and rely on id de-duplication.
     append_only: ClassVar[bool] = True
+    #: The format of what ``read`` keeps in ``FileState.extra``, written there as ``"v"``
+    #: (``_import_file``). Raised whenever ``read`` starts to need something an older
+    #: state lacks: a file whose cached state has another format is read again from its
+    #: start, as if new (what it appended before stays; ids make the rest a no-op).
+    state_version: ClassVar[int] = 1
     #: Whether prompt or completion text may be stored (in run names, attrs): only when the
     #: user opts in (``laptime import --store-text``). Set by run_import.
     store_text: bool = False
+
+    def state_format(self, extra: dict[str, Any]) -> int:
+        """The format of a cached state: its ``"v"``; a state written before states carried
+        one is format 1 (importers whose format changed since tell theirs apart)."""
+        version = extra.get("v")
+        return version if isinstance(version, int) else 1
 
     @abstractmethod
     def discover(self, path: Path) -> Iterator[Path]:
@@ -884,7 +895,13 @@ def _import_file(importer: Importer, file: Path, cache: ImportCache, ctx: Import
         ctx.result.files_unchanged += 1
         return
     state = FileState(size=now.size, mtime_ns=now.mtime_ns, inode=now.inode)
-    if importer.append_only and before is not None and before.inode == now.inode and now.size >= before.offset:
+    if (
+        importer.append_only
+        and before is not None
+        and before.inode == now.inode
+        and now.size >= before.offset
+        and importer.state_format(before.extra) == importer.state_version
+    ):
         state.offset = before.offset
         state.extra = before.extra
     ctx.file = file
@@ -900,6 +917,7 @@ def _import_file(importer: Importer, file: Path, cache: ImportCache, ctx: Import
         _READING.reset(reading)
     # Events must be in the log before the cache says the file was read.
     appender.flush()
+    state.extra["v"] = importer.state_version
     cache.put(importer.name, key, state)
 
 

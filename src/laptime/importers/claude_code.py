@@ -52,19 +52,6 @@ if TYPE_CHECKING:
     from collections.abc import Generator, Iterator
 
 NAME: Final = "claude-code"
-# The format of what the import cache keeps per file (``FileState.extra``): 2 since the ends
-# of spans that cross reads of a growing file (``open``, ``first_ts``; 5606586). A file whose
-# state has another version is read again from the start.
-_STATE_VERSION: Final = 2
-
-
-def _state_version(extra: dict[str, Any]) -> int:
-    """The version of a file's cached state: written in it since 2e30981; before, 2 when it
-    has ``open`` (5606586 on, the same format), else 1."""
-    version = extra.get("v")
-    if isinstance(version, int):
-        return version
-    return 2 if "open" in extra else 1
 
 
 CHUNK_BYTES: Final = 4 << 20
@@ -512,6 +499,13 @@ class ClaudeCodeImporter(Importer):
 
     name: ClassVar[str] = NAME
     append_only: ClassVar[bool] = True
+    # 2: the ends of spans that cross reads of a growing file (``open``, ``first_ts``; 5606586).
+    state_version: ClassVar[int] = 2
+
+    def state_format(self, extra: dict[str, Any]) -> int:
+        """A state without ``"v"`` (before 2e30981) is format 2 when it has ``open``."""
+        version = super().state_format(extra)
+        return 2 if "v" not in extra and "open" in extra else version
 
     # -- where ----------------------------------------------------------------------------
 
@@ -570,11 +564,6 @@ class ClaudeCodeImporter(Importer):
     # -- reading --------------------------------------------------------------------------
 
     def read(self, file: Path, state: FileState, ctx: ImportContext) -> Iterator[ImportItem]:
-        if state.offset and _state_version(state.extra) != _STATE_VERSION:
-            # Read before by an older laptime, whose state says other things (or less): the
-            # file is read again from the start, as if new. What it appended stays (the log
-            # is append-only); what this read adds is what one read of the whole adds.
-            state.offset, state.extra = 0, {}
         # The module's limits, read at each call (tests lower them to cut lines small).
         scanner = LineScanner(
             file, state.offset, int(state.extra.get("line", 0)), chunk_bytes=CHUNK_BYTES, max_line_bytes=MAX_LINE_BYTES
@@ -601,7 +590,7 @@ class ClaudeCodeImporter(Importer):
         state.offset = scanner.end
         tails: dict[str, list[Any]] = dict(state.extra.get("tails") or {})
         open_ends: dict[str, list[Any]] = dict(state.extra.get("open") or {})
-        state.extra = {"v": _STATE_VERSION, "line": scanner.lines, "tails": tails, "open": open_ends}
+        state.extra = {"line": scanner.lines, "tails": tails, "open": open_ends}
         if first_ts is not None:
             state.extra["first_ts"] = first_ts
         yield from self._events(file, responses, sessions, first_ts, tails=tails, open_ends=open_ends)

@@ -129,6 +129,13 @@ class CodexImporter(Importer):
 
     name: ClassVar[str] = NAME
     append_only: ClassVar[bool] = True
+    # 2: where the time goes, kept across reads (``model_from``, ``turn_end``, ``open_calls``; 058734e).
+    state_version: ClassVar[int] = 2
+
+    def state_format(self, extra: dict[str, Any]) -> int:
+        """A state without ``"v"`` (before states had one) is format 2 when it has ``model_from``."""
+        version = super().state_format(extra)
+        return 2 if "v" not in extra and "model_from" in extra else version
 
     def default_paths(self) -> list[Path]:
         """``$CODEX_HOME`` (default ``~/.codex``), whose ``sessions/`` and

@@ -753,6 +753,14 @@ class RunrImporter(Importer):
 
     name: ClassVar[str] = "runr"
     append_only: ClassVar[bool] = True  # timeline.jsonl; state.json is re-read whole when it changes
+    # 2: the time of the last line, for the crash before a run_resumed (``last_ns``; e92f2c7).
+    state_version: ClassVar[int] = 2
+
+    def state_format(self, extra: dict[str, Any]) -> int:
+        """A state without ``"v"`` (before states had one) is format 2 when its parser has ``last_ns``."""
+        version = super().state_format(extra)
+        parser = extra.get("parser")
+        return 2 if "v" not in extra and isinstance(parser, dict) and "last_ns" in parser else version
 
     def discover(self, path: Path) -> Iterator[Path]:
         if not path.exists():
