@@ -1,5 +1,5 @@
-"""``python -m laptime``: the same as the ``laptime`` command."""
+"""``python -m laptime``: the same as the ``laptime`` command (laptime.console)."""
 
-from laptime.cli import main
+from laptime.console import main
 
 main()
