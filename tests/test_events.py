@@ -643,3 +643,25 @@ class TestRandomRoundTrip:
         assert decoded == event
         assert type(decoded) is type(event)
         validator.validate(json.loads(line))
+
+
+@pytest.mark.parametrize(
+    ("text", "canonical"),
+    [
+        ("0001-01-01T00:00:00Z", "0001-01-01T00:00:00.000000Z"),
+        ("0999-12-31T23:59:59.5+00:00", "0999-12-31T23:59:59.500000Z"),
+        ("1969-12-31T23:59:59.5Z", "1969-12-31T23:59:59.500000Z"),
+        ("9999-12-31T23:59:59.999999Z", "9999-12-31T23:59:59.999999Z"),
+    ],
+)
+def test_every_canonical_timestamp_has_four_year_digits(text: str, canonical: str) -> None:
+    """strftime's %Y gives "1" for the year 1 (glibc): a timestamp of 24 characters, which
+    the index cannot read by position, and a segment named 1-01-01T00.jsonl."""
+    from laptime.clock import parse_timestamp_us, timestamp_from_us
+    from laptime.importers.claude_code import canonical_ts, parse_ts
+
+    assert canonical_ts(text) == canonical
+    ts, ns = parse_ts(text)
+    assert ts == canonical
+    assert ns == parse_timestamp_us(text) * 1000
+    assert timestamp_from_us(parse_timestamp_us(text)) == canonical

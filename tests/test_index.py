@@ -1000,3 +1000,36 @@ def test_the_page_cache_of_an_incremental_pass_has_a_ceiling() -> None:
 
     assert index_module._incremental_cache_kib(1024 * 1024) == 2 * 1024  # 1 MB of log: 2 MB of cache
     assert index_module._incremental_cache_kib(10**12) == index_module._INCREMENTAL_CACHE_MAX_KIB
+
+
+def test_lines_sqlite_cannot_hold_are_bad_lines_and_every_command_still_works(store: Store) -> None:
+    """A timestamp of another width (a year written "1" instead of "0001"), an integer past
+    64 bits, a line nested deeper than any parser goes, and a 27-character timestamp that is
+    no time: each is a bad line named by file and line (or, the last, a run left out of the
+    runs), never an error for every command after it."""
+    record_fixed_run(store)
+    path = store.segment_path(DAY1)
+    good = _lines(store, DAY1)
+    ok = '{"type":"milestone","v":1,"id":"m-%d","ts":"%s","run":"%s","name":"x","status":"completed"}\n'
+    bad = [
+        (ok % (1, "1-01-01T00:00:00.000000Z", "bad-width")).encode(),
+        (
+            '{"type":"llm","v":1,"id":"l-1","ts":"2026-01-05T10:00:00.000000Z","run":"r","model":"m",'
+            f'"input_tokens":{2**70}}}\n'
+        ).encode(),
+        b'{"type":"milestone","v":1,"id":"deep","attrs":' + b"[" * 5000 + b"]" * 5000 + b"}\n",
+    ]
+    with path.open("ab") as handle:
+        handle.writelines(bad)
+        handle.write((ok % (2, "2026-13-45T99:99:99.999999Z", "not-a-time")).encode())
+    result = invoke(store.root, "doctor", "--json")
+    assert result.exit_code == 1, result.output
+    data = json.loads(result.stdout)
+    assert [(b["file"], b["line"]) for b in data["bad_lines"]] == [(str(path), good + n) for n in (1, 2, 3)]
+    reasons = [b["reason"] for b in data["bad_lines"]]
+    assert "length" in reasons[0]
+    assert "<=" in reasons[1] or "9223372036854775807" in reasons[1]
+    assert reasons[2] == "JSON nested too deep"
+    assert [r["run_id"] for r in invoke_json(store.root, "report", "list")["runs"]] == [FIXED_RUN_ID]
+    assert invoke(store.root, "refresh").exit_code == 0
+    assert invoke_json(store.root, "report", "summary")["runs"] == 1

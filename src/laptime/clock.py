@@ -95,7 +95,10 @@ class _TimestampFormatter:
 
 def _second_text(second: int) -> str:
     """``YYYY-MM-DDTHH:MM:SS`` for seconds since the epoch: the one place it is formatted."""
-    return datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%S")
+    # Not strftime: its %Y gives "1", not "0001", for the year 1 (glibc), and a timestamp
+    # is always 27 characters (the index reads its parts by position).
+    at = datetime.fromtimestamp(second, UTC)
+    return f"{at.year:04d}-{at.month:02d}-{at.day:02d}T{at.hour:02d}:{at.minute:02d}:{at.second:02d}"
 
 
 format_timestamp = _TimestampFormatter().__call__

@@ -25,7 +25,7 @@ import zlib
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, Final, Literal, Self
+from typing import Annotated, Any, ClassVar, Final, Literal, Self
 
 import apsw
 import msgspec
@@ -40,7 +40,7 @@ from laptime.errors import StoreFaultError
 from laptime.log import LineChunk, read_chunks, torn_tail
 from laptime.store import Store, StoreReadOnlyError
 
-INDEX_VERSION: Final = 12  # 3: derived run_llm, run_phases, run_facts; 4: the first span_end of a span wins;
+INDEX_VERSION: Final = 13  # 3: derived run_llm, run_phases, run_facts; 4: the first span_end of a span wins;
 # 5: store-wide aggregates (agg_*, rank_buckets) and indexes for a fast unfiltered `report summary`;
 # 6: runs.first_us (a run without a start span starts at its first event), 1-hour cache writes
 # and downtime in the derived tables (laptime.definitions); 7: integer-ms sums in agg_runs and agg_phases;
@@ -48,7 +48,8 @@ INDEX_VERSION: Final = 12  # 3: derived run_llm, run_phases, run_facts; 4: the f
 # 9: time_split_cache (laptime.analysis.time_split); 10: calls and tokens per run in run_facts,
 # with the cached run costs of laptime.analysis.cost; 11: budget_count_cache (laptime.analysis.budgets);
 # 12: run_cost_cache keeps only the cost (an index of 11 with its three more columns failed the
-# summary's budget check), and the spans view joins a span's end by rowid (definitions.span_end_rowid_sql).
+# summary's budget check), and the spans view joins a span's end by rowid (definitions.span_end_rowid_sql);
+# 13: a run whose first or last time does not read as a time is left out of runs (it failed every ingest).
 # An index of another version is emptied and built again from the log when it is opened. Any change
 # to the schema or to the SQL that fills it needs a new version: tests/test_index_version.py says so.
 
@@ -75,6 +76,24 @@ _TABLE_OF: Final[dict[type[Any], str]] = {
 _RAW_FIELDS: Final = frozenset({"attrs", "source", "end_attrs", "end_source"})
 
 
+# What SQLite can hold, checked while decoding (in C): a 64-bit integer, and a timestamp
+# of the canonical width (the index reads its parts by position). A line outside them is a
+# bad line, named by its file and line, instead of an error for every command.
+_INT64: Final = Annotated[int, msgspec.Meta(ge=-(1 << 63), le=(1 << 63) - 1)]
+_TIMESTAMP: Final = Annotated[str, msgspec.Meta(min_length=27, max_length=27)]
+
+
+def _checked(name: str, kind: Any) -> Any:
+    """The ingest type of a field: ``kind`` with the limits above where they apply."""
+    if name in ("ts", "end_ts"):
+        return _TIMESTAMP
+    if kind is int:
+        return _INT64
+    if kind == (int | None):
+        return _INT64 | None
+    return kind
+
+
 def _ingest_struct(event_type: type[Any]) -> type[msgspec.Struct]:
     """A twin of an event struct whose ``attrs`` and ``source`` stay raw JSON bytes.
 
@@ -90,9 +109,9 @@ def _ingest_struct(event_type: type[Any]) -> type[msgspec.Struct]:
             # its chunk's fast path and is reported on its own.
             fields.append(("v", Literal[1], msgspec.NODEFAULT))
         elif info.required:
-            fields.append((info.name, info.type, msgspec.NODEFAULT))
+            fields.append((info.name, _checked(info.name, info.type), msgspec.NODEFAULT))
         else:
-            fields.append((info.name, info.type, info.default))
+            fields.append((info.name, _checked(info.name, info.type), info.default))
     config = event_type.__struct_config__
     return msgspec.defstruct(
         f"Ingest{event_type.__name__}",
@@ -1012,7 +1031,7 @@ class Index:
     def _ingest_chunk(self, seg: int, chunk: LineChunk, stats: IngestStats) -> int:
         try:
             decoded: list[Any] = _decoder.decode_lines(chunk.data)
-        except (msgspec.ValidationError, msgspec.DecodeError):
+        except (msgspec.ValidationError, msgspec.DecodeError, RecursionError):
             decoded = self._decode_line_by_line(seg, chunk, stats)
         # The runs this chunk touches, read off the events themselves (in C): an upsert
         # that updates a row in place must refresh its run's derived rows too.
@@ -1089,7 +1108,7 @@ class Index:
                    e.outcome, e.error, s.attrs, e.attrs
             FROM temp.touched t
             JOIN (SELECT run, MIN(first) AS first, MAX(last) AS last FROM ({bound_parts}) GROUP BY run) l
-                 ON l.run = t.run_id
+                 ON l.run = t.run_id AND {ts_us("l.first")} IS NOT NULL AND {ts_us("l.last")} IS NOT NULL
             LEFT JOIN span_starts s ON s.rowid = (
                 SELECT x.rowid FROM span_starts x WHERE x.run = t.run_id AND x.span = t.run_id AND x.kind = 'run'
                 ORDER BY x.ts, x.id LIMIT 1)
@@ -1173,13 +1192,15 @@ def decode_with_recovery(raw: bytes) -> tuple[Any | None, str | None]:
     mid-line, then another writer's append) is reported, and the event after it kept."""
     try:
         event = _decoder.decode(raw)
+    except RecursionError:
+        return None, "JSON nested too deep"
     except (msgspec.ValidationError, msgspec.DecodeError) as exc:
         reason = _short_reason(exc)
         start = raw.find(b'{"', 1)
         while start > 0:
             try:
                 event = _decoder.decode(raw[start:])
-            except (msgspec.ValidationError, msgspec.DecodeError):
+            except (msgspec.ValidationError, msgspec.DecodeError, RecursionError):
                 start = raw.find(b'{"', start + 1)
                 continue
             return event, f"torn line: {start} bytes of garbage before an event, which was kept ({reason})"

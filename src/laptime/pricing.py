@@ -83,7 +83,7 @@ def _bucket_probe(bucket: int) -> int:
 
 def day_of_us(at_us: int) -> str:
     """The UTC day (``YYYY-MM-DD``) of a timestamp in microseconds."""
-    return (datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=at_us)).strftime("%Y-%m-%d")
+    return (datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=at_us)).date().isoformat()
 
 
 @dataclass(frozen=True)

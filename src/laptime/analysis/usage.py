@@ -278,7 +278,7 @@ def _period(q: str, by: str, zone: Zone) -> str:
         return local.isoformat()
     if by == "week":
         return (local - timedelta(days=local.weekday())).isoformat()
-    return local.strftime("%Y-%m")
+    return f"{local.year:04d}-{local.month:02d}"
 
 
 def _assemble(

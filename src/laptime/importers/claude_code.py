@@ -141,8 +141,11 @@ def parse_ts(text: str) -> tuple[str, int]:
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
     value = value.astimezone(UTC)
-    ns = int(value.timestamp()) * 1_000_000_000 + value.microsecond * 1_000
-    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond:06d}Z", ns
+    since = value - datetime(1970, 1, 1, tzinfo=UTC)  # exact, also before 1970 (timestamp() rounds)
+    ns = ((since.days * 86_400 + since.seconds) * 1_000_000 + since.microseconds) * 1_000
+    # Not strftime: its %Y gives "1", not "0001", for the year 1 (glibc).
+    day = f"{value.year:04d}-{value.month:02d}-{value.day:02d}"
+    return f"{day}T{value.hour:02d}:{value.minute:02d}:{value.second:02d}.{value.microsecond:06d}Z", ns
 
 
 _valid_hours: dict[str, bool] = {}
