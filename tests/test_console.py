@@ -165,11 +165,20 @@ def test_a_broken_cache_file_is_ignored(tmp_path: Path) -> None:
     first = _laptime(tmp_path, "usage", "-z", "UTC", "--no-cost", "--json")
     (kept,) = (tmp_path / "store" / CACHE_DIRNAME).iterdir()
     entry: dict[str, Any] = json.loads(kept.read_text(encoding="utf-8"))
-    for stamp in ([1, 2], [[1, 2, 3]], "x", [["a"]]):
-        kept.write_text(json.dumps({**entry, "stamp": stamp}), encoding="utf-8")
-        assert _laptime(tmp_path, "usage", "-z", "UTC", "--no-cost", "--json") == (0, first[1], True)
-        # (the CLI computed it again and kept it anew)
-        kept.write_text(json.dumps({**entry, "stamp": stamp}), encoding="utf-8")
+    broken = [{**entry, "stamp": stamp} for stamp in ([1, 2], [[1, 2, 3]], "x", [["a"]])]
+    broken += [{**entry, "output": output} for output in ("not json {", "{}", "5", '{"rows": 5}', None)]
+    for content in [*(json.dumps(b) for b in broken), "[" * 100_000, "{"]:
+        for form in (["--json"], []):
+            kept.write_text(content, encoding="utf-8")
+            code, out, loaded = _laptime(tmp_path, "usage", "-z", "UTC", "--no-cost", *form)
+            assert (code, loaded) == (0, True), out  # computed again by the CLI, no traceback
+            if form:
+                assert out == first[1]
+            else:
+                assert out.startswith("Day ")
+    kept.unlink()
+    os.mkfifo(kept)  # a FIFO in its place: never opened for reading (that would block)
+    assert _laptime(tmp_path, "usage", "-z", "UTC", "--no-cost", "--json") == (0, first[1], True)
 
 
 def test_two_installations_keep_answers_of_their_own(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -181,8 +190,8 @@ def test_two_installations_keep_answers_of_their_own(tmp_path: Path, monkeypatch
     store = Store(tmp_path / "store")
     key = usage_cache.cache_key(store, {}, by="day", since=None, until=None, project=None, timezone="UTC", no_cost=True)
     assert key is not None
-    usage_cache.save(store, key, [], "this laptime's answer")
-    assert usage_cache.cached(store, key) == "this laptime's answer"
+    usage_cache.save(store, key, [], '{"rows": [], "by": "this laptime"}')
+    assert usage_cache.cached(store, key) == '{"rows": [], "by": "this laptime"}'
     monkeypatch.setattr(usage_cache, "__file__", str(tmp_path / "other" / "laptime" / "usage_cache.py"))
     other = usage_cache.cache_key(
         store, {}, by="day", since=None, until=None, project=None, timezone="UTC", no_cost=True

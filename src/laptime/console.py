@@ -129,7 +129,10 @@ def _print_kept(request: UsageRequest, text: str) -> bool:
         from laptime.report.style import terminal_style
         from laptime.report.usage_view import render
 
-        lines = list(render(json.loads(text), terminal_style(no_color=request.no_color)))
+        try:
+            lines = list(render(json.loads(text), terminal_style(no_color=request.no_color)))
+        except Exception:  # noqa: BLE001 - an answer kept in another shape: the CLI computes it anew
+            return False
     try:
         stdout.write("".join(f"{line}\n" for line in lines))
         stdout.flush()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 import sys
 from typing import TYPE_CHECKING, Any, Final
 
@@ -131,13 +132,27 @@ def _cache_file(store: Store, key: str) -> str:
     return os.path.join(store.root, CACHE_DIRNAME, f"{zlib.crc32(key.encode()):08x}.json")  # noqa: PTH118 - str
 
 
-def cached(store: Store, key: str) -> str | None:
-    """The answer kept for ``key`` if nothing it depends on changed since; else None."""
+def _read_regular(path: str) -> bytes | None:
+    """The bytes of ``path`` if it is a regular file (never blocks on a FIFO put in its place)."""
     try:
-        with open(_cache_file(store, key), encoding="utf-8") as handle:  # noqa: PTH123 - str path
-            entry = json.load(handle)
-    except (OSError, ValueError):
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError:
         return None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
+        with os.fdopen(fd, "rb", closefd=False) as handle:
+            return handle.read()
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+
+
+def cached(store: Store, key: str) -> str | None:
+    """The answer kept for ``key`` if nothing it depends on changed since; else None (also
+    for a file that is not one this module wrote: any other content is a miss)."""
+    entry = _json(_read_regular(_cache_file(store, key)))
     if not isinstance(entry, dict) or entry.get("key") != key or not isinstance(entry.get("stamp"), list):
         return None
     for item in entry["stamp"]:
@@ -146,7 +161,19 @@ def cached(store: Store, key: str) -> str | None:
         if _stat(item[0]) != item[1]:
             return None
     output = entry.get("output")
-    return output if isinstance(output, str) else None
+    answer = _json(output) if isinstance(output, str) else None
+    # (the shape of a usage report, so that an answer kept in another shape is a miss too)
+    return output if isinstance(answer, dict) and isinstance(answer.get("rows"), list) else None
+
+
+def _json(text: str | bytes | None) -> Any:
+    """``text`` parsed, or None when it is not JSON (or nests deeper than the parser goes)."""
+    if text is None:
+        return None
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError):
+        return None
 
 
 def save(store: Store, key: str, stamp: Stamp, output: str) -> None:

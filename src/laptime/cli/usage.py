@@ -190,8 +190,10 @@ def usage_now(  # noqa: PLR0917 - click passes options positionally
     )
     if key is not None:
         cached = usage_cache.cached(store, key)
-        if cached is not None:
-            _emit(ctx, cached, as_json=as_json)
+        lines = None if cached is None else _lines(ctx, cached, as_json=as_json)
+        if lines is not None:
+            for line in lines:
+                click.echo(line)
             return
     sources, absent = _sources(given)
     # Stat'ed before reading: what grows during the import is seen as a change next time.
@@ -315,6 +317,19 @@ def _emit(ctx: click.Context, text: str, *, as_json: bool) -> None:
 
     for line in render(json.loads(text), style_of(ctx)):
         click.echo(line)
+
+
+def _lines(ctx: click.Context, text: str, *, as_json: bool) -> list[str] | None:
+    """What ``_emit`` prints for a kept answer; None when it does not render (an answer kept
+    in another shape, or edited by hand: the answer is then computed anew)."""
+    if as_json:
+        return [text]
+    from laptime.report.usage_view import render
+
+    try:
+        return list(render(json.loads(text), style_of(ctx)))
+    except Exception:  # noqa: BLE001 - see the docstring
+        return None
 
 
 def _when(value: str | None, option: str, zone: Any, *, end: bool) -> int | None:
