@@ -566,3 +566,41 @@ def test_a_state_from_before_where_the_time_goes_is_read_again_from_the_start(tm
     assert grown["bytes_read"] == sum(len(b"".join(lines)) for lines in files.values())  # every file from its start
     answers = TestReadsOfAGrowingTree()._answers  # the same two queries
     assert answers(store) == answers(whole)
+
+
+@pytest.mark.parametrize("damage", ["garbage", "truncated"])
+def test_an_unreadable_import_cache_is_set_aside(tmp_path: Path, store: Store, damage: str) -> None:
+    """The import cache is a cache: an unreadable one is moved aside and built anew, and
+    the files read again add nothing (their ids are stored)."""
+    home = tmp_path / "h"
+    shutil.copytree(CODEX, home)
+    first = import_json(store, "codex", home)
+    assert first["events_new"] > 0
+    log = log_events(store)
+    cache = store.root / "imports.sqlite"
+    for suffix in ("-wal", "-shm"):
+        cache.with_name(cache.name + suffix).unlink(missing_ok=True)
+    data = cache.read_bytes()
+    cache.write_bytes(b"not a database at all " * 200 if damage == "garbage" else data[: len(data) // 2 + 7])
+    again = import_json(store, "codex", home)
+    assert (again["events_new"], again["files_read"]) == (0, first["files_read"])
+    assert log_events(store) == log
+    assert len(list(store.root.glob("imports.sqlite.unreadable-*"))) == 1
+    assert import_json(store, "codex", home)["files_unchanged"] == first["files_read"]  # the new cache works
+
+
+@pytest.mark.parametrize("kind", ["folder", "fifo"])
+def test_an_import_cache_that_is_not_a_file_is_named(tmp_path: Path, store: Store, kind: str) -> None:
+    home = tmp_path / "h"
+    shutil.copytree(CODEX, home)
+    store.ensure()
+    cache = store.root / "imports.sqlite"
+    if kind == "folder":
+        cache.mkdir()
+    else:
+        os.mkfifo(cache)
+    result = run_cli(store, "import", "codex", str(home))
+    assert result.exit_code == 1
+    assert result.stderr.strip() == (
+        f"Error: the import cache {cache} is not a file; move it away (the next import builds a new cache)"
+    )

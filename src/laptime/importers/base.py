@@ -40,6 +40,7 @@ import apsw
 
 from laptime import events as ev
 from laptime.clock import format_timestamp
+from laptime.errors import StoreFaultError
 from laptime.importers.records import MAX_JSON_DEPTH, TOO_DEEP, too_deep
 from laptime.index import Index, event_tables, table_of
 from laptime.log import LogWriter
@@ -347,17 +348,43 @@ class ImportCache:
 
     def __init__(self, store: Store) -> None:
         store.root.mkdir(parents=True, exist_ok=True)
-        self.db = apsw.Connection(str(store.root / "imports.sqlite"))
-        self.db.set_busy_timeout(30_000)
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA synchronous=NORMAL")
-        self.db.execute(
-            """CREATE TABLE IF NOT EXISTS files (
-                importer TEXT NOT NULL, path TEXT NOT NULL, size INTEGER, mtime_ns INTEGER, inode INTEGER,
-                "offset" INTEGER, extra TEXT, PRIMARY KEY (importer, path))"""
-        )
+        path = store.root / "imports.sqlite"
+        if path.exists() and not path.is_file():
+            msg = f"the import cache {path} is not a file; move it away (the next import builds a new cache)"
+            raise StoreFaultError(msg)
+        try:
+            self.db = self._open(path)
+        except (apsw.NotADBError, apsw.CorruptError):
+            # A cache: an unreadable one is set aside (for a post-mortem) and built anew;
+            # every file is read again, and the ids already stored are not appended again.
+            aside = path.with_name(f"{path.name}.unreadable-{time.strftime('%Y%m%dT%H%M%S')}")
+            path.replace(aside)
+            for suffix in ("-wal", "-shm"):
+                path.with_name(path.name + suffix).unlink(missing_ok=True)
+            self.db = self._open(path)
+        except apsw.Error as exc:
+            msg = f"cannot open the import cache {path}: {exc}; move it away (the next import builds a new cache)"
+            raise StoreFaultError(msg) from None
         self._rows: dict[str, dict[str, tuple[Any, ...]]] = {}
         self._pending: list[tuple[Any, ...]] = []
+
+    @staticmethod
+    def _open(path: Path) -> apsw.Connection:
+        db = apsw.Connection(str(path))
+        try:
+            db.set_busy_timeout(30_000)
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+            db.execute(
+                """CREATE TABLE IF NOT EXISTS files (
+                    importer TEXT NOT NULL, path TEXT NOT NULL, size INTEGER, mtime_ns INTEGER, inode INTEGER,
+                    "offset" INTEGER, extra TEXT, PRIMARY KEY (importer, path))"""
+            )
+            db.execute("SELECT 1 FROM files LIMIT 1").fetchall()
+        except BaseException:
+            db.close()
+            raise
+        return db
 
     def get(self, importer: str, path: str) -> FileState | None:
         import json
