@@ -504,3 +504,29 @@ def test_read_chunks_yields_whole_lines_with_their_numbers_and_offsets(tmp_path:
     resumed = list(read_chunks(path, start, 26, chunk_size=chunk_size))
     assert resumed[0].first_line == 26
     assert b"".join(c.data for c in resumed) == b"".join(lines[25:])
+
+
+def test_a_fifo_in_place_of_a_segment_is_refused_without_blocking(tmp_path: Path) -> None:
+    """Opening a FIFO to write blocks until something reads it: the program being recorded
+    (``laptime exec``, ``event``, the SDK) hung. Each is told, at once, what is in the way;
+    `exec` still runs its command. (In a child process, so that a regression fails on the
+    timeout instead of hanging the suite.)"""
+    home = tmp_path / "store"
+    (home / "log").mkdir(parents=True)
+    segment = home / "log" / f"{time.strftime('%Y-%m-%d', time.gmtime())}.jsonl"
+    os.mkfifo(segment)
+    env = {**os.environ, "LAPTIME_HOME": str(home)}
+    event = subprocess.run(
+        [sys.executable, "-m", "laptime", "event", "milestone", "m1", "--run", "r1"],
+        env=env, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert event.returncode == 1
+    assert f"not a regular file (a FIFO or a device where a log segment belongs); move it away: '{segment}'" in (
+        event.stderr
+    )
+    ran = subprocess.run(
+        [sys.executable, "-m", "laptime", "exec", "--", sys.executable, "-c", "print('ran')"],
+        env=env, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert (ran.returncode, ran.stdout) == (0, "ran\n")
+    assert "move it away" in ran.stderr

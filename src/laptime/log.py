@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import errno
 import os
+import stat
 import sys
 import threading
 import weakref
@@ -23,6 +25,12 @@ from pathlib import Path
 from laptime.store import Store
 
 _READ_CHUNK = 8 * 1024 * 1024
+
+
+def _not_a_segment(path: Path) -> OSError:
+    return OSError(
+        errno.EINVAL, "not a regular file (a FIFO or a device where a log segment belongs); move it away", str(path)
+    )
 
 
 class LogWriter:
@@ -137,7 +145,18 @@ class LogWriter:
                 return fd
             self.store.ensure()
             path = self.store.segment_path(day)
-            fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+            # O_NONBLOCK: a FIFO put in the segment's place would block the open until
+            # something reads it (and hang the program being recorded); refused below.
+            try:
+                fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NONBLOCK, 0o644)
+            except OSError as exc:
+                if exc.errno != errno.ENXIO:  # (ENXIO: a FIFO that nothing reads)
+                    raise
+                raise _not_a_segment(path) from None
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                os.close(fd)
+                raise _not_a_segment(path)
+            os.set_blocking(fd, True)
             _seal_torn_tail(fd, path)
             self._fds[day] = fd
             return fd
