@@ -181,6 +181,25 @@ class TestOneCommand:
         assert result.exit_code == 2
         assert "Invalid value for '--by'" in result.stderr
 
+    @pytest.mark.parametrize(
+        ("args", "message"),
+        [
+            (
+                ["--until", "9999-12-31"],
+                "Error: --until: '9999-12-31' is out of range; give a day from 0001-01-02 to 9999-12-30",
+            ),
+            (["--since", "0001-01-01", "-z", "Asia/Tokyo"], "Error: --since: '0001-01-01' is out of range; give a day"),
+            (["--since", "0001-01-01T00:00:00+14:00"], "Error: --since: '0001-01-01T00:00:00+14:00' is out of range"),
+        ],
+    )
+    def test_days_at_the_ends_of_the_calendar_are_usage_errors(
+        self, store: Store, args: list[str], message: str
+    ) -> None:
+        for command in (["usage"], ["report", "usage"]):
+            result = run(store, *command, *args)
+            assert result.exit_code == 2, result.output
+            assert result.stderr.startswith(message), result.stderr
+
 
 class TestWhere:
     def test_codex_home_is_read_too(self, env: dict[str, Path], store: Store, monkeypatch: pytest.MonkeyPatch) -> None:

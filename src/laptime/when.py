@@ -10,6 +10,10 @@ from laptime.errors import UsageError
 _RELATIVE = re.compile(r"^(\d+)\s*(m|min|h|d|w)$")
 RELATIVE_WHEN = _RELATIVE  # an age such as ``7d``: a time that moves with the clock
 _UNITS = {"m": "minutes", "min": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+# The first and the last microsecond a timestamp can name (four year digits: 0001 to 9999).
+FIRST_US = int((datetime(1, 1, 1, tzinfo=UTC) - _EPOCH).total_seconds()) * 1_000_000
+LAST_US = int((datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC) - _EPOCH).total_seconds()) * 1_000_000 + 999_999
 
 
 def parse_when(value: str, *, option: str, now: datetime | None = None) -> int:
@@ -34,4 +38,11 @@ def parse_when(value: str, *, option: str, now: datetime | None = None) -> int:
     except ValueError:
         msg = f"{option}: {value!r} is not a date; use YYYY-MM-DD, an ISO datetime, or an age like 7d, 12h, 30m, 2w"
         raise UsageError(msg) from None
-    return int(parsed.timestamp() * 1_000_000)
+    try:
+        at = int(parsed.timestamp() * 1_000_000)
+    except (OverflowError, ValueError):
+        at = None
+    if at is None or not FIRST_US <= at <= LAST_US:  # an offset that moves it out of the years 1 to 9999
+        msg = f"{option}: {value!r} is out of range; give a time from the year 1 to 9999"
+        raise UsageError(msg)
+    return at

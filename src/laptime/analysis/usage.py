@@ -39,6 +39,7 @@ from laptime.analysis.report_results import UsageReport
 from laptime.clock import timestamp_from_us
 from laptime.definitions import cache_write_1h_sql
 from laptime.errors import UsageError
+from laptime.when import FIRST_US, LAST_US
 
 if TYPE_CHECKING:
     from laptime.index import Index
@@ -95,10 +96,17 @@ def day_start_us(text: str, zone: Zone, *, next_day: bool = False) -> int | None
         day = date(int(match.group(1)), int(match.group(2)), int(match.group(3)))
     except ValueError:
         return None
-    if next_day:
-        day += timedelta(days=1)
-    start = datetime(day.year, day.month, day.day, tzinfo=zone.tz)
-    return int(start.timestamp()) * 1_000_000
+    try:
+        if next_day:
+            day += timedelta(days=1)
+        start = datetime(day.year, day.month, day.day, tzinfo=zone.tz)
+        at = int(start.timestamp()) * 1_000_000
+    except (OverflowError, ValueError):  # the day after 9999-12-31
+        at = None
+    if at is None or not FIRST_US <= at <= LAST_US:  # (or a zone's offset that moves it out of the years)
+        msg = f"{text.strip()!r} is out of range; give a day from 0001-01-02 to 9999-12-30"
+        raise UsageQueryError(msg)
+    return at
 
 
 @dataclass

@@ -333,11 +333,14 @@ def _lines(ctx: click.Context, text: str, *, as_json: bool) -> list[str] | None:
 
 
 def _when(value: str | None, option: str, zone: Any, *, end: bool) -> int | None:
-    from laptime.analysis.usage import day_start_us
+    from laptime.analysis.usage import UsageQueryError, day_start_us
 
     if value is None:
         return None
-    day = day_start_us(value, zone, next_day=end)
+    try:
+        day = day_start_us(value, zone, next_day=end)
+    except UsageQueryError as exc:
+        raise UsageProblem(f"{option}: {exc}") from None
     if day is not None:
         return day
     return parse_when(value, option=option)
