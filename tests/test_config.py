@@ -112,12 +112,22 @@ def test_bad_rates_name_the_key(store: Store, body: str, message: str, shown: st
         ),
         ('[[pricing.models]]\nmatch = ""\ninput_per_1m = 1\noutput_per_1m = 1\n', "pricing.models[0].match must be"),
         ("pricing = 3\n", "pricing must be a table"),
+        # past the limits of the parsers below (re's repeat count, urllib's IPv6 and port, tomllib's depth)
+        (
+            '[[pricing.models]]\nregex = "a{99999999999}"\ninput_per_1m = 1\noutput_per_1m = 1\n',
+            "pricing.models[0].regex is not a valid regular expression",
+        ),
+        ('[webhook]\nurl = "http://[::1"\n', "webhook.url is not a URL: Invalid IPv6 URL"),
+        ('[webhook]\nurl = "http://127.0.0.1:99999/x"\n', "webhook.url is not a URL: Port out of range 0-65535"),
+        ("x = " + "[" * 5000 + "]" * 5000 + "\n", "not valid TOML here: arrays or tables nested deeper"),
     ],
 )
 def test_bad_pricing_shapes(store: Store, text: str, message: str) -> None:
+    from laptime.errors import UsageError
+
     store.ensure()
     store.config_path.write_text(text)
-    with pytest.raises(ConfigError, match=r".*") as info:
+    with pytest.raises(UsageError, match=r".*") as info:  # a ConfigError ([webhook]'s own for its table)
         load_config(store)
     assert message in str(info.value)
 

@@ -319,6 +319,9 @@ def _read_toml(path: Path) -> dict[str, Any]:
     except tomllib.TOMLDecodeError as exc:
         msg = f"{path}: not valid TOML: {exc}"
         raise ConfigError(msg) from None
+    except RecursionError:
+        msg = f"{path}: not valid TOML here: arrays or tables nested deeper than laptime reads"
+        raise ConfigError(msg) from None
     except OSError as exc:
         msg = f"{path}: cannot read: {exc.strerror}"
         raise ConfigError(msg) from None
@@ -406,7 +409,7 @@ def _price_rule(entry: Any, where: str, position: int, source: str) -> PriceRule
     if is_regex:
         try:
             re.compile(pattern)
-        except re.error as exc:
+        except (re.error, OverflowError, RecursionError) as exc:  # a{99999999999}: a count past re's limit
             msg = f"{source}: {where}.regex is not a valid regular expression: {exc}"
             raise ConfigError(msg) from None
         problem = regex_problem(pattern)

@@ -90,7 +90,11 @@ def parse_webhook(section: Any, source: str) -> WebhookSettings | None:
     url = section.get("url")
     if not isinstance(url, str) or not url.strip():
         _fail(source, "webhook.url", "is required: the http:// or https:// URL to POST each run's report to")
-    parts = urlsplit(url.strip())
+    try:
+        parts = urlsplit(url.strip())
+        _ = parts.port  # (read here: a port past 65535 raises only when asked for)
+    except ValueError as exc:  # "http://[::1", "http://host:99999"
+        _fail(source, "webhook.url", f"is not a URL: {exc}")
     if parts.scheme not in ("http", "https") or not parts.hostname:
         _fail(source, "webhook.url", "must be an http:// or https:// URL with a host")
     return WebhookSettings(
