@@ -230,3 +230,13 @@ def test_an_ingest_between_computing_and_keeping_leaves_nothing_stale(store: Sto
         assert first.llm_ms == 30_000  # the answer of the snapshot it read
         assert index.query("SELECT run_id FROM time_split_cache") == []
         assert time_split.runs_time_split(index).llm_ms == 40_000
+
+
+def test_a_latency_past_any_calendar_is_the_whole_run(store: Store) -> None:
+    """1e308 ms is a valid float (the server took it): the call then started before the
+    run, and the run's time is all LLM, instead of an OverflowError in every summary."""
+    call = ev.LlmUsage(v=1, id="huge", ts=_ts(50), run="far", model="m", latency_ms=1e308)
+    write_lines(store, [*_span("far", "run", 0, 100, run="far"), _line(call)])
+    split = invoke_json(store.root, "report", "show", "far")["time_split"]
+    assert (split["wall_ms"], split["llm_ms"]) == (100_000, 50_000)
+    assert invoke_json(store.root, "report", "summary")["time_split"]["llm_ms"] == 50_000

@@ -17,6 +17,7 @@ import apsw
 
 from laptime import definitions as d
 from laptime.analysis.results import TimeSplit
+from laptime.when import FIRST_US
 
 if TYPE_CHECKING:
     from laptime.index import Index
@@ -141,14 +142,14 @@ def _compute(index: Index, run_ids: Sequence[str]) -> dict[str, tuple[int, dict[
             batch,
         ):
             if run_id in bounds:
-                intervals[run_id].append((int(at_us - duration_ms * d.US_PER_MS), int(at_us), "validation"))
+                intervals[run_id].append((_start_us(at_us, duration_ms), int(at_us), "validation"))
         for run_id, at_us, latency_ms in index.execute(
             f"""SELECT run, {d.ts_us_sql("ts")}, latency_ms FROM llm_calls
                 WHERE run IN ({marks}) AND latency_ms > 0""",
             batch,
         ):
             if run_id in bounds:
-                intervals[run_id].append((int(at_us - latency_ms * d.US_PER_MS), int(at_us), "llm"))
+                intervals[run_id].append((_start_us(at_us, latency_ms), int(at_us), "llm"))
     return {
         run_id: (end - start, d.split_wall_time(start, end, intervals[run_id]))
         for run_id, (start, end) in bounds.items()
@@ -166,3 +167,9 @@ def _keep(index: Index, computed: dict[str, tuple[int, dict[str, int]]]) -> bool
     except (apsw.BusyError, apsw.ReadOnlyError, apsw.LockedError):
         return False  # a stale snapshot, a read-only store: computed again next time
     return True
+
+
+def _start_us(at_us: int, took_ms: float) -> int:
+    """When something that took ``took_ms`` and ended at ``at_us`` started; a duration that
+    reaches back past the year 1 (1e308 ms is a float, and a valid one) starts there."""
+    return int(max(at_us - took_ms * d.US_PER_MS, FIRST_US))
