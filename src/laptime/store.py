@@ -168,10 +168,14 @@ def find_store(home: str | os.PathLike[str] | None = None, cwd: Path | None = No
     explicit = home if home is not None else os.environ.get(HOME_ENV) or None
     if explicit is not None:
         path = Path(explicit).expanduser()
-        if path.exists() and not path.is_dir():
-            msg = f"store path {path} is a file, not a folder; point --home or {HOME_ENV} at a folder"
-            raise StoreError(msg)
-        return Store(path.resolve())
+        try:
+            if path.exists() and not path.is_dir():
+                msg = f"store path {path} is a file, not a folder; point --home or {HOME_ENV} at a folder"
+                raise StoreError(msg)
+            return Store(path.resolve())
+        except (RuntimeError, OSError) as exc:  # a symlink loop (RuntimeError before Python 3.13), a name too long
+            msg = f"store path {path} cannot be resolved ({exc}); point --home or {HOME_ENV} at a folder"
+            raise StoreError(msg) from None
     start = (cwd or Path.cwd()).resolve()
     for folder in (start, *start.parents):
         candidate = folder / STORE_DIRNAME

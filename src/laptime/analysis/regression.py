@@ -47,6 +47,7 @@ from laptime.analysis.results import Result
 from laptime.analysis.stats import hodges_lehmann, holm, mann_whitney_greater, percentile, prediction_p
 from laptime.clock import timestamp_from_us
 from laptime.errors import UsageError
+from laptime.when import FIRST_US, LAST_US
 
 if TYPE_CHECKING:
     from laptime.analysis.kpi import RunRow
@@ -129,6 +130,7 @@ def metric_label(metric: str, phase: str | None) -> str:
 # -- SPEC -------------------------------------------------------------------------------------------------
 
 _LAST = re.compile(r"^last:(\d+)$")
+MAX_LAST_RUNS = 1 << 31  # (SQLite's LIMIT takes a 64-bit integer; more runs than any store holds)
 SPEC_HELP: Final = (
     "last:N (the N latest runs before the current ones), FROM..TO (dates or ISO datetimes, either side "
     "optional), or runs:ID,ID"
@@ -165,7 +167,13 @@ def _when(value: str, *, option: str, spec: str, end: bool) -> int:
     except ValueError:
         msg = f"{option}: {value!r} in {spec!r} is not a date; use YYYY-MM-DD or an ISO datetime"
         raise RegressionSpecError(msg) from None
-    return int(parsed.timestamp() * 1_000_000)
+    except OverflowError:  # the day after 9999-12-31
+        parsed = None
+    at = None if parsed is None else int(parsed.timestamp() * 1_000_000)
+    if at is None or not FIRST_US <= at <= LAST_US:
+        msg = f"{option}: {value!r} in {spec!r} is out of range; give a time from the year 1 to 9999"
+        raise RegressionSpecError(msg)
+    return at
 
 
 def parse_spec(text: str, *, option: str = "--baseline") -> Spec:
@@ -174,8 +182,8 @@ def parse_spec(text: str, *, option: str = "--baseline") -> Spec:
     match = _LAST.match(t)
     if match:
         n = int(match.group(1))
-        if n < 1:
-            msg = f"{option}: {text!r} needs N of at least 1"
+        if not 1 <= n <= MAX_LAST_RUNS:
+            msg = f"{option}: {text!r} needs N from 1 to {MAX_LAST_RUNS:,}"
             raise RegressionSpecError(msg)
         return Spec(t, last=n)
     if t.startswith("runs:"):

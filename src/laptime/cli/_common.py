@@ -210,6 +210,9 @@ def _attrs_callback(ctx: click.Context, param: click.Parameter, value: tuple[str
             parsed = json.loads(text, parse_constant=_no_constant, parse_float=_finite_float)
         except ValueError:  # not JSON (a plain word, or one of those): the text itself
             parsed = text
+        except RecursionError:
+            msg = f"{key.strip()!r}: the value nests deeper than laptime reads"
+            raise click.BadParameter(msg, param_hint="'--attr'") from None
         attrs[key.strip()] = parsed
     return attrs
 
