@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     [
         (
             ["report", "summary", "--baseline", "last:99999999999999999999"],
-            "Error: --baseline: 'last:99999999999999999999' needs N from 1 to 2,147,483,648",
+            "Error: --baseline: 'last:99999999999999999999' needs N of at most 2,147,483,648",
         ),
         (
             ["report", "summary", "--baseline", "..9999-12-31"],

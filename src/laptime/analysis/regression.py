@@ -182,8 +182,11 @@ def parse_spec(text: str, *, option: str = "--baseline") -> Spec:
     match = _LAST.match(t)
     if match:
         n = int(match.group(1))
-        if not 1 <= n <= MAX_LAST_RUNS:
-            msg = f"{option}: {text!r} needs N from 1 to {MAX_LAST_RUNS:,}"
+        if n < 1:
+            msg = f"{option}: {text!r} needs N of at least 1"
+            raise RegressionSpecError(msg)
+        if n > MAX_LAST_RUNS:
+            msg = f"{option}: {text!r} needs N of at most {MAX_LAST_RUNS:,}"
             raise RegressionSpecError(msg)
         return Spec(t, last=n)
     if t.startswith("runs:"):

@@ -362,9 +362,6 @@ class ImportCache:
             for suffix in ("-wal", "-shm"):
                 path.with_name(path.name + suffix).unlink(missing_ok=True)
             self.db = self._open(path)
-        except apsw.Error as exc:
-            msg = f"cannot open the import cache {path}: {exc}; move it away (the next import builds a new cache)"
-            raise StoreFaultError(msg) from None
         self._rows: dict[str, dict[str, tuple[Any, ...]]] = {}
         self._pending: list[tuple[Any, ...]] = []
 
