@@ -173,7 +173,7 @@ def find_store(home: str | os.PathLike[str] | None = None, cwd: Path | None = No
                 msg = f"store path {path} is a file, not a folder; point --home or {HOME_ENV} at a folder"
                 raise StoreError(msg)
             return Store(path.resolve())
-        except (RuntimeError, OSError) as exc:  # a symlink loop (RuntimeError before Python 3.13), a name too long
+        except RuntimeError as exc:  # a symlink loop (RuntimeError before Python 3.13; OSError then, said as such)
             msg = f"store path {path} cannot be resolved ({exc}); point --home or {HOME_ENV} at a folder"
             raise StoreError(msg) from None
     start = (cwd or Path.cwd()).resolve()
