@@ -1033,3 +1033,22 @@ def test_lines_sqlite_cannot_hold_are_bad_lines_and_every_command_still_works(st
     assert [r["run_id"] for r in invoke_json(store.root, "report", "list")["runs"]] == [FIXED_RUN_ID]
     assert invoke(store.root, "refresh").exit_code == 0
     assert invoke_json(store.root, "report", "summary")["runs"] == 1
+
+
+@pytest.mark.parametrize("attrs", ["null", '"a string"', "[1, 2]", "3"])
+def test_attrs_that_are_not_an_object_are_read_as_none(store: Store, attrs: str) -> None:
+    """A line written by hand or by another writer may hold null, a string or a list as
+    ``attrs``; every reader takes attrs for an object, so the index keeps none (the line's
+    other fields count). `report show` failed on it with an AttributeError."""
+    record_fixed_run(store)
+    span = (
+        f'{{"type":"span_start","v":1,"id":"odd-1","ts":"2026-01-05T00:02:00.000000Z","run":"{FIXED_RUN_ID}",'
+        f'"parent":"{FIXED_RUN_ID}","span":"odd-1","kind":"phase","name":"odd","attrs":{attrs}}}\n'
+        f'{{"type":"span_end","v":1,"id":"odd-1e","ts":"2026-01-05T00:02:30.000000Z","run":"{FIXED_RUN_ID}",'
+        f'"span":"odd-1","attrs":{attrs}}}\n'
+    )
+    write_lines(store, [(span.encode(), DAY1)])
+    shown = invoke_json(store.root, "report", "show", FIXED_RUN_ID)
+    assert shown["phases"]["odd"]["attempts"] == 1
+    with Index(store) as index:
+        assert index.query("SELECT attrs, end_attrs FROM spans WHERE span_id = 'odd-1'") == [(None, None)]

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 DIGESTS = {
     12: "342cb0e291acbaa093fc89160c337bac91da7d99570e8ced40f1d659c6f5ec38",
     13: "97e9d5eea0daea1caef667a70c41afe0d521f401dacd9f6b2d7ab12e9d72b018",
+    14: "67463d8f9356fc56abb9c183c042baf6b3a513dec8f5a0ec36d21e9ddde59aee",
 }
 
 _WRITES = frozenset({"CREATE", "INSERT", "REPLACE", "UPDATE", "DELETE", "DROP", "ALTER"})

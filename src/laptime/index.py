@@ -40,7 +40,7 @@ from laptime.errors import StoreFaultError
 from laptime.log import LineChunk, read_chunks, torn_tail
 from laptime.store import Store, StoreReadOnlyError
 
-INDEX_VERSION: Final = 13  # 3: derived run_llm, run_phases, run_facts; 4: the first span_end of a span wins;
+INDEX_VERSION: Final = 14  # 3: derived run_llm, run_phases, run_facts; 4: the first span_end of a span wins;
 # 5: store-wide aggregates (agg_*, rank_buckets) and indexes for a fast unfiltered `report summary`;
 # 6: runs.first_us (a run without a start span starts at its first event), 1-hour cache writes
 # and downtime in the derived tables (laptime.definitions); 7: integer-ms sums in agg_runs and agg_phases;
@@ -49,7 +49,8 @@ INDEX_VERSION: Final = 13  # 3: derived run_llm, run_phases, run_facts; 4: the f
 # with the cached run costs of laptime.analysis.cost; 11: budget_count_cache (laptime.analysis.budgets);
 # 12: run_cost_cache keeps only the cost (an index of 11 with its three more columns failed the
 # summary's budget check), and the spans view joins a span's end by rowid (definitions.span_end_rowid_sql);
-# 13: a run whose first or last time does not read as a time is left out of runs (it failed every ingest).
+# 13: a run whose first or last time does not read as a time is left out of runs (it failed every ingest);
+# 14: attrs that are not a JSON object are kept as none (readers take attrs for an object).
 # An index of another version is emptied and built again from the log when it is opened. Any change
 # to the schema or to the SQL that fills it needs a new version: tests/test_index_version.py says so.
 
@@ -159,6 +160,22 @@ def _create_table_sql(table: str) -> str:
 _LLM_TOTAL: Final = "input_tokens + output_tokens + cache_read_tokens + cache_write_tokens"
 
 
+def _values_sql(table: str) -> str:
+    """The VALUES of one row, numbered in the order of the ingest struct's fields. The raw
+    JSON fields are stored as text, none when empty; ``attrs`` only when it is an object
+    (a line written by hand or by another writer may hold null, a string or a list there,
+    which every reader takes for a dict: it is read as no attrs)."""
+    values = []
+    for number, info in enumerate(_COLUMNS[table], start=1):
+        if info.name in ("attrs", "end_attrs"):
+            values.append(f"CASE WHEN unicode(?{number}) = 123 THEN CAST(?{number} AS TEXT) END")  # 123: '{'
+        elif info.name in _RAW_FIELDS:
+            values.append(f"NULLIF(CAST(?{number} AS TEXT), '')")
+        else:
+            values.append(f"?{number}")
+    return ", ".join(values)
+
+
 def _insert_sql(table: str, seg: int) -> str:
     """An event seen twice (same id) is indexed once. For llm usage a copy not marked
     ``attrs.sidechain`` wins over one that is (a Claude Code side question replays
@@ -167,7 +184,7 @@ def _insert_sql(table: str, seg: int) -> str:
     for a span end the latest; on a tie the first stays. These rules are
     order-independent, so a rebuilt index equals an incremental one."""
     names = ", ".join(f'"{info.name}"' for info in _COLUMNS[table])
-    values = ", ".join("NULLIF(CAST(? AS TEXT), '')" if info.name in _RAW_FIELDS else "?" for info in _COLUMNS[table])
+    values = _values_sql(table)
     updates = ", ".join(f'"{info.name}" = excluded."{info.name}"' for info in _COLUMNS[table] if info.name != "id")
     if table == "span_ends":
         # A span end seen again with a later time wins (an importer re-closes a span
@@ -191,8 +208,7 @@ def _insert_sql(table: str, seg: int) -> str:
 def _plain_insert_sql(table: str, seg: int) -> str:
     """A bulk load's insert: no unique index yet (duplicates are settled once, afterwards)."""
     names = ", ".join(f'"{info.name}"' for info in _COLUMNS[table])
-    values = ", ".join("NULLIF(CAST(? AS TEXT), '')" if info.name in _RAW_FIELDS else "?" for info in _COLUMNS[table])
-    return f"INSERT INTO {table} (seg, {names}) VALUES ({seg}, {values})"
+    return f"INSERT INTO {table} (seg, {names}) VALUES ({seg}, {_values_sql(table)})"
 
 
 def _dedupe_sql(table: str) -> str:
