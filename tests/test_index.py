@@ -1052,3 +1052,15 @@ def test_attrs_that_are_not_an_object_are_read_as_none(store: Store, attrs: str)
     assert shown["phases"]["odd"]["attempts"] == 1
     with Index(store) as index:
         assert index.query("SELECT attrs, end_attrs FROM spans WHERE span_id = 'odd-1'") == [(None, None)]
+
+
+def test_doctor_exits_1_when_the_index_cannot_be_opened(store: Store) -> None:
+    record_fixed_run(store)
+    lock = store.root / "index.lock"
+    lock.unlink(missing_ok=True)
+    lock.mkdir()  # (the index's open lock: a folder in its place cannot be opened)
+    result = invoke(store.root, "doctor")
+    assert result.exit_code == 1, result.output
+    assert any(line.startswith("index      unusable: ") for line in result.stdout.splitlines())
+    data = json.loads(invoke(store.root, "doctor", "--json").stdout)
+    assert data["index_error"]

@@ -16,7 +16,8 @@ def doctor(ctx: click.Context, as_json: bool) -> None:
     """The log's and the index's health: segments, events, bad lines and where they
     are, and whether the index is current. Exits 1 when it finds bad lines.
 
-    An unreadable segment (or log folder) is named too, and also exits 1.
+    An unreadable segment (or log folder) is named too, and also exits 1, as does an
+    index that cannot be opened.
 
     \b
     Example:
@@ -37,7 +38,7 @@ def doctor(ctx: click.Context, as_json: bool) -> None:
 
         for line in health_lines(msgspec.to_builtins(health)):
             click.echo(line)
-    if health.bad_lines_total or health.unreadable_segments:
+    if health.bad_lines_total or health.unreadable_segments or health.index_error is not None:
         ctx.exit(1)
 
 
