@@ -407,3 +407,18 @@ def test_exact_split_adds_up_to_the_total_in_any_order(total: float, weights: li
     order.shuffle(shuffled)
     assert sum(parts) == total
     assert sum(shuffled) == total
+
+
+def test_a_run_that_would_end_after_the_year_9999_is_a_skipped_record(store: Store, tmp_path: Path) -> None:
+    """No event timestamp can name a time past 9999-12-31: the report is skipped with a
+    warning that names it, not "a bug in laptime"."""
+    data = json.loads(REPORT.read_text(encoding="utf-8"))
+    data["timing"]["startedAt"] = "9999-12-31T23:59:59.999Z"
+    data["timing"].pop("completedAt", None)
+    report = tmp_path / "run-99999999.json"
+    report.write_text(json.dumps(data), encoding="utf-8")
+    summary = import_json(store, "aidf", report, expect=1)  # (every record skipped: exit 1, as for any bad report)
+    assert (summary["events_new"], summary["skipped_records"]) == (0, 1)
+    assert problems_text(summary) == [
+        f"{report}:1: a time after the year 9999 (or before the year 1), which no event timestamp can hold"
+    ]

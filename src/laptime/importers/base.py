@@ -41,7 +41,7 @@ import apsw
 from laptime import events as ev
 from laptime.clock import format_timestamp
 from laptime.errors import StoreFaultError
-from laptime.importers.records import MAX_JSON_DEPTH, TOO_DEEP, too_deep
+from laptime.importers.records import MAX_JSON_DEPTH, TOO_DEEP, RecordError, too_deep
 from laptime.index import Index, event_tables, table_of
 from laptime.log import LogWriter
 from laptime.retention import maintenance_lock
@@ -81,8 +81,13 @@ def source_event_id(ts_ns: int, *parts: object) -> str:
 
 
 def timestamp(ts_ns: int) -> str:
-    """The canonical event timestamp for epoch nanoseconds."""
-    return format_timestamp(ts_ns)
+    """The canonical event timestamp for epoch nanoseconds; a RecordError (the record is
+    skipped with a warning) for a time past the year 9999, which no timestamp can name."""
+    try:
+        return format_timestamp(ts_ns)
+    except (ValueError, OverflowError):
+        msg = "a time after the year 9999 (or before the year 1), which no event timestamp can hold"
+        raise RecordError(msg) from None
 
 
 def run_start(run_id: str, *, ts: str, name: str, attrs: dict[str, Any], source: ev.Source) -> ev.SpanStart:
