@@ -11,6 +11,8 @@ import errno
 import json
 import os
 import stat
+import subprocess
+import sys
 from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -168,6 +170,26 @@ class TestQuarantine:
         assert again.segments_rewritten == 0
         assert target.read_bytes() == quarantined
         assert {p.name: p.read_bytes() for p in store.segments()} == segments
+
+    def test_a_fifo_in_place_of_the_quarantine_is_named_and_the_segment_kept(self, store: Store, mixed: Path) -> None:
+        """Reading or appending to a FIFO blocks until the other end opens: compact hung,
+        holding the maintenance lock. Now it says what is in the way and leaves the segment."""
+        import os
+
+        target = quarantine_path(store, mixed)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.mkfifo(target)
+        before = mixed.read_bytes()
+        # In a child process, so that a regression fails on the timeout instead of hanging the suite.
+        result = subprocess.run(
+            [sys.executable, "-m", "laptime", "--home", str(store.root), "compact"],
+            capture_output=True, text=True, timeout=60, check=False,
+        )  # fmt: skip
+        assert result.returncode == 1, result.stderr
+        assert f"compact: {target} is not a regular file; move it away (the segment {mixed.name} is unchanged)" in (
+            result.stderr
+        )
+        assert mixed.read_bytes() == before
 
     def test_the_cli_says_where_the_quarantine_is(self, store: Store, mixed: Path) -> None:
         data = invoke_json(store.root, "compact")

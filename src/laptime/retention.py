@@ -404,6 +404,9 @@ def _append_quarantine(store: Store, path: Path, records: list[QuarantineRecord]
     and is run again finds the same lines at the same places), synced before the
     segment is replaced: a line is always in the segment, the quarantine, or both."""
     target = quarantine_path(store, path)
+    if target.exists() and not target.is_file():  # a FIFO there would block the read, and the write
+        msg = f"compact: {target} is not a regular file; move it away (the segment {path.name} is unchanged)"
+        raise CompactWriteError(msg)
     seen = {(r.segment, r.line, r.offset, r.raw_bytes()) for r in read_quarantine(target)}
     fresh = [r for r in records if (r.segment, r.line, r.offset, r.raw_bytes()) not in seen]
     result.lines_quarantined += len(records)
