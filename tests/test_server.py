@@ -123,6 +123,23 @@ class TestServeCommand:
         assert result.exit_code == 2
         assert "--token / LAPTIME_SERVER_TOKEN is empty" in result.output
 
+    def test_a_port_in_use_is_laptimes_own_error(self, store: Store) -> None:
+        """uvicorn said so itself and exited 3; now laptime says which address, exit 2."""
+        import socket
+
+        with socket.socket() as taken:
+            taken.bind(("127.0.0.1", 0))
+            taken.listen()
+            port = taken.getsockname()[1]
+            result = subprocess.run(
+                [sys.executable, "-m", "laptime", "--home", str(store.root), "serve", "--port", str(port)],
+                capture_output=True, text=True, timeout=60, check=False,
+            )  # fmt: skip
+        assert result.returncode == 2, result.stderr
+        assert result.stderr.strip().splitlines()[-1] == (
+            f"Error: cannot listen on 127.0.0.1:{port}: Address already in use; choose another --port or --host"
+        )
+
     def test_the_token_is_required_and_never_logged(self, seeded: Store) -> None:
         import socket
 

@@ -48,6 +48,7 @@ def serve(ctx: click.Context, host: str, port: int, token: str | None, log_level
     except ImportError as exc:
         msg = f"`laptime serve` needs the server extra ({exc.name} is missing): pip install 'laptime[server]'"
         raise UsageProblem(msg) from None
+    _check_bind(host, port)
     store = store_of(ctx)
     app = create_app(store, config_of(store), token=token)
     os.environ.pop(TOKEN_ENV, None)  # not inherited by anything the server might start
@@ -55,3 +56,22 @@ def serve(ctx: click.Context, host: str, port: int, token: str | None, log_level
         f"laptime serve: {store.root} on http://{host}:{port} ({'token required' if token else 'no token'})", err=True
     )
     uvicorn.run(app, host=host, port=port, log_level=log_level, server_header=False, proxy_headers=False)
+
+
+def _check_bind(host: str, port: int) -> None:
+    """Refuse, with laptime's own message, an address that cannot be bound (a host that does
+    not resolve, a port in use), before uvicorn tries it and exits 3 with its own."""
+    import socket
+
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except (socket.gaierror, UnicodeError) as exc:
+        raise UsageProblem(f"--host {host}: cannot be resolved ({exc}); give an address or a host name") from None
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            msg = f"cannot listen on {host}:{port}: {exc.strerror or exc}; choose another --port or --host"
+            raise UsageProblem(msg) from None
