@@ -685,7 +685,7 @@ class _Appender:
         # again with better data (a streamed response's final token counts).
         unique: dict[str, ev.Event] = {event.id: event for event in batch}
         for event_id, event in list(unique.items()):
-            bad = out_of_range(event)
+            bad = _out_of_range(event)
             if bad is not None:
                 del unique[event_id]
                 self._refuse(event, bad)
@@ -781,7 +781,7 @@ _INT_FIELDS: dict[type[Any], tuple[str, ...]] = {
 }
 
 
-def out_of_range(event: ev.Event) -> str | None:
+def _out_of_range(event: ev.Event) -> str | None:
     """The first integer field of ``event`` outside SQLite's 64-bit range, or None."""
     if type(event) is ev.LlmUsage:
         # The hot path (millions of calls per import): the four counts OR-ed together
