@@ -122,17 +122,14 @@ def _print_kept(request: UsageRequest, text: str) -> bool:
     if stdout is None or (stdout.encoding or "").lower().replace("-", "").replace("_", "") != "utf8":
         return False  # click re-encodes for other encodings
     if request.as_json:
-        lines = [text]
+        lines: list[str] | None = [text]  # (as answer_lines gives it, without importing the table's view)
     else:
-        import json
-
         from laptime.report.style import terminal_style
-        from laptime.report.usage_view import render
+        from laptime.report.usage_view import answer_lines
 
-        try:
-            lines = list(render(json.loads(text), terminal_style(no_color=request.no_color)))
-        except Exception:  # noqa: BLE001 - an answer kept in another shape: the CLI computes it anew
-            return False
+        lines = answer_lines(text, terminal_style(no_color=request.no_color), as_json=False)
+    if lines is None:
+        return False  # an answer kept in another shape: the CLI computes it anew
     try:
         stdout.write("".join(f"{line}\n" for line in lines))
         stdout.flush()

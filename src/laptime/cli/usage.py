@@ -189,8 +189,10 @@ def usage_now(  # noqa: PLR0917 - click passes options positionally
         store, given, by=by, since=since, until=until, project=project, timezone=timezone, no_cost=no_cost
     )
     if key is not None:
+        from laptime.report.usage_view import answer_lines
+
         cached = usage_cache.cached(store, key)
-        lines = None if cached is None else _lines(ctx, cached, as_json=as_json)
+        lines = None if cached is None else answer_lines(cached, style_of(ctx), as_json=as_json)
         if lines is not None:
             for line in lines:
                 click.echo(line)
@@ -317,19 +319,6 @@ def _emit(ctx: click.Context, text: str, *, as_json: bool) -> None:
 
     for line in render(json.loads(text), style_of(ctx)):
         click.echo(line)
-
-
-def _lines(ctx: click.Context, text: str, *, as_json: bool) -> list[str] | None:
-    """What ``_emit`` prints for a kept answer; None when it does not render (an answer kept
-    in another shape, or edited by hand: the answer is then computed anew)."""
-    if as_json:
-        return [text]
-    from laptime.report.usage_view import render
-
-    try:
-        return list(render(json.loads(text), style_of(ctx)))
-    except Exception:  # noqa: BLE001 - see the docstring
-        return None
 
 
 def _when(value: str | None, option: str, zone: Any, *, end: bool) -> int | None:

@@ -29,13 +29,14 @@ import hashlib
 import os
 import re
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Final
 
 import msgspec
 
 from laptime import events as ev
+from laptime.clock import parse_timestamp_us, timestamp_from_us
 from laptime.importers.base import (
     FileState,
     ImportContext,
@@ -137,15 +138,8 @@ def parse_ts(text: str) -> tuple[str, int]:
         if minute.isdigit() and second.isdigit() and milli.isdigit() and int(minute) < 60 and int(second) < 61:
             seconds = base + int(minute) * 60 + int(second)
             return f"{text[:23]}000Z", seconds * 1_000_000_000 + int(milli) * 1_000_000
-    value = datetime.fromisoformat(text)
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    value = value.astimezone(UTC)
-    since = value - datetime(1970, 1, 1, tzinfo=UTC)  # exact, also before 1970 (timestamp() rounds)
-    ns = ((since.days * 86_400 + since.seconds) * 1_000_000 + since.microseconds) * 1_000
-    # Not strftime: its %Y gives "1", not "0001", for the year 1 (glibc).
-    day = f"{value.year:04d}-{value.month:02d}-{value.day:02d}"
-    return f"{day}T{value.hour:02d}:{value.minute:02d}:{value.second:02d}.{value.microsecond:06d}Z", ns
+    us = parse_timestamp_us(text)  # exact, also before 1970
+    return timestamp_from_us(us), us * 1_000
 
 
 _valid_hours: dict[str, bool] = {}

@@ -57,3 +57,17 @@ def _numbers(row: dict[str, Any], *, reasoning: bool) -> list[str]:
         integer(row["total_tokens"]),
         cost_text,
     ]
+
+
+def answer_lines(text: str, style: Style, *, as_json: bool) -> list[str] | None:
+    """What `laptime usage` prints for an answer kept as its ``--json`` text: that text, or
+    the table rendered from it; None when it does not render (kept in another shape, or
+    edited by hand: the answer is then computed anew)."""
+    if as_json:
+        return [text]
+    import json
+
+    try:
+        return render(json.loads(text), style)
+    except Exception:  # noqa: BLE001 - see the docstring
+        return None
